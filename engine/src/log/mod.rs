@@ -1,0 +1,249 @@
+//! The partition log: an ordered, durable, offset-addressed sequence of
+//! batches made of sealed segments and one active segment.
+//!
+//! Concurrency model (one core, many tasks): `state` holds everything that
+//! changes in memory and is never borrowed across an await; `io` is an async
+//! mutex that serializes every operation that mutates files (flush, roll,
+//! truncate, retention). Appenders stage their bytes without waiting for the
+//! disk and then wait for a flush to cover them, so one flush (one
+//! fdatasync) covers every batch staged before it: group commit.
+//!
+//! Byte sequence: `appended_seq` counts bytes appended since open; a flush
+//! records the sequence it covers in `written_seq` / `durable_seq`, which is
+//! how an appender knows its batch is on disk, across segment rolls.
+//!
+//! High watermark: readers see only committed batches: fdatasync'd under
+//! `Always`, written under `Interval` (what the policy promises to keep). A
+//! consumer therefore never reads a record that a crash could take back.
+//! With replication the watermark will also wait for the in-sync replicas.
+//!
+//! Lives on: the core that owns the partition; `PartitionLog` is `!Send`.
+
+mod append;
+mod cache;
+pub mod config;
+mod read;
+mod recovery;
+pub mod retention;
+mod truncate;
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::time::Instant;
+
+use bytes::Bytes;
+
+pub use config::{FlushPolicy, LogConfig};
+pub use recovery::RecoveryReport;
+
+use crate::error::{LogError, LogResult};
+use crate::runtime::ReadBuf;
+use crate::segment::{ActiveSegment, SealedSegment};
+use crate::storage::{DmaStorage, Storage, StorageFile};
+use cache::TailCache;
+
+/// Result of an append.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppendInfo {
+    pub base_offset: u64,
+    pub last_offset: u64,
+}
+
+/// Whole batches returned by a read, each slice holding one or more batches
+/// exactly as stored (and as sent on the wire).
+#[derive(Clone)]
+pub enum BatchSlice {
+    /// From the tail cache.
+    Memory(Bytes),
+    /// From a segment file, in the DMA read buffer (no copy).
+    Disk(ReadBuf),
+}
+
+impl std::ops::Deref for BatchSlice {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            BatchSlice::Memory(b) => b,
+            BatchSlice::Disk(r) => r,
+        }
+    }
+}
+
+/// What a read returns.
+#[derive(Clone, Default)]
+pub struct Fetched {
+    pub slices: Vec<BatchSlice>,
+    pub log_start_offset: u64,
+    pub log_end_offset: u64,
+    /// Offset below which everything is committed (and readable).
+    pub high_watermark: u64,
+}
+
+impl Fetched {
+    pub fn byte_len(&self) -> usize {
+        self.slices.iter().map(|s| s.len()).sum()
+    }
+}
+
+/// Counters a partition exposes (metrics read them).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogStats {
+    pub appended_batches: u64,
+    pub appended_bytes: u64,
+    pub fsyncs: u64,
+    pub fsync_micros_total: u64,
+    pub segments_rolled: u64,
+    pub segments_deleted: u64,
+    pub recovery: RecoveryReport,
+}
+
+pub(crate) struct LogState<F: StorageFile> {
+    sealed: BTreeMap<u64, Rc<SealedSegment<F>>>,
+    active: ActiveSegment<F>,
+    cache: TailCache,
+    log_start_offset: u64,
+    leader_epoch: u32,
+    appended_seq: u64,
+    written_seq: u64,
+    durable_seq: u64,
+    /// Everything below `committed.offset` (at `committed.position` in the
+    /// active segment) is committed: the high watermark.
+    committed: Mark,
+    /// Readers waiting for the high watermark to move (fetch long-polls).
+    commit_waiters: Vec<futures::channel::oneshot::Sender<()>>,
+    last_sync: Instant,
+    /// A roll or truncation is rearranging segments: appenders must wait.
+    exclusive: bool,
+    /// Set by a failed write/sync; cleared only by reopening.
+    failed: Option<String>,
+    stats: LogStats,
+}
+
+/// An offset and the byte position where it starts in the active segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Mark {
+    offset: u64,
+    position: u64,
+}
+
+impl<F: StorageFile> LogState<F> {
+    fn end_mark(&self) -> Mark {
+        Mark { offset: self.active.next_offset(), position: self.active.size() }
+    }
+
+    /// Moves the high watermark and wakes readers waiting on it.
+    fn commit(&mut self, mark: Mark) {
+        if mark.offset > self.committed.offset || mark.position != self.committed.position {
+            let advanced = mark.offset > self.committed.offset;
+            self.committed = mark;
+            if advanced {
+                for waiter in self.commit_waiters.drain(..) {
+                    let _ = waiter.send(());
+                }
+            }
+        }
+    }
+
+    fn check_failed(&self) -> LogResult<()> {
+        match &self.failed {
+            Some(reason) => Err(LogError::Failed(reason.clone())),
+            None => Ok(()),
+        }
+    }
+
+    fn next_offset(&self) -> u64 {
+        self.active.next_offset()
+    }
+
+    fn size_bytes(&self) -> u64 {
+        self.sealed.values().map(|s| s.size).sum::<u64>() + self.active.size()
+    }
+}
+
+/// One partition's log. See the module docs for the concurrency model.
+pub struct PartitionLog<S: Storage = DmaStorage> {
+    dir: PathBuf,
+    storage: S,
+    config: RefCell<LogConfig>,
+    state: RefCell<LogState<S::File>>,
+    io: futures::lock::Mutex<()>,
+}
+
+impl<S: Storage> PartitionLog<S> {
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// First offset still in the log.
+    pub fn log_start_offset(&self) -> u64 {
+        self.state.borrow().log_start_offset
+    }
+
+    /// Offset the next appended record gets.
+    pub fn log_end_offset(&self) -> u64 {
+        self.state.borrow().next_offset()
+    }
+
+    /// Offset below which records are committed and visible to readers.
+    pub fn high_watermark(&self) -> u64 {
+        self.state.borrow().committed.offset
+    }
+
+    /// Resolves when the high watermark next moves (or the log is dropped).
+    pub fn committed_changed(&self) -> futures::channel::oneshot::Receiver<()> {
+        let (tx, rx) = futures::channel::oneshot::channel();
+        self.state.borrow_mut().commit_waiters.push(tx);
+        rx
+    }
+
+    /// Bytes of all segments.
+    pub fn size_bytes(&self) -> u64 {
+        self.state.borrow().size_bytes()
+    }
+
+    pub fn segment_count(&self) -> usize {
+        self.state.borrow().sealed.len() + 1
+    }
+
+    /// Bytes held by the tail cache.
+    pub fn cache_bytes(&self) -> usize {
+        self.state.borrow().cache.bytes()
+    }
+
+    pub fn stats(&self) -> LogStats {
+        self.state.borrow().stats.clone()
+    }
+
+    pub fn config(&self) -> LogConfig {
+        self.config.borrow().clone()
+    }
+
+    /// Applies a new config; segment size and age apply from the next roll.
+    pub fn set_config(&self, config: LogConfig) {
+        *self.config.borrow_mut() = config;
+    }
+
+    /// Epoch stamped into every batch appended from now on (replication).
+    pub fn set_leader_epoch(&self, epoch: u32) {
+        self.state.borrow_mut().leader_epoch = epoch;
+    }
+
+    /// Whether an earlier I/O error put the log into the failed state.
+    pub fn failure(&self) -> Option<String> {
+        self.state.borrow().failed.clone()
+    }
+
+    fn fail(&self, what: &str, error: &std::io::Error) -> LogError {
+        let reason = format!("{what}: {error}");
+        tracing::error!(dir = %self.dir.display(), %reason, "partition log failed; appends refused until reopened");
+        self.state.borrow_mut().failed = Some(reason.clone());
+        LogError::Failed(reason)
+    }
+}
+
+/// Wall-clock milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}

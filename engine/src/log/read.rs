@@ -1,0 +1,103 @@
+//! Reading by offset and looking up offsets by timestamp.
+
+use std::rc::Rc;
+
+use super::{BatchSlice, Fetched, PartitionLog};
+use crate::batch::DecodedBatch;
+use crate::error::{LogError, LogResult};
+use crate::limits::MAX_BATCH_BYTES_CEILING;
+use crate::segment::reader::read_batches;
+use crate::segment::scan::{scan, ScanStop};
+use crate::segment::SegmentFiles;
+use crate::storage::{Storage, StorageFile};
+
+/// Where a read is served from, decided without awaiting.
+enum Source<F> {
+    Cache(Vec<bytes::Bytes>),
+    File { files: Rc<SegmentFiles<F>>, start: u64, limit: u64 },
+}
+
+impl<S: Storage> PartitionLog<S> {
+    /// Committed whole batches from the one containing `offset`, up to
+    /// `max_bytes` (at least one batch if any is committed at `offset`).
+    /// Reading at or past the high watermark (up to the log end) returns
+    /// nothing; outside [log start, log end] is an error.
+    pub async fn read(&self, offset: u64, max_bytes: usize) -> LogResult<Fetched> {
+        let (source, log_start_offset, log_end_offset, high_watermark) = {
+            let st = self.state.borrow();
+            let (start, end, hw) = (st.log_start_offset, st.next_offset(), st.committed.offset);
+            if offset < start || offset > end {
+                return Err(LogError::OffsetOutOfRange { offset, log_start: start, log_end: end });
+            }
+            let source = if offset >= hw {
+                Source::Cache(Vec::new())
+            } else if let Some(batches) = st.cache.read(offset, max_bytes, hw) {
+                Source::Cache(batches)
+            } else if offset >= st.active.base_offset() {
+                let (start, _) = st.active.lookup(offset);
+                Source::File { files: st.active.files.clone(), start, limit: st.committed.position }
+            } else {
+                let (_, seg) = st.sealed.range(..=offset).next_back().expect("offset >= log start has a segment");
+                let (start, _) = seg.lookup(offset);
+                Source::File { files: seg.files.clone(), start, limit: seg.size }
+            };
+            (source, start, end, hw)
+        };
+        let slices = match source {
+            Source::Cache(batches) => batches.into_iter().map(BatchSlice::Memory).collect(),
+            Source::File { files, start, limit } => {
+                read_batches(&files.log, files.base_offset, start, limit, offset, max_bytes)
+                    .await?
+                    .map(BatchSlice::Disk)
+                    .into_iter()
+                    .collect()
+            }
+        };
+        Ok(Fetched { slices, log_start_offset, log_end_offset, high_watermark })
+    }
+
+    /// The first record whose timestamp is >= `timestamp`: `(offset,
+    /// record timestamp)`, or None if every record is older.
+    pub async fn offset_for_timestamp(&self, timestamp: i64) -> LogResult<Option<(u64, i64)>> {
+        // Find the first segment whose newest record reaches `timestamp`.
+        let target = {
+            let st = self.state.borrow();
+            let sealed = st.sealed.values().find(|s| s.max_timestamp >= timestamp).map(|s| {
+                let (pos, base) = s.lookup_time(timestamp);
+                (s.files.clone(), pos, base, s.size, false)
+            });
+            sealed.or_else(|| {
+                (st.active.max_timestamp() >= timestamp).then(|| {
+                    let (pos, base) = st.active.lookup_time(timestamp);
+                    (st.active.files.clone(), pos, base, 0, true)
+                })
+            })
+        };
+        let Some((files, start, expected, mut limit, is_active)) = target else { return Ok(None) };
+        if is_active {
+            // Put everything staged on disk so one scan sees all of it.
+            let _io = self.io.lock().await;
+            self.flush_locked(false, false).await?;
+            limit = self.state.borrow().active.written();
+        }
+        let mut found: Option<(u64, u64)> = None;
+        let outcome = scan(&files.log, start, limit, expected, |b| {
+            if b.max_timestamp >= timestamp {
+                found = Some((b.position, u64::from(b.len)));
+                return false;
+            }
+            true
+        })
+        .await?;
+        if let ScanStop::Corrupt(reason) = outcome.stop {
+            if found.is_none() {
+                return Err(LogError::Corrupt { segment: files.base_offset, position: outcome.end, reason });
+            }
+        }
+        let Some((position, len)) = found else { return Ok(None) };
+        let bytes = files.log.read_at(position, len as usize).await?;
+        let decoded = DecodedBatch::decode(&bytes, MAX_BATCH_BYTES_CEILING)?;
+        let first = decoded.records().find(|r| r.timestamp >= timestamp).map(|r| (r.offset, r.timestamp));
+        Ok(first)
+    }
+}

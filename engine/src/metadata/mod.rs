@@ -1,0 +1,28 @@
+//! Broker metadata: topics, partitions, configs and the partition -> core
+//! assignment; an I/O-free state machine ([`model`]) plus its atomic file
+//! ([`store`]). Owned by the controller core (core 0); every other core holds
+//! a read-only snapshot.
+
+pub mod config;
+pub mod model;
+pub mod store;
+
+pub use config::TopicConfig;
+pub use model::{validate_topic_name, Command, Effect, Metadata, Topic};
+pub use store::MetadataStore;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MetadataError {
+    #[error("topic {0:?} already exists")]
+    TopicExists(String),
+    #[error("unknown topic {0:?}")]
+    UnknownTopic(String),
+    #[error("invalid topic name {0}")]
+    InvalidTopicName(String),
+    #[error("invalid partitions: {0}")]
+    InvalidPartitions(String),
+    #[error("invalid config: {0}")]
+    InvalidConfig(String),
+    #[error("metadata storage: {0}")]
+    Storage(String),
+}

@@ -1,0 +1,79 @@
+//! One pinned executor per core.
+
+use std::future::Future;
+use std::io;
+
+use glommio::{LocalExecutorBuilder, Placement};
+
+use crate::limits::DEFAULT_IO_MEMORY_BYTES;
+
+/// How each core's executor is built.
+#[derive(Debug, Clone)]
+pub struct ExecutorConfig {
+    /// Memory glommio registers with io_uring per executor (three times against
+    /// RLIMIT_MEMLOCK; if the limit is too small glommio skips registration).
+    pub io_memory: usize,
+    /// Pin executor i to CPU i. Off for tests that start many executors.
+    pub pin: bool,
+    /// Thread name prefix ("core-3").
+    pub name: String,
+}
+
+impl Default for ExecutorConfig {
+    fn default() -> Self {
+        ExecutorConfig { io_memory: DEFAULT_IO_MEMORY_BYTES, pin: true, name: "core".into() }
+    }
+}
+
+/// CPUs this process may run on. Placement beyond this fails in glommio, so
+/// every requested core count is clamped to it.
+pub fn available_cores() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
+
+/// A running core; `join` waits for its main future's result.
+pub struct CoreHandle<T: Send + 'static> {
+    pub core: usize,
+    handle: glommio::ExecutorJoinHandle<T>,
+}
+
+impl<T: Send + 'static> CoreHandle<T> {
+    pub fn join(self) -> io::Result<T> {
+        self.handle.join().map_err(|e| io::Error::other(e.to_string()))
+    }
+}
+
+/// Starts `cores` executors (clamped to [`available_cores`], at least one),
+/// each running `main(core_index)` on its own pinned thread.
+pub fn spawn_cores<G, F, T>(cores: usize, config: &ExecutorConfig, main: G) -> io::Result<Vec<CoreHandle<T>>>
+where
+    G: Fn(usize) -> F + Send + Clone + 'static,
+    F: Future<Output = T> + 'static,
+    T: Send + 'static,
+{
+    let cores = cores.clamp(1, available_cores());
+    let mut handles = Vec::with_capacity(cores);
+    for core in 0..cores {
+        let placement = if config.pin { Placement::Fixed(core) } else { Placement::Unbound };
+        let main = main.clone();
+        let handle = LocalExecutorBuilder::new(placement)
+            .name(&format!("{}-{core}", config.name))
+            .io_memory(config.io_memory)
+            .spawn(move || main(core))
+            .map_err(|e| io::Error::other(e.to_string()))?;
+        handles.push(CoreHandle { core, handle });
+    }
+    Ok(handles)
+}
+
+/// Runs one future on a fresh unpinned executor on the calling thread (tests,
+/// tools, benchmarks).
+pub fn run_local<F, T>(future: F) -> T
+where
+    F: Future<Output = T>,
+{
+    LocalExecutorBuilder::new(Placement::Unbound)
+        .make()
+        .expect("cannot create a glommio executor: is io_uring available?")
+        .run(future)
+}

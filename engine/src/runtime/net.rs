@@ -1,0 +1,75 @@
+//! TCP through io_uring: each core's listener and its connections.
+
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures::{AsyncRead, AsyncWrite};
+
+fn to_io(e: glommio::GlommioError<()>) -> io::Error {
+    e.into()
+}
+
+/// A listening socket owned by one core.
+pub struct TcpListener(glommio::net::TcpListener);
+
+impl TcpListener {
+    pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
+        glommio::net::TcpListener::bind(addr).map(TcpListener).map_err(to_io)
+    }
+
+    pub async fn accept(&self) -> io::Result<TcpStream> {
+        let stream = self.0.accept().await.map_err(to_io)?;
+        stream.set_nodelay(true).map_err(to_io)?;
+        Ok(TcpStream(stream))
+    }
+
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.0.local_addr().map_err(to_io)
+    }
+}
+
+/// A connection; implements `futures::AsyncRead` and `AsyncWrite`.
+pub struct TcpStream(glommio::net::TcpStream);
+
+impl TcpStream {
+    pub async fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
+        let stream = glommio::net::TcpStream::connect(addr).await.map_err(to_io)?;
+        stream.set_nodelay(true).map_err(to_io)?;
+        Ok(TcpStream(stream))
+    }
+
+    pub async fn connect_timeout(addr: SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
+        let stream = glommio::net::TcpStream::connect_timeout(addr, timeout).await.map_err(to_io)?;
+        stream.set_nodelay(true).map_err(to_io)?;
+        Ok(TcpStream(stream))
+    }
+
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.0.peer_addr().map_err(to_io)
+    }
+
+    pub async fn shutdown(&self) -> io::Result<()> {
+        self.0.shutdown(std::net::Shutdown::Both).await.map_err(to_io)
+    }
+}
+
+impl AsyncRead for TcpStream {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for TcpStream {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_close(cx)
+    }
+}

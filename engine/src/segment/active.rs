@@ -1,0 +1,237 @@
+//! The active segment: the one segment of a partition that takes appends.
+//!
+//! Appends are copied once into block-aligned staging chunks; a flush writes
+//! the staged chunks with O_DIRECT and keeps the partial tail block in memory,
+//! rewriting it on the next flush. Nothing here does I/O: it plans writes
+//! ([`FlushPlan`]) that the log performs and then reports back, so this state
+//! can sit in a `RefCell` that is never held across an await.
+//!
+//! Lives on: the core owning the partition.
+
+use std::rc::Rc;
+
+use crate::batch::BatchHeader;
+use crate::limits::{BLOCK_SIZE, INDEX_PERSIST_INTERVAL_BYTES, SEGMENT_PREALLOCATE_STEP, WRITE_CHUNK_BYTES};
+use crate::runtime::IoBuf;
+use crate::segment::files::SegmentFiles;
+use crate::segment::index_file::{IndexFile, IndexWrite};
+use crate::segment::indexer::Indexer;
+use crate::segment::offset_index::OffsetEntry;
+use crate::segment::time_index::TimeEntry;
+use crate::storage::StorageFile;
+
+/// A staging chunk: `buf` will be written at file position `pos`.
+struct Chunk {
+    pos: u64,
+    buf: IoBuf,
+    fill: usize,
+}
+
+/// Everything one flush of the active segment must write.
+pub struct FlushPlan {
+    /// Data writes, block-aligned, in file order.
+    pub writes: Vec<(u64, IoBuf)>,
+    /// Reserve space up to here first, if set.
+    pub preallocate: Option<u64>,
+    pub offset_index: Option<IndexWrite>,
+    pub time_index: Option<IndexWrite>,
+    /// Logical size the segment has on disk once the plan is done.
+    pub end: u64,
+}
+
+/// Where an append landed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Staged {
+    pub position: u64,
+    pub base_offset: u64,
+    pub next_offset: u64,
+}
+
+pub struct ActiveSegment<F: StorageFile> {
+    pub files: Rc<SegmentFiles<F>>,
+    base_offset: u64,
+    next_offset: u64,
+    /// Logical size: bytes of whole batches appended.
+    size: u64,
+    /// Logical size known to be written to the file (maybe not yet synced).
+    written: u64,
+    chunks: Vec<Chunk>,
+    pub offset_index: IndexFile<OffsetEntry>,
+    pub time_index: IndexFile<TimeEntry>,
+    indexer: Indexer,
+    /// Size when the index tails were last written.
+    index_written_at: u64,
+    max_timestamp: i64,
+    preallocated: u64,
+    /// Wall-clock ms after which the segment should roll even if not full.
+    pub roll_deadline_ms: u64,
+}
+
+impl<F: StorageFile> ActiveSegment<F> {
+    /// An active segment over files holding `size` valid bytes, the last
+    /// `size % BLOCK_SIZE` of which are `tail` (read back from disk by the
+    /// caller) so the next flush can rewrite that block whole. `indexer` has
+    /// observed every batch already in the file.
+    #[allow(clippy::too_many_arguments)]
+    pub fn resume(
+        files: Rc<SegmentFiles<F>>,
+        next_offset: u64,
+        size: u64,
+        tail: &[u8],
+        offset_index: IndexFile<OffsetEntry>,
+        time_index: IndexFile<TimeEntry>,
+        indexer: Indexer,
+        roll_deadline_ms: u64,
+    ) -> Self {
+        let tail_start = size / BLOCK_SIZE as u64 * BLOCK_SIZE as u64;
+        assert_eq!(tail.len() as u64, size - tail_start, "tail must be the partial last block");
+        let mut buf = files.log.alloc_buffer(WRITE_CHUNK_BYTES);
+        buf.as_mut_slice()[..tail.len()].copy_from_slice(tail);
+        ActiveSegment {
+            base_offset: files.base_offset,
+            files,
+            next_offset,
+            size,
+            written: size,
+            chunks: vec![Chunk { pos: tail_start, buf, fill: tail.len() }],
+            offset_index,
+            time_index,
+            max_timestamp: indexer.running_max(),
+            indexer,
+            index_written_at: size,
+            preallocated: size,
+            roll_deadline_ms,
+        }
+    }
+
+    pub fn base_offset(&self) -> u64 {
+        self.base_offset
+    }
+    pub fn next_offset(&self) -> u64 {
+        self.next_offset
+    }
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+    pub fn max_timestamp(&self) -> i64 {
+        self.max_timestamp
+    }
+    pub fn is_empty(&self) -> bool {
+        self.size == 0
+    }
+    /// Whether staged bytes wait for a flush.
+    pub fn has_unwritten(&self) -> bool {
+        self.written < self.size
+    }
+
+    /// Copies a validated batch (header already carrying its base offset)
+    /// into the staging chunks and indexes it.
+    pub fn stage(&mut self, batch: &[u8]) -> Staged {
+        let header = BatchHeader::parse(batch).expect("staged batches are validated");
+        assert_eq!(header.base_offset(), self.next_offset, "offsets must be contiguous");
+        let position = self.size;
+        let entries = self.indexer.observe(position, batch.len() as u64, header.base_offset(), header.max_timestamp());
+        if let Some(e) = entries.offset {
+            self.offset_index.push(e);
+        }
+        if let Some(e) = entries.time {
+            self.time_index.push(e);
+        }
+        self.copy_in(batch);
+        self.size += batch.len() as u64;
+        self.next_offset = header.next_offset();
+        self.max_timestamp = self.max_timestamp.max(header.max_timestamp());
+        Staged { position, base_offset: header.base_offset(), next_offset: self.next_offset }
+    }
+
+    fn copy_in(&mut self, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            let needs_chunk = self.chunks.last().is_none_or(|c| c.fill == c.buf.len());
+            if needs_chunk {
+                let pos = self.chunks.last().map_or(self.size, |c| c.pos + c.buf.len() as u64);
+                debug_assert_eq!(pos % BLOCK_SIZE as u64, 0);
+                let buf = self.files.log.alloc_buffer(WRITE_CHUNK_BYTES);
+                self.chunks.push(Chunk { pos, buf, fill: 0 });
+            }
+            let chunk = self.chunks.last_mut().expect("a chunk was just ensured");
+            let n = (chunk.buf.len() - chunk.fill).min(bytes.len());
+            chunk.buf.as_mut_slice()[chunk.fill..chunk.fill + n].copy_from_slice(&bytes[..n]);
+            chunk.fill += n;
+            bytes = &bytes[n..];
+        }
+    }
+
+    /// Plans writing everything staged. The partial last block is copied into
+    /// a fresh chunk so appends can continue while the plan is in flight.
+    /// `force_index` writes the index tails regardless of the interval.
+    pub fn plan_flush(&mut self, force_index: bool) -> Option<FlushPlan> {
+        if !self.has_unwritten() && !(force_index && (self.offset_index.is_dirty() || self.time_index.is_dirty())) {
+            return None;
+        }
+        let end = self.size;
+        let tail_start = end / BLOCK_SIZE as u64 * BLOCK_SIZE as u64;
+        let mut next_tail = self.files.log.alloc_buffer(WRITE_CHUNK_BYTES);
+        let mut writes = Vec::with_capacity(self.chunks.len());
+        for mut chunk in self.chunks.drain(..) {
+            if chunk.fill == 0 {
+                continue;
+            }
+            let chunk_end = chunk.pos + chunk.fill as u64;
+            if chunk_end == end && tail_start >= chunk.pos {
+                let from = (tail_start - chunk.pos) as usize;
+                next_tail.as_mut_slice()[..chunk.fill - from].copy_from_slice(&chunk.buf.as_slice()[from..chunk.fill]);
+            }
+            // Written padding is zero so recovery reads it as "end of log".
+            let len = chunk.fill.div_ceil(BLOCK_SIZE) * BLOCK_SIZE;
+            chunk.buf.as_mut_slice()[chunk.fill..len].fill(0);
+            chunk.buf.truncate(len);
+            writes.push((chunk.pos, chunk.buf));
+        }
+        self.chunks.push(Chunk { pos: tail_start, buf: next_tail, fill: (end - tail_start) as usize });
+
+        let preallocate = if end > self.preallocated {
+            self.preallocated = (end / SEGMENT_PREALLOCATE_STEP + 1) * SEGMENT_PREALLOCATE_STEP;
+            Some(self.preallocated)
+        } else {
+            None
+        };
+        let index_due = force_index || end - self.index_written_at >= INDEX_PERSIST_INTERVAL_BYTES;
+        let (offset_index, time_index) = if index_due {
+            self.index_written_at = end;
+            (
+                self.offset_index.plan_tail_write(&self.files.offset_index),
+                self.time_index.plan_tail_write(&self.files.time_index),
+            )
+        } else {
+            (None, None)
+        };
+        Some(FlushPlan { writes, preallocate, offset_index, time_index, end })
+    }
+
+    /// Records that a plan's writes completed.
+    pub fn flushed(&mut self, end: u64, offset_entries: Option<usize>, time_entries: Option<usize>) {
+        self.written = self.written.max(end);
+        if let Some(n) = offset_entries {
+            self.offset_index.wrote(n);
+        }
+        if let Some(n) = time_entries {
+            self.time_index.wrote(n);
+        }
+    }
+
+    /// Batch boundary `(position, base offset)` to read `offset` from.
+    pub fn lookup(&self, offset: u64) -> (u64, u64) {
+        let e =
+            super::offset_index::lookup_offset(self.offset_index.entries(), super::relative(self.base_offset, offset));
+        super::boundary(e, self.base_offset)
+    }
+
+    /// Batch boundary to look for the first batch with a timestamp >= `ts` from.
+    pub fn lookup_time(&self, ts: i64) -> (u64, u64) {
+        let e = super::time_index::lookup_time(self.time_index.entries(), ts);
+        (u64::from(e.position), self.base_offset + u64::from(e.relative_offset))
+    }
+}

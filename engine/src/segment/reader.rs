@@ -1,0 +1,80 @@
+//! Reads whole batches for a fetch out of a segment file.
+
+use crate::batch::{self, BatchHeader, HEADER_LEN};
+use crate::error::{LogError, LogResult};
+use crate::limits::{BLOCK_SIZE, MAX_BATCH_BYTES_CEILING, READ_CHUNK_BYTES};
+use crate::runtime::ReadBuf;
+use crate::storage::StorageFile;
+
+/// Reads, from the batch boundary `start`, the batches that end at or before
+/// `limit` and contain offsets >= `from_offset`, up to `max_bytes` (always at
+/// least one whole batch, however large, so a consumer can make progress).
+///
+/// Every returned batch is CRC-checked: a damaged batch is reported, never
+/// served. `segment` names the segment in errors.
+pub async fn read_batches<F: StorageFile>(
+    file: &F,
+    segment: u64,
+    start: u64,
+    limit: u64,
+    from_offset: u64,
+    max_bytes: usize,
+) -> LogResult<Option<ReadBuf>> {
+    let mut pos = start;
+    let window_len = READ_CHUNK_BYTES.max(max_bytes.saturating_add(BLOCK_SIZE));
+    loop {
+        let remaining = limit.saturating_sub(pos);
+        if remaining == 0 {
+            return Ok(None);
+        }
+        let buf = file.read_at(pos, remaining.min(window_len as u64) as usize).await?;
+        let corrupt = |at: usize, reason: String| LogError::Corrupt { segment, position: pos + at as u64, reason };
+        let mut at = 0usize;
+        let mut first: Option<usize> = None;
+        while at < buf.len() {
+            let Some(header) = BatchHeader::parse(&buf[at..]) else { break };
+            let len = header.batch_length();
+            let checked = if !(HEADER_LEN..=MAX_BATCH_BYTES_CEILING).contains(&len) {
+                Err(format!("batch length {len} out of bounds"))
+            } else if at + len > buf.len() {
+                break;
+            } else if first.is_some_and(|f| at + len - f > max_bytes) {
+                break;
+            } else {
+                batch::validate(&buf[at..at + len], MAX_BATCH_BYTES_CEILING).map_err(|e| e.to_string())
+            };
+            match checked {
+                Ok(header) => {
+                    if first.is_none() && header.next_offset() > from_offset {
+                        first = Some(at);
+                    }
+                    at += len;
+                }
+                // Serve the good batches before a damaged one; the next read
+                // starts at the damaged one and reports it.
+                Err(_) if first.is_some() => break,
+                Err(reason) => return Err(corrupt(at, reason)),
+            }
+        }
+        if let Some(first) = first {
+            return Ok(buf.slice(first, at - first));
+        }
+        if at == 0 {
+            // One batch bigger than the window: read exactly it.
+            let Some(header) = BatchHeader::parse(&buf) else {
+                return Err(corrupt(0, "truncated batch header".into()));
+            };
+            let len = header.batch_length();
+            let whole = file.read_at(pos, len).await?;
+            if whole.len() < len {
+                return Err(corrupt(0, format!("batch of {len} bytes runs past the segment end")));
+            }
+            let header = batch::validate(&whole, MAX_BATCH_BYTES_CEILING).map_err(|e| corrupt(0, e.to_string()))?;
+            if header.next_offset() > from_offset {
+                return Ok(Some(whole));
+            }
+            at = len;
+        }
+        pos += at as u64;
+    }
+}

@@ -1,0 +1,118 @@
+//! The partition log end to end on real O_DIRECT files.
+
+mod common;
+
+use common::{batch, read_all_values, small_segments};
+use corelog_engine::runtime::run_local;
+use corelog_engine::storage::DmaStorage;
+use corelog_engine::{LogConfig, LogError, PartitionLog};
+
+#[test]
+fn append_read_reopen() {
+    let dir = common::test_dir();
+    run_local(async {
+        let log = PartitionLog::open(DmaStorage, dir.path(), LogConfig::default()).await.unwrap();
+        assert_eq!(log.log_end_offset(), 0);
+        let a = log.append(batch(1, 10, 100, 1000)).await.unwrap();
+        let b = log.append(batch(2, 5, 100, 2000)).await.unwrap();
+        assert_eq!((a.base_offset, a.last_offset), (0, 9));
+        assert_eq!((b.base_offset, b.last_offset), (10, 14));
+        let all = read_all_values(&log, 0).await;
+        assert_eq!(all.len(), 15);
+        assert!(all[12].1.starts_with(b"2:2:"));
+        assert!(log.read(16, 1000).await.is_err());
+        assert_eq!(log.read(15, 1000).await.unwrap().slices.len(), 0);
+    });
+    run_local(async {
+        let log = PartitionLog::open(DmaStorage, dir.path(), LogConfig::default()).await.unwrap();
+        assert_eq!(log.log_end_offset(), 15);
+        assert_eq!(log.stats().recovery.bad_batches, 0);
+        let all = read_all_values(&log, 3).await;
+        assert_eq!(all.first().unwrap().0, 3);
+        assert_eq!(all.len(), 12);
+        let c = log.append(batch(3, 1, 10, 3000)).await.unwrap();
+        assert_eq!(c.base_offset, 15);
+    });
+}
+
+#[test]
+fn rolls_segments_and_reads_across_them_after_reopen() {
+    let dir = common::test_dir();
+    run_local(async {
+        let log = PartitionLog::open(DmaStorage, dir.path(), small_segments(64 * 1024)).await.unwrap();
+        for i in 0..100 {
+            log.append(batch(i, 10, 300, i as i64 * 100)).await.unwrap();
+        }
+        assert!(log.segment_count() > 5, "segments: {}", log.segment_count());
+        assert_eq!(read_all_values(&log, 0).await.len(), 1000);
+    });
+    run_local(async {
+        let log = PartitionLog::open(DmaStorage, dir.path(), small_segments(64 * 1024)).await.unwrap();
+        assert_eq!(log.log_end_offset(), 1000);
+        let all = read_all_values(&log, 0).await;
+        assert_eq!(all.len(), 1000);
+        for (i, (o, v)) in all.iter().enumerate() {
+            assert_eq!(*o, i as u64);
+            let want = format!("{}:{}:", i / 10, i % 10);
+            assert!(v.starts_with(want.as_bytes()));
+        }
+        // Every batch's timestamps are tag*100 + i.
+        assert_eq!(log.offset_for_timestamp(5005).await.unwrap(), Some((505, 5005)));
+        assert_eq!(log.offset_for_timestamp(-1).await.unwrap(), Some((0, 0)));
+        assert_eq!(log.offset_for_timestamp(1_000_000).await.unwrap(), None);
+    });
+}
+
+#[test]
+fn truncate_to_cuts_at_the_batch_boundary_and_appends_continue() {
+    let dir = common::test_dir();
+    run_local(async {
+        let log = PartitionLog::open(DmaStorage, dir.path(), small_segments(32 * 1024)).await.unwrap();
+        for i in 0..50 {
+            log.append(batch(i, 10, 200, 0)).await.unwrap();
+        }
+        let end = log.truncate_to(255).await.unwrap();
+        assert_eq!(end, 250);
+        assert_eq!(log.log_end_offset(), 250);
+        let next = log.append(batch(99, 3, 10, 0)).await.unwrap();
+        assert_eq!(next.base_offset, 250);
+        let all = read_all_values(&log, 0).await;
+        assert_eq!(all.len(), 253);
+        assert!(all[251].1.starts_with(b"99:1:"));
+    });
+    run_local(async {
+        let log = PartitionLog::open(DmaStorage, dir.path(), small_segments(32 * 1024)).await.unwrap();
+        assert_eq!(log.log_end_offset(), 253);
+        assert_eq!(read_all_values(&log, 0).await.len(), 253);
+    });
+}
+
+#[test]
+fn retention_deletes_whole_sealed_segments() {
+    let dir = common::test_dir();
+    run_local(async {
+        let mut config = small_segments(16 * 1024);
+        let log = PartitionLog::open(DmaStorage, dir.path(), config.clone()).await.unwrap();
+        for i in 0..40 {
+            log.append(batch(i, 5, 300, i as i64 * 1000)).await.unwrap();
+        }
+        let before = log.segment_count();
+        config.retention_bytes = Some(40 * 1024);
+        log.set_config(config.clone());
+        let out = log.enforce_retention().await.unwrap();
+        assert!(out.deleted_segments > 0);
+        assert_eq!(log.segment_count(), before - out.deleted_segments as usize);
+        assert!(log.size_bytes() >= 40 * 1024);
+        let start = log.log_start_offset();
+        assert!(start > 0);
+        assert!(matches!(log.read(0, 100).await, Err(LogError::OffsetOutOfRange { .. })));
+        assert_eq!(read_all_values(&log, start).await.len() as u64, 200 - start);
+
+        config.retention_bytes = None;
+        config.retention_ms = Some(1);
+        log.set_config(config);
+        // Every timestamp is tiny, so everything sealed is expired.
+        log.enforce_retention().await.unwrap();
+        assert_eq!(log.segment_count(), 1);
+    });
+}

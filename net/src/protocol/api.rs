@@ -1,0 +1,112 @@
+//! [`ApiKey`]: which request a frame carries, and the versions this build speaks.
+
+/// The apis of the native protocol. The numbers are the wire format (the
+/// frame header's `api_key`) and are stable: never renumber, only append.
+///
+/// Numbers 10..=19 are reserved for the consumer-group apis (find coordinator,
+/// join, sync, heartbeat, leave, offset commit/fetch, list/describe/delete groups).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(u16)]
+pub enum ApiKey {
+    /// Append record batches to partitions.
+    Produce = 0,
+    /// Read record batches from partitions.
+    Fetch = 1,
+    /// Look up offsets: earliest, latest, or by timestamp.
+    ListOffsets = 2,
+    /// Brokers, their per-core endpoints, topics and partition owners.
+    Metadata = 3,
+    /// Handshake: which apis and versions the broker supports.
+    ApiVersions = 4,
+    /// Create topics.
+    CreateTopics = 5,
+    /// Delete topics.
+    DeleteTopics = 6,
+    /// Increase a topic's partition count.
+    CreatePartitions = 7,
+    /// Read topic configs.
+    DescribeConfigs = 8,
+    /// Change topic configs.
+    AlterConfigs = 9,
+}
+
+impl ApiKey {
+    /// Every api this build knows, in wire-number order.
+    pub const ALL: [ApiKey; 10] = [
+        ApiKey::Produce,
+        ApiKey::Fetch,
+        ApiKey::ListOffsets,
+        ApiKey::Metadata,
+        ApiKey::ApiVersions,
+        ApiKey::CreateTopics,
+        ApiKey::DeleteTopics,
+        ApiKey::CreatePartitions,
+        ApiKey::DescribeConfigs,
+        ApiKey::AlterConfigs,
+    ];
+
+    /// The wire number.
+    pub const fn code(self) -> u16 {
+        self as u16
+    }
+
+    /// The api with wire number `code`, if this build knows it.
+    pub fn from_u16(code: u16) -> Option<ApiKey> {
+        Self::ALL.get(usize::from(code)).copied()
+    }
+
+    /// Oldest version of this api this build can decode and encode.
+    pub const fn min_version(self) -> u16 {
+        0
+    }
+
+    /// Newest version of this api this build can decode and encode.
+    pub const fn max_version(self) -> u16 {
+        0
+    }
+
+    /// Whether this build speaks `version` of this api.
+    pub fn supports(self, version: u16) -> bool {
+        (self.min_version()..=self.max_version()).contains(&version)
+    }
+
+    /// The api's name, for logs and metrics labels.
+    pub const fn name(self) -> &'static str {
+        match self {
+            ApiKey::Produce => "produce",
+            ApiKey::Fetch => "fetch",
+            ApiKey::ListOffsets => "list_offsets",
+            ApiKey::Metadata => "metadata",
+            ApiKey::ApiVersions => "api_versions",
+            ApiKey::CreateTopics => "create_topics",
+            ApiKey::DeleteTopics => "delete_topics",
+            ApiKey::CreatePartitions => "create_partitions",
+            ApiKey::DescribeConfigs => "describe_configs",
+            ApiKey::AlterConfigs => "alter_configs",
+        }
+    }
+}
+
+impl std::fmt::Display for ApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbering_is_dense_and_stable() {
+        for (i, key) in ApiKey::ALL.iter().enumerate() {
+            assert_eq!(usize::from(key.code()), i);
+            assert_eq!(ApiKey::from_u16(key.code()), Some(*key));
+            assert!(key.supports(0));
+            assert!(!key.supports(1));
+        }
+        assert_eq!(ApiKey::Produce.code(), 0);
+        assert_eq!(ApiKey::ApiVersions.code(), 4);
+        assert_eq!(ApiKey::from_u16(10), None);
+    }
+}

@@ -1,0 +1,263 @@
+//! [`ErrorCode`]: the error codes carried in responses (a `u16` on the wire).
+
+use rkyv::rancor::Fallible;
+use rkyv::{Archive, Archived, Deserialize, Place, Portable, Serialize};
+
+/// An error code in a response: top-level (request-level) or per item.
+///
+/// The numbers are the wire format and are stable: never renumber, only append.
+/// Codes 18..=25 are reserved for the consumer-group apis (not implemented yet)
+/// so the numbering stays stable when they are. A code this build does not know
+/// (sent by a newer peer) decodes as [`ErrorCode::UnknownServerError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[repr(u16)]
+pub enum ErrorCode {
+    /// No error.
+    #[default]
+    None = 0,
+    /// The topic does not exist (or this broker's metadata does not know it yet).
+    UnknownTopic = 1,
+    /// The topic exists but has no such partition.
+    UnknownPartition = 2,
+    /// This core does not own the partition; the response's `current_owner`
+    /// says which node/core endpoint does. Refresh metadata and retry there.
+    NotOwner = 3,
+    /// A record batch failed validation: bad length, CRC or rkyv structure.
+    CorruptBatch = 4,
+    /// A record batch exceeds the topic's `max.message.bytes`.
+    BatchTooLarge = 5,
+    /// The request is malformed or violates a protocol limit.
+    InvalidRequest = 6,
+    /// The api key is not supported by this broker.
+    UnsupportedApi = 7,
+    /// The api version is not supported by this broker.
+    UnsupportedVersion = 8,
+    /// CreateTopics for a topic that already exists.
+    TopicAlreadyExists = 9,
+    /// The topic name is empty, too long, `.`/`..`, or has characters outside
+    /// `[a-zA-Z0-9._-]`.
+    InvalidTopicName = 10,
+    /// A config key is unknown or its value is invalid.
+    InvalidConfig = 11,
+    /// A partition count is invalid (zero, too many, or not an increase).
+    InvalidPartitions = 12,
+    /// The fetch offset is outside `[log_start_offset, log_end_offset]`.
+    OffsetOutOfRange = 13,
+    /// The request did not complete within its timeout.
+    RequestTimedOut = 14,
+    /// The broker's storage failed (I/O error) for this partition.
+    StorageError = 15,
+    /// `acks=all` could not be satisfied: too few in-sync replicas.
+    NotEnoughReplicas = 16,
+    /// An unexpected server error (also what an unknown code decodes as).
+    UnknownServerError = 17,
+    /// Group api: the member id is not known to the coordinator.
+    UnknownMemberId = 18,
+    /// Group api: the generation id is stale.
+    IllegalGeneration = 19,
+    /// Group api: the group is rebalancing; rejoin.
+    RebalanceInProgress = 20,
+    /// Group api: the coordinator is not available yet.
+    CoordinatorNotAvailable = 21,
+    /// Group api: this core is not the group's coordinator.
+    NotCoordinator = 22,
+    /// Group api: the member's protocol does not match the group's.
+    InconsistentGroupProtocol = 23,
+    /// Group api: the group does not exist.
+    UnknownGroup = 24,
+    /// Group api: the group still has members (cannot be deleted).
+    GroupNotEmpty = 25,
+}
+
+impl ErrorCode {
+    /// Every code, in wire-number order.
+    pub const ALL: [ErrorCode; 26] = [
+        ErrorCode::None,
+        ErrorCode::UnknownTopic,
+        ErrorCode::UnknownPartition,
+        ErrorCode::NotOwner,
+        ErrorCode::CorruptBatch,
+        ErrorCode::BatchTooLarge,
+        ErrorCode::InvalidRequest,
+        ErrorCode::UnsupportedApi,
+        ErrorCode::UnsupportedVersion,
+        ErrorCode::TopicAlreadyExists,
+        ErrorCode::InvalidTopicName,
+        ErrorCode::InvalidConfig,
+        ErrorCode::InvalidPartitions,
+        ErrorCode::OffsetOutOfRange,
+        ErrorCode::RequestTimedOut,
+        ErrorCode::StorageError,
+        ErrorCode::NotEnoughReplicas,
+        ErrorCode::UnknownServerError,
+        ErrorCode::UnknownMemberId,
+        ErrorCode::IllegalGeneration,
+        ErrorCode::RebalanceInProgress,
+        ErrorCode::CoordinatorNotAvailable,
+        ErrorCode::NotCoordinator,
+        ErrorCode::InconsistentGroupProtocol,
+        ErrorCode::UnknownGroup,
+        ErrorCode::GroupNotEmpty,
+    ];
+
+    /// The wire number.
+    pub const fn code(self) -> u16 {
+        self as u16
+    }
+
+    /// The code with wire number `code`, if this build knows it.
+    pub fn from_u16(code: u16) -> Option<ErrorCode> {
+        Self::ALL.get(usize::from(code)).copied()
+    }
+
+    /// The code with wire number `code`; unknown numbers (from a newer peer)
+    /// become [`ErrorCode::UnknownServerError`], as Kafka clients do.
+    pub fn from_wire(code: u16) -> ErrorCode {
+        Self::from_u16(code).unwrap_or(ErrorCode::UnknownServerError)
+    }
+
+    /// `true` for [`ErrorCode::None`].
+    pub fn is_ok(self) -> bool {
+        self == ErrorCode::None
+    }
+
+    /// Whether a client may retry the same request and expect it to succeed
+    /// (after refreshing metadata / finding the coordinator where relevant).
+    ///
+    /// Unknown topic/partition are retriable because metadata propagates
+    /// (a topic just created may not be known everywhere yet). Corrupt batches
+    /// are not: resending the same bytes fails the same way.
+    pub fn is_retriable(self) -> bool {
+        matches!(
+            self,
+            ErrorCode::UnknownTopic
+                | ErrorCode::UnknownPartition
+                | ErrorCode::NotOwner
+                | ErrorCode::RequestTimedOut
+                | ErrorCode::StorageError
+                | ErrorCode::NotEnoughReplicas
+                | ErrorCode::RebalanceInProgress
+                | ErrorCode::CoordinatorNotAvailable
+                | ErrorCode::NotCoordinator
+        )
+    }
+
+    /// A short human-readable description.
+    pub fn message(self) -> &'static str {
+        match self {
+            ErrorCode::None => "no error",
+            ErrorCode::UnknownTopic => "unknown topic",
+            ErrorCode::UnknownPartition => "unknown partition",
+            ErrorCode::NotOwner => "this core does not own the partition",
+            ErrorCode::CorruptBatch => "corrupt record batch (bad length, CRC or structure)",
+            ErrorCode::BatchTooLarge => "record batch larger than the topic allows",
+            ErrorCode::InvalidRequest => "invalid request",
+            ErrorCode::UnsupportedApi => "unsupported api",
+            ErrorCode::UnsupportedVersion => "unsupported api version",
+            ErrorCode::TopicAlreadyExists => "topic already exists",
+            ErrorCode::InvalidTopicName => "invalid topic name",
+            ErrorCode::InvalidConfig => "invalid config",
+            ErrorCode::InvalidPartitions => "invalid partition count",
+            ErrorCode::OffsetOutOfRange => "offset out of range",
+            ErrorCode::RequestTimedOut => "request timed out",
+            ErrorCode::StorageError => "storage error",
+            ErrorCode::NotEnoughReplicas => "not enough in-sync replicas",
+            ErrorCode::UnknownServerError => "unknown server error",
+            ErrorCode::UnknownMemberId => "unknown group member id",
+            ErrorCode::IllegalGeneration => "illegal group generation",
+            ErrorCode::RebalanceInProgress => "group rebalance in progress",
+            ErrorCode::CoordinatorNotAvailable => "group coordinator not available",
+            ErrorCode::NotCoordinator => "not the group coordinator",
+            ErrorCode::InconsistentGroupProtocol => "inconsistent group protocol",
+            ErrorCode::UnknownGroup => "unknown group",
+            ErrorCode::GroupNotEmpty => "group is not empty",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.message(), self.code())
+    }
+}
+
+/// An [`ErrorCode`] inside an archived body: its raw little-endian `u16`, so
+/// that any value passes validation and an unknown one (from a newer peer)
+/// decodes as [`ErrorCode::UnknownServerError`] instead of failing the body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Portable, rkyv::bytecheck::CheckBytes)]
+#[bytecheck(crate = rkyv::bytecheck)]
+#[repr(transparent)]
+pub struct ArchivedErrorCode(Archived<u16>);
+
+impl ArchivedErrorCode {
+    /// The code (unknown numbers become [`ErrorCode::UnknownServerError`]).
+    pub fn get(self) -> ErrorCode {
+        ErrorCode::from_wire(self.0.to_native())
+    }
+
+    /// The raw wire number.
+    pub fn raw(self) -> u16 {
+        self.0.to_native()
+    }
+}
+
+impl Archive for ErrorCode {
+    type Archived = ArchivedErrorCode;
+    type Resolver = ();
+
+    fn resolve(&self, _resolver: (), out: Place<Self::Archived>) {
+        rkyv::munge::munge!(let ArchivedErrorCode(raw) = out);
+        raw.write(Archived::<u16>::from_native(self.code()));
+    }
+}
+
+impl<S: Fallible + ?Sized> Serialize<S> for ErrorCode {
+    fn serialize(&self, _serializer: &mut S) -> Result<(), S::Error> {
+        Ok(())
+    }
+}
+
+impl<D: Fallible + ?Sized> Deserialize<ErrorCode, D> for ArchivedErrorCode {
+    fn deserialize(&self, _deserializer: &mut D) -> Result<ErrorCode, D::Error> {
+        Ok(self.get())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbering_is_dense_and_stable() {
+        for (i, code) in ErrorCode::ALL.iter().enumerate() {
+            assert_eq!(usize::from(code.code()), i);
+            assert_eq!(ErrorCode::from_u16(code.code()), Some(*code));
+            assert!(!code.message().is_empty());
+        }
+        assert_eq!(ErrorCode::NotOwner.code(), 3);
+        assert_eq!(ErrorCode::UnknownServerError.code(), 17);
+        assert_eq!(ErrorCode::GroupNotEmpty.code(), 25);
+        assert_eq!(ErrorCode::from_u16(26), None);
+        assert_eq!(ErrorCode::from_wire(999), ErrorCode::UnknownServerError);
+    }
+
+    #[test]
+    fn retriable() {
+        assert!(ErrorCode::NotOwner.is_retriable());
+        assert!(ErrorCode::RequestTimedOut.is_retriable());
+        assert!(!ErrorCode::None.is_retriable());
+        assert!(!ErrorCode::CorruptBatch.is_retriable());
+        assert!(!ErrorCode::InvalidRequest.is_retriable());
+        assert!(!ErrorCode::OffsetOutOfRange.is_retriable());
+    }
+
+    #[test]
+    fn archives_as_raw_u16() {
+        let bytes = rkyv::to_bytes::<rkyv::rancor::Error>(&ErrorCode::NotOwner).unwrap();
+        assert_eq!(&bytes[..], &3u16.to_le_bytes());
+        let mut unknown = rkyv::util::AlignedVec::<16>::new();
+        unknown.extend_from_slice(&999u16.to_le_bytes());
+        let back = rkyv::from_bytes::<ErrorCode, rkyv::rancor::Error>(&unknown).unwrap();
+        assert_eq!(back, ErrorCode::UnknownServerError);
+    }
+}

@@ -1,0 +1,94 @@
+//! Every limit of the wire protocol, in one place.
+//!
+//! The decoders enforce these on untrusted input *before* anything is allocated
+//! for it, so a hostile or corrupt frame costs at most its own size in memory
+//! and linear time to reject. Changing a limit here changes it everywhere.
+//!
+//! Two kinds of limit:
+//! - **framing** limits ([`DEFAULT_MAX_FRAME_BYTES`], [`MAX_FRAME_BYTES_CEILING`]):
+//!   violating them is a framing error and the connection is closed;
+//! - **body** limits (counts and string lengths): violating them makes the
+//!   request invalid ([`crate::protocol::ErrorCode::InvalidRequest`]) but the
+//!   connection stays usable, since framing is intact.
+//!
+//! Semantic checks that deserve a per-item answer (topic-name characters,
+//! config values, partition counts) are *not* done by the decoder: the
+//! broker's metadata state machine (`corelog_engine::metadata`) owns those
+//! rules and the handler answers with a per-item error code.
+
+/// Default largest frame (header + body + data section) a [`FrameDecoder`]
+/// accepts. Large enough for a 1 MiB batch to each of many partitions, small
+/// enough that a hostile length prefix cannot make a core buffer gigabytes.
+///
+/// [`FrameDecoder`]: crate::protocol::FrameDecoder
+pub const DEFAULT_MAX_FRAME_BYTES: usize = 16 * 1024 * 1024;
+
+/// Largest value a configured maximum frame size may take. The frame length is
+/// a `u32`; one gibibyte keeps every offset arithmetic far from overflow.
+pub const MAX_FRAME_BYTES_CEILING: usize = 1 << 30;
+
+/// Longest topic name, in bytes (names are ASCII, so bytes == chars). Same as
+/// Kafka: the name appears in directory names with a suffix.
+pub const MAX_TOPIC_NAME_LEN: usize = 249;
+
+/// Most topics one request may name (Metadata, CreateTopics, DeleteTopics,
+/// CreatePartitions, DescribeConfigs, AlterConfigs, Produce, Fetch, ListOffsets).
+pub const MAX_TOPICS_PER_REQUEST: usize = 10_000;
+
+/// Most partition entries one request may carry, summed over all its topics.
+pub const MAX_PARTITIONS_PER_REQUEST: usize = 100_000;
+
+/// Most topics one response may carry. Larger than the request limit because a
+/// Metadata request for "all topics" is answered with the whole cluster.
+pub const MAX_TOPICS_PER_RESPONSE: usize = 1_000_000;
+
+/// Most partition entries one response may carry, summed over all its topics.
+pub const MAX_PARTITIONS_PER_RESPONSE: usize = 4_000_000;
+
+/// Largest partition count a CreateTopics or CreatePartitions request may ask
+/// for one topic. A count is not a memory hazard, so the decoder leaves this
+/// to the handler, which answers `InvalidPartitions` for that topic (and may
+/// enforce a smaller, configured limit).
+pub const MAX_PARTITIONS_PER_TOPIC: u32 = 100_000;
+
+/// Longest client id in an ApiVersions handshake, in bytes.
+pub const MAX_CLIENT_ID_LEN: usize = 255;
+
+/// Longest host name in an endpoint, in bytes (a DNS name is at most 253).
+pub const MAX_HOST_LEN: usize = 255;
+
+/// Most brokers a Metadata response may list.
+pub const MAX_BROKERS: usize = 10_000;
+
+/// Most per-core endpoints one broker may list.
+pub const MAX_ENDPOINTS_PER_BROKER: usize = 4_096;
+
+/// Most (api key, version range) entries in an ApiVersions response.
+pub const MAX_API_VERSION_RANGES: usize = 1_024;
+
+/// Most config entries (or alter operations) per topic in one request or response.
+pub const MAX_CONFIG_ENTRIES: usize = 256;
+
+/// Longest config key, in bytes.
+pub const MAX_CONFIG_KEY_LEN: usize = 255;
+
+/// Longest config value, in bytes.
+pub const MAX_CONFIG_VALUE_LEN: usize = 4_096;
+
+/// Longest error message carried in a response, in bytes.
+pub const MAX_ERROR_MESSAGE_LEN: usize = 4_096;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_are_consistent() {
+        const {
+            assert!(DEFAULT_MAX_FRAME_BYTES <= MAX_FRAME_BYTES_CEILING);
+            assert!(MAX_FRAME_BYTES_CEILING <= u32::MAX as usize);
+            assert!(MAX_TOPICS_PER_REQUEST <= MAX_TOPICS_PER_RESPONSE);
+            assert!(MAX_PARTITIONS_PER_REQUEST <= MAX_PARTITIONS_PER_RESPONSE);
+        }
+    }
+}

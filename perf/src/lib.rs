@@ -1,0 +1,1 @@
+//! corelog-perf: load tools. Filled by the perf-tools issue.

@@ -1,0 +1,1 @@
+//! corelog-replication: cluster metadata and replication. Filled by the replication issue.

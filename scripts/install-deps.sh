@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs what a fresh machine needs to build and test corelog.
+# The machine image already has the Rust toolchain (rustup, cargo) and gcc
+# (the zstd crate builds its C library with it). Nothing else is needed yet;
+# system packages added later go here, so CI and developers stay in step.
+set -euo pipefail
+
+command -v cargo >/dev/null || { echo "cargo not found: install Rust with rustup first" >&2; exit 1; }
+command -v cc >/dev/null || { apt-get update -qq && apt-get install -y -qq gcc; }
+
+# io_uring must be usable: glommio needs it for every executor.
+if [ -r /proc/sys/kernel/io_uring_disabled ] && [ "$(cat /proc/sys/kernel/io_uring_disabled)" != "0" ]; then
+  echo "warning: io_uring is disabled (kernel.io_uring_disabled != 0); corelog cannot run" >&2
+fi

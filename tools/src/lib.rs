@@ -1,0 +1,1 @@
+//! corelog-tools: the `corelog` binary. Filled by the broker issue.
