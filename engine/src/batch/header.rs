@@ -105,11 +105,13 @@ impl BatchHeader {
     }
     /// Offset of the last record in the batch.
     pub fn last_offset(&self) -> u64 {
-        self.base_offset.get() + u64::from(self.last_offset_delta.get())
+        // Saturating: base_offset is not under the CRC, so a damaged one must
+        // not overflow (the offset-continuity checks reject it instead).
+        self.base_offset.get().saturating_add(u64::from(self.last_offset_delta.get()))
     }
     /// Offset the next batch after this one gets.
     pub fn next_offset(&self) -> u64 {
-        self.last_offset() + 1
+        self.last_offset().saturating_add(1)
     }
     pub fn record_count(&self) -> u32 {
         self.record_count.get()

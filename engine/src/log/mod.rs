@@ -71,6 +71,12 @@ impl std::ops::Deref for BatchSlice {
     }
 }
 
+impl AsRef<[u8]> for BatchSlice {
+    fn as_ref(&self) -> &[u8] {
+        self
+    }
+}
+
 /// What a read returns.
 #[derive(Clone, Default)]
 pub struct Fetched {

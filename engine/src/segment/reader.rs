@@ -36,9 +36,7 @@ pub async fn read_batches<F: StorageFile>(
             let len = header.batch_length();
             let checked = if !(HEADER_LEN..=MAX_BATCH_BYTES_CEILING).contains(&len) {
                 Err(format!("batch length {len} out of bounds"))
-            } else if at + len > buf.len() {
-                break;
-            } else if first.is_some_and(|f| at + len - f > max_bytes) {
+            } else if at + len > buf.len() || first.is_some_and(|f| at + len - f > max_bytes) {
                 break;
             } else {
                 batch::validate(&buf[at..at + len], MAX_BATCH_BYTES_CEILING).map_err(|e| e.to_string())

@@ -68,7 +68,7 @@ where
     T: Portable + for<'a> CheckBytes<HighValidator<'a, RkyvError>>,
 {
     let malformed = |e: RkyvError| ProtocolError::MalformedBody { api_key, reason: e.to_string() };
-    if (body.as_ptr() as usize) % FRAME_ALIGNMENT == 0 {
+    if (body.as_ptr() as usize).is_multiple_of(FRAME_ALIGNMENT) {
         f(rkyv::access::<T, RkyvError>(body).map_err(malformed)?)
     } else {
         let mut aligned = AlignedVec::<FRAME_ALIGNMENT>::with_capacity(body.len());

@@ -10,7 +10,7 @@
 
 use std::io::IoSlice;
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use rkyv::api::high::HighValidator;
 use rkyv::bytecheck::CheckBytes;
 use rkyv::rancor::{Error as RkyvError, Strategy};
@@ -26,7 +26,7 @@ use super::frame::{pad_to_alignment, Frame, FrameHeader, FLAG_ERROR_BODY, FLAG_R
 use super::limits::MAX_FRAME_BYTES_CEILING;
 use super::message::{ErrorBody, ErrorResponse, Request, Response};
 use super::produce::ProduceRequestWire;
-use super::records::{DataSectionReader, DataSectionWriter};
+use super::records::{Chunk, DataSectionReader, DataSectionWriter};
 
 /// An encoded frame, ready for one vectored write: `head` is the header and
 /// the (padded) body; `data` is the data section as a list of slices, which
@@ -37,13 +37,13 @@ pub struct EncodedFrame {
     /// Header and padded body.
     pub head: BytesMut,
     /// The data section, in order.
-    pub data: Vec<Bytes>,
+    pub data: Vec<Chunk>,
 }
 
 impl EncodedFrame {
     /// Total frame length in bytes.
     pub fn len(&self) -> usize {
-        self.head.len() + self.data.iter().map(Bytes::len).sum::<usize>()
+        self.head.len() + self.data.iter().map(|c| c.len()).sum::<usize>()
     }
 
     /// Always `false`: a frame has at least a header.

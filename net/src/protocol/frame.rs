@@ -95,7 +95,7 @@ pub struct FrameHeader {
 }
 
 const _: () = assert!(core::mem::size_of::<FrameHeader>() == FRAME_HEADER_LEN);
-const _: () = assert!(FRAME_HEADER_LEN % FRAME_ALIGNMENT == 0);
+const _: () = assert!(FRAME_HEADER_LEN.is_multiple_of(FRAME_ALIGNMENT));
 
 /// Why a frame header is unacceptable. Any of these means the byte stream can
 /// no longer be trusted to be in frame: the connection should be closed.

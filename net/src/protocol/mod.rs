@@ -95,7 +95,7 @@ pub use produce::{
     Acks, ProducePartition, ProducePartitionResponse, ProduceRequest, ProduceResponse, ProduceTopic,
     ProduceTopicResponse,
 };
-pub use records::Records;
+pub use records::{Chunk, Records};
 pub use topics::{
     CreatableTopic, CreatePartitionsRequest, CreatePartitionsResponse, CreatePartitionsTopic, CreateTopicsRequest,
     CreateTopicsResponse, DeleteTopicsRequest, DeleteTopicsResponse, TopicResult,

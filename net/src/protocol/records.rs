@@ -1,6 +1,9 @@
 //! [`Records`]: opaque record-batch bytes carried in a frame's data section,
 //! and the `(offset, len)` references the body uses to point at them.
 
+use std::ops::Deref;
+use std::rc::Rc;
+
 use bytes::{Bytes, BytesMut};
 use rkyv::{Archive, Deserialize, Serialize};
 
@@ -8,16 +11,46 @@ use super::error::{EncodeError, ProtocolError};
 use super::frame::{pad_to_alignment, FRAME_ALIGNMENT};
 use super::limits::MAX_FRAME_BYTES_CEILING;
 
+/// One piece of [`Records`]: shared bytes (received frames, cached batches) or
+/// a buffer owned by the current core (a batch read from disk into an I/O
+/// buffer, which can't leave its core). Either way it is sent as it is.
+#[derive(Clone)]
+pub enum Chunk {
+    /// Reference-counted bytes, usable on any thread.
+    Shared(Bytes),
+    /// A core-local buffer; keeps `Records` holding it on this core.
+    Local(Rc<dyn AsRef<[u8]>>),
+}
+
+impl Deref for Chunk {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Chunk::Shared(b) => b,
+            Chunk::Local(l) => (**l).as_ref(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Chunk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Chunk::Shared(b) => write!(f, "Shared({} bytes)", b.len()),
+            Chunk::Local(l) => write!(f, "Local({} bytes)", (**l).as_ref().len()),
+        }
+    }
+}
+
 /// The record batches of one partition in a produce request or fetch response:
 /// opaque bytes (one or more whole batches, as stored on disk), kept as a list
-/// of [`Bytes`] chunks so nothing is copied on either side.
+/// of [`Chunk`]s so nothing is copied on either side.
 ///
 /// Encoding lays the chunks out back to back as one contiguous range of the
 /// data section; decoding yields a single chunk that is a zero-copy slice of
 /// the received frame. Equality compares content, not chunking.
 #[derive(Debug, Clone, Default)]
 pub struct Records {
-    chunks: Vec<Bytes>,
+    chunks: Vec<Chunk>,
 }
 
 impl Records {
@@ -47,13 +80,20 @@ impl Records {
     /// Appends a chunk (empty chunks are dropped).
     pub fn push(&mut self, chunk: Bytes) {
         if !chunk.is_empty() {
-            self.chunks.push(chunk);
+            self.chunks.push(Chunk::Shared(chunk));
+        }
+    }
+
+    /// Appends a core-local buffer, sent without being copied.
+    pub fn push_local(&mut self, chunk: Rc<dyn AsRef<[u8]>>) {
+        if !(*chunk).as_ref().is_empty() {
+            self.chunks.push(Chunk::Local(chunk));
         }
     }
 
     /// Total bytes.
     pub fn len(&self) -> usize {
-        self.chunks.iter().map(Bytes::len).sum()
+        self.chunks.iter().map(|c| c.len()).sum()
     }
 
     /// Whether there are no bytes.
@@ -62,16 +102,16 @@ impl Records {
     }
 
     /// The chunks, in order.
-    pub fn chunks(&self) -> &[Bytes] {
+    pub fn chunks(&self) -> &[Chunk] {
         &self.chunks
     }
 
-    /// The bytes as one buffer: zero-copy for zero or one chunk (always the
-    /// case after decoding), a copy otherwise.
+    /// The bytes as one buffer: zero-copy for zero or one shared chunk
+    /// (always the case after decoding), a copy otherwise.
     pub fn to_bytes(&self) -> Bytes {
         match self.chunks.as_slice() {
             [] => Bytes::new(),
-            [one] => one.clone(),
+            [Chunk::Shared(one)] => one.clone(),
             many => {
                 let mut out = BytesMut::with_capacity(self.len());
                 for chunk in many {
@@ -112,7 +152,7 @@ static ZEROS: [u8; FRAME_ALIGNMENT] = [0; FRAME_ALIGNMENT];
 /// becomes one range starting on a multiple of [`FRAME_ALIGNMENT`].
 #[derive(Debug, Default)]
 pub(crate) struct DataSectionWriter {
-    slices: Vec<Bytes>,
+    slices: Vec<Chunk>,
     len: usize,
 }
 
@@ -121,7 +161,7 @@ impl DataSectionWriter {
     pub fn push(&mut self, records: &Records) -> Result<DataRef, EncodeError> {
         let aligned = pad_to_alignment(self.len);
         if aligned > self.len && !records.is_empty() {
-            self.slices.push(Bytes::from_static(&ZEROS[..aligned - self.len]));
+            self.slices.push(Chunk::Shared(Bytes::from_static(&ZEROS[..aligned - self.len])));
             self.len = aligned;
         }
         let offset = self.len;
@@ -142,7 +182,7 @@ impl DataSectionWriter {
     }
 
     /// The slices, in order.
-    pub fn into_slices(self) -> Vec<Bytes> {
+    pub fn into_slices(self) -> Vec<Chunk> {
         self.slices
     }
 }
@@ -197,7 +237,7 @@ mod tests {
         assert_eq!(r2, DataRef { offset: 5, len: 0 });
         assert_eq!(r3, DataRef { offset: 16, len: 3 });
         assert_eq!(w.len(), 19);
-        let total: usize = w.into_slices().iter().map(Bytes::len).sum();
+        let total: usize = w.into_slices().iter().map(|c| c.len()).sum();
         assert_eq!(total, 19);
     }
 

@@ -1,0 +1,33 @@
+//! What every core's handlers share: the broker config and how to name an
+//! endpoint. Immutable after start, so one `Arc` serves all cores.
+
+use crate::protocol::{BrokerMetadata, CoreEndpoint, Endpoint};
+
+use super::BrokerConfig;
+
+pub struct ServerContext {
+    pub config: BrokerConfig,
+    pub cores: u32,
+}
+
+impl ServerContext {
+    /// The client-facing endpoint of `core` on this node.
+    pub fn endpoint(&self, core: u32) -> Endpoint {
+        Endpoint {
+            node_id: self.config.node_id,
+            core_id: core as u16,
+            host: self.config.host.clone(),
+            port: self.config.base_port + core as u16,
+        }
+    }
+
+    pub fn broker_metadata(&self) -> BrokerMetadata {
+        BrokerMetadata {
+            node_id: self.config.node_id,
+            host: self.config.host.clone(),
+            endpoints: (0..self.cores)
+                .map(|c| CoreEndpoint { core_id: c as u16, port: self.config.base_port + c as u16 })
+                .collect(),
+        }
+    }
+}

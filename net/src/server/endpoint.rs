@@ -1,0 +1,47 @@
+//! One core's listening endpoint: accepts connections and serves each on
+//! this core.
+
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use corelog_engine::runtime::{self, TcpListener};
+use corelog_engine::shard::Shard;
+
+use super::connection;
+use super::context::ServerContext;
+
+/// Pause after a failed accept (e.g. out of file descriptors) so the loop
+/// doesn't spin.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
+
+/// Listens on `host:base_port + core` and serves connections forever.
+/// Reports once on `ready` whether listening succeeded.
+pub async fn serve(shard: Rc<Shard>, context: Arc<ServerContext>, ready: flume::Sender<Result<(), String>>) {
+    let addr = match context.config.host.parse() {
+        Ok(ip) => SocketAddr::new(ip, context.config.base_port + shard.core as u16),
+        Err(e) => {
+            let _ = ready.send(Err(format!("host {:?}: {e}", context.config.host)));
+            return;
+        }
+    };
+    let listener = match TcpListener::bind(addr) {
+        Ok(l) => l,
+        Err(e) => {
+            let _ = ready.send(Err(format!("core {} cannot listen on {addr}: {e}", shard.core)));
+            return;
+        }
+    };
+    let _ = ready.send(Ok(()));
+    tracing::info!(core = shard.core, %addr, "listening");
+    loop {
+        match listener.accept().await {
+            Ok(stream) => runtime::spawn_detached(connection::serve(stream, shard.clone(), context.clone())),
+            Err(e) => {
+                tracing::warn!(core = shard.core, error = %e, "accept failed");
+                runtime::sleep(ACCEPT_BACKOFF).await;
+            }
+        }
+    }
+}

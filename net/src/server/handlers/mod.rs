@@ -1,0 +1,54 @@
+//! Request handlers: one file per API group. Each takes a decoded request
+//! and returns the response; none of them panics on what a client sends.
+
+mod admin;
+mod configs;
+mod fetch;
+mod list_offsets;
+mod metadata;
+mod produce;
+
+use std::rc::Rc;
+
+use corelog_engine::shard::{Locate, Partition, Shard};
+
+use super::context::ServerContext;
+use crate::protocol::{Endpoint, ErrorCode, Request, Response};
+
+/// Serves one request; None when the client wants no response (acks=0).
+pub async fn handle(request: Request, shard: &Shard, context: &ServerContext) -> Option<Response> {
+    Some(match request {
+        Request::Produce(r) => return produce::handle(r, shard, context).await.map(Response::Produce),
+        Request::Fetch(r) => Response::Fetch(fetch::handle(r, shard, context).await),
+        Request::ListOffsets(r) => Response::ListOffsets(list_offsets::handle(r, shard, context).await),
+        Request::Metadata(r) => Response::Metadata(metadata::metadata(r, shard, context)),
+        Request::ApiVersions(_) => Response::ApiVersions(metadata::api_versions(context)),
+        Request::CreateTopics(r) => Response::CreateTopics(admin::create_topics(r, shard).await),
+        Request::DeleteTopics(r) => Response::DeleteTopics(admin::delete_topics(r, shard).await),
+        Request::CreatePartitions(r) => Response::CreatePartitions(admin::create_partitions(r, shard).await),
+        Request::DescribeConfigs(r) => Response::DescribeConfigs(configs::describe(r, shard)),
+        Request::AlterConfigs(r) => Response::AlterConfigs(configs::alter(r, shard).await),
+    })
+}
+
+/// A partition this core serves, or the error (and the right endpoint when
+/// another core owns it) to answer with.
+pub(super) fn local_partition(
+    shard: &Shard,
+    context: &ServerContext,
+    topic: &str,
+    partition: u32,
+) -> Result<Rc<Partition>, (ErrorCode, Option<Endpoint>, String)> {
+    match shard.locate(topic, partition) {
+        Locate::Local(p) => Ok(p),
+        Locate::Remote { core } => {
+            let owner = context.endpoint(core);
+            let message = format!("{topic}/{partition} is served by core {core} at {}:{}", owner.host, owner.port);
+            Err((ErrorCode::NotOwner, Some(owner), message))
+        }
+        Locate::UnknownTopic => Err((ErrorCode::UnknownTopic, None, format!("unknown topic {topic:?}"))),
+        Locate::UnknownPartition => {
+            Err((ErrorCode::UnknownPartition, None, format!("topic {topic:?} has no partition {partition}")))
+        }
+    }
+}

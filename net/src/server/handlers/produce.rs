@@ -1,0 +1,112 @@
+//! Produce: append each partition's batches to its log on this core.
+
+use std::time::Duration;
+
+use bytes::BytesMut;
+use futures::future::join_all;
+
+use corelog_engine::batch::{iter_batches, validate_full, BatchError};
+use corelog_engine::runtime;
+use corelog_engine::shard::Shard;
+
+use super::local_partition;
+use crate::protocol::{
+    Acks, ErrorCode, ProducePartition, ProducePartitionResponse, ProduceRequest, ProduceResponse, ProduceTopicResponse,
+};
+use crate::server::context::ServerContext;
+use crate::server::errors::log_error_code;
+
+/// Appends every partition's batches (partitions concurrently, so they share
+/// group commits); None for acks=0, which gets no response.
+pub async fn handle(request: ProduceRequest, shard: &Shard, context: &ServerContext) -> Option<ProduceResponse> {
+    let timeout = Duration::from_millis(u64::from(request.timeout_ms.max(1)));
+    let acks = request.acks;
+    let mut topics = Vec::with_capacity(request.topics.len());
+    for topic in request.topics {
+        let name = topic.name;
+        let partitions = join_all(topic.partitions.into_iter().map(|p| {
+            let name = &name;
+            async move {
+                let id = p.partition;
+                match runtime::timeout(timeout, append(name, p, shard, context)).await {
+                    Some(r) => r,
+                    None => failed(
+                        id,
+                        ErrorCode::RequestTimedOut,
+                        "the append was not durable within the timeout".into(),
+                        None,
+                    ),
+                }
+            }
+        }))
+        .await;
+        topics.push(ProduceTopicResponse { name, partitions });
+    }
+    (acks != Acks::None).then_some(ProduceResponse { error: ErrorCode::None, error_message: None, topics })
+}
+
+fn failed(
+    partition: u32,
+    error: ErrorCode,
+    message: String,
+    owner: Option<crate::protocol::Endpoint>,
+) -> ProducePartitionResponse {
+    ProducePartitionResponse {
+        partition,
+        error,
+        error_message: Some(message),
+        base_offset: 0,
+        log_append_time: None,
+        log_start_offset: 0,
+        current_owner: owner,
+    }
+}
+
+/// Validates every batch of the partition first (all or nothing: a request
+/// with one bad batch appends none), then appends them in order.
+async fn append(topic: &str, p: ProducePartition, shard: &Shard, context: &ServerContext) -> ProducePartitionResponse {
+    let id = p.partition;
+    let partition = match local_partition(shard, context, topic, id) {
+        Ok(partition) => partition,
+        Err((code, owner, message)) => return failed(id, code, message, owner),
+    };
+    let max = partition.log.config().max_batch_bytes;
+    let bytes = p.records.to_bytes();
+    let mut batches = Vec::new();
+    for batch in iter_batches(&bytes, max) {
+        let checked = batch.and_then(|b| validate_full(b, max).map(|_| b));
+        match checked {
+            Ok(b) => batches.push(b),
+            Err(e) => {
+                let code = match e {
+                    BatchError::LengthOverMax { .. } | BatchError::BatchTooLarge { .. } => ErrorCode::BatchTooLarge,
+                    _ => ErrorCode::CorruptBatch,
+                };
+                return failed(id, code, format!("{topic}/{id}: {e}"), None);
+            }
+        }
+    }
+    if batches.is_empty() {
+        return failed(id, ErrorCode::CorruptBatch, format!("{topic}/{id}: no record batch in the request"), None);
+    }
+    let mut base_offset = None;
+    for batch in batches {
+        // One copy, into a buffer the log may patch (base offset, epoch) and
+        // keep in its tail cache.
+        match partition.log.append(BytesMut::from(batch)).await {
+            Ok(info) => {
+                base_offset.get_or_insert(info.base_offset);
+            }
+            Err(e) => return failed(id, log_error_code(&e), format!("{topic}/{id}: {e}"), None),
+        }
+    }
+    ProducePartitionResponse {
+        partition: id,
+        error: ErrorCode::None,
+        error_message: None,
+        base_offset: base_offset.unwrap_or(0),
+        log_append_time: None,
+        log_start_offset: partition.log.log_start_offset(),
+        current_owner: None,
+    }
+}

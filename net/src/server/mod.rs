@@ -1,0 +1,152 @@
+//! The broker's network side: one endpoint per core (`base_port + core`),
+//! connections with pipelined requests answered in order, and the request
+//! handlers. Each core serves the partitions it owns; any core answers
+//! metadata and admin requests.
+//!
+//! Lives on: every core; a connection and everything it touches stay on the
+//! core that accepted it.
+
+mod connection;
+mod context;
+mod endpoint;
+mod errors;
+mod handlers;
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use corelog_engine::limits::{DEFAULT_RETENTION_CHECK_MS, DEFAULT_TAIL_CACHE_BYTES};
+use corelog_engine::runtime::{self, ExecutorConfig};
+use corelog_engine::shard::{ShardSet, ShardSetConfig};
+
+use crate::protocol::limits::DEFAULT_MAX_FRAME_BYTES;
+use context::ServerContext;
+
+/// How long `Broker::start` waits for every core to listen.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A single-node broker's settings (the `[broker]` part of corelog.toml).
+#[derive(Debug, Clone)]
+pub struct BrokerConfig {
+    /// This broker's id (a single node is node 0).
+    pub node_id: u32,
+    /// Address every core listens on, and advertises to clients.
+    pub host: String,
+    /// Core i listens on `base_port + i`.
+    pub base_port: u16,
+    /// Where topics and the metadata live (a file system with O_DIRECT).
+    pub data_dir: PathBuf,
+    /// Cores to run on (clamped to the machine's CPUs).
+    pub cores: usize,
+    /// Largest request frame accepted; bigger ones close the connection.
+    pub max_frame_bytes: usize,
+    /// Per-partition tail cache budget.
+    pub tail_cache_bytes: usize,
+    /// How often retention runs over every partition.
+    pub retention_check: Duration,
+    /// glommio io_memory per core.
+    pub io_memory: usize,
+}
+
+impl Default for BrokerConfig {
+    fn default() -> Self {
+        BrokerConfig {
+            node_id: 0,
+            host: "127.0.0.1".into(),
+            base_port: 9092,
+            data_dir: PathBuf::from("corelog-data"),
+            cores: runtime::available_cores(),
+            max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
+            tail_cache_bytes: DEFAULT_TAIL_CACHE_BYTES,
+            retention_check: Duration::from_millis(DEFAULT_RETENTION_CHECK_MS),
+            io_memory: ExecutorConfig::default().io_memory,
+        }
+    }
+}
+
+/// A running broker.
+pub struct Broker {
+    shards: ShardSet,
+    endpoints: Vec<SocketAddr>,
+}
+
+impl Broker {
+    /// Starts one pinned executor per core and returns once every core
+    /// listens on its endpoint.
+    pub fn start(config: BrokerConfig) -> io::Result<Broker> {
+        let ip: IpAddr = config
+            .host
+            .parse()
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("host {:?}: {e}", config.host)))?;
+        let cores = config.cores.clamp(1, runtime::available_cores());
+        if usize::from(config.base_port) + cores > usize::from(u16::MAX) + 1 {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "base_port + cores exceeds 65535"));
+        }
+        let endpoints: Vec<SocketAddr> = (0..cores).map(|c| SocketAddr::new(ip, config.base_port + c as u16)).collect();
+        let context = Arc::new(ServerContext { config: config.clone(), cores: cores as u32 });
+        let (ready_tx, ready_rx) = flume::unbounded::<Result<(), String>>();
+        let shard_config = ShardSetConfig {
+            data_dir: config.data_dir.clone(),
+            cores,
+            tail_cache_bytes: config.tail_cache_bytes,
+            retention_check: config.retention_check,
+            executor: ExecutorConfig { io_memory: config.io_memory, ..ExecutorConfig::default() },
+        };
+        let shards = ShardSet::start(shard_config, move |shard| {
+            let (context, ready) = (context.clone(), ready_tx.clone());
+            endpoint::serve(shard, context, ready)
+        })?;
+        for _ in 0..cores {
+            match ready_rx.recv_timeout(START_TIMEOUT) {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    let _ = shards.shutdown();
+                    return Err(io::Error::other(e));
+                }
+                Err(_) => {
+                    let _ = shards.shutdown();
+                    return Err(io::Error::other("broker cores did not start listening in time"));
+                }
+            }
+        }
+        tracing::info!(?endpoints, data_dir = %config.data_dir.display(), "broker started");
+        Ok(Broker { shards, endpoints })
+    }
+
+    /// Per-core endpoints; index = core.
+    pub fn endpoints(&self) -> Vec<SocketAddr> {
+        self.endpoints.clone()
+    }
+
+    /// Flushes every partition and stops every core.
+    pub fn shutdown(self) -> Result<(), String> {
+        self.shards.shutdown()
+    }
+
+    /// Blocks until the cores exit (after a shutdown requested elsewhere).
+    pub fn join(self) -> Result<(), String> {
+        self.shards.join()
+    }
+
+    /// Handles that stop the broker from another thread (a signal handler).
+    pub fn stopper(&self) -> BrokerStopper {
+        BrokerStopper(self.shards.stopper())
+    }
+}
+
+/// Stops a running broker from any thread.
+#[derive(Clone)]
+pub struct BrokerStopper(Vec<corelog_engine::runtime::ControlSender<corelog_engine::shard::ControlMessage>>);
+
+impl BrokerStopper {
+    /// Asks every core to flush and exit; `Broker::join` then returns.
+    pub fn stop(&self) {
+        for core in &self.0 {
+            let (done, _rx) = futures::channel::oneshot::channel();
+            let _ = core.send(corelog_engine::shard::ControlMessage::Shutdown { done });
+        }
+    }
+}

@@ -1,0 +1,206 @@
+//! Starting a real broker for tests, and a blocking wire client that speaks
+//! the protocol frame by frame (for bad-input tests the real client would
+//! refuse to send).
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use bytes::Bytes;
+use corelog_engine::batch::{BatchBuilder, Compression};
+use corelog_net::protocol::*;
+use corelog_net::server::{Broker, BrokerConfig};
+
+/// A broker on free loopback ports with its data under target/ (O_DIRECT
+/// needs a real file system; /tmp may be tmpfs).
+pub struct TestBroker {
+    pub broker: Option<Broker>,
+    pub dir: Option<tempfile::TempDir>,
+    pub config: BrokerConfig,
+}
+
+impl TestBroker {
+    pub fn start(cores: usize) -> TestBroker {
+        let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir");
+        Self::start_in(dir, cores)
+    }
+
+    pub fn start_in(dir: tempfile::TempDir, cores: usize) -> TestBroker {
+        for _ in 0..20 {
+            let config = BrokerConfig {
+                base_port: free_port_range(cores),
+                data_dir: dir.path().to_path_buf(),
+                cores,
+                io_memory: 1 << 20,
+                ..BrokerConfig::default()
+            };
+            if let Ok(broker) = Broker::start(config.clone()) {
+                return TestBroker { broker: Some(broker), dir: Some(dir), config };
+            }
+        }
+        panic!("could not start a broker on free ports");
+    }
+
+    pub fn data_dir(&self) -> &std::path::Path {
+        self.dir.as_ref().expect("dir").path()
+    }
+
+    pub fn endpoints(&self) -> Vec<SocketAddr> {
+        self.broker.as_ref().expect("running").endpoints()
+    }
+
+    /// Stops the broker and starts a new one on the same data.
+    pub fn restart(mut self) -> TestBroker {
+        self.broker.take().expect("running").shutdown().expect("clean shutdown");
+        let cores = self.config.cores;
+        Self::start_in(self.dir.take().expect("dir"), cores)
+    }
+}
+
+impl Drop for TestBroker {
+    fn drop(&mut self) {
+        if let Some(b) = self.broker.take() {
+            let _ = b.shutdown();
+        }
+    }
+}
+
+/// A base port with `n` consecutive free ports after it (best effort).
+pub fn free_port_range(n: usize) -> u16 {
+    loop {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let base = l.local_addr().unwrap().port();
+        drop(l);
+        if (base as usize) + n < 65535
+            && (1..n).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i as u16)).is_ok())
+        {
+            return base;
+        }
+    }
+}
+
+/// A blocking connection that sends raw frames.
+pub struct WireClient {
+    pub stream: TcpStream,
+    decoder: FrameDecoder,
+    next_id: u32,
+}
+
+impl WireClient {
+    pub fn connect(addr: SocketAddr) -> WireClient {
+        let stream = TcpStream::connect(addr).expect("connect");
+        stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        WireClient { stream, decoder: FrameDecoder::with_max_frame_len(1 << 30), next_id: 1 }
+    }
+
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("write");
+    }
+
+    pub fn send(&mut self, request: &Request) -> u32 {
+        let id = self.next_id;
+        self.next_id += 1;
+        let frame = encode_request(id, request).expect("encode");
+        self.send_raw(&frame.to_contiguous());
+        id
+    }
+
+    /// The next response frame, or None if the broker closed the connection.
+    pub fn recv(&mut self) -> Option<(u32, Response)> {
+        loop {
+            if let Some(frame) = self.decoder.next_frame().expect("broker frames are valid") {
+                let id = frame.header.correlation_id();
+                return Some((id, decode_response(&frame).expect("broker responses decode")));
+            }
+            let mut buf = [0u8; 65536];
+            match self.stream.read(&mut buf) {
+                Ok(0) => return None,
+                Ok(n) => self.decoder.feed(&buf[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return None,
+                Err(e) => panic!("read: {e}"),
+            }
+        }
+    }
+
+    pub fn call(&mut self, request: &Request) -> Response {
+        let id = self.send(request);
+        let (got, response) = self.recv().expect("a response");
+        assert_eq!(got, id, "responses come in request order");
+        response
+    }
+}
+
+pub fn create_topic(client: &mut WireClient, name: &str, partitions: u32) -> CreateTopicsResponse {
+    let request = Request::CreateTopics(CreateTopicsRequest {
+        topics: vec![CreatableTopic { name: name.into(), partitions, replication_factor: 1, configs: vec![] }],
+        timeout_ms: 10_000,
+        validate_only: false,
+    });
+    match client.call(&request) {
+        Response::CreateTopics(r) => r,
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+/// A valid batch of `n` records whose values are "<tag>-<i>".
+pub fn batch(tag: &str, n: usize) -> Bytes {
+    let mut b = BatchBuilder::new(Compression::None);
+    for i in 0..n {
+        b.push(Some(format!("k{i}").as_bytes()), format!("{tag}-{i}").as_bytes(), 1_000 + i as i64, &[]);
+    }
+    b.build().expect("batch").freeze()
+}
+
+pub fn produce(topic: &str, partition: u32, records: Bytes, acks: Acks) -> Request {
+    Request::Produce(ProduceRequest {
+        acks,
+        timeout_ms: 10_000,
+        topics: vec![ProduceTopic {
+            name: topic.into(),
+            partitions: vec![ProducePartition { partition, records: records.into() }],
+        }],
+    })
+}
+
+pub fn fetch(topic: &str, partition: u32, offset: u64, max_wait_ms: u32) -> Request {
+    Request::Fetch(FetchRequest {
+        replica_id: None,
+        max_wait_ms,
+        min_bytes: 1,
+        max_bytes: 4 << 20,
+        topics: vec![FetchTopic {
+            name: topic.into(),
+            partitions: vec![FetchPartition { partition, fetch_offset: offset, partition_max_bytes: 4 << 20 }],
+        }],
+    })
+}
+
+pub fn produce_result(response: Response) -> ProducePartitionResponse {
+    match response {
+        Response::Produce(mut r) => r.topics.remove(0).partitions.remove(0),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+pub fn fetch_result(response: Response) -> FetchPartitionResponse {
+    match response {
+        Response::Fetch(mut r) => r.topics.remove(0).partitions.remove(0),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+/// Record values in a fetch result at or after `from`.
+pub fn values(records: &Records, from: u64) -> Vec<(u64, String)> {
+    let bytes = records.to_bytes();
+    let mut out = Vec::new();
+    for b in corelog_engine::batch::iter_batches(&bytes, 64 << 20) {
+        let decoded = corelog_engine::batch::DecodedBatch::decode(b.expect("valid batch"), 64 << 20).expect("decodes");
+        for r in decoded.records() {
+            if r.offset >= from {
+                out.push((r.offset, String::from_utf8_lossy(r.value).into_owned()));
+            }
+        }
+    }
+    out
+}
