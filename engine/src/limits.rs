@@ -42,9 +42,10 @@ pub const SEGMENT_PREALLOCATE_STEP: u64 = 64 * 1024 * 1024;
 /// One sparse index entry per this many log bytes (Kafka's index.interval.bytes).
 pub const INDEX_INTERVAL_BYTES: u64 = 4096;
 
-/// Size of the in-memory chunks the active segment stages writes in. A flush
-/// writes whole chunks; a batch may span two chunks.
-pub const WRITE_CHUNK_BYTES: usize = 4 * 1024 * 1024;
+/// Default size of the chunks the active segment stages appends in. A chunk
+/// is written as soon as it fills (write-behind), so this is also the size of
+/// most data writes: 1 MiB keeps the device busy with producer-sized batches.
+pub const WRITE_CHUNK_BYTES: usize = 1024 * 1024;
 
 /// Default byte budget of the per-partition tail cache.
 pub const DEFAULT_TAIL_CACHE_BYTES: usize = 64 * 1024 * 1024;

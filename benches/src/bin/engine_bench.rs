@@ -9,6 +9,14 @@
 //!    through `PartitionLog` (default segment size, so it rolls), by
 //!    `--in-flight` concurrent appender tasks, under `--policy`.
 //!
+//! Between them, unless `--no-probe`, a short probe times fdatasync after an
+//! extending write, an overwrite and with nothing dirty; `--group-sync` adds
+//! an ideal group-commit baseline (raw writes, one fdatasync per round of
+//! `--in-flight`). Besides throughput and latency the report carries what
+//! explains them: the log's stats, appends completed per appender task
+//! (fairness), the executor thread's CPU time and page faults, the time the
+//! benchmark itself spent cloning batches, and the block device's counters.
+//!
 //! The data directory must be on a real disk (O_DIRECT); it is emptied between
 //! the phases and at the end.
 
@@ -61,6 +69,21 @@ struct Args {
     /// Also print a one-line JSON summary (last line of stdout).
     #[arg(long)]
     json: bool,
+    /// Diagnostic: each appender yields to the other tasks after every
+    /// append, as a broker connection task would while awaiting its next
+    /// request. Off by default (appenders loop back-to-back).
+    #[arg(long)]
+    yield_between: bool,
+    /// Skip the short fdatasync probe (extending vs overwriting writes).
+    #[arg(long)]
+    no_probe: bool,
+    /// Also run an ideal group-commit baseline (rounds of --in-flight raw
+    /// writes, one fdatasync per round) between the raw and log phases.
+    #[arg(long)]
+    group_sync: bool,
+    /// Diagnostic: run the executor unpinned instead of on CPU 0.
+    #[arg(long)]
+    no_pin: bool,
 }
 
 fn parse_policy(s: &str) -> Result<FlushPolicy, String> {
@@ -113,6 +136,83 @@ impl ThreadUsage {
     }
 }
 
+/// Block-device counters (`/sys/dev/block/M:m/stat`) of the disk under
+/// `--dir`: what actually reached the device in a phase.
+#[derive(Debug, Clone, Copy, Default)]
+struct DiskStats {
+    writes: u64,
+    write_sectors: u64,
+    flushes: u64,
+    flush_ms: u64,
+}
+
+impl DiskStats {
+    fn path_for(dir: &Path) -> Option<PathBuf> {
+        use std::os::unix::fs::MetadataExt;
+        let dev = std::fs::metadata(dir).ok()?.dev();
+        let (major, minor) = (libc::major(dev), libc::minor(dev));
+        let p = PathBuf::from(format!("/sys/dev/block/{major}:{minor}/stat"));
+        p.exists().then_some(p)
+    }
+
+    fn read(path: Option<&Path>) -> Option<DiskStats> {
+        let text = std::fs::read_to_string(path?).ok()?;
+        let f: Vec<u64> = text.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+        Some(DiskStats {
+            writes: *f.get(4)?,
+            write_sectors: *f.get(6)?,
+            // Flush fields exist since Linux 5.5.
+            flushes: f.get(15).copied().unwrap_or(0),
+            flush_ms: f.get(16).copied().unwrap_or(0),
+        })
+    }
+
+    fn since(self, start: DiskStats) -> DiskStats {
+        DiskStats {
+            writes: self.writes.saturating_sub(start.writes),
+            write_sectors: self.write_sectors.saturating_sub(start.write_sectors),
+            flushes: self.flushes.saturating_sub(start.flushes),
+            flush_ms: self.flush_ms.saturating_sub(start.flush_ms),
+        }
+    }
+
+    fn describe(&self) -> String {
+        let bytes = self.write_sectors * 512;
+        let avg_kib = if self.writes > 0 { bytes as f64 / self.writes as f64 / 1024.0 } else { 0.0 };
+        format!(
+            "device: {} writes ({:.0} KiB avg, {:.1} MiB)  {} cache flushes ({} ms)",
+            self.writes,
+            avg_kib,
+            bytes as f64 / (1 << 20) as f64,
+            self.flushes,
+            self.flush_ms
+        )
+    }
+
+    fn json(&self) -> serde_json::Value {
+        serde_json::json!({ "writes": self.writes, "write_bytes": self.write_sectors * 512,
+            "flushes": self.flushes, "flush_ms": self.flush_ms })
+    }
+}
+
+/// Whole-device counters around a phase; None where sysfs is unavailable.
+struct DiskProbe {
+    path: Option<PathBuf>,
+    start: Option<DiskStats>,
+}
+
+impl DiskProbe {
+    fn start(dir: &Path) -> DiskProbe {
+        let path = DiskStats::path_for(dir);
+        let start = DiskStats::read(path.as_deref());
+        DiskProbe { path, start }
+    }
+
+    fn finish(self) -> Option<DiskStats> {
+        Some(DiskStats::read(self.path.as_deref())?.since(self.start?))
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Latency {
     p50: u64,
@@ -140,6 +240,7 @@ impl Latency {
 
 #[derive(Debug, Clone)]
 struct RawPhase {
+    disk: Option<DiskStats>,
     bytes: u64,
     writes: u64,
     elapsed: Duration,
@@ -150,6 +251,12 @@ struct RawPhase {
 
 #[derive(Debug, Clone)]
 struct LogPhase {
+    disk: Option<DiskStats>,
+    /// Appends completed by each appender task (fairness).
+    per_task: Vec<u64>,
+    /// Executor time the benchmark itself spent cloning batches (inside the
+    /// wall time, outside the append latencies).
+    clone_time: Duration,
     bytes: u64,
     batches: u64,
     records: u64,
@@ -164,8 +271,47 @@ struct LogPhase {
 
 #[derive(Debug, Clone)]
 struct Report {
+    load_before: String,
+    load_after: String,
     raw: RawPhase,
+    probe: Option<SyncProbe>,
+    group: Option<GroupSync>,
     log: LogPhase,
+}
+
+/// fdatasync latency after a 1 MiB O_DIRECT write that extends the file into
+/// preallocated (unwritten, KEEP_SIZE) space, as every log append does,
+/// versus after overwriting already-written blocks, versus with nothing dirty.
+#[derive(Debug, Clone)]
+struct SyncProbe {
+    extend: Latency,
+    overwrite: Latency,
+    idle: Latency,
+}
+
+#[derive(Debug, Clone)]
+struct GroupSync {
+    bytes: u64,
+    rounds: u64,
+    elapsed: Duration,
+    round_latency: Latency,
+    sync_latency: Latency,
+}
+
+/// A future that yields once: pending after waking itself, so every task
+/// already queued on the executor runs first.
+struct YieldNow(bool);
+
+impl std::future::Future for YieldNow {
+    type Output = ();
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        if self.0 {
+            return std::task::Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    }
 }
 
 fn mb_per_s(bytes: u64, elapsed: Duration) -> f64 {
@@ -251,6 +397,7 @@ async fn raw_phase(dir: &Path, volume: u64, write_bytes: usize, in_flight: usize
     let next = Rc::new(Cell::new(0u64));
     let hist = Rc::new(RefCell::new(new_histogram()));
 
+    let disk = DiskProbe::start(dir);
     let usage = ThreadUsage::now();
     let started = Instant::now();
     let tasks: Vec<_> = (0..in_flight)
@@ -291,11 +438,65 @@ async fn raw_phase(dir: &Path, volume: u64, write_bytes: usize, in_flight: usize
     let final_sync = sync_started.elapsed();
     let elapsed = started.elapsed();
     let usage = ThreadUsage::now().since(usage);
+    let disk = disk.finish();
     if let Ok(file) = Rc::try_unwrap(file) {
         file.close().await?;
     }
     let write_latency = Latency::of(&hist.borrow());
-    Ok(RawPhase { bytes: total, writes, elapsed, final_sync, write_latency, usage })
+    Ok(RawPhase { disk, bytes: total, writes, elapsed, final_sync, write_latency, usage })
+}
+
+/// Optional baseline: an ideal group commit with no log at all. Rounds of
+/// `in_flight` concurrent writes, each round followed by one fdatasync: what
+/// `--in-flight` closed-loop appenders under `FlushPolicy::Always` could get
+/// if every flush covered every appender's batch.
+async fn group_sync_phase(dir: &Path, volume: u64, write_bytes: usize, in_flight: usize) -> io::Result<GroupSync> {
+    std::fs::create_dir_all(dir)?;
+    let file = Rc::new(DmaFile::open_rw(&dir.join("group.data"), true).await?);
+    let round_bytes = (write_bytes * in_flight) as u64;
+    let rounds = volume.div_ceil(round_bytes);
+    let payload: Rc<Vec<u8>> = Rc::new(record_value(11, write_bytes));
+    file.preallocate(SEGMENT_PREALLOCATE_STEP).await?;
+    let mut preallocated = SEGMENT_PREALLOCATE_STEP;
+    let mut hist = new_histogram();
+    let mut sync_hist = new_histogram();
+    let started = Instant::now();
+    for round in 0..rounds {
+        let t = Instant::now();
+        let base = round * round_bytes;
+        if base + round_bytes > preallocated {
+            preallocated = ((base + round_bytes) / SEGMENT_PREALLOCATE_STEP + 1) * SEGMENT_PREALLOCATE_STEP;
+            file.preallocate(preallocated).await?;
+        }
+        let writes: Vec<_> = (0..in_flight)
+            .map(|k| {
+                let (file, payload) = (file.clone(), payload.clone());
+                runtime::spawn(async move {
+                    let mut buf = file.alloc_buffer(write_bytes);
+                    buf.as_mut_slice().copy_from_slice(&payload);
+                    file.write_at(buf, base + (k * write_bytes) as u64).await
+                })
+            })
+            .collect();
+        for w in writes {
+            w.join().await?;
+        }
+        let s = Instant::now();
+        file.fdatasync().await?;
+        sync_hist.saturating_record((s.elapsed().as_micros() as u64).max(1));
+        hist.saturating_record((t.elapsed().as_micros() as u64).max(1));
+    }
+    let elapsed = started.elapsed();
+    if let Ok(file) = Rc::try_unwrap(file) {
+        file.close().await?;
+    }
+    Ok(GroupSync {
+        bytes: rounds * round_bytes,
+        rounds,
+        elapsed,
+        round_latency: Latency::of(&hist),
+        sync_latency: Latency::of(&sync_hist),
+    })
 }
 
 /// Phase b: the same volume through the partition log.
@@ -309,43 +510,67 @@ async fn log_phase(dir: &Path, volume: u64, args: &Args) -> io::Result<LogPhase>
         ..LogConfig::default()
     };
     let log = Rc::new(PartitionLog::open(DmaStorage, dir, config).await.map_err(io::Error::other)?);
-    let pool = Rc::new(pool);
+    // Every batch is a fresh buffer made before the clock starts, as a
+    // producer's batch arrives in its own request buffer: copying it is not
+    // the log's work.
+    let t = Instant::now();
+    let fresh: Vec<RefCell<Option<BytesMut>>> =
+        (0..batches).map(|i| RefCell::new(Some(pool[i as usize % pool.len()].clone()))).collect();
+    let prepare_time = t.elapsed();
+    let pool = Rc::new(fresh);
     let next = Rc::new(Cell::new(0u64));
     let hist = Rc::new(RefCell::new(new_histogram()));
+    let clone_time = Rc::new(Cell::new(Duration::ZERO));
 
+    let yield_between = args.yield_between;
+    let disk = DiskProbe::start(dir);
     let usage = ThreadUsage::now();
     let started = Instant::now();
     let tasks: Vec<_> = (0..args.in_flight)
         .map(|_| {
-            let (log, pool, next, hist) = (log.clone(), pool.clone(), next.clone(), hist.clone());
+            let (log, pool, next, hist, clone_time) =
+                (log.clone(), pool.clone(), next.clone(), hist.clone(), clone_time.clone());
             runtime::spawn(async move {
+                let mut done = 0u64;
                 loop {
                     let i = next.get();
                     if i >= batches {
-                        return Ok::<(), io::Error>(());
+                        return Ok::<u64, io::Error>(done);
                     }
                     next.set(i + 1);
-                    let batch = pool[i as usize % pool.len()].clone();
+                    let t = Instant::now();
+                    let batch = pool[i as usize].borrow_mut().take().expect("each batch is appended once");
+                    clone_time.set(clone_time.get() + t.elapsed());
                     let t = Instant::now();
                     log.append(batch).await.map_err(io::Error::other)?;
                     record(&hist, t);
+                    done += 1;
+                    if yield_between {
+                        YieldNow(false).await;
+                    }
                 }
             })
         })
         .collect();
+    let mut per_task = Vec::with_capacity(tasks.len());
     for t in tasks {
-        t.join().await?;
+        per_task.push(t.join().await?);
     }
+    let _ = prepare_time;
     // Interval policy: appends returned once written; make it all durable.
     log.flush().await.map_err(io::Error::other)?;
     let elapsed = started.elapsed();
     let usage = ThreadUsage::now().since(usage);
+    let disk = disk.finish();
     let stats = log.stats();
     let segments = log.segment_count();
     let bytes: u64 = stats.appended_bytes;
     drop(log);
     let append_latency = Latency::of(&hist.borrow());
     Ok(LogPhase {
+        disk,
+        per_task,
+        clone_time: clone_time.get(),
         bytes,
         batches,
         records: batches * records_per_batch as u64,
@@ -359,7 +584,34 @@ async fn log_phase(dir: &Path, volume: u64, args: &Args) -> io::Result<LogPhase>
     })
 }
 
+/// Measures fdatasync after extending writes, overwrites, and idle.
+async fn sync_probe(dir: &Path, rounds: usize) -> io::Result<SyncProbe> {
+    const MIB: usize = 1 << 20;
+    std::fs::create_dir_all(dir)?;
+    let file = DmaFile::open_rw(&dir.join("probe.data"), true).await?;
+    file.preallocate(SEGMENT_PREALLOCATE_STEP).await?;
+    let payload = record_value(3, MIB);
+    let (mut extend, mut overwrite, mut idle) = (new_histogram(), new_histogram(), new_histogram());
+    for pass in 0..2 {
+        for i in 0..rounds {
+            let mut buf = file.alloc_buffer(MIB);
+            buf.as_mut_slice().copy_from_slice(&payload);
+            file.write_at(buf, (i * MIB) as u64).await?;
+            let t = Instant::now();
+            file.fdatasync().await?;
+            let us = (t.elapsed().as_micros() as u64).max(1);
+            if pass == 0 { &mut extend } else { &mut overwrite }.saturating_record(us);
+            let t = Instant::now();
+            file.fdatasync().await?;
+            idle.saturating_record((t.elapsed().as_micros() as u64).max(1));
+        }
+    }
+    file.close().await?;
+    Ok(SyncProbe { extend: Latency::of(&extend), overwrite: Latency::of(&overwrite), idle: Latency::of(&idle) })
+}
+
 async fn run(args: Args) -> io::Result<Report> {
+    let load_before = loadavg();
     let volume = (args.gib * GIB) as u64;
     let raw_dir = args.dir.join("raw");
     let log_dir = args.dir.join("log");
@@ -371,11 +623,35 @@ async fn run(args: Args) -> io::Result<Report> {
     remove_phase_dir(&raw_dir)?;
     let raw = raw?;
 
+    let probe = if args.no_probe {
+        None
+    } else {
+        eprintln!("engine-bench: fdatasync probe...");
+        let probe = sync_probe(&raw_dir, 32).await;
+        remove_phase_dir(&raw_dir)?;
+        Some(probe?)
+    };
+
+    let group = if args.group_sync {
+        eprintln!("engine-bench: group-commit baseline...");
+        let group = group_sync_phase(&raw_dir, volume, args.batch_bytes, args.in_flight).await;
+        remove_phase_dir(&raw_dir)?;
+        Some(group?)
+    } else {
+        None
+    };
+
     eprintln!("engine-bench: log phase ({:.2} GiB)...", args.gib);
     let log = log_phase(&log_dir, volume, &args).await;
     remove_phase_dir(&log_dir)?;
     let log = log?;
-    Ok(Report { raw, log })
+    Ok(Report { load_before, load_after: loadavg(), raw, probe, group, log })
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
 }
 
 fn print_report(args: &Args, r: &Report) {
@@ -398,6 +674,7 @@ fn print_report(args: &Args, r: &Report) {
         DEFAULT_SEGMENT_BYTES >> 20,
         BLOCK_SIZE
     );
+    println!("  loadavg before {}  after {}  (2 CPUs; other builds share them)", r.load_before, r.load_after);
     println!();
     println!(
         "raw O_DIRECT ({} x {} KiB writes, {} in flight, final fdatasync)",
@@ -419,6 +696,32 @@ fn print_report(args: &Args, r: &Report) {
         r.raw.usage.minor_faults,
         r.raw.usage.major_faults
     );
+    if let Some(d) = &r.raw.disk {
+        println!("  {}", d.describe());
+    }
+    if let Some(p) = &r.probe {
+        println!();
+        println!("fdatasync probe (32 x 1 MiB write + fdatasync, µs)");
+        for (name, l) in [("extending write", &p.extend), ("overwrite", &p.overwrite), ("nothing dirty", &p.idle)] {
+            println!("  after {name:<16} p50 {:>6}  p99 {:>6}  max {:>6}", l.p50, l.p99, l.max);
+        }
+    }
+    if let Some(g) = &r.group {
+        let mbs = mb_per_s(g.bytes, g.elapsed);
+        println!();
+        println!(
+            "ideal group commit ({} rounds of {} x {} KiB writes + 1 fdatasync)",
+            g.rounds,
+            args.in_flight,
+            args.batch_bytes / 1024
+        );
+        println!("  {:>9.1} MB/s   {:.3} s   ({:.1}% of raw)", mbs, g.elapsed.as_secs_f64(), 100.0 * mbs / raw_mbs);
+        let (rl, sl) = (&g.round_latency, &g.sync_latency);
+        println!(
+            "  round latency µs   p50 {}  p99 {}  max {}   fdatasync µs p50 {}  p99 {}  max {}",
+            rl.p50, rl.p99, rl.max, sl.p50, sl.p99, sl.max
+        );
+    }
     println!();
     println!(
         "partition log ({} batches x {} B = {} records of {} B, {} appenders)",
@@ -451,6 +754,19 @@ fn print_report(args: &Args, r: &Report) {
         r.log.usage.minor_faults as f64 / (r.log.bytes as f64 / (1 << 20) as f64),
         r.log.usage.major_faults
     );
+    println!("  appends per appender task: {:?}", r.log.per_task);
+    println!(
+        "  bench overhead: cloning batches took {:.3} s ({:.1}% of the phase, {:.0} µs/batch)",
+        r.log.clone_time.as_secs_f64(),
+        100.0 * r.log.clone_time.as_secs_f64() / r.log.elapsed.as_secs_f64(),
+        r.log.clone_time.as_secs_f64() * 1e6 / r.log.batches as f64
+    );
+    if let Some(d) = &r.log.disk {
+        println!("  {}", d.describe());
+    }
+    if args.yield_between {
+        println!("  (diagnostic --yield-between: appenders yield after every append)");
+    }
 }
 
 fn json_summary(args: &Args, r: &Report) -> serde_json::Value {
@@ -471,7 +787,11 @@ fn json_summary(args: &Args, r: &Report) -> serde_json::Value {
             "write_latency_us": r.raw.write_latency.json(),
             "cpu_secs": r.raw.usage.cpu.as_secs_f64(),
             "minor_faults": r.raw.usage.minor_faults,
+            "disk": r.raw.disk.map(|d| d.json()),
         },
+        "fsync_probe_us": r.probe.as_ref().map(|p| serde_json::json!({
+            "extend": p.extend.json(), "overwrite": p.overwrite.json(), "idle": p.idle.json(),
+        })),
         "log": {
             "bytes": r.log.bytes,
             "batches": r.log.batches,
@@ -486,7 +806,17 @@ fn json_summary(args: &Args, r: &Report) -> serde_json::Value {
             "cpu_secs": r.log.usage.cpu.as_secs_f64(),
             "minor_faults": r.log.usage.minor_faults,
             "voluntary_switches": r.log.usage.vol_switches,
+            "disk": r.log.disk.map(|d| d.json()),
+            "appends_per_task": r.log.per_task,
+            "clone_secs": r.log.clone_time.as_secs_f64(),
         },
+        "yield_between": args.yield_between,
+        "loadavg_before": r.load_before,
+        "loadavg_after": r.load_after,
+        "group_sync": r.group.as_ref().map(|g| serde_json::json!({
+            "bytes": g.bytes, "secs": g.elapsed.as_secs_f64(), "mb_per_s": mb_per_s(g.bytes, g.elapsed),
+            "round_latency_us": g.round_latency.json(), "fdatasync_us": g.sync_latency.json(),
+        })),
         "log_over_raw_pct": 100.0 * log_mbs / raw_mbs,
     })
 }
@@ -506,7 +836,7 @@ fn main() {
             std::process::exit(2);
         }
     }
-    let config = ExecutorConfig { pin: true, name: "engine-bench".into(), ..ExecutorConfig::default() };
+    let config = ExecutorConfig { pin: !args.no_pin, name: "engine-bench".into(), ..ExecutorConfig::default() };
     let main_args = args.clone();
     let result = runtime::spawn_cores(1, &config, move |_core| run(main_args.clone()))
         .and_then(|mut handles| handles.remove(0).join())
@@ -532,7 +862,10 @@ fn validate_args(args: &Args) -> io::Result<()> {
     if !(args.gib.is_finite() && args.gib > 0.0) {
         return bad(format!("--gib must be > 0, got {}", args.gib));
     }
-    if args.batch_bytes == 0 || args.batch_bytes % BLOCK_SIZE != 0 || args.batch_bytes > MAX_BATCH_BYTES_CEILING {
+    if args.batch_bytes == 0
+        || !args.batch_bytes.is_multiple_of(BLOCK_SIZE)
+        || args.batch_bytes > MAX_BATCH_BYTES_CEILING
+    {
         return bad(format!("--batch-bytes must be a multiple of {BLOCK_SIZE} and at most {MAX_BATCH_BYTES_CEILING}"));
     }
     if args.record_bytes == 0 || args.record_bytes + 256 > args.batch_bytes {

@@ -28,6 +28,8 @@ use corelog_engine::{FlushPolicy, LogConfig, PartitionLog};
 
 /// Small, so segments roll many times during a run of a few hundred ms.
 pub const SEGMENT_BYTES: u64 = 256 * 1024;
+/// Staging chunk size for the crash runs (the default is 1 MiB).
+pub const WRITE_CHUNK_BYTES_UNDER_TEST: usize = 16 * 1024;
 /// Concurrent appenders (they share fdatasyncs: group commit).
 pub const TASKS: usize = 4;
 pub const MAX_RECORDS: u64 = 50;
@@ -35,7 +37,14 @@ pub const MAX_VALUE_BYTES: u64 = 2000;
 
 /// The log config the appender and the checker both open the log with.
 pub fn config() -> LogConfig {
-    LogConfig { segment_bytes: SEGMENT_BYTES, flush: FlushPolicy::Always, ..LogConfig::default() }
+    // Small staging chunks so chunks fill and are written early (while other
+    // appenders' fdatasyncs run), as 1 MiB batches do with the default size.
+    LogConfig {
+        segment_bytes: SEGMENT_BYTES,
+        flush: FlushPolicy::Always,
+        write_chunk_bytes: WRITE_CHUNK_BYTES_UNDER_TEST,
+        ..LogConfig::default()
+    }
 }
 
 /// The content-id of batch number `n` of a run with `seed`.

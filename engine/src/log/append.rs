@@ -8,10 +8,11 @@ use rand::Rng;
 
 use std::path::Path;
 
-use super::{now_ms, AppendInfo, FlushPolicy, LogConfig, PartitionLog};
+use super::{now_ms, AppendInfo, FlushPolicy, LogConfig, Mark, PartitionLog, Pending};
 use crate::batch::{self, BatchHeader};
 use crate::error::{LogError, LogResult};
 use crate::limits::{MAX_SEGMENT_BYTES, SEGMENT_PREALLOCATE_STEP, SEGMENT_ROLL_JITTER_FRACTION};
+use crate::segment::active::ChunkWrite;
 use crate::segment::index_file::{write_planned, IndexFile};
 use crate::segment::indexer::Indexer;
 use crate::segment::{ActiveSegment, FlushPlan, SealedSegment, SegmentFiles};
@@ -33,7 +34,7 @@ impl<S: Storage> PartitionLog<S> {
         }
         self.make_room(len as u64).await?;
 
-        let (info, seq) = {
+        let (info, seq, files, early, preallocate) = {
             let mut st = self.state.borrow_mut();
             st.check_failed()?;
             let base_offset = st.active.next_offset();
@@ -45,21 +46,64 @@ impl<S: Storage> PartitionLog<S> {
             st.stats.appended_batches += 1;
             st.stats.appended_bytes += len as u64;
             let seq = st.appended_seq;
+            st.pending.push_back(Pending {
+                end_pos: staged.position + len as u64,
+                next_offset: staged.next_offset,
+                seq_end: seq,
+            });
             st.cache.push(base_offset, staged.next_offset, seq, batch.freeze());
             let (budget, written) = (self.config.borrow().tail_cache_bytes, st.written_seq);
             st.cache.evict(budget, written);
-            (AppendInfo { base_offset, last_offset: staged.next_offset - 1 }, seq)
+            let (early, preallocate) = st.active.take_full_chunks();
+            for w in &early {
+                st.chunks_in_flight.insert(w.pos);
+            }
+            let info = AppendInfo { base_offset, last_offset: staged.next_offset - 1 };
+            (info, seq, st.active.files.clone(), early, preallocate)
         };
+        if !early.is_empty() {
+            self.write_early(&files, early, preallocate).await?;
+        }
         let sync = self.config.borrow().flush == FlushPolicy::Always;
         self.wait_for(seq, sync).await?;
         Ok(info)
+    }
+
+    /// Writes chunks that filled up, right away, so the device works on them
+    /// while an fdatasync for earlier data is in flight.
+    async fn write_early(
+        &self,
+        files: &SegmentFiles<S::File>,
+        chunks: Vec<ChunkWrite>,
+        preallocate: Option<u64>,
+    ) -> LogResult<()> {
+        let positions: Vec<u64> = chunks.iter().map(|c| c.pos).collect();
+        let result = async {
+            if let Some(len) = preallocate {
+                files.log.preallocate(len).await?;
+            }
+            futures::future::try_join_all(chunks.into_iter().map(|c| files.log.write_at(c.buf, c.pos))).await
+        }
+        .await;
+        let mut st = self.state.borrow_mut();
+        for pos in positions {
+            st.chunks_in_flight.remove(&pos);
+        }
+        for waiter in st.chunk_waiters.drain(..) {
+            let _ = waiter.send(());
+        }
+        drop(st);
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) => Err(self.fail("segment write", &e)),
+        }
     }
 
     /// Makes everything appended so far durable (written and fdatasync'd),
     /// and writes the index tails.
     pub async fn flush(&self) -> LogResult<()> {
         let _io = self.io.lock().await;
-        self.flush_locked(true, true).await
+        self.flush_locked(true, true, true).await
     }
 
     /// For the `Interval` policy: syncs if the interval has passed since the
@@ -104,69 +148,150 @@ impl<S: Storage> PartitionLog<S> {
         !active.is_empty() && (active.size() + len > segment_bytes || now_ms() >= active.roll_deadline_ms)
     }
 
-    /// Waits until byte sequence `seq` is written (and synced if `sync`),
-    /// flushing if nobody else is. Whoever takes the lock flushes everything
-    /// staged so far, so waiters queued behind it usually find their bytes
-    /// already covered.
+    /// Waits until byte sequence `seq` is written (and synced if `sync`).
+    ///
+    /// Group commit by leader election: if no flush is running, this task
+    /// becomes the leader and flushes what is written so far; otherwise it
+    /// waits for the running flush and checks again. Every waiter is woken
+    /// when a flush ends, so none is passed over: a batch whose bytes are
+    /// written before a flush starts is covered by that flush. A leader that
+    /// made no progress (an earlier chunk's write still in flight) waits for
+    /// a chunk write to finish instead of spinning.
     async fn wait_for(&self, seq: u64, sync: bool) -> LogResult<()> {
         loop {
-            {
-                let st = self.state.borrow();
-                if (if sync { st.durable_seq } else { st.written_seq }) >= seq {
+            let waiter = {
+                let mut st = self.state.borrow_mut();
+                if st.covered(sync) >= seq {
                     return Ok(());
                 }
                 st.check_failed()?;
-            }
-            let _io = self.io.lock().await;
-            let done = {
-                let st = self.state.borrow();
-                (if sync { st.durable_seq } else { st.written_seq }) >= seq
+                if st.flushing {
+                    let (tx, rx) = futures::channel::oneshot::channel();
+                    st.flush_waiters.push(tx);
+                    Some(rx)
+                } else {
+                    st.flushing = true;
+                    None
+                }
             };
-            if !done {
-                let due = match self.config.borrow().flush {
-                    FlushPolicy::Always => true,
-                    FlushPolicy::Interval(i) => self.state.borrow().last_sync.elapsed() >= i,
-                };
-                self.flush_locked(sync || due, false).await?;
+            match waiter {
+                Some(rx) => {
+                    let _ = rx.await;
+                }
+                None => {
+                    let before = self.state.borrow().covered(sync);
+                    let result = async {
+                        let _io = self.io.lock().await;
+                        let due = match self.config.borrow().flush {
+                            FlushPolicy::Always => true,
+                            FlushPolicy::Interval(i) => self.state.borrow().last_sync.elapsed() >= i,
+                        };
+                        self.flush_locked(sync || due, false, false).await
+                    }
+                    .await;
+                    let stalled = {
+                        let mut st = self.state.borrow_mut();
+                        st.flushing = false;
+                        for waiter in st.flush_waiters.drain(..) {
+                            let _ = waiter.send(());
+                        }
+                        result.is_ok() && st.covered(sync) == before && !st.chunks_in_flight.is_empty()
+                    };
+                    result?;
+                    if stalled {
+                        self.chunk_write_finished().await;
+                    }
+                }
             }
         }
     }
 
-    /// Writes what is staged and, if `sync`, fdatasyncs. Caller holds `io`.
-    pub(super) async fn flush_locked(&self, sync: bool, force_index: bool) -> LogResult<()> {
+    /// Resolves when any early chunk write finishes.
+    async fn chunk_write_finished(&self) {
+        let rx = {
+            let mut st = self.state.borrow_mut();
+            if st.chunks_in_flight.is_empty() {
+                return;
+            }
+            let (tx, rx) = futures::channel::oneshot::channel();
+            st.chunk_waiters.push(tx);
+            rx
+        };
+        let _ = rx.await;
+    }
+
+    /// Waits until no early chunk write below `end` is in flight.
+    async fn chunks_written_below(&self, end: u64) -> LogResult<()> {
+        loop {
+            {
+                let st = self.state.borrow();
+                st.check_failed()?;
+                if st.chunks_in_flight.range(..end).next().is_none() {
+                    return Ok(());
+                }
+            }
+            self.chunk_write_finished().await;
+        }
+    }
+
+    /// Writes what is staged and not yet handed out, advances the written
+    /// point over every byte now on disk (up to the first chunk still being
+    /// written), and if `sync`, fdatasyncs to make that durable. With
+    /// `complete`, first waits for every chunk in flight, so everything
+    /// appended is covered (rolls, truncation, explicit flushes). Caller
+    /// holds `io`.
+    pub(super) async fn flush_locked(&self, sync: bool, force_index: bool, complete: bool) -> LogResult<()> {
         let policy = self.config.borrow().flush;
-        let (files, plan, seq, mark) = {
+        let (files, plan, end) = {
             let mut st = self.state.borrow_mut();
             st.check_failed()?;
-            let seq = st.appended_seq;
-            (st.active.files.clone(), st.active.plan_flush(force_index), seq, st.end_mark())
+            let end = st.active.size();
+            (st.active.files.clone(), st.active.plan_flush(force_index), end)
         };
         if let Some(plan) = plan {
-            let end = plan.end;
             let (oi, ti) = match execute(&files, plan).await {
                 Ok(done) => done,
                 Err(e) => return Err(self.fail("segment write", &e)),
             };
-            let mut st = self.state.borrow_mut();
-            st.active.flushed(end, oi, ti);
-            st.written_seq = seq;
-            let budget = self.config.borrow().tail_cache_bytes;
-            st.cache.evict(budget, seq);
-            if policy != FlushPolicy::Always {
-                st.commit(mark);
-            }
+            self.state.borrow_mut().active.plan_done(oi, ti);
         }
-        if sync && self.state.borrow().durable_seq < seq {
+        if complete {
+            self.chunks_written_below(end).await?;
+        }
+        let target = {
+            let mut st = self.state.borrow_mut();
+            // Chunks handed out after the plan start at or past `end`.
+            let covered = st.chunks_in_flight.range(..end).next().copied().unwrap_or(end);
+            st.active.set_written(covered);
+            let target = st.boundary_at(covered);
+            if let Some(t) = target {
+                st.written_seq = st.written_seq.max(t.seq_end);
+                let budget = self.config.borrow().tail_cache_bytes;
+                let written = st.written_seq;
+                st.cache.evict(budget, written);
+                if policy != FlushPolicy::Always {
+                    st.commit(Mark { offset: t.next_offset, position: t.end_pos });
+                }
+            }
+            target
+        };
+        let Some(target) = target else { return Ok(()) };
+        if sync && self.state.borrow().durable_seq < target.seq_end {
             let started = Instant::now();
             if let Err(e) = files.log.fdatasync().await {
                 return Err(self.fail("fdatasync", &e));
             }
             let mut st = self.state.borrow_mut();
-            st.durable_seq = seq;
-            st.commit(mark);
+            st.durable_seq = st.durable_seq.max(target.seq_end);
+            st.commit(Mark { offset: target.next_offset, position: target.end_pos });
+            while st.pending.front().is_some_and(|p| p.end_pos <= target.end_pos) {
+                st.pending.pop_front();
+            }
             st.last_sync = Instant::now();
             st.stats.fsyncs += 1;
-            st.stats.fsync_micros_total += started.elapsed().as_micros() as u64;
+            let micros = started.elapsed().as_micros() as u64;
+            st.stats.fsync_micros_total += micros;
+            st.stats.fsync_latency.record(micros);
         }
         Ok(())
     }
@@ -181,7 +306,7 @@ impl<S: Storage> PartitionLog<S> {
     }
 
     async fn roll_inner(&self) -> LogResult<()> {
-        self.flush_locked(true, true).await?;
+        self.flush_locked(true, true, true).await?;
         let sealed = {
             let st = self.state.borrow();
             let a = &st.active;
@@ -203,6 +328,8 @@ impl<S: Storage> PartitionLog<S> {
         let mut st = self.state.borrow_mut();
         let old = std::mem::replace(&mut st.active, active);
         debug_assert_eq!(old.size(), size);
+        debug_assert!(st.pending.is_empty(), "a complete synced flush covered every batch");
+        st.pending.clear();
         let start = st.end_mark();
         st.commit(start);
         st.sealed.insert(
@@ -238,6 +365,7 @@ pub(super) async fn create_active<S: Storage>(
         IndexFile::default(),
         Indexer::new(base_offset, 0, i64::MIN, i64::MIN),
         roll_deadline(config),
+        config.write_chunk_bytes,
     ))
 }
 

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use crate::limits::{
     DEFAULT_MAX_BATCH_BYTES, DEFAULT_SEGMENT_BYTES, DEFAULT_SEGMENT_MAX_AGE_MS, DEFAULT_TAIL_CACHE_BYTES,
+    WRITE_CHUNK_BYTES,
 };
 
 /// When appended data is made durable.
@@ -32,6 +33,9 @@ pub struct LogConfig {
     pub max_batch_bytes: usize,
     /// Byte budget of the in-memory tail cache.
     pub tail_cache_bytes: usize,
+    /// Staging chunk size: a chunk is written as soon as it fills. Whole
+    /// blocks; tests shrink it to exercise early writes with small batches.
+    pub write_chunk_bytes: usize,
 }
 
 impl Default for LogConfig {
@@ -44,6 +48,7 @@ impl Default for LogConfig {
             flush: FlushPolicy::Always,
             max_batch_bytes: DEFAULT_MAX_BATCH_BYTES,
             tail_cache_bytes: DEFAULT_TAIL_CACHE_BYTES,
+            write_chunk_bytes: WRITE_CHUNK_BYTES,
         }
     }
 }

@@ -103,6 +103,47 @@ pub struct LogStats {
     pub segments_rolled: u64,
     pub segments_deleted: u64,
     pub recovery: RecoveryReport,
+    /// Distribution of the fdatasync latencies counted in `fsyncs` (whose
+    /// sum is `fsync_micros_total`).
+    pub fsync_latency: MicrosHistogram,
+}
+
+/// Buckets of a [`MicrosHistogram`].
+pub const MICROS_HISTOGRAM_BUCKETS: usize = 26;
+
+/// A fixed log2-bucket histogram of durations in microseconds: bucket `i`
+/// (for `i < MICROS_HISTOGRAM_BUCKETS - 1`) counts durations in
+/// `(2^(i-1), 2^i]` µs (bucket 0: at most 1 µs), the last one everything
+/// above `2^24` µs (about 16.8 s). Recording is a shift and an add, so it
+/// sits on the flush path; metrics turn it into whatever format they export.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MicrosHistogram {
+    buckets: [u64; MICROS_HISTOGRAM_BUCKETS],
+}
+
+impl MicrosHistogram {
+    /// Counts one duration of `micros` microseconds.
+    pub fn record(&mut self, micros: u64) {
+        // ceil(log2(micros)), 0 for 0 and 1.
+        let i = (u64::BITS - micros.saturating_sub(1).leading_zeros()) as usize;
+        self.buckets[i.min(MICROS_HISTOGRAM_BUCKETS - 1)] += 1;
+    }
+
+    /// Per-bucket counts (not cumulative).
+    pub fn buckets(&self) -> &[u64; MICROS_HISTOGRAM_BUCKETS] {
+        &self.buckets
+    }
+
+    /// Inclusive upper bound of bucket `i` in microseconds; None for the last
+    /// (unbounded) bucket.
+    pub fn upper_bound_micros(i: usize) -> Option<u64> {
+        (i < MICROS_HISTOGRAM_BUCKETS - 1).then(|| 1u64 << i)
+    }
+
+    /// Durations recorded.
+    pub fn count(&self) -> u64 {
+        self.buckets.iter().sum()
+    }
 }
 
 pub(crate) struct LogState<F: StorageFile> {
@@ -122,9 +163,29 @@ pub(crate) struct LogState<F: StorageFile> {
     last_sync: Instant,
     /// A roll or truncation is rearranging segments: appenders must wait.
     exclusive: bool,
+    /// A group-commit leader is flushing; others wait in `flush_waiters`.
+    flushing: bool,
+    flush_waiters: Vec<futures::channel::oneshot::Sender<()>>,
+    /// Positions (in the active segment) of chunks handed out for early
+    /// writing whose writes haven't completed.
+    chunks_in_flight: std::collections::BTreeSet<u64>,
+    /// Batches of the active segment not yet durable, in log order.
+    pending: std::collections::VecDeque<Pending>,
+    chunk_waiters: Vec<futures::channel::oneshot::Sender<()>>,
     /// Set by a failed write/sync; cleared only by reopening.
     failed: Option<String>,
     stats: LogStats,
+}
+
+/// The end of one appended batch: where the high watermark may move to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Pending {
+    /// Position just past the batch in the active segment.
+    end_pos: u64,
+    /// Offset after the batch.
+    next_offset: u64,
+    /// `appended_seq` once the batch was staged.
+    seq_end: u64,
 }
 
 /// An offset and the byte position where it starts in the active segment.
@@ -135,6 +196,21 @@ pub(crate) struct Mark {
 }
 
 impl<F: StorageFile> LogState<F> {
+    /// Byte sequence known written (or durable, if `sync`).
+    fn covered(&self, sync: bool) -> u64 {
+        if sync {
+            self.durable_seq
+        } else {
+            self.written_seq
+        }
+    }
+
+    /// The last pending batch ending at or before `pos`.
+    fn boundary_at(&self, pos: u64) -> Option<Pending> {
+        let n = self.pending.partition_point(|p| p.end_pos <= pos);
+        n.checked_sub(1).map(|i| self.pending[i])
+    }
+
     fn end_mark(&self) -> Mark {
         Mark { offset: self.active.next_offset(), position: self.active.size() }
     }
@@ -252,4 +328,29 @@ impl<S: Storage> PartitionLog<S> {
 /// Wall-clock milliseconds since the Unix epoch.
 pub(crate) fn now_ms() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{MicrosHistogram, MICROS_HISTOGRAM_BUCKETS};
+
+    #[test]
+    fn micros_histogram_buckets_by_ceil_log2() {
+        let mut h = MicrosHistogram::default();
+        for micros in [0, 1, 2, 3, 4, 5, 1024, 1025, u64::MAX] {
+            h.record(micros);
+        }
+        let b = h.buckets();
+        assert_eq!(b[0], 2, "0 and 1 µs");
+        assert_eq!(b[1], 1, "2 µs");
+        assert_eq!(b[2], 2, "3 and 4 µs");
+        assert_eq!(b[3], 1, "5 µs");
+        assert_eq!(b[10], 1, "1024 µs");
+        assert_eq!(b[11], 1, "1025 µs");
+        assert_eq!(b[MICROS_HISTOGRAM_BUCKETS - 1], 1, "overflow");
+        assert_eq!(h.count(), 9);
+        assert_eq!(MicrosHistogram::upper_bound_micros(0), Some(1));
+        assert_eq!(MicrosHistogram::upper_bound_micros(24), Some(1 << 24));
+        assert_eq!(MicrosHistogram::upper_bound_micros(MICROS_HISTOGRAM_BUCKETS - 1), None);
+    }
 }

@@ -77,7 +77,7 @@ impl<S: Storage> PartitionLog<S> {
         if is_active {
             // Put everything staged on disk so one scan sees all of it.
             let _io = self.io.lock().await;
-            self.flush_locked(false, false).await?;
+            self.flush_locked(false, false, true).await?;
             limit = self.state.borrow().active.written();
         }
         let mut found: Option<(u64, u64)> = None;

@@ -129,6 +129,11 @@ impl<S: Storage> PartitionLog<S> {
                 commit_waiters: Vec::new(),
                 last_sync: Instant::now(),
                 exclusive: false,
+                flushing: false,
+                flush_waiters: Vec::new(),
+                chunks_in_flight: Default::default(),
+                pending: Default::default(),
+                chunk_waiters: Vec::new(),
                 failed: None,
                 stats: LogStats { recovery: report, ..LogStats::default() },
             }),
@@ -161,6 +166,7 @@ pub(super) async fn resume_active<F: StorageFile>(c: Checked<F>, config: &LogCon
         c.times,
         c.indexer,
         roll_deadline(config),
+        config.write_chunk_bytes,
     ))
 }
 

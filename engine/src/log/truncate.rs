@@ -21,7 +21,7 @@ impl<S: Storage> PartitionLog<S> {
     }
 
     async fn truncate_inner(&self, offset: u64) -> LogResult<u64> {
-        self.flush_locked(true, true).await?;
+        self.flush_locked(true, true, true).await?;
         let (files, start, expected, limit, later) = {
             let st = self.state.borrow();
             let (log_start, log_end) = (st.log_start_offset, st.next_offset());
@@ -83,6 +83,7 @@ impl<S: Storage> PartitionLog<S> {
         debug_assert_eq!(active.next_offset(), new_end);
         st.active = active;
         st.cache.truncate(new_end);
+        st.pending.clear();
         // Truncation may move the watermark back: it is exactly the new end.
         st.committed = st.end_mark();
         st.stats.segments_deleted += later.len() as u64;

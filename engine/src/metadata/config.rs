@@ -153,6 +153,7 @@ impl TopicConfig {
             },
             max_batch_bytes: self.max_message_bytes,
             tail_cache_bytes,
+            ..LogConfig::default()
         }
     }
 }

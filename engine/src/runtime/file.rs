@@ -144,7 +144,7 @@ impl DmaFile {
 
     /// Reserves blocks up to `len` without changing the file size.
     pub async fn preallocate(&self, len: u64) -> io::Result<()> {
-        self.0.pre_allocate(len, true).await.map_err(to_io)
+        self.0.pre_allocate(len, false).await.map_err(to_io)
     }
 
     pub async fn truncate(&self, len: u64) -> io::Result<()> {
@@ -162,7 +162,9 @@ impl DmaFile {
 
 /// fsyncs a directory so a create, rename or unlink inside it is durable.
 pub async fn sync_dir(path: &Path) -> io::Result<()> {
-    let dir = glommio::io::Directory::open(path).await.map_err(to_io)?;
+    // glommio opens directories with openat(-1, ..), which needs an absolute path.
+    let path = std::fs::canonicalize(path)?;
+    let dir = glommio::io::Directory::open(&path).await.map_err(to_io)?;
     dir.sync().await.map_err(to_io)?;
     dir.close().await.map_err(to_io)
 }

@@ -1,17 +1,26 @@
 //! The active segment: the one segment of a partition that takes appends.
 //!
-//! Appends are copied once into block-aligned staging chunks; a flush writes
-//! the staged chunks with O_DIRECT and keeps the partial tail block in memory,
-//! rewriting it on the next flush. Nothing here does I/O: it plans writes
-//! ([`FlushPlan`]) that the log performs and then reports back, so this state
-//! can sit in a `RefCell` that is never held across an await.
+//! Appends are copied once into block-aligned staging chunks. A chunk that
+//! fills up is handed out at once to be written (write-behind: the appender
+//! that filled it writes it, so several writes are in flight while an
+//! fdatasync runs); a flush writes the rest: chunks not yet handed out and the
+//! partial last one, whose partial tail block stays in memory (copied into a
+//! fresh chunk) and is rewritten on the next flush.
+//!
+//! Two writes must never race on one block: a chunk that starts with a copied
+//! tail block may be handed out only after the flush that wrote the old copy
+//! of that block completed (`plan_done`). Fresh chunks start on blocks nothing
+//! has written.
+//!
+//! Nothing here does I/O: it plans writes that the log performs and reports
+//! back, so this state can sit in a `RefCell` never held across an await.
 //!
 //! Lives on: the core owning the partition.
 
 use std::rc::Rc;
 
 use crate::batch::BatchHeader;
-use crate::limits::{BLOCK_SIZE, INDEX_PERSIST_INTERVAL_BYTES, SEGMENT_PREALLOCATE_STEP, WRITE_CHUNK_BYTES};
+use crate::limits::{BLOCK_SIZE, INDEX_PERSIST_INTERVAL_BYTES, SEGMENT_PREALLOCATE_STEP};
 use crate::runtime::IoBuf;
 use crate::segment::files::SegmentFiles;
 use crate::segment::index_file::{IndexFile, IndexWrite};
@@ -25,17 +34,26 @@ struct Chunk {
     pos: u64,
     buf: IoBuf,
     fill: usize,
+    /// May be written as soon as it is full (see the module docs).
+    writable_early: bool,
+}
+
+/// A full chunk to write now, outside any flush.
+pub struct ChunkWrite {
+    pub pos: u64,
+    pub buf: IoBuf,
 }
 
 /// Everything one flush of the active segment must write.
 pub struct FlushPlan {
-    /// Data writes, block-aligned, in file order.
+    /// Data writes, block-aligned.
     pub writes: Vec<(u64, IoBuf)>,
     /// Reserve space up to here first, if set.
     pub preallocate: Option<u64>,
     pub offset_index: Option<IndexWrite>,
     pub time_index: Option<IndexWrite>,
-    /// Logical size the segment has on disk once the plan is done.
+    /// Logical size the segment has on disk once the plan and every chunk
+    /// handed out before it are written.
     pub end: u64,
 }
 
@@ -55,7 +73,13 @@ pub struct ActiveSegment<F: StorageFile> {
     size: u64,
     /// Logical size known to be written to the file (maybe not yet synced).
     written: u64,
+    /// Logical size covered by flush plans and chunks handed out so far.
+    planned: u64,
     chunks: Vec<Chunk>,
+    /// Size of every staging chunk (a multiple of BLOCK_SIZE).
+    chunk_bytes: usize,
+    /// File position where the next fresh chunk starts.
+    next_chunk_pos: u64,
     pub offset_index: IndexFile<OffsetEntry>,
     pub time_index: IndexFile<TimeEntry>,
     indexer: Indexer,
@@ -82,10 +106,12 @@ impl<F: StorageFile> ActiveSegment<F> {
         time_index: IndexFile<TimeEntry>,
         indexer: Indexer,
         roll_deadline_ms: u64,
+        chunk_bytes: usize,
     ) -> Self {
-        let tail_start = size / BLOCK_SIZE as u64 * BLOCK_SIZE as u64;
+        let tail_start = align_down(size);
         assert_eq!(tail.len() as u64, size - tail_start, "tail must be the partial last block");
-        let mut buf = files.log.alloc_buffer(WRITE_CHUNK_BYTES);
+        assert!(chunk_bytes >= BLOCK_SIZE && chunk_bytes.is_multiple_of(BLOCK_SIZE), "chunks are whole blocks");
+        let mut buf = files.log.alloc_buffer(chunk_bytes);
         buf.as_mut_slice()[..tail.len()].copy_from_slice(tail);
         ActiveSegment {
             base_offset: files.base_offset,
@@ -93,7 +119,11 @@ impl<F: StorageFile> ActiveSegment<F> {
             next_offset,
             size,
             written: size,
-            chunks: vec![Chunk { pos: tail_start, buf, fill: tail.len() }],
+            planned: size,
+            // No write is in flight for the tail block: writable at once.
+            chunks: vec![Chunk { pos: tail_start, buf, fill: tail.len(), writable_early: true }],
+            chunk_bytes,
+            next_chunk_pos: tail_start + chunk_bytes as u64,
             offset_index,
             time_index,
             max_timestamp: indexer.running_max(),
@@ -122,9 +152,9 @@ impl<F: StorageFile> ActiveSegment<F> {
     pub fn is_empty(&self) -> bool {
         self.size == 0
     }
-    /// Whether staged bytes wait for a flush.
-    pub fn has_unwritten(&self) -> bool {
-        self.written < self.size
+    /// Whether staged bytes wait for a flush plan.
+    pub fn has_unplanned(&self) -> bool {
+        self.planned < self.size
     }
 
     /// Copies a validated batch (header already carrying its base offset)
@@ -151,10 +181,11 @@ impl<F: StorageFile> ActiveSegment<F> {
         while !bytes.is_empty() {
             let needs_chunk = self.chunks.last().is_none_or(|c| c.fill == c.buf.len());
             if needs_chunk {
-                let pos = self.chunks.last().map_or(self.size, |c| c.pos + c.buf.len() as u64);
+                let pos = self.next_chunk_pos;
                 debug_assert_eq!(pos % BLOCK_SIZE as u64, 0);
-                let buf = self.files.log.alloc_buffer(WRITE_CHUNK_BYTES);
-                self.chunks.push(Chunk { pos, buf, fill: 0 });
+                let buf = self.files.log.alloc_buffer(self.chunk_bytes);
+                self.chunks.push(Chunk { pos, buf, fill: 0, writable_early: true });
+                self.next_chunk_pos = pos + self.chunk_bytes as u64;
             }
             let chunk = self.chunks.last_mut().expect("a chunk was just ensured");
             let n = (chunk.buf.len() - chunk.fill).min(bytes.len());
@@ -164,16 +195,44 @@ impl<F: StorageFile> ActiveSegment<F> {
         }
     }
 
-    /// Plans writing everything staged. The partial last block is copied into
-    /// a fresh chunk so appends can continue while the plan is in flight.
-    /// `force_index` writes the index tails regardless of the interval.
+    /// Hands out every full chunk that may be written now (write-behind),
+    /// with the preallocation to do first, if any.
+    pub fn take_full_chunks(&mut self) -> (Vec<ChunkWrite>, Option<u64>) {
+        let mut ready = Vec::new();
+        let mut i = 0;
+        while i < self.chunks.len() {
+            let c = &self.chunks[i];
+            if c.writable_early && c.fill == c.buf.len() {
+                let c = self.chunks.remove(i);
+                ready.push(ChunkWrite { pos: c.pos, buf: c.buf });
+            } else {
+                i += 1;
+            }
+        }
+        let end = ready.iter().map(|w| w.pos + w.buf.len() as u64).max().unwrap_or(0);
+        (ready, self.preallocation_for(end))
+    }
+
+    /// Reserves space ahead in big steps; Some(new end of the reservation).
+    fn preallocation_for(&mut self, end: u64) -> Option<u64> {
+        (end > self.preallocated).then(|| {
+            self.preallocated = (end / SEGMENT_PREALLOCATE_STEP + 1) * SEGMENT_PREALLOCATE_STEP;
+            self.preallocated
+        })
+    }
+
+    /// Plans writing everything staged and not yet handed out. The partial
+    /// last block is copied into a fresh chunk so appends can continue while
+    /// the plan is in flight. `force_index` writes the index tails regardless
+    /// of the interval.
     pub fn plan_flush(&mut self, force_index: bool) -> Option<FlushPlan> {
-        if !self.has_unwritten() && !(force_index && (self.offset_index.is_dirty() || self.time_index.is_dirty())) {
+        if !self.has_unplanned() && !(force_index && (self.offset_index.is_dirty() || self.time_index.is_dirty())) {
             return None;
         }
         let end = self.size;
-        let tail_start = end / BLOCK_SIZE as u64 * BLOCK_SIZE as u64;
-        let mut next_tail = self.files.log.alloc_buffer(WRITE_CHUNK_BYTES);
+        self.planned = end;
+        let tail_start = align_down(end);
+        let mut next_tail = self.files.log.alloc_buffer(self.chunk_bytes);
         let mut writes = Vec::with_capacity(self.chunks.len());
         for mut chunk in self.chunks.drain(..) {
             if chunk.fill == 0 {
@@ -190,14 +249,16 @@ impl<F: StorageFile> ActiveSegment<F> {
             chunk.buf.truncate(len);
             writes.push((chunk.pos, chunk.buf));
         }
-        self.chunks.push(Chunk { pos: tail_start, buf: next_tail, fill: (end - tail_start) as usize });
+        self.chunks.push(Chunk {
+            pos: tail_start,
+            buf: next_tail,
+            fill: (end - tail_start) as usize,
+            // This flush rewrites the block it starts with: not before it is done.
+            writable_early: false,
+        });
+        self.next_chunk_pos = tail_start + self.chunk_bytes as u64;
 
-        let preallocate = if end > self.preallocated {
-            self.preallocated = (end / SEGMENT_PREALLOCATE_STEP + 1) * SEGMENT_PREALLOCATE_STEP;
-            Some(self.preallocated)
-        } else {
-            None
-        };
+        let preallocate = self.preallocation_for(end);
         let index_due = force_index || end - self.index_written_at >= INDEX_PERSIST_INTERVAL_BYTES;
         let (offset_index, time_index) = if index_due {
             self.index_written_at = end;
@@ -211,15 +272,24 @@ impl<F: StorageFile> ActiveSegment<F> {
         Some(FlushPlan { writes, preallocate, offset_index, time_index, end })
     }
 
-    /// Records that a plan's writes completed.
-    pub fn flushed(&mut self, end: u64, offset_entries: Option<usize>, time_entries: Option<usize>) {
-        self.written = self.written.max(end);
+    /// Records that a plan's own writes completed: the block it rewrote may
+    /// now be written again.
+    pub fn plan_done(&mut self, offset_entries: Option<usize>, time_entries: Option<usize>) {
+        for chunk in &mut self.chunks {
+            chunk.writable_early = true;
+        }
         if let Some(n) = offset_entries {
             self.offset_index.wrote(n);
         }
         if let Some(n) = time_entries {
             self.time_index.wrote(n);
         }
+    }
+
+    /// Records that everything below `pos` is written to the file.
+    pub fn set_written(&mut self, pos: u64) {
+        debug_assert!(pos <= self.size);
+        self.written = self.written.max(pos);
     }
 
     /// Batch boundary `(position, base offset)` to read `offset` from.
@@ -234,4 +304,8 @@ impl<F: StorageFile> ActiveSegment<F> {
         let e = super::time_index::lookup_time(self.time_index.entries(), ts);
         (u64::from(e.position), self.base_offset + u64::from(e.relative_offset))
     }
+}
+
+fn align_down(pos: u64) -> u64 {
+    pos / BLOCK_SIZE as u64 * BLOCK_SIZE as u64
 }
