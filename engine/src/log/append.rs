@@ -246,14 +246,13 @@ impl<S: Storage> PartitionLog<S> {
             let mut st = self.state.borrow_mut();
             st.check_failed()?;
             let end = st.active.size();
-            (st.active.files.clone(), st.active.plan_flush(force_index), end)
+            (st.active.files.clone(), st.active.plan_flush(), end)
         };
         if let Some(plan) = plan {
-            let (oi, ti) = match execute(&files, plan).await {
-                Ok(done) => done,
-                Err(e) => return Err(self.fail("segment write", &e)),
-            };
-            self.state.borrow_mut().active.plan_done(oi, ti);
+            if let Err(e) = execute(&files, plan).await {
+                return Err(self.fail("segment write", &e));
+            }
+            self.state.borrow_mut().active.plan_done();
         }
         if complete {
             self.chunks_written_below(end).await?;
@@ -275,6 +274,10 @@ impl<S: Storage> PartitionLog<S> {
             }
             target
         };
+        let (oi, ti) = self.state.borrow_mut().active.plan_index_writes(force_index);
+        let oi = write_planned(&files.offset_index, oi).await.map_err(|e| self.fail("index write", &e))?;
+        let ti = write_planned(&files.time_index, ti).await.map_err(|e| self.fail("index write", &e))?;
+        self.state.borrow_mut().active.index_written(oi, ti);
         let Some(target) = target else { return Ok(()) };
         if sync && self.state.borrow().durable_seq < target.seq_end {
             let started = Instant::now();
@@ -380,18 +383,12 @@ pub(super) fn roll_deadline(config: &LogConfig) -> u64 {
 
 /// Runs a flush plan: preallocation, the data writes (concurrently), and
 /// the index tails. Returns how many index entries each file now holds.
-async fn execute<F: StorageFile>(
-    files: &SegmentFiles<F>,
-    plan: FlushPlan,
-) -> std::io::Result<(Option<usize>, Option<usize>)> {
+async fn execute<F: StorageFile>(files: &SegmentFiles<F>, plan: FlushPlan) -> std::io::Result<()> {
     if let Some(len) = plan.preallocate {
         files.log.preallocate(len).await?;
     }
     let writes = plan.writes.into_iter().map(|(pos, buf)| files.log.write_at(buf, pos));
-    futures::future::try_join_all(writes).await?;
-    let oi = write_planned(&files.offset_index, plan.offset_index).await?;
-    let ti = write_planned(&files.time_index, plan.time_index).await?;
-    Ok((oi, ti))
+    futures::future::try_join_all(writes).await.map(|_| ())
 }
 
 /// Turns a fully flushed active segment's files into their sealed form:

@@ -253,7 +253,10 @@ async fn tail_scan<F: StorageFile>(
         true
     })
     .await?;
-    if start > 0 && outcome.end == start && matches!(outcome.stop, ScanStop::Corrupt(_)) {
+    // An entry is made only for a batch that is there: finding none where
+    // it points (garbage, or zeroes from a write lost with the power) means
+    // the index can't be trusted, nor the data before it.
+    if start > 0 && outcome.end == start {
         return Ok(None);
     }
     for e in new_offsets {

@@ -50,8 +50,6 @@ pub struct FlushPlan {
     pub writes: Vec<(u64, IoBuf)>,
     /// Reserve space up to here first, if set.
     pub preallocate: Option<u64>,
-    pub offset_index: Option<IndexWrite>,
-    pub time_index: Option<IndexWrite>,
     /// Logical size the segment has on disk once the plan and every chunk
     /// handed out before it are written.
     pub end: u64,
@@ -223,10 +221,9 @@ impl<F: StorageFile> ActiveSegment<F> {
 
     /// Plans writing everything staged and not yet handed out. The partial
     /// last block is copied into a fresh chunk so appends can continue while
-    /// the plan is in flight. `force_index` writes the index tails regardless
-    /// of the interval.
-    pub fn plan_flush(&mut self, force_index: bool) -> Option<FlushPlan> {
-        if !self.has_unplanned() && !(force_index && (self.offset_index.is_dirty() || self.time_index.is_dirty())) {
+    /// the plan is in flight.
+    pub fn plan_flush(&mut self) -> Option<FlushPlan> {
+        if !self.has_unplanned() {
             return None;
         }
         let end = self.size;
@@ -259,30 +256,37 @@ impl<F: StorageFile> ActiveSegment<F> {
         self.next_chunk_pos = tail_start + self.chunk_bytes as u64;
 
         let preallocate = self.preallocation_for(end);
-        let index_due = force_index || end - self.index_written_at >= INDEX_PERSIST_INTERVAL_BYTES;
-        let (offset_index, time_index) = if index_due {
-            self.index_written_at = end;
-            (
-                self.offset_index.plan_tail_write(&self.files.offset_index),
-                self.time_index.plan_tail_write(&self.files.time_index),
-            )
-        } else {
-            (None, None)
-        };
-        Some(FlushPlan { writes, preallocate, offset_index, time_index, end })
+        Some(FlushPlan { writes, preallocate, end })
     }
 
-    /// Records that a plan's own writes completed: the block it rewrote may
-    /// now be written again.
-    pub fn plan_done(&mut self, offset_entries: Option<usize>, time_entries: Option<usize>) {
-        for chunk in &mut self.chunks {
-            chunk.writable_early = true;
+    /// Plans the index tail writes if due (or `force`d), covering only
+    /// entries for data below the written point.
+    pub fn plan_index_writes(&mut self, force: bool) -> (Option<IndexWrite>, Option<IndexWrite>) {
+        if !force && self.written - self.index_written_at.min(self.written) < INDEX_PERSIST_INTERVAL_BYTES {
+            return (None, None);
         }
+        self.index_written_at = self.written;
+        (
+            self.offset_index.plan_tail_write(&self.files.offset_index, self.written),
+            self.time_index.plan_tail_write(&self.files.time_index, self.written),
+        )
+    }
+
+    /// Records that planned index writes reached the files.
+    pub fn index_written(&mut self, offset_entries: Option<usize>, time_entries: Option<usize>) {
         if let Some(n) = offset_entries {
             self.offset_index.wrote(n);
         }
         if let Some(n) = time_entries {
             self.time_index.wrote(n);
+        }
+    }
+
+    /// Records that a plan's own writes completed: the block it rewrote may
+    /// now be written again.
+    pub fn plan_done(&mut self) {
+        for chunk in &mut self.chunks {
+            chunk.writable_early = true;
         }
     }
 

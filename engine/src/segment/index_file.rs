@@ -134,23 +134,26 @@ impl<E: IndexEntry> IndexFile<E> {
         (self.written * E::SIZE) as u64
     }
 
-    /// Plans the write of the entries the file lacks, rewriting the partial
-    /// tail block; None if the file is up to date.
-    pub fn plan_tail_write<F: StorageFile>(&self, file: &F) -> Option<IndexWrite> {
-        if !self.is_dirty() {
+    /// Plans the write of the entries the file lacks that point below
+    /// `below` (only data known written may be indexed on disk: recovery
+    /// trusts everything before the last entry), rewriting the partial tail
+    /// block; None if there is nothing to write.
+    pub fn plan_tail_write<F: StorageFile>(&self, file: &F, below: u64) -> Option<IndexWrite> {
+        let count = self.entries.partition_point(|e| u64::from(e.position()) < below);
+        if count <= self.written {
             return None;
         }
         let first_byte = (self.written * E::SIZE) / BLOCK_SIZE * BLOCK_SIZE;
         let first_entry = first_byte / E::SIZE;
-        let end_byte = self.entries.len() * E::SIZE;
+        let end_byte = count * E::SIZE;
         let len = (end_byte - first_byte).div_ceil(BLOCK_SIZE) * BLOCK_SIZE;
         let mut buf = file.alloc_buffer(len);
         let out = buf.as_mut_slice();
         out.fill(0);
-        for (i, entry) in self.entries[first_entry..].iter().enumerate() {
+        for (i, entry) in self.entries[first_entry..count].iter().enumerate() {
             entry.encode(&mut out[i * E::SIZE..(i + 1) * E::SIZE]);
         }
-        Some(IndexWrite { buf, pos: first_byte as u64, entries: self.entries.len() })
+        Some(IndexWrite { buf, pos: first_byte as u64, entries: count })
     }
 
     /// Records that a planned write reached the file.

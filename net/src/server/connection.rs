@@ -34,6 +34,7 @@ const MAX_IN_FLIGHT_PER_CONNECTION: usize = 64;
 const MIN_READ_BYTES: usize = 64 * 1024;
 
 pub async fn serve(stream: TcpStream, shard: Rc<Shard>, context: Arc<ServerContext>) {
+    let _open = context.metrics.connection_opened();
     let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();
     let (mut reader, mut writer) = stream.split();
     let (tx, mut rx) = mpsc::channel::<Task<Option<EncodedFrame>>>(MAX_IN_FLIGHT_PER_CONNECTION);

@@ -1,13 +1,18 @@
-//! What every core's handlers share: the broker config and how to name an
-//! endpoint. Immutable after start, so one `Arc` serves all cores.
+//! What a core's handlers share: the broker config, how to name an
+//! endpoint, and this core's metric handles. One per core, made at start and
+//! immutable after (the metrics are atomics only this core writes), so
+//! nothing in it is shared with another core's requests.
 
 use crate::protocol::{BrokerMetadata, CoreEndpoint, Endpoint};
 
+use super::metrics::CoreMetrics;
 use super::BrokerConfig;
 
 pub struct ServerContext {
     pub config: BrokerConfig,
     pub cores: u32,
+    /// This core's series of the broker metrics.
+    pub metrics: CoreMetrics,
 }
 
 impl ServerContext {

@@ -1,5 +1,5 @@
 //! One core's listening endpoint: accepts connections and serves each on
-//! this core.
+//! this core; also starts the core's metrics publisher.
 
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -11,6 +11,7 @@ use corelog_engine::shard::Shard;
 
 use super::connection;
 use super::context::ServerContext;
+use super::metrics::publish;
 
 /// Pause after a failed accept (e.g. out of file descriptors) so the loop
 /// doesn't spin.
@@ -35,6 +36,7 @@ pub async fn serve(shard: Rc<Shard>, context: Arc<ServerContext>, ready: flume::
     };
     let _ = ready.send(Ok(()));
     tracing::info!(core = shard.core, %addr, "listening");
+    runtime::spawn_detached(publish::publish(shard.clone(), context.metrics.clone()));
     loop {
         match listener.accept().await {
             Ok(stream) => runtime::spawn_detached(connection::serve(stream, shard.clone(), context.clone())),

@@ -1,16 +1,19 @@
 //! The broker's network side: one endpoint per core (`base_port + core`),
 //! connections with pipelined requests answered in order, and the request
 //! handlers. Each core serves the partitions it owns; any core answers
-//! metadata and admin requests.
+//! metadata and admin requests. With `metrics_port` set, a std thread serves
+//! Prometheus metrics (per-core labels) over HTTP; see [`metrics`].
 //!
 //! Lives on: every core; a connection and everything it touches stay on the
-//! core that accepted it.
+//! core that accepted it. The metrics HTTP thread is the one exception, and it
+//! only reads atomics.
 
 mod connection;
 mod context;
 mod endpoint;
 mod errors;
 mod handlers;
+mod metrics;
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -24,6 +27,8 @@ use corelog_engine::shard::{ShardSet, ShardSetConfig};
 
 use crate::protocol::limits::DEFAULT_MAX_FRAME_BYTES;
 use context::ServerContext;
+use metrics::http::MetricsServer;
+use metrics::BrokerMetrics;
 
 /// How long `Broker::start` waits for every core to listen.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
@@ -49,6 +54,11 @@ pub struct BrokerConfig {
     pub retention_check: Duration,
     /// glommio io_memory per core.
     pub io_memory: usize,
+    /// Port of the admin HTTP endpoint serving Prometheus metrics at
+    /// `GET /metrics` on `host` (0: any free port, see
+    /// [`Broker::metrics_addr`]). None (the default): no endpoint; the
+    /// metrics are still counted.
+    pub metrics_port: Option<u16>,
 }
 
 impl Default for BrokerConfig {
@@ -63,6 +73,7 @@ impl Default for BrokerConfig {
             tail_cache_bytes: DEFAULT_TAIL_CACHE_BYTES,
             retention_check: Duration::from_millis(DEFAULT_RETENTION_CHECK_MS),
             io_memory: ExecutorConfig::default().io_memory,
+            metrics_port: None,
         }
     }
 }
@@ -71,6 +82,8 @@ impl Default for BrokerConfig {
 pub struct Broker {
     shards: ShardSet,
     endpoints: Vec<SocketAddr>,
+    /// Stops when the broker is dropped (after its cores stop).
+    metrics_http: Option<MetricsServer>,
 }
 
 impl Broker {
@@ -86,7 +99,11 @@ impl Broker {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "base_port + cores exceeds 65535"));
         }
         let endpoints: Vec<SocketAddr> = (0..cores).map(|c| SocketAddr::new(ip, config.base_port + c as u16)).collect();
-        let context = Arc::new(ServerContext { config: config.clone(), cores: cores as u32 });
+        let metrics = Arc::new(BrokerMetrics::new());
+        let metrics_http = config
+            .metrics_port
+            .map(|port| MetricsServer::start(SocketAddr::new(ip, port), metrics.clone()))
+            .transpose()?;
         let (ready_tx, ready_rx) = flume::unbounded::<Result<(), String>>();
         let shard_config = ShardSetConfig {
             data_dir: config.data_dir.clone(),
@@ -95,9 +112,15 @@ impl Broker {
             retention_check: config.retention_check,
             executor: ExecutorConfig { io_memory: config.io_memory, ..ExecutorConfig::default() },
         };
+        let (context_config, core_count) = (config.clone(), cores as u32);
         let shards = ShardSet::start(shard_config, move |shard| {
-            let (context, ready) = (context.clone(), ready_tx.clone());
-            endpoint::serve(shard, context, ready)
+            // One context per core, holding that core's metric handles.
+            let context = Arc::new(ServerContext {
+                config: context_config.clone(),
+                cores: core_count,
+                metrics: metrics.core(shard.core),
+            });
+            endpoint::serve(shard, context, ready_tx.clone())
         })?;
         for _ in 0..cores {
             match ready_rx.recv_timeout(START_TIMEOUT) {
@@ -112,13 +135,19 @@ impl Broker {
                 }
             }
         }
-        tracing::info!(?endpoints, data_dir = %config.data_dir.display(), "broker started");
-        Ok(Broker { shards, endpoints })
+        let metrics_addr = metrics_http.as_ref().map(MetricsServer::local_addr);
+        tracing::info!(?endpoints, ?metrics_addr, data_dir = %config.data_dir.display(), "broker started");
+        Ok(Broker { shards, endpoints, metrics_http })
     }
 
     /// Per-core endpoints; index = core.
     pub fn endpoints(&self) -> Vec<SocketAddr> {
         self.endpoints.clone()
+    }
+
+    /// Where `GET /metrics` is served, if `metrics_port` was set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_http.as_ref().map(MetricsServer::local_addr)
     }
 
     /// Flushes every partition and stops every core.

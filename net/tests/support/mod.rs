@@ -204,3 +204,92 @@ pub fn values(records: &Records, from: u64) -> Vec<(u64, String)> {
     }
     out
 }
+
+impl TestBroker {
+    /// Like [`TestBroker::start`], with the metrics endpoint on a free port
+    /// (see [`TestBroker::metrics_addr`]).
+    pub fn start_with_metrics(cores: usize) -> TestBroker {
+        let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir");
+        Self::start_in_with_metrics(dir, cores)
+    }
+
+    /// Like [`TestBroker::start_in`], with the metrics endpoint on a free port.
+    pub fn start_in_with_metrics(dir: tempfile::TempDir, cores: usize) -> TestBroker {
+        for _ in 0..20 {
+            let config = BrokerConfig {
+                base_port: free_port_range(cores),
+                data_dir: dir.path().to_path_buf(),
+                cores,
+                io_memory: 1 << 20,
+                metrics_port: Some(0),
+                ..BrokerConfig::default()
+            };
+            if let Ok(broker) = Broker::start(config.clone()) {
+                return TestBroker { broker: Some(broker), dir: Some(dir), config };
+            }
+        }
+        panic!("could not start a broker on free ports");
+    }
+
+    /// Stops the broker and starts a new one on the same data, with metrics.
+    pub fn restart_with_metrics(mut self) -> TestBroker {
+        self.broker.take().expect("running").shutdown().expect("clean shutdown");
+        let cores = self.config.cores;
+        Self::start_in_with_metrics(self.dir.take().expect("dir"), cores)
+    }
+
+    /// Where `GET /metrics` is served.
+    pub fn metrics_addr(&self) -> SocketAddr {
+        self.broker.as_ref().expect("running").metrics_addr().expect("started with metrics")
+    }
+}
+
+/// A plain HTTP/1.1 GET over a std socket: (status, head, body).
+pub fn http_get(addr: SocketAddr, path: &str, accept: Option<&str>) -> (u16, String, String) {
+    let mut stream = TcpStream::connect(addr).expect("connect to the metrics port");
+    stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let accept = accept.map(|a| format!("Accept: {a}\r\n")).unwrap_or_default();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n{accept}Connection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).expect("send the request");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read the response");
+    let (head, body) = response.split_once("\r\n\r\n").expect("a response head");
+    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).expect("a status code");
+    (status, head.to_string(), body.to_string())
+}
+
+/// Samples of a Prometheus text exposition, keyed by [`series`] (labels in
+/// name order, whatever order the exposition wrote them in).
+pub fn parse_samples(text: &str) -> std::collections::HashMap<String, f64> {
+    text.lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(|l| {
+            let (written, value) = l.rsplit_once(' ')?;
+            let (name, labels) = match written.split_once('{') {
+                Some((name, rest)) => (name, rest.strip_suffix('}')?),
+                None => (written, ""),
+            };
+            let labels: Vec<(&str, &str)> = labels
+                .split(',')
+                .filter(|kv| !kv.is_empty())
+                .map(|kv| {
+                    let (k, v) = kv.split_once('=').expect("label=value");
+                    (k, v.trim_matches('"'))
+                })
+                .collect();
+            Some((series(name, &labels), value.parse().ok()?))
+        })
+        .collect()
+}
+
+/// The key of a sample in [`parse_samples`]: `name{a="1",b="2"}`, labels
+/// sorted by name (none: just the name).
+pub fn series(name: &str, labels: &[(&str, &str)]) -> String {
+    let mut labels = labels.to_vec();
+    labels.sort();
+    if labels.is_empty() {
+        return name.to_string();
+    }
+    let labels: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
+    format!("{name}{{{}}}", labels.join(","))
+}

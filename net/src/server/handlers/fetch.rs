@@ -21,13 +21,21 @@ use crate::server::errors::log_error_code;
 const MAX_FETCH_WAIT: Duration = Duration::from_secs(30);
 
 pub async fn handle(request: FetchRequest, shard: &Shard, context: &ServerContext) -> FetchResponse {
+    let started = Instant::now();
+    let response = fetch(&request, shard, context).await;
+    context.metrics.fetched(&response, started.elapsed());
+    response
+}
+
+/// Reads until there is `min_bytes` of data, an error, or the wait is over.
+async fn fetch(request: &FetchRequest, shard: &Shard, context: &ServerContext) -> FetchResponse {
     let wait = Duration::from_millis(u64::from(request.max_wait_ms)).min(MAX_FETCH_WAIT);
     let deadline = Instant::now() + wait;
     loop {
         // Subscribe before reading so a commit between the read and the wait
         // still wakes us.
         let mut wakeups = Vec::new();
-        let (response, bytes, settled) = read_once(&request, shard, context, &mut wakeups).await;
+        let (response, bytes, settled) = read_once(request, shard, context, &mut wakeups).await;
         let now = Instant::now();
         if bytes >= request.min_bytes as usize || settled || now >= deadline || wakeups.is_empty() {
             return response;
@@ -35,7 +43,7 @@ pub async fn handle(request: FetchRequest, shard: &Shard, context: &ServerContex
         let woken = runtime::timeout(deadline - now, select_all(wakeups)).await;
         if woken.is_none() {
             // Timed out: answer with what there is now.
-            return read_once(&request, shard, context, &mut Vec::new()).await.0;
+            return read_once(request, shard, context, &mut Vec::new()).await.0;
         }
     }
 }

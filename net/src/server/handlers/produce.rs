@@ -1,11 +1,11 @@
 //! Produce: append each partition's batches to its log on this core.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use futures::future::join_all;
 
-use corelog_engine::batch::{iter_batches, validate_full, BatchError};
+use corelog_engine::batch::{iter_batches, validate_full, BatchError, BatchHeader};
 use corelog_engine::runtime;
 use corelog_engine::shard::Shard;
 
@@ -19,6 +19,7 @@ use crate::server::errors::log_error_code;
 /// Appends every partition's batches (partitions concurrently, so they share
 /// group commits); None for acks=0, which gets no response.
 pub async fn handle(request: ProduceRequest, shard: &Shard, context: &ServerContext) -> Option<ProduceResponse> {
+    let started = Instant::now();
     let timeout = Duration::from_millis(u64::from(request.timeout_ms.max(1)));
     let acks = request.acks;
     let mut topics = Vec::with_capacity(request.topics.len());
@@ -42,6 +43,8 @@ pub async fn handle(request: ProduceRequest, shard: &Shard, context: &ServerCont
         .await;
         topics.push(ProduceTopicResponse { name, partitions });
     }
+    let errors = topics.iter().flat_map(|t| &t.partitions).filter(|p| p.error != ErrorCode::None).count();
+    context.metrics.produced(started.elapsed(), errors);
     (acks != Acks::None).then_some(ProduceResponse { error: ErrorCode::None, error_message: None, topics })
 }
 
@@ -91,11 +94,13 @@ async fn append(topic: &str, p: ProducePartition, shard: &Shard, context: &Serve
     }
     let mut base_offset = None;
     for batch in batches {
+        let records = BatchHeader::parse(batch).map_or(0, BatchHeader::record_count);
         // One copy, into a buffer the log may patch (base offset, epoch) and
         // keep in its tail cache.
         match partition.log.append(BytesMut::from(batch)).await {
             Ok(info) => {
                 base_offset.get_or_insert(info.base_offset);
+                context.metrics.appended(batch.len(), records);
             }
             Err(e) => return failed(id, log_error_code(&e), format!("{topic}/{id}: {e}"), None),
         }

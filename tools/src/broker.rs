@@ -1,0 +1,68 @@
+//! `corelog broker`: run a node until SIGINT or SIGTERM, then flush and stop.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use corelog_net::server::Broker;
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+
+use crate::config::ConfigFile;
+
+#[derive(Args, Debug)]
+pub struct BrokerArgs {
+    /// Config file (see corelog.toml); flags below override it.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Data directory (default ./corelog-data).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Cores to run on (default: all; clamped to the machine's CPUs).
+    #[arg(long)]
+    cores: Option<usize>,
+    /// Address to listen on and advertise (default 127.0.0.1).
+    #[arg(long)]
+    host: Option<String>,
+    /// Base port: core i listens on port + i (default 9092).
+    #[arg(long)]
+    port: Option<u16>,
+    /// Serve Prometheus metrics on this port (default: off).
+    #[arg(long)]
+    metrics_port: Option<u16>,
+}
+
+pub fn run(args: BrokerArgs) -> Result<(), String> {
+    let file = match &args.config {
+        Some(path) => ConfigFile::load(path)?,
+        None => ConfigFile::default(),
+    };
+    let mut config = file.broker_config();
+    if let Some(v) = args.data_dir {
+        config.data_dir = v;
+    }
+    if let Some(v) = args.cores {
+        config.cores = v;
+    }
+    if let Some(v) = args.host {
+        config.host = v;
+    }
+    if let Some(v) = args.port {
+        config.base_port = v;
+    }
+    if let Some(v) = args.metrics_port {
+        config.metrics_port = Some(v);
+    }
+    let broker = Broker::start(config).map_err(|e| format!("starting the broker: {e}"))?;
+    for (core, addr) in broker.endpoints().iter().enumerate() {
+        println!("core {core} listening on {addr}");
+    }
+    let stopper = broker.stopper();
+    let mut signals = Signals::new([SIGINT, SIGTERM]).map_err(|e| format!("installing signal handlers: {e}"))?;
+    std::thread::spawn(move || {
+        if let Some(signal) = signals.forever().next() {
+            tracing::info!(signal, "stopping: flushing partitions");
+            stopper.stop();
+        }
+    });
+    broker.join()
+}

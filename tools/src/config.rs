@@ -1,0 +1,80 @@
+//! `corelog.toml`: the broker's settings, every one optional with the
+//! default the example file documents; command-line flags override them.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use corelog_net::server::BrokerConfig;
+use serde::Deserialize;
+
+/// The file as written; missing keys take their defaults.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    #[serde(default)]
+    pub broker: BrokerSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BrokerSection {
+    pub node_id: Option<u32>,
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub data_dir: Option<PathBuf>,
+    pub cores: Option<usize>,
+    pub metrics_port: Option<u16>,
+    pub max_frame_bytes: Option<usize>,
+    pub tail_cache_bytes: Option<usize>,
+    pub retention_check_ms: Option<u64>,
+    pub io_memory_bytes: Option<usize>,
+}
+
+impl ConfigFile {
+    pub fn load(path: &Path) -> Result<ConfigFile, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// The broker config: defaults, then this file.
+    pub fn broker_config(&self) -> BrokerConfig {
+        let b = &self.broker;
+        let d = BrokerConfig::default();
+        BrokerConfig {
+            node_id: b.node_id.unwrap_or(d.node_id),
+            host: b.host.clone().unwrap_or(d.host),
+            base_port: b.port.unwrap_or(d.base_port),
+            data_dir: b.data_dir.clone().unwrap_or(d.data_dir),
+            cores: b.cores.unwrap_or(d.cores),
+            max_frame_bytes: b.max_frame_bytes.unwrap_or(d.max_frame_bytes),
+            tail_cache_bytes: b.tail_cache_bytes.unwrap_or(d.tail_cache_bytes),
+            retention_check: b.retention_check_ms.map(Duration::from_millis).unwrap_or(d.retention_check),
+            io_memory: b.io_memory_bytes.unwrap_or(d.io_memory),
+            metrics_port: b.metrics_port.or(d.metrics_port),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_file_parses_and_matches_the_defaults() {
+        let example = include_str!("../../corelog.toml");
+        let file: ConfigFile = toml::from_str(example).expect("corelog.toml parses");
+        let from_file = file.broker_config();
+        let d = BrokerConfig::default();
+        assert_eq!(from_file.base_port, d.base_port);
+        assert_eq!(from_file.data_dir, d.data_dir);
+        assert_eq!(from_file.max_frame_bytes, d.max_frame_bytes);
+        assert_eq!(from_file.tail_cache_bytes, d.tail_cache_bytes);
+        assert_eq!(from_file.retention_check, d.retention_check);
+        assert_eq!(from_file.io_memory, d.io_memory);
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        assert!(toml::from_str::<ConfigFile>("[broker]\nprot = 1\n").is_err());
+    }
+}

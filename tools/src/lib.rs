@@ -1,1 +1,0 @@
-//! corelog-tools: the `corelog` binary. Filled by the broker issue.
