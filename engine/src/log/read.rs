@@ -57,29 +57,25 @@ impl<S: Storage> PartitionLog<S> {
     }
 
     /// The first record whose timestamp is >= `timestamp`: `(offset,
-    /// record timestamp)`, or None if every record is older.
+    /// record timestamp)`, or None if every committed record is older. Only
+    /// committed records count, as for reads.
     pub async fn offset_for_timestamp(&self, timestamp: i64) -> LogResult<Option<(u64, i64)>> {
         // Find the first segment whose newest record reaches `timestamp`.
         let target = {
             let st = self.state.borrow();
             let sealed = st.sealed.values().find(|s| s.max_timestamp >= timestamp).map(|s| {
                 let (pos, base) = s.lookup_time(timestamp);
-                (s.files.clone(), pos, base, s.size, false)
+                (s.files.clone(), pos, base, s.size)
             });
             sealed.or_else(|| {
                 (st.active.max_timestamp() >= timestamp).then(|| {
                     let (pos, base) = st.active.lookup_time(timestamp);
-                    (st.active.files.clone(), pos, base, 0, true)
+                    // Committed bytes of the active segment are on disk.
+                    (st.active.files.clone(), pos, base, st.committed.position)
                 })
             })
         };
-        let Some((files, start, expected, mut limit, is_active)) = target else { return Ok(None) };
-        if is_active {
-            // Put everything staged on disk so one scan sees all of it.
-            let _io = self.io.lock().await;
-            self.flush_locked(false, false, true).await?;
-            limit = self.state.borrow().active.written();
-        }
+        let Some((files, start, expected, limit)) = target else { return Ok(None) };
         let mut found: Option<(u64, u64)> = None;
         let outcome = scan(&files.log, start, limit, expected, |b| {
             if b.max_timestamp >= timestamp {
