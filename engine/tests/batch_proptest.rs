@@ -29,7 +29,9 @@ fn exercise(bytes: &[u8]) {
             }
             assert_eq!(n, d.len());
         }
-        Err(e) => assert_eq!(full.err(), Some(e)),
+        // Same kind of error; messages may differ (rkyv names addresses, and
+        // decode may check a realigned copy).
+        Err(e) => assert_eq!(full.err().map(|f| std::mem::discriminant(&f)), Some(std::mem::discriminant(&e))),
     }
     let batches: Vec<_> = iter_batches(bytes, MAX).collect();
     let errors = batches.iter().filter(|b| b.is_err()).count();

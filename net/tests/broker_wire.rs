@@ -237,3 +237,16 @@ fn admin_round_trip_and_restart_keeps_topics_and_data() {
     assert_eq!(r.error, ErrorCode::UnknownTopic);
     assert!(!broker.data_dir().join("topics").join("cfg").exists());
 }
+
+#[test]
+fn shutdown_closes_connections_and_listeners() {
+    let mut broker = TestBroker::start(1);
+    let addr = broker.endpoints()[0];
+    let mut c = WireClient::connect(addr);
+    create_topic(&mut c, "bye", 1);
+    let started = Instant::now();
+    broker.broker.take().unwrap().shutdown().unwrap();
+    assert!(c.recv().is_none(), "the connection is closed");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(std::net::TcpStream::connect(addr).is_err(), "nobody listens any more");
+}

@@ -23,43 +23,67 @@ impl<S: Storage> PartitionLog<S> {
     /// a producer), assigning its offsets. Returns once the batch is durable
     /// under the flush policy: fdatasync'd for `Always`, written to the file
     /// (surviving a process crash) for `Interval`.
-    pub async fn append(&self, mut batch: BytesMut) -> LogResult<AppendInfo> {
+    ///
+    /// Cancel safety: dropping the future before it first suspends appends
+    /// nothing; dropped later, the batch may still be appended (and made
+    /// durable by later flushes), exactly as if the caller had stopped
+    /// waiting. Dropping it while its own chunk write is in flight puts the
+    /// log into the failed state, since that write's fate is unknown.
+    pub async fn append(&self, batch: BytesMut) -> LogResult<AppendInfo> {
+        self.append_batches(vec![batch]).await
+    }
+
+    /// Appends several batches back to back (no other append lands between
+    /// them), returning the first base offset and the last offset.
+    pub async fn append_batches(&self, mut batches: Vec<BytesMut>) -> LogResult<AppendInfo> {
         let max = self.config.borrow().max_batch_bytes;
-        if batch.len() > max {
-            return Err(LogError::BatchTooLarge { size: batch.len(), max });
+        let mut total = 0u64;
+        for batch in &batches {
+            if batch.len() > max {
+                return Err(LogError::BatchTooLarge { size: batch.len(), max });
+            }
+            let len = batch::validate(batch, max)?.batch_length();
+            if len != batch.len() {
+                return Err(LogError::NotOneBatch { batch_length: len, received: batch.len() });
+            }
+            total += len as u64;
         }
-        let len = batch::validate(&batch, max)?.batch_length();
-        if len != batch.len() {
-            return Err(LogError::NotOneBatch { batch_length: len, received: batch.len() });
+        if batches.is_empty() {
+            return Err(LogError::InvalidBatch(crate::batch::BatchError::TooShort { len: 0 }));
         }
-        self.make_room(len as u64).await?;
+        self.make_room(total).await?;
 
         let (info, seq, files, early, preallocate) = {
             let mut st = self.state.borrow_mut();
             st.check_failed()?;
-            let base_offset = st.active.next_offset();
-            let header = BatchHeader::parse_mut(&mut batch).expect("validated above");
-            header.base_offset.set(base_offset);
-            header.leader_epoch.set(st.leader_epoch);
-            let staged = st.active.stage(&batch);
-            st.appended_seq += len as u64;
-            st.stats.appended_batches += 1;
-            st.stats.appended_bytes += len as u64;
-            let seq = st.appended_seq;
-            st.pending.push_back(Pending {
-                end_pos: staged.position + len as u64,
-                next_offset: staged.next_offset,
-                seq_end: seq,
-            });
-            st.cache.push(base_offset, staged.next_offset, seq, batch.freeze());
-            let (budget, written) = (self.config.borrow().tail_cache_bytes, st.written_seq);
+            let first_offset = st.active.next_offset();
+            let budget = self.config.borrow().tail_cache_bytes;
+            for mut batch in batches.drain(..) {
+                let len = batch.len() as u64;
+                let base_offset = st.active.next_offset();
+                let header = BatchHeader::parse_mut(&mut batch).expect("validated above");
+                header.base_offset.set(base_offset);
+                header.leader_epoch.set(st.leader_epoch);
+                let staged = st.active.stage(&batch);
+                st.appended_seq += len;
+                st.stats.appended_batches += 1;
+                st.stats.appended_bytes += len;
+                let seq = st.appended_seq;
+                st.pending.push_back(Pending {
+                    end_pos: staged.position + len,
+                    next_offset: staged.next_offset,
+                    seq_end: seq,
+                });
+                st.cache.push(base_offset, staged.next_offset, seq, batch.freeze());
+            }
+            let written = st.written_seq;
             st.cache.evict(budget, written);
             let (early, preallocate) = st.active.take_full_chunks();
             for w in &early {
                 st.chunks_in_flight.insert(w.pos);
             }
-            let info = AppendInfo { base_offset, last_offset: staged.next_offset - 1 };
-            (info, seq, st.active.files.clone(), early, preallocate)
+            let info = AppendInfo { base_offset: first_offset, last_offset: st.active.next_offset() - 1 };
+            (info, st.appended_seq, st.active.files.clone(), early, preallocate)
         };
         if !early.is_empty() {
             self.write_early(&files, early, preallocate).await?;
@@ -78,6 +102,7 @@ impl<S: Storage> PartitionLog<S> {
         preallocate: Option<u64>,
     ) -> LogResult<()> {
         let positions: Vec<u64> = chunks.iter().map(|c| c.pos).collect();
+        let guard = ChunkWriteGuard { log: self, positions: &positions };
         let result = async {
             if let Some(len) = preallocate {
                 files.log.preallocate(len).await?;
@@ -85,17 +110,22 @@ impl<S: Storage> PartitionLog<S> {
             futures::future::try_join_all(chunks.into_iter().map(|c| files.log.write_at(c.buf, c.pos))).await
         }
         .await;
-        let mut st = self.state.borrow_mut();
-        for pos in positions {
-            st.chunks_in_flight.remove(&pos);
-        }
-        for waiter in st.chunk_waiters.drain(..) {
-            let _ = waiter.send(());
-        }
-        drop(st);
+        std::mem::forget(guard);
+        self.chunks_done(&positions);
         match result {
             Ok(_) => Ok(()),
             Err(e) => Err(self.fail("segment write", &e)),
+        }
+    }
+
+    /// Forgets finished chunk writes and wakes whoever waits on them.
+    fn chunks_done(&self, positions: &[u64]) {
+        let mut st = self.state.borrow_mut();
+        for pos in positions {
+            st.chunks_in_flight.remove(pos);
+        }
+        for waiter in st.chunk_waiters.drain(..) {
+            let _ = waiter.send(());
         }
     }
 
@@ -180,6 +210,7 @@ impl<S: Storage> PartitionLog<S> {
                 }
                 None => {
                     let before = self.state.borrow().covered(sync);
+                    let leader = LeaderGuard { log: self };
                     let result = async {
                         let _io = self.io.lock().await;
                         let due = match self.config.borrow().flush {
@@ -189,12 +220,9 @@ impl<S: Storage> PartitionLog<S> {
                         self.flush_locked(sync || due, false, false).await
                     }
                     .await;
+                    drop(leader);
                     let stalled = {
-                        let mut st = self.state.borrow_mut();
-                        st.flushing = false;
-                        for waiter in st.flush_waiters.drain(..) {
-                            let _ = waiter.send(());
-                        }
+                        let st = self.state.borrow();
                         result.is_ok() && st.covered(sync) == before && !st.chunks_in_flight.is_empty()
                     };
                     result?;
@@ -249,7 +277,10 @@ impl<S: Storage> PartitionLog<S> {
             (st.active.files.clone(), st.active.plan_flush(), end)
         };
         if let Some(plan) = plan {
-            if let Err(e) = execute(&files, plan).await {
+            let guard = FailOnDrop { log: self, what: "segment write" };
+            let result = execute(&files, plan).await;
+            guard.disarm();
+            if let Err(e) = result {
                 return Err(self.fail("segment write", &e));
             }
             self.state.borrow_mut().active.plan_done();
@@ -302,10 +333,8 @@ impl<S: Storage> PartitionLog<S> {
     /// Seals the active segment and starts a new one at the log end. Caller
     /// holds `io`.
     pub(super) async fn roll_locked(&self) -> LogResult<()> {
-        self.state.borrow_mut().exclusive = true;
-        let result = self.roll_inner().await;
-        self.state.borrow_mut().exclusive = false;
-        result
+        let _exclusive = Exclusive::begin(self);
+        self.roll_inner().await
     }
 
     async fn roll_inner(&self) -> LogResult<()> {
@@ -320,11 +349,15 @@ impl<S: Storage> PartitionLog<S> {
             let st = self.state.borrow();
             (st.active.offset_index.entries().to_vec(), st.active.time_index.entries().to_vec())
         };
+        let guard = FailOnDrop { log: self, what: "rolling segment" };
         if let Err(e) = seal_files(&files, size, &offsets, &times).await {
+            guard.disarm();
             return Err(self.fail("sealing segment", &e));
         }
         let config = self.config.borrow().clone();
-        let active = match create_active(&self.storage, &self.dir, next_offset, &config).await {
+        let created = create_active(&self.storage, &self.dir, next_offset, &config).await;
+        guard.disarm();
+        let active = match created {
             Ok(a) => a,
             Err(e) => return Err(self.fail("creating segment", &e)),
         };
@@ -422,4 +455,76 @@ pub(super) async fn write_sealed_indexes<F: StorageFile>(
     files.time_index.write_at(write.buf, write.pos).await?;
     files.time_index.truncate(len).await?;
     files.time_index.fdatasync().await
+}
+
+/// Hands leadership back (and wakes the waiters) however the leader's
+/// flush ends, including the leader's future being dropped.
+struct LeaderGuard<'a, S: Storage> {
+    log: &'a PartitionLog<S>,
+}
+
+impl<S: Storage> Drop for LeaderGuard<'_, S> {
+    fn drop(&mut self) {
+        let mut st = self.log.state.borrow_mut();
+        st.flushing = false;
+        for waiter in st.flush_waiters.drain(..) {
+            let _ = waiter.send(());
+        }
+    }
+}
+
+/// Armed while an appender writes its chunks early. If the appender's future
+/// is dropped mid-write, whether the bytes reached the file is unknown, so
+/// the log is failed (reopening recovers it) instead of waiting forever.
+struct ChunkWriteGuard<'a, S: Storage> {
+    log: &'a PartitionLog<S>,
+    positions: &'a [u64],
+}
+
+impl<S: Storage> Drop for ChunkWriteGuard<'_, S> {
+    fn drop(&mut self) {
+        let error = std::io::Error::new(std::io::ErrorKind::Interrupted, "append cancelled during its chunk write");
+        let _ = self.log.fail("segment write", &error);
+        self.log.chunks_done(self.positions);
+    }
+}
+
+/// Armed around file changes the log's state already counts on (a flush
+/// plan's writes, sealing, truncating): if the future doing them is dropped
+/// halfway, memory and disk disagree, so the log is failed until reopened.
+pub(super) struct FailOnDrop<'a, S: Storage> {
+    pub log: &'a PartitionLog<S>,
+    pub what: &'static str,
+}
+
+impl<S: Storage> FailOnDrop<'_, S> {
+    pub fn disarm(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl<S: Storage> Drop for FailOnDrop<'_, S> {
+    fn drop(&mut self) {
+        let error = std::io::Error::new(std::io::ErrorKind::Interrupted, "cancelled halfway");
+        let _ = self.log.fail(self.what, &error);
+    }
+}
+
+/// Marks the log exclusive (appenders wait) for a roll or truncation and
+/// clears the mark however it ends.
+pub(super) struct Exclusive<'a, S: Storage> {
+    log: &'a PartitionLog<S>,
+}
+
+impl<'a, S: Storage> Exclusive<'a, S> {
+    pub fn begin(log: &'a PartitionLog<S>) -> Self {
+        log.state.borrow_mut().exclusive = true;
+        Exclusive { log }
+    }
+}
+
+impl<S: Storage> Drop for Exclusive<'_, S> {
+    fn drop(&mut self) {
+        self.log.state.borrow_mut().exclusive = false;
+    }
 }

@@ -1,6 +1,7 @@
 //! truncate-to: cutting the log back to an offset (replication needs it to
 //! discard a diverged suffix after a leader change).
 
+use super::append::{Exclusive, FailOnDrop};
 use super::recovery::{check_segment, resume_active, RecoveryReport};
 use super::PartitionLog;
 use crate::error::{LogError, LogResult};
@@ -14,10 +15,8 @@ impl<S: Storage> PartitionLog<S> {
     /// batch's base offset (<= `offset`), which is returned.
     pub async fn truncate_to(&self, offset: u64) -> LogResult<u64> {
         let _io = self.io.lock().await;
-        self.state.borrow_mut().exclusive = true;
-        let result = self.truncate_inner(offset).await;
-        self.state.borrow_mut().exclusive = false;
-        result
+        let _exclusive = Exclusive::begin(self);
+        self.truncate_inner(offset).await
     }
 
     async fn truncate_inner(&self, offset: u64) -> LogResult<u64> {
@@ -62,6 +61,7 @@ impl<S: Storage> PartitionLog<S> {
 
         // Later segments go first, newest first, so a crash midway leaves a
         // contiguous prefix that recovery accepts.
+        let guard = FailOnDrop { log: self, what: "truncating" };
         for base in later.iter().rev() {
             self.state.borrow_mut().sealed.remove(base);
             SegmentFiles::remove(&self.storage, &self.dir, *base)
@@ -78,7 +78,9 @@ impl<S: Storage> PartitionLog<S> {
         let mut report = RecoveryReport::default();
         let checked = check_segment(&self.storage, base, &self.dir, &mut report, false).await?;
         let config = self.config.borrow().clone();
-        let active = resume_active(checked, &config).await?;
+        let active = resume_active(checked, &config).await;
+        guard.disarm();
+        let active = active?;
         let mut st = self.state.borrow_mut();
         debug_assert_eq!(active.next_offset(), new_end);
         st.active = active;

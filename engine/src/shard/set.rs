@@ -152,6 +152,7 @@ where
                 let _ = done.send(shard.apply(metadata, &effects).await);
             }
             ControlMessage::Shutdown { done } => {
+                shard.stop_serving();
                 shard.close_all().await;
                 let _ = done.send(());
                 break;

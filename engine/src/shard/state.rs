@@ -43,11 +43,14 @@ pub struct Shard {
     peers: Vec<ControlSender<ControlMessage>>,
     ready_tx: RefCell<Option<oneshot::Sender<()>>>,
     ready: Shared<oneshot::Receiver<()>>,
+    stop_tx: RefCell<Option<oneshot::Sender<()>>>,
+    stopped: Shared<oneshot::Receiver<()>>,
 }
 
 impl Shard {
     pub fn new(core: u32, data_dir: &Path, tail_cache_bytes: usize, peers: Vec<ControlSender<ControlMessage>>) -> Self {
         let (tx, rx) = oneshot::channel();
+        let (stop_tx, stop_rx) = oneshot::channel();
         Shard {
             core,
             cores: peers.len() as u32,
@@ -58,6 +61,8 @@ impl Shard {
             peers,
             ready_tx: RefCell::new(Some(tx)),
             ready: rx.shared(),
+            stop_tx: RefCell::new(Some(stop_tx)),
+            stopped: stop_rx.shared(),
         }
     }
 
@@ -68,6 +73,18 @@ impl Shard {
     /// Resolves once this core has opened its partitions at start.
     pub async fn ready(&self) {
         let _ = self.ready.clone().await;
+    }
+
+    /// Resolves when the shard is stopping: endpoints stop accepting and
+    /// close their connections, so clients see the broker go away at once.
+    pub async fn stopped(&self) {
+        let _ = self.stopped.clone().await;
+    }
+
+    pub(super) fn stop_serving(&self) {
+        if let Some(tx) = self.stop_tx.borrow_mut().take() {
+            let _ = tx.send(());
+        }
     }
 
     /// The current metadata snapshot.

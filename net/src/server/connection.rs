@@ -14,10 +14,10 @@
 use std::rc::Rc;
 use std::sync::Arc;
 
-use futures::channel::mpsc;
+use futures::channel::{mpsc, oneshot};
 use futures::{AsyncReadExt, AsyncWriteExt, SinkExt, StreamExt};
 
-use corelog_engine::runtime::{self, Task, TcpStream};
+use corelog_engine::runtime::{self, TcpStream};
 use corelog_engine::shard::Shard;
 
 use super::context::ServerContext;
@@ -33,15 +33,27 @@ const MAX_IN_FLIGHT_PER_CONNECTION: usize = 64;
 /// Smallest read into the frame buffer.
 const MIN_READ_BYTES: usize = 64 * 1024;
 
+/// Largest single read into the frame buffer.
+const MAX_READ_BYTES: usize = 1024 * 1024;
+
+/// Serves one connection until the client goes away, a framing error, or the
+/// shard stops (then the socket is closed at once).
 pub async fn serve(stream: TcpStream, shard: Rc<Shard>, context: Arc<ServerContext>) {
+    let stopping = shard.clone();
+    let stopped = std::pin::pin!(stopping.stopped());
+    let session = std::pin::pin!(session(stream, shard, context));
+    futures::future::select(session, stopped).await;
+}
+
+async fn session(stream: TcpStream, shard: Rc<Shard>, context: Arc<ServerContext>) {
     let _open = context.metrics.connection_opened();
     let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();
     let (mut reader, mut writer) = stream.split();
-    let (tx, mut rx) = mpsc::channel::<Task<Option<EncodedFrame>>>(MAX_IN_FLIGHT_PER_CONNECTION);
+    let (tx, mut rx) = mpsc::channel::<oneshot::Receiver<Option<EncodedFrame>>>(MAX_IN_FLIGHT_PER_CONNECTION);
 
     let writing = runtime::spawn(async move {
-        while let Some(task) = rx.next().await {
-            let Some(frame) = task.join().await else { continue };
+        while let Some(response) = rx.next().await {
+            let Ok(Some(frame)) = response.await else { continue };
             if write_frame(&mut writer, &frame).await.is_err() {
                 return;
             }
@@ -52,7 +64,9 @@ pub async fn serve(stream: TcpStream, shard: Rc<Shard>, context: Arc<ServerConte
     let mut decoder = FrameDecoder::with_max_frame_len(context.config.max_frame_bytes);
     let mut tx = tx;
     'read: loop {
-        let want = decoder.bytes_needed().unwrap_or(0).max(MIN_READ_BYTES);
+        // Sized to the frame being read, within bounds: the buffer is
+        // zero-filled before the read, so reads never grow it far past the data.
+        let want = decoder.bytes_needed().unwrap_or(0).clamp(MIN_READ_BYTES, MAX_READ_BYTES);
         let buf = decoder.buffer_mut();
         let len = buf.len();
         buf.resize(len + want, 0);
@@ -70,9 +84,14 @@ pub async fn serve(stream: TcpStream, shard: Rc<Shard>, context: Arc<ServerConte
         loop {
             match decoder.next_frame() {
                 Ok(Some(frame)) => {
+                    // Detached: a request runs to the end even if the client
+                    // leaves (an append is never abandoned halfway).
                     let (shard, context) = (shard.clone(), context.clone());
-                    let task = runtime::spawn(async move { handle(frame, &shard, &context).await });
-                    if tx.send(task).await.is_err() {
+                    let (done, response) = oneshot::channel();
+                    runtime::spawn_detached(async move {
+                        let _ = done.send(handle(frame, &shard, &context).await);
+                    });
+                    if tx.send(response).await.is_err() {
                         break 'read;
                     }
                 }

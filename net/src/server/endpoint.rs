@@ -38,7 +38,16 @@ pub async fn serve(shard: Rc<Shard>, context: Arc<ServerContext>, ready: flume::
     tracing::info!(core = shard.core, %addr, "listening");
     runtime::spawn_detached(publish::publish(shard.clone(), context.metrics.clone()));
     loop {
-        match listener.accept().await {
+        let accepted = {
+            let accept = std::pin::pin!(listener.accept());
+            let stopped = std::pin::pin!(shard.stopped());
+            match futures::future::select(accept, stopped).await {
+                futures::future::Either::Left((accepted, _)) => accepted,
+                // Stopping: the listener closes as this returns.
+                futures::future::Either::Right(_) => return,
+            }
+        };
+        match accepted {
             Ok(stream) => runtime::spawn_detached(connection::serve(stream, shard.clone(), context.clone())),
             Err(e) => {
                 tracing::warn!(core = shard.core, error = %e, "accept failed");

@@ -1,12 +1,11 @@
 //! Produce: append each partition's batches to its log on this core.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::BytesMut;
 use futures::future::join_all;
 
 use corelog_engine::batch::{iter_batches, validate_full, BatchError, BatchHeader};
-use corelog_engine::runtime;
 use corelog_engine::shard::Shard;
 
 use super::local_partition;
@@ -18,27 +17,19 @@ use crate::server::errors::log_error_code;
 
 /// Appends every partition's batches (partitions concurrently, so they share
 /// group commits); None for acks=0, which gets no response.
+///
+/// Appends are never abandoned halfway, so `timeout_ms` does not cut them
+/// short: on one node an append ends when the disk answers. (It will bound
+/// the wait for in-sync replicas once replication exists.)
 pub async fn handle(request: ProduceRequest, shard: &Shard, context: &ServerContext) -> Option<ProduceResponse> {
     let started = Instant::now();
-    let timeout = Duration::from_millis(u64::from(request.timeout_ms.max(1)));
     let acks = request.acks;
     let mut topics = Vec::with_capacity(request.topics.len());
     for topic in request.topics {
         let name = topic.name;
         let partitions = join_all(topic.partitions.into_iter().map(|p| {
             let name = &name;
-            async move {
-                let id = p.partition;
-                match runtime::timeout(timeout, append(name, p, shard, context)).await {
-                    Some(r) => r,
-                    None => failed(
-                        id,
-                        ErrorCode::RequestTimedOut,
-                        "the append was not durable within the timeout".into(),
-                        None,
-                    ),
-                }
-            }
+            async move { append(name, p, shard, context).await }
         }))
         .await;
         topics.push(ProduceTopicResponse { name, partitions });
