@@ -1,14 +1,13 @@
 //! The admin client against a real broker: topic and config round trips,
 //! metadata, offsets, and the errors the broker answers with.
 
-#[path = "common/client_broker.rs"]
-mod client_broker;
+mod support;
 
 use std::time::Duration;
 
-use client_broker::{run_client, ClientTestBroker};
 use corelog_net::client::*;
 use corelog_net::protocol::ErrorCode;
+use support::{run_client, TestBroker};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -19,7 +18,7 @@ fn config_value(configs: &[corelog_net::protocol::DescribedConfig], key: &str) -
 
 #[test]
 fn admin_round_trips() {
-    let broker = ClientTestBroker::start(1);
+    let broker = TestBroker::start(1);
     let bootstrap = broker.endpoints();
     run_client(LIMIT, async move {
         let admin = Admin::connect(&bootstrap, ClientConfig::default()).await.unwrap();
@@ -85,7 +84,7 @@ fn admin_round_trips() {
 
 #[test]
 fn connection_pipelines_requests() {
-    let broker = ClientTestBroker::start(1);
+    let broker = TestBroker::start(1);
     let addr = broker.endpoints()[0];
     run_client(LIMIT, async move {
         use corelog_net::protocol::{MetadataRequest, Request, Response};

@@ -2,16 +2,15 @@
 //! 6-partition topic and consume everything back; acks=0; start positions
 //! and seeks; producer errors.
 
-#[path = "common/client_broker.rs"]
-mod client_broker;
+mod support;
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use client_broker::{run_client, ClientTestBroker};
 use corelog_net::client::partitioner::partition_for_key;
 use corelog_net::client::*;
+use support::{run_client, TestBroker};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -27,7 +26,7 @@ async fn consume(consumer: &mut Consumer, n: usize) -> Vec<ConsumerRecord> {
 
 #[test]
 fn keyed_records_round_trip_in_partition_order() {
-    let broker = ClientTestBroker::start(1);
+    let broker = TestBroker::start(1);
     let bootstrap = broker.endpoints();
     run_client(LIMIT, async move {
         let cluster = Cluster::connect(&bootstrap, ClientConfig::default()).await.unwrap();
@@ -87,7 +86,7 @@ fn keyed_records_round_trip_in_partition_order() {
 
 #[test]
 fn acks_none_and_keyless_sticky_records_arrive() {
-    let broker = ClientTestBroker::start(1);
+    let broker = TestBroker::start(1);
     let bootstrap = broker.endpoints();
     run_client(LIMIT, async move {
         let cluster = Cluster::connect(&bootstrap, ClientConfig::default()).await.unwrap();
@@ -118,7 +117,7 @@ fn acks_none_and_keyless_sticky_records_arrive() {
 
 #[test]
 fn start_positions_and_seek() {
-    let broker = ClientTestBroker::start(1);
+    let broker = TestBroker::start(1);
     let bootstrap = broker.endpoints();
     run_client(LIMIT, async move {
         let cluster = Cluster::connect(&bootstrap, ClientConfig::default()).await.unwrap();
@@ -166,7 +165,7 @@ fn start_positions_and_seek() {
 
 #[test]
 fn producer_reports_bad_partitions_and_unknown_topics() {
-    let broker = ClientTestBroker::start(1);
+    let broker = TestBroker::start(1);
     let bootstrap = broker.endpoints();
     run_client(LIMIT, async move {
         let cluster = Cluster::connect(&bootstrap, ClientConfig::default()).await.unwrap();
@@ -187,7 +186,7 @@ fn producer_reports_bad_partitions_and_unknown_topics() {
 
 #[test]
 fn compressed_batches_round_trip_without_prefetch() {
-    let broker = ClientTestBroker::start(1);
+    let broker = TestBroker::start(1);
     let bootstrap = broker.endpoints();
     run_client(LIMIT, async move {
         let cluster = Cluster::connect(&bootstrap, ClientConfig::default()).await.unwrap();

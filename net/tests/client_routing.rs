@@ -2,17 +2,16 @@
 //! partition's requests to the core that owns it, and follow `NotOwner`
 //! answers when their metadata is wrong.
 
-#[path = "common/client_broker.rs"]
-mod client_broker;
+mod support;
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use client_broker::{run_client, ClientTestBroker};
 use corelog_net::client::*;
 use corelog_net::protocol::{
     Endpoint, ErrorCode, ProducePartition, ProduceRequest, ProduceTopic, Records, Request, Response,
 };
+use support::{run_client, TestBroker};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -25,7 +24,7 @@ fn wrong_owner(topic: &TopicInfo, partition: u32, endpoints: &[std::net::SocketA
 
 #[test]
 fn partitions_are_served_by_their_owning_cores() {
-    let broker = ClientTestBroker::start(2);
+    let broker = TestBroker::start(2);
     let endpoints = broker.endpoints();
     if endpoints.len() < 2 {
         eprintln!("skipping: this machine has a single CPU");
@@ -122,7 +121,7 @@ fn partitions_are_served_by_their_owning_cores() {
 
 #[test]
 fn stale_metadata_is_refreshed_after_topic_recreation() {
-    let broker = ClientTestBroker::start(2);
+    let broker = TestBroker::start(2);
     let endpoints = broker.endpoints();
     run_client(LIMIT, async move {
         let cluster = Cluster::connect(&endpoints, ClientConfig::default()).await.unwrap();

@@ -187,7 +187,7 @@ fn recovery_truncations_are_counted() {
     let mut bytes = std::fs::read(&segment).expect("segment");
     bytes[kept.len() + torn.len() / 2] ^= 0x10;
     std::fs::write(&segment, &bytes).expect("damage the segment");
-    let broker = TestBroker::start_in_with_metrics(broker.dir.take().expect("dir"), 1);
+    let broker = TestBroker::start_in(broker.dir.take().expect("dir"), 1, true);
 
     let s = Scrape::until(&broker, |s| s.try_get("corelog_partitions", &[("core", "0")]) == Some(1.0));
     assert_eq!(s.core("corelog_recovery_bad_batches_total", 0), 1.0);

@@ -22,24 +22,33 @@ pub struct TestBroker {
 
 impl TestBroker {
     pub fn start(cores: usize) -> TestBroker {
-        let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir");
-        Self::start_in(dir, cores)
+        Self::start_in(new_dir(), cores, false)
     }
 
-    pub fn start_in(dir: tempfile::TempDir, cores: usize) -> TestBroker {
+    /// Like [`TestBroker::start`], with the metrics endpoint on a free port
+    /// (see [`TestBroker::metrics_addr`]).
+    pub fn start_with_metrics(cores: usize) -> TestBroker {
+        Self::start_in(new_dir(), cores, true)
+    }
+
+    /// A broker over `dir`, retrying on port clashes.
+    pub fn start_in(dir: tempfile::TempDir, cores: usize, metrics: bool) -> TestBroker {
+        let mut last_error = None;
         for _ in 0..20 {
             let config = BrokerConfig {
                 base_port: free_port_range(cores),
                 data_dir: dir.path().to_path_buf(),
                 cores,
                 io_memory: 1 << 20,
+                metrics_port: metrics.then_some(0),
                 ..BrokerConfig::default()
             };
-            if let Ok(broker) = Broker::start(config.clone()) {
-                return TestBroker { broker: Some(broker), dir: Some(dir), config };
+            match Broker::start(config.clone()) {
+                Ok(broker) => return TestBroker { broker: Some(broker), dir: Some(dir), config },
+                Err(e) => last_error = Some(e),
             }
         }
-        panic!("could not start a broker on free ports");
+        panic!("could not start a broker on free ports: {last_error:?}");
     }
 
     pub fn data_dir(&self) -> &std::path::Path {
@@ -53,9 +62,30 @@ impl TestBroker {
     /// Stops the broker and starts a new one on the same data.
     pub fn restart(mut self) -> TestBroker {
         self.broker.take().expect("running").shutdown().expect("clean shutdown");
-        let cores = self.config.cores;
-        Self::start_in(self.dir.take().expect("dir"), cores)
+        let (cores, metrics) = (self.config.cores, self.config.metrics_port.is_some());
+        Self::start_in(self.dir.take().expect("dir"), cores, metrics)
     }
+
+    /// Stops the broker now (its data stays until the TestBroker is dropped).
+    pub fn stop(&mut self) {
+        if let Some(b) = self.broker.take() {
+            b.shutdown().expect("clean shutdown");
+        }
+    }
+}
+
+fn new_dir() -> tempfile::TempDir {
+    tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir")
+}
+
+/// Runs a client future on a fresh local executor, failing the test if it
+/// takes longer than `limit` (a hang would otherwise stall the suite).
+pub fn run_client<F: std::future::Future<Output = ()>>(limit: Duration, future: F) {
+    corelog_engine::runtime::run_local(async move {
+        if corelog_engine::runtime::timeout(limit, future).await.is_none() {
+            panic!("client test did not finish within {limit:?}");
+        }
+    });
 }
 
 impl Drop for TestBroker {
@@ -206,38 +236,6 @@ pub fn values(records: &Records, from: u64) -> Vec<(u64, String)> {
 }
 
 impl TestBroker {
-    /// Like [`TestBroker::start`], with the metrics endpoint on a free port
-    /// (see [`TestBroker::metrics_addr`]).
-    pub fn start_with_metrics(cores: usize) -> TestBroker {
-        let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir");
-        Self::start_in_with_metrics(dir, cores)
-    }
-
-    /// Like [`TestBroker::start_in`], with the metrics endpoint on a free port.
-    pub fn start_in_with_metrics(dir: tempfile::TempDir, cores: usize) -> TestBroker {
-        for _ in 0..20 {
-            let config = BrokerConfig {
-                base_port: free_port_range(cores),
-                data_dir: dir.path().to_path_buf(),
-                cores,
-                io_memory: 1 << 20,
-                metrics_port: Some(0),
-                ..BrokerConfig::default()
-            };
-            if let Ok(broker) = Broker::start(config.clone()) {
-                return TestBroker { broker: Some(broker), dir: Some(dir), config };
-            }
-        }
-        panic!("could not start a broker on free ports");
-    }
-
-    /// Stops the broker and starts a new one on the same data, with metrics.
-    pub fn restart_with_metrics(mut self) -> TestBroker {
-        self.broker.take().expect("running").shutdown().expect("clean shutdown");
-        let cores = self.config.cores;
-        Self::start_in_with_metrics(self.dir.take().expect("dir"), cores)
-    }
-
     /// Where `GET /metrics` is served.
     pub fn metrics_addr(&self) -> SocketAddr {
         self.broker.as_ref().expect("running").metrics_addr().expect("started with metrics")
