@@ -250,3 +250,32 @@ fn shutdown_closes_connections_and_listeners() {
     assert!(started.elapsed() < Duration::from_secs(10));
     assert!(std::net::TcpStream::connect(addr).is_err(), "nobody listens any more");
 }
+
+#[test]
+fn a_second_broker_cannot_take_the_same_data_dir_or_port() {
+    use corelog_net::server::{Broker, BrokerConfig};
+    let broker = TestBroker::start(1);
+    let same_dir = BrokerConfig {
+        base_port: free_port_range(1),
+        data_dir: broker.data_dir().to_path_buf(),
+        cores: 1,
+        io_memory: 1 << 20,
+        ..BrokerConfig::default()
+    };
+    let err = Broker::start(same_dir).err().expect("the data dir is locked");
+    assert!(err.to_string().contains("in use"), "{err}");
+
+    let other_dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let same_port = BrokerConfig {
+        base_port: broker.config.base_port,
+        data_dir: other_dir.path().to_path_buf(),
+        cores: 1,
+        io_memory: 1 << 20,
+        ..BrokerConfig::default()
+    };
+    assert!(Broker::start(same_port).is_err(), "the port is taken");
+
+    // The first broker is unaffected.
+    let mut c = WireClient::connect(broker.endpoints()[0]);
+    assert_eq!(create_topic(&mut c, "still", 1).topics[0].error, ErrorCode::None);
+}

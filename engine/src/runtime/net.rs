@@ -2,6 +2,7 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::os::unix::io::{FromRawFd, IntoRawFd};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -16,8 +17,15 @@ fn to_io(e: glommio::GlommioError<()>) -> io::Error {
 pub struct TcpListener(glommio::net::TcpListener);
 
 impl TcpListener {
+    /// Binds like `std::net::TcpListener::bind`. Not glommio's own bind: it
+    /// sets SO_REUSEPORT, which would let a second broker bind the same port
+    /// silently and have the kernel split clients between the two.
     pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
-        glommio::net::TcpListener::bind(addr).map(TcpListener).map_err(to_io)
+        let listener = std::net::TcpListener::bind(addr)?;
+        // SAFETY: the descriptor comes from a listener we own and give up
+        // here; glommio takes sole ownership of it.
+        let listener = unsafe { glommio::net::TcpListener::from_raw_fd(listener.into_raw_fd()) };
+        Ok(TcpListener(listener))
     }
 
     pub async fn accept(&self) -> io::Result<TcpStream> {

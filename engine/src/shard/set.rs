@@ -44,6 +44,25 @@ impl Default for ShardSetConfig {
 pub struct ShardSet {
     handles: Vec<CoreHandle<Result<(), String>>>,
     senders: Vec<ControlSender<ControlMessage>>,
+    /// Held while running: a second broker on the same data is refused.
+    _lock: std::fs::File,
+}
+
+/// Locks `<data_dir>/.lock` (flock, released when the process exits) so two
+/// brokers never write the same segment files.
+fn lock_data_dir(data_dir: &std::path::Path) -> io::Result<std::fs::File> {
+    use std::os::unix::io::AsRawFd;
+    let path = data_dir.join(".lock");
+    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path)?;
+    // SAFETY: flock on a descriptor we own; no memory is involved.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        let e = io::Error::last_os_error();
+        return Err(io::Error::new(
+            e.kind(),
+            format!("data directory {} is in use by another broker ({e})", data_dir.display()),
+        ));
+    }
+    Ok(file)
 }
 
 impl ShardSet {
@@ -55,6 +74,7 @@ impl ShardSet {
         F: Future<Output = ()> + 'static,
     {
         std::fs::create_dir_all(&config.data_dir)?;
+        let lock = lock_data_dir(&config.data_dir)?;
         let cores = config.cores.clamp(1, runtime::available_cores());
         let (senders, receivers): (Vec<_>, Vec<_>) = (0..cores).map(|_| control_channel()).unzip();
         let receivers: Arc<Mutex<Vec<Option<ControlReceiver<ControlMessage>>>>> =
@@ -69,7 +89,7 @@ impl ShardSet {
                 core_main(core as u32, rx, peers, config, serve).await
             }
         })?;
-        Ok(ShardSet { handles, senders })
+        Ok(ShardSet { handles, senders, _lock: lock })
     }
 
     /// Asks every core to flush and stop; returns once all have.
