@@ -1,0 +1,337 @@
+//! The `corelog` binary end to end: a real `corelog broker` process on a free
+//! loopback port with its data under target/ (O_DIRECT needs a real file
+//! system), driven by the topic, produce and consume commands.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_corelog");
+/// Longest any one command may take before the test fails.
+const COMMAND_LIMIT: Duration = Duration::from_secs(60);
+
+/// A port that was free a moment ago.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+/// A `corelog broker --cores 1` process; killed on drop.
+struct BrokerProcess {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl BrokerProcess {
+    fn start() -> BrokerProcess {
+        let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir");
+        // Little io_uring memory: RLIMIT_MEMLOCK is small for most users.
+        let config = dir.path().join("corelog.toml");
+        std::fs::write(&config, "[broker]\nio_memory_bytes = 1048576\n").expect("config");
+        let mut last_log = String::new();
+        for _ in 0..10 {
+            let port = free_port();
+            let log_path = dir.path().join("broker.log");
+            let log = std::fs::File::create(&log_path).expect("log file");
+            let mut child = Command::new(BIN)
+                .args(["broker", "--config"])
+                .arg(&config)
+                .arg("--data-dir")
+                .arg(dir.path().join("data"))
+                .args(["--port", &port.to_string(), "--cores", "1"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .expect("spawn the broker");
+            if wait_until_accepting(&mut child, port) {
+                return BrokerProcess { child, port, _dir: dir };
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+            last_log = std::fs::read_to_string(&log_path).unwrap_or_default();
+        }
+        panic!("the broker did not start; its log:\n{last_log}");
+    }
+
+    fn bootstrap(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for BrokerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Waits until the broker accepts connections on `port`; false if it exited
+/// (e.g. the port was taken meanwhile) or did not come up in time.
+fn wait_until_accepting(child: &mut Child, port: u16) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if child.try_wait().expect("try_wait").is_some() {
+            return false;
+        }
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+/// What a finished command did.
+struct Run {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn ok(self) -> Run {
+        assert!(self.status.success(), "command failed ({}): stderr:\n{}", self.status, self.stderr);
+        self
+    }
+
+    /// Asserts a clean failure: exit code 1 and a last line `error: ...`
+    /// containing `needle` (produce reports failed records before it).
+    fn fails_with(self, needle: &str) -> Run {
+        assert_eq!(self.status.code(), Some(1), "expected exit code 1; stderr:\n{}", self.stderr);
+        let last = self.stderr.lines().last().unwrap_or_default();
+        assert!(last.starts_with("error: "), "the last line does not start with 'error: ':\n{}", self.stderr);
+        assert!(last.contains(needle), "the error lacks {needle:?}:\n{}", self.stderr);
+        assert!(!self.stderr.contains("panicked"), "panic:\n{}", self.stderr);
+        self
+    }
+}
+
+/// Runs `corelog ARGS` with `stdin` as its input, with a time limit.
+fn corelog(args: &[&str], stdin: &str) -> Run {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn corelog");
+    let mut input = child.stdin.take().expect("stdin");
+    let stdin = stdin.to_owned();
+    let writer = std::thread::spawn(move || {
+        let _ = input.write_all(stdin.as_bytes()); // drops (closes) stdin after
+    });
+    let stdout = read_all(child.stdout.take().expect("stdout"));
+    let stderr = read_all(child.stderr.take().expect("stderr"));
+    let status = wait_with_limit(&mut child, args);
+    writer.join().expect("stdin writer");
+    let (stdout, stderr) = (stdout.join().expect("stdout reader"), stderr.join().expect("stderr reader"));
+    Run { status, stdout, stderr }
+}
+
+/// Reads a pipe to its end on a thread.
+fn read_all(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = pipe.read_to_string(&mut text);
+        text
+    })
+}
+
+fn wait_with_limit(child: &mut Child, args: &[&str]) -> ExitStatus {
+    let deadline = Instant::now() + COMMAND_LIMIT;
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("corelog {args:?} did not finish within {COMMAND_LIMIT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn lines(text: &str) -> Vec<&str> {
+    text.lines().collect()
+}
+
+#[test]
+fn topics_produce_and_consume_through_the_cli() {
+    let broker = BrokerProcess::start();
+    let bs = broker.bootstrap();
+    let b = bs.as_str();
+
+    // topic create / list / describe
+    let run =
+        corelog(&["topic", "create", "orders", "--partitions", "2", "--config", "retention.ms=86400000", "-b", b], "")
+            .ok();
+    assert!(run.stdout.contains("created topic \"orders\""), "{}", run.stdout);
+    corelog(&["topic", "create", "events", "--bootstrap", b], "").ok();
+    corelog(&["topic", "create", "orders", "-b", b], "").fails_with("already exists");
+    corelog(&["topic", "create", "x", "--config", "no.such.key=1", "-b", b], "").fails_with("no.such.key");
+    assert_eq!(lines(&corelog(&["topic", "list", "-b", b], "").ok().stdout), ["events", "orders"]);
+
+    let described = corelog(&["topic", "describe", "orders", "-b", b], "").ok().stdout;
+    assert!(described.contains("Partitions: 2"), "{described}");
+    let partition_rows: Vec<&str> = described.lines().filter(|l| l.contains(&format!("{b} (node 0 core 0)"))).collect();
+    assert_eq!(partition_rows.len(), 2, "{described}");
+    assert!(described.lines().any(|l| l.split_whitespace().eq(["retention.ms", "86400000", "topic"])), "{described}");
+    assert!(described.lines().any(|l| l.split_whitespace().eq(["flush.policy", "always", "default"])), "{described}");
+
+    // topic alter
+    let args = ["topic", "alter", "orders", "--partitions", "3", "--config", "flush.policy=1000"];
+    corelog(&[&args[..], &["--delete-config", "retention.ms", "-b", b]].concat(), "").ok();
+    let described = corelog(&["topic", "describe", "orders", "-b", b], "").ok().stdout;
+    assert!(described.contains("Partitions: 3"), "{described}");
+    assert!(described.lines().any(|l| l.split_whitespace().eq(["flush.policy", "1000", "topic"])), "{described}");
+    assert!(described.lines().any(|l| l.split_whitespace().eq(["retention.ms", "-1", "default"])), "{described}");
+    corelog(&["topic", "alter", "orders", "--partitions", "1", "-b", b], "").fails_with("cannot be removed");
+    corelog(&["topic", "alter", "orders", "-b", b], "").fails_with("nothing to alter");
+
+    // produce keyed lines, consume them back exactly
+    let input = "k1:first\nk2:second:with:colons\nno key here\nk4:\n";
+    let run = corelog(&["produce", "--topic", "events", "--key-separator", ":", "-b", b], input).ok();
+    assert!(run.stderr.contains("sent 4 records"), "{}", run.stderr);
+    assert!(run.stderr.contains("0 failed"), "{}", run.stderr);
+    let all = corelog(&["consume", "--topic", "events", "--from", "earliest", "--print-key", "-b", b], "").ok();
+    assert_eq!(all.stdout, "k1\tfirst\nk2\tsecond:with:colons\n\tno key here\nk4\t\n");
+    let values = corelog(&["consume", "--topic", "events", "-b", b], "").ok();
+    assert_eq!(values.stdout, "first\nsecond:with:colons\nno key here\n\n");
+
+    // --from offset:N, --max-messages, --print-offset with a separator
+    let tail = corelog(&["consume", "--topic", "events", "--from", "offset:2", "--print-offset", "-b", b], "").ok();
+    assert_eq!(tail.stdout, "2\tno key here\n3\t\n");
+    let two = corelog(&["consume", "--topic", "events", "--max-messages", "2", "-b", b], "").ok();
+    assert_eq!(two.stdout, "first\nsecond:with:colons\n");
+    let sep = ["consume", "--topic", "events", "--print-key", "--key-separator", " => ", "--max-messages", "1"];
+    assert_eq!(corelog(&[&sep[..], &["-b", b]].concat(), "").ok().stdout, "k1 => first\n");
+    let latest = corelog(&["consume", "--topic", "events", "--from", "latest", "-b", b], "").ok();
+    assert_eq!(latest.stdout, "");
+
+    let past_end = corelog(&["consume", "--topic", "events", "--from", "offset:1000", "-b", b], "").ok();
+    assert_eq!(past_end.stdout, "");
+
+    // --follow gets records produced after it started
+    let mut follower = Command::new(BIN)
+        .args(["consume", "--topic", "events", "--follow", "--from", "offset:4", "--max-messages", "2", "-b", b])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn the follower");
+    corelog(&["produce", "--topic", "events", "-b", b], "late\nlater\n").ok();
+    let (tx, rx) = mpsc::channel();
+    let mut follower_out = follower.stdout.take().expect("stdout");
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = follower_out.read_to_string(&mut text);
+        let _ = tx.send(text);
+    });
+    let followed = rx.recv_timeout(COMMAND_LIMIT);
+    let _ = follower.kill();
+    assert_eq!(followed.expect("the follower stops after --max-messages"), "late\nlater\n");
+    assert!(follower.wait().expect("wait").success());
+
+    // keyed records over several partitions, an explicit partition, compression
+    let keyed: String = (0..30).map(|i| format!("key-{i}\tvalue-{i}\n")).collect();
+    let produce = ["produce", "-t", "orders", "--key-separator", "\\t", "--acks", "1", "--compression", "lz4"];
+    corelog(&[&produce[..], &["--linger-ms", "1", "--batch-size", "4096", "-b", b]].concat(), &keyed).ok();
+    let mut got = lines(&corelog(&["consume", "-t", "orders", "--print-key", "-b", b], "").ok().stdout)
+        .into_iter()
+        .map(str::to_owned)
+        .collect::<Vec<_>>();
+    got.sort();
+    let mut want: Vec<String> = keyed.lines().map(str::to_owned).collect();
+    want.sort();
+    assert_eq!(got, want);
+    corelog(&["produce", "-t", "orders", "--partition", "2", "-b", b], "p2\n").ok();
+    let p2 = corelog(&["consume", "-t", "orders", "--partition", "2", "--print-partition", "-b", b], "").ok().stdout;
+    assert_eq!(p2.lines().last(), Some("2\tp2"), "{p2}");
+    let fire_and_forget = corelog(&["produce", "-t", "orders", "--acks", "0", "-b", b], "gone\n").ok();
+    assert!(fire_and_forget.stderr.contains("sent 1 record"), "{}", fire_and_forget.stderr);
+
+    // a closed stdout ends consume quietly, even when following an idle topic
+    for follow in [false, true] {
+        let mut args = vec!["consume", "-t", "orders", "--from", "earliest", "-b", b];
+        if follow {
+            args.push("--follow");
+        }
+        let mut child = Command::new(BIN).args(&args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        drop(child.stdout.take());
+        let status = wait_with_limit(&mut child, &args);
+        let mut stderr = String::new();
+        child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+        assert!(status.success(), "follow={follow}: {status}: {stderr}");
+        assert!(!stderr.contains("error"), "{stderr}");
+    }
+
+    // errors that need a broker
+    corelog(&["consume", "--topic", "nope", "-b", b], "").fails_with("unknown topic \"nope\"");
+    corelog(&["produce", "--topic", "nope", "-b", b], "x\n").fails_with("unknown topic \"nope\"");
+    corelog(&["consume", "--topic", "events", "--partition", "7", "-b", b], "").fails_with("no partition 7");
+    corelog(&["produce", "--topic", "events", "--partition", "7", "-b", b], "x\n").fails_with("no partition 7");
+    corelog(&["topic", "describe", "nope", "-b", b], "").fails_with("unknown topic");
+    corelog(&["topic", "create", "tiny", "--config", "max.message.bytes=1024", "-b", b], "").ok();
+    let big = format!("{}\n", "x".repeat(4000));
+    let run = corelog(&["produce", "--topic", "tiny", "-b", b], &big).fails_with("1 of 1 records failed");
+    assert!(run.stderr.contains("sent 1 record"), "{}", run.stderr);
+
+    // topic delete
+    let run = corelog(&["topic", "delete", "events", "-b", b], "").ok();
+    assert!(run.stdout.contains("deleted topic \"events\""), "{}", run.stdout);
+    assert_eq!(lines(&corelog(&["topic", "list", "-b", b], "").ok().stdout), ["orders", "tiny"]);
+    corelog(&["topic", "delete", "events", "-b", b], "").fails_with("unknown topic");
+    drop(broker);
+}
+
+#[test]
+fn bad_input_gives_one_line_errors() {
+    // Nothing listens on a port that was free a moment ago.
+    let down = format!("127.0.0.1:{}", free_port());
+    for args in [
+        vec!["topic", "list", "--bootstrap", &down],
+        vec!["topic", "create", "t", "-b", &down],
+        vec!["consume", "--topic", "t", "-b", &down],
+    ] {
+        let run = corelog(&args, "").fails_with(&format!("cannot connect to {down}: "));
+        assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    }
+    corelog(&["produce", "--topic", "t", "-b", &down], "x\n").fails_with(&format!("cannot connect to {down}"));
+
+    let bad = [
+        (vec!["consume", "--topic", "t", "--from", "yesterday"], "expected earliest, latest, offset:N or timestamp:MS"),
+        (vec!["consume", "--topic", "t", "--from", "offset:-1"], "offset:-1"),
+        (vec!["consume"], "--topic"),
+        (vec!["produce", "--topic", "t", "--acks", "2"], "expected 0, 1 or all"),
+        (vec!["produce", "--topic", "t", "--compression", "gzip"], "gzip"),
+        (vec!["produce", "--topic", "t", "--key-separator", ""], "must not be empty"),
+        (vec!["topic", "create", "t", "--partitions", "0"], "--partitions"),
+        (vec!["topic", "create", "t", "--config", "retention.ms"], "expected key=value"),
+        (vec!["topic", "list", "--bootstrap", "localhost"], "expected host:port"),
+        (vec!["topic", "frobnicate"], "frobnicate"),
+    ];
+    for (args, needle) in bad {
+        corelog(&args, "").fails_with(needle);
+    }
+
+    // --help everywhere, with descriptions
+    for args in [
+        vec!["--help"],
+        vec!["topic", "--help"],
+        vec!["topic", "create", "--help"],
+        vec!["topic", "list", "--help"],
+        vec!["topic", "describe", "--help"],
+        vec!["topic", "delete", "--help"],
+        vec!["topic", "alter", "--help"],
+        vec!["produce", "--help"],
+        vec!["consume", "--help"],
+        vec!["broker", "--help"],
+    ] {
+        let run = corelog(&args, "").ok();
+        assert!(run.stdout.contains("Usage: corelog"), "{args:?}: {}", run.stdout);
+        assert!(run.stdout.lines().count() > 4, "{args:?}: {}", run.stdout);
+    }
+}
