@@ -132,7 +132,7 @@ impl<S: Storage> PartitionLog<S> {
     /// Makes everything appended so far durable (written and fdatasync'd),
     /// and writes the index tails.
     pub async fn flush(&self) -> LogResult<()> {
-        let _io = self.io.lock().await;
+        let _io = self.io.acquire().await;
         self.flush_locked(true, true, true).await
     }
 
@@ -160,9 +160,9 @@ impl<S: Storage> PartitionLog<S> {
                 (st.exclusive, self.needs_roll(&st.active, len))
             };
             if exclusive {
-                drop(self.io.lock().await);
+                drop(self.io.acquire().await);
             } else if roll {
-                let _io = self.io.lock().await;
+                let _io = self.io.acquire().await;
                 let still = self.needs_roll(&self.state.borrow().active, len);
                 if still {
                     self.roll_locked().await?;
@@ -212,7 +212,7 @@ impl<S: Storage> PartitionLog<S> {
                     let before = self.state.borrow().covered(sync);
                     let leader = LeaderGuard { log: self };
                     let result = async {
-                        let _io = self.io.lock().await;
+                        let _io = self.io.acquire().await;
                         let due = match self.config.borrow().flush {
                             FlushPolicy::Always => true,
                             FlushPolicy::Interval(i) => self.state.borrow().last_sync.elapsed() >= i,

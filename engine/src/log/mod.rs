@@ -2,8 +2,8 @@
 //! batches made of sealed segments and one active segment.
 //!
 //! Concurrency model (one core, many tasks): `state` holds everything that
-//! changes in memory and is never borrowed across an await; `io` is an async
-//! mutex that serializes every operation that mutates files (flush, roll,
+//! changes in memory and is never borrowed across an await; `io` is a fair
+//! (FIFO) async lock that serializes every operation that mutates files (flush, roll,
 //! truncate, retention). Appenders stage their bytes without waiting for the
 //! disk and then wait for a flush to cover them, so one flush (one
 //! fdatasync) covers every batch staged before it: group commit.
@@ -250,7 +250,7 @@ pub struct PartitionLog<S: Storage = DmaStorage> {
     storage: S,
     config: RefCell<LogConfig>,
     state: RefCell<LogState<S::File>>,
-    io: futures::lock::Mutex<()>,
+    io: crate::runtime::sync::Semaphore,
 }
 
 impl<S: Storage> PartitionLog<S> {

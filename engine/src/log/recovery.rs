@@ -137,7 +137,7 @@ impl<S: Storage> PartitionLog<S> {
                 failed: None,
                 stats: LogStats { recovery: report, ..LogStats::default() },
             }),
-            io: futures::lock::Mutex::new(()),
+            io: crate::runtime::sync::Semaphore::new(1),
         })
     }
 }

@@ -23,7 +23,7 @@ impl<S: Storage> PartitionLog<S> {
 
     /// [`Self::enforce_retention`] with an explicit clock (tests).
     pub async fn enforce_retention_at(&self, now_ms: u64) -> LogResult<RetentionOutcome> {
-        let _io = self.io.lock().await;
+        let _io = self.io.acquire().await;
         let config = self.config.borrow().clone();
         let victims: Vec<(u64, u64)> = {
             let st = self.state.borrow();

@@ -14,7 +14,7 @@ impl<S: Storage> PartitionLog<S> {
     /// the batch containing `offset` goes whole, so the new log end is that
     /// batch's base offset (<= `offset`), which is returned.
     pub async fn truncate_to(&self, offset: u64) -> LogResult<u64> {
-        let _io = self.io.lock().await;
+        let _io = self.io.acquire().await;
         let _exclusive = Exclusive::begin(self);
         self.truncate_inner(offset).await
     }

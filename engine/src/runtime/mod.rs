@@ -9,6 +9,7 @@ pub mod channel;
 pub mod executor;
 pub mod file;
 pub mod net;
+pub mod sync;
 
 pub use channel::{control_channel, ControlReceiver, ControlSender};
 pub use executor::{available_cores, run_local, spawn_cores, CoreHandle, ExecutorConfig};

@@ -33,11 +33,11 @@ use futures::{AsyncReadExt, AsyncWriteExt, StreamExt};
 
 use super::config::ClientConfig;
 use super::error::{ClientError, ClientResult};
-use super::sync::Semaphore;
 use crate::protocol::{
     decode_response, encode_request, ApiKey, ApiVersionsRequest, ApiVersionsResponse, EncodedFrame, Frame,
     FrameDecoder, ProduceResponse, Request, Response,
 };
+use corelog_engine::runtime::sync::Semaphore;
 
 /// Bytes asked of the socket per read.
 const READ_BUFFER_BYTES: usize = 128 * 1024;

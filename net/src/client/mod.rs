@@ -51,7 +51,6 @@ pub mod partitioner;
 pub mod producer;
 mod producer_record;
 mod producer_send;
-mod sync;
 
 pub use crate::protocol::{Acks, OffsetSpec};
 pub use admin::Admin;

@@ -35,9 +35,9 @@ use super::partitioner::Partitioner;
 use super::producer_record::Delivery;
 pub use super::producer_record::{DeliveryFuture, ProducerRecord, RecordMetadata};
 use super::producer_send::{send_request, MetadataFetch};
-use super::sync::Notify;
 use super::ClientConfig;
 use crate::protocol::Acks;
+use corelog_engine::runtime::sync::Notify;
 
 /// Producer settings.
 #[derive(Debug, Clone)]

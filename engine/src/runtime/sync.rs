@@ -1,7 +1,8 @@
-//! Single-core async primitives: a FIFO [`Semaphore`] and a [`Notify`].
+//! Single-core async primitives: a FIFO [`Semaphore`] (with one permit, a
+//! fair mutex: no task can barge past one already waiting) and a [`Notify`].
 //!
-//! The client lives on one core (one glommio executor), so these are built on
-//! `Rc`/`RefCell` and wakers, without atomics or locks.
+//! Everything using them lives on one core (one executor), so they are built
+//! on `Rc`/`RefCell` and wakers, without atomics or locks.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -12,7 +13,7 @@ use std::task::{Context, Poll, Waker};
 
 /// A counting semaphore whose waiters are served first come, first served.
 #[derive(Clone)]
-pub(crate) struct Semaphore {
+pub struct Semaphore {
     state: Rc<RefCell<SemState>>,
 }
 
@@ -33,7 +34,7 @@ impl SemState {
 }
 
 /// A permit of a [`Semaphore`]; released when dropped.
-pub(crate) struct Permit {
+pub struct Permit {
     state: Rc<RefCell<SemState>>,
 }
 
@@ -58,14 +59,13 @@ impl Semaphore {
     }
 
     /// Permits available right now.
-    #[cfg(test)]
     pub fn available(&self) -> usize {
         self.state.borrow().permits
     }
 }
 
 /// Future of [`Semaphore::acquire`].
-pub(crate) struct Acquire {
+pub struct Acquire {
     state: Rc<RefCell<SemState>>,
     id: Option<u64>,
 }
@@ -121,7 +121,7 @@ impl Drop for Acquire {
 /// Wakes one waiting task; a notification sent while nobody waits is kept
 /// (one at most) for the next wait, so none is lost between checks.
 #[derive(Clone, Default)]
-pub(crate) struct Notify {
+pub struct Notify {
     state: Rc<RefCell<NotifyState>>,
 }
 
@@ -148,7 +148,7 @@ impl Notify {
 }
 
 /// Future of [`Notify::notified`].
-pub(crate) struct Notified<'a> {
+pub struct Notified<'a> {
     notify: &'a Notify,
 }
 
