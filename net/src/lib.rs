@@ -5,5 +5,6 @@
 #![warn(missing_docs)]
 
 pub mod client;
+pub mod coordinator;
 pub mod protocol;
 pub mod server;

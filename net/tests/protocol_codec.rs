@@ -308,3 +308,105 @@ fn records_slices_survive_the_decoder_buffer() {
     let first: Bytes = p.topics[0].partitions[0].records.to_bytes();
     assert_eq!(first, batch(1, 96));
 }
+
+#[test]
+fn group_body_limits_enforced() {
+    let join = |f: &dyn Fn(&mut JoinGroupRequest)| {
+        let mut r = JoinGroupRequest {
+            group_id: "g".into(),
+            session_timeout_ms: 10_000,
+            rebalance_timeout_ms: 10_000,
+            member_id: String::new(),
+            client_id: "c".into(),
+            protocol_type: "consumer".into(),
+            protocols: vec![JoinGroupProtocol { name: "range".into(), metadata: vec![] }],
+        };
+        f(&mut r);
+        Request::JoinGroup(r)
+    };
+    let too_big = [
+        join(&|r| r.group_id = "g".repeat(MAX_GROUP_ID_LEN + 1)),
+        join(&|r| r.member_id = "m".repeat(MAX_MEMBER_ID_LEN + 1)),
+        join(&|r| r.client_id = "c".repeat(MAX_CLIENT_ID_LEN + 1)),
+        join(&|r| r.protocol_type = "t".repeat(MAX_GROUP_PROTOCOL_NAME_LEN + 1)),
+        join(&|r| {
+            r.protocols = vec![JoinGroupProtocol { name: "p".into(), metadata: vec![] }; MAX_GROUP_PROTOCOLS + 1]
+        }),
+        join(&|r| r.protocols[0].metadata = vec![0; MAX_MEMBER_METADATA_BYTES + 1]),
+        Request::OffsetCommit(OffsetCommitRequest {
+            group_id: "g".into(),
+            generation_id: 1,
+            member_id: "m".into(),
+            topics: vec![OffsetCommitTopic {
+                name: "t".into(),
+                partitions: vec![OffsetCommitPartition {
+                    partition: 0,
+                    offset: 0,
+                    metadata: "x".repeat(MAX_OFFSET_METADATA_LEN + 1),
+                }],
+            }],
+        }),
+        Request::OffsetFetch(OffsetFetchRequest {
+            group_id: "g".into(),
+            topics: Some(vec![OffsetFetchTopic {
+                name: "t".into(),
+                partitions: vec![0; MAX_PARTITIONS_PER_REQUEST + 1],
+            }]),
+        }),
+        Request::DescribeGroups(DescribeGroupsRequest { group_ids: vec!["g".into(); MAX_GROUPS_PER_REQUEST + 1] }),
+        Request::DeleteGroups(DeleteGroupsRequest { group_ids: vec!["g".repeat(MAX_GROUP_ID_LEN + 1)] }),
+        Request::ListGroups(ListGroupsRequest { states_filter: vec![GroupState::Empty; MAX_GROUP_STATES_FILTER + 1] }),
+    ];
+    for request in too_big {
+        let frame = one_frame(&encode_request(1, &request).unwrap().to_contiguous());
+        let err = decode_request(&frame).unwrap_err();
+        assert!(matches!(err, ProtocolError::LimitExceeded { .. }), "{:?}: {err}", request.api_key());
+    }
+    // At the limits is fine.
+    let at_limit = join(&|r| {
+        r.group_id = "g".repeat(MAX_GROUP_ID_LEN);
+        r.member_id = "m".repeat(MAX_MEMBER_ID_LEN);
+        r.protocols[0].metadata = vec![7; MAX_MEMBER_METADATA_BYTES];
+    });
+    let frame = one_frame(&encode_request(1, &at_limit).unwrap().to_contiguous());
+    assert_eq!(decode_request(&frame).unwrap(), at_limit);
+}
+
+#[test]
+fn error_responses_of_every_request_round_trip() {
+    for (i, request) in sample_requests().into_iter().enumerate() {
+        let response = request.error_response(ErrorCode::NotCoordinator, "ask core 3");
+        assert_eq!(response.api_key_raw(), request.api_key().code());
+        assert_eq!(response.error(), ErrorCode::NotCoordinator);
+        let frame = one_frame(&encode_response(i as u32, &response).unwrap().to_contiguous());
+        assert_eq!(decode_response(&frame).unwrap(), response);
+    }
+    // Per-item apis echo the items.
+    let commit = sample_requests().into_iter().find(|r| matches!(r, Request::OffsetCommit(c) if !c.topics.is_empty()));
+    let Response::OffsetCommit(c) = commit.unwrap().error_response(ErrorCode::UnknownMemberId, "") else {
+        panic!("not a commit response")
+    };
+    assert_eq!(c.topics[0].partitions.len(), 2);
+    assert!(c.topics[0].partitions.iter().all(|p| p.error == ErrorCode::UnknownMemberId));
+}
+
+#[test]
+fn consumer_protocol_bytes_survive_the_group_apis() {
+    let sub = consumer_protocol::Subscription {
+        topics: vec!["orders".into(), "payments".into()],
+        user_data: vec![1, 2, 3],
+        owned_partitions: vec![consumer_protocol::TopicPartitions::new("orders", [1, 4])],
+    };
+    let join = Request::JoinGroup(JoinGroupRequest {
+        group_id: "g".into(),
+        session_timeout_ms: 10_000,
+        rebalance_timeout_ms: 0,
+        member_id: String::new(),
+        client_id: "c".into(),
+        protocol_type: consumer_protocol::CONSUMER_PROTOCOL_TYPE.into(),
+        protocols: vec![JoinGroupProtocol { name: consumer_protocol::RANGE_ASSIGNOR.into(), metadata: sub.encode() }],
+    });
+    let frame = one_frame(&encode_request(1, &join).unwrap().to_contiguous());
+    let Request::JoinGroup(decoded) = decode_request(&frame).unwrap() else { panic!("not a join") };
+    assert_eq!(consumer_protocol::Subscription::decode(&decoded.protocols[0].metadata).unwrap(), sub);
+}

@@ -78,7 +78,7 @@ proptest! {
 
     #[test]
     fn random_bodies_behind_valid_headers_never_panic(
-        api_key in 0u16..12,
+        api_key in 0u16..(ApiKey::ALL.len() as u16 + 2),
         flags in prop_oneof![Just(0u16), Just(FLAG_RESPONSE), Just(FLAG_RESPONSE | FLAG_ERROR_BODY)],
         body in proptest::collection::vec(any::<u8>(), 0..512),
         data in proptest::collection::vec(any::<u8>(), 0..64),
@@ -138,4 +138,53 @@ fn write_fuzz_seed_corpus() {
     }
     let all: Vec<u8> = std::iter::once(3u8).chain(sample_frames().concat()).collect();
     std::fs::write(dir.join("pipelined-all"), all).unwrap();
+
+    // decode_group_data: byte 0 picks the decoder (see the target).
+    use corelog_net::coordinator::records::{GroupMetadataValue, MemberMetadataValue, OffsetCommitValue, RecordKey};
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/decode_group_data");
+    std::fs::create_dir_all(&dir).unwrap();
+    let offset_key = RecordKey::OffsetCommit { group: "billing".into(), topic: "orders".into(), partition: 3 }.encode();
+    let group_key = RecordKey::GroupMetadata { group: "billing".into() }.encode();
+    let offset_value =
+        OffsetCommitValue { offset: 1234, metadata: "m".into(), commit_timestamp_ms: 1_700_000_000_000 }.encode();
+    let group_value = GroupMetadataValue {
+        protocol_type: "consumer".into(),
+        generation: 7,
+        protocol: "range".into(),
+        leader: "c-1".into(),
+        timestamp_ms: 1_700_000_000_000,
+        members: vec![MemberMetadataValue {
+            member_id: "c-1".into(),
+            client_id: "c".into(),
+            host: "10.0.0.1:5000".into(),
+            session_timeout_ms: 10_000,
+            rebalance_timeout_ms: 30_000,
+            subscription: common::subscription(&["orders"]),
+            assignment: common::assignment(&[0, 1]),
+        }],
+    }
+    .encode();
+    let mut replay = Vec::new();
+    for (k, v) in
+        [(&offset_key, &offset_value), (&group_key, &group_value), (&offset_key, &vec![]), (&group_key, &vec![])]
+    {
+        if k.len() < 256 && v.len() < 256 {
+            replay.push(k.len() as u8);
+            replay.extend_from_slice(k);
+            replay.push(v.len() as u8);
+            replay.extend_from_slice(v);
+        }
+    }
+    let seeds: [(&str, u8, &[u8]); 6] = [
+        ("subscription", 0, &common::subscription(&["orders", "payments"])),
+        ("assignment", 1, &common::assignment(&[0, 2, 4])),
+        ("offset-key", 2, &offset_key),
+        ("offset-value", 3, &offset_value),
+        ("group-value", 4, &group_value),
+        ("replay", 5, &replay),
+    ];
+    for (name, which, bytes) in seeds {
+        let input: Vec<u8> = std::iter::once(which).chain(bytes.iter().copied()).collect();
+        std::fs::write(dir.join(name), input).unwrap();
+    }
 }

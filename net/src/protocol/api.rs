@@ -3,8 +3,8 @@
 /// The apis of the native protocol. The numbers are the wire format (the
 /// frame header's `api_key`) and are stable: never renumber, only append.
 ///
-/// Numbers 10..=19 are reserved for the consumer-group apis (find coordinator,
-/// join, sync, heartbeat, leave, offset commit/fetch, list/describe/delete groups).
+/// Numbers 10..=19 are the consumer-group apis (find coordinator, join, sync,
+/// heartbeat, leave, offset commit/fetch, list/describe/delete groups).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(u16)]
 pub enum ApiKey {
@@ -28,11 +28,31 @@ pub enum ApiKey {
     DescribeConfigs = 8,
     /// Change topic configs.
     AlterConfigs = 9,
+    /// Which core coordinates a consumer group.
+    FindCoordinator = 10,
+    /// Join a consumer group (start or take part in a rebalance).
+    JoinGroup = 11,
+    /// Get this member's assignment (the leader sends everyone's).
+    SyncGroup = 12,
+    /// Keep a group membership alive.
+    Heartbeat = 13,
+    /// Leave a consumer group.
+    LeaveGroup = 14,
+    /// Commit a group's consumed offsets.
+    OffsetCommit = 15,
+    /// Read a group's committed offsets.
+    OffsetFetch = 16,
+    /// List a coordinator's groups.
+    ListGroups = 17,
+    /// Describe groups: state, members, assignments.
+    DescribeGroups = 18,
+    /// Delete empty groups and their offsets.
+    DeleteGroups = 19,
 }
 
 impl ApiKey {
     /// Every api this build knows, in wire-number order.
-    pub const ALL: [ApiKey; 10] = [
+    pub const ALL: [ApiKey; 20] = [
         ApiKey::Produce,
         ApiKey::Fetch,
         ApiKey::ListOffsets,
@@ -43,6 +63,16 @@ impl ApiKey {
         ApiKey::CreatePartitions,
         ApiKey::DescribeConfigs,
         ApiKey::AlterConfigs,
+        ApiKey::FindCoordinator,
+        ApiKey::JoinGroup,
+        ApiKey::SyncGroup,
+        ApiKey::Heartbeat,
+        ApiKey::LeaveGroup,
+        ApiKey::OffsetCommit,
+        ApiKey::OffsetFetch,
+        ApiKey::ListGroups,
+        ApiKey::DescribeGroups,
+        ApiKey::DeleteGroups,
     ];
 
     /// The wire number.
@@ -65,6 +95,23 @@ impl ApiKey {
         0
     }
 
+    /// Whether this is a consumer-group api answered by the group's
+    /// coordinator (every group api but FindCoordinator, which any core answers).
+    pub const fn is_coordinator_api(self) -> bool {
+        matches!(
+            self,
+            ApiKey::JoinGroup
+                | ApiKey::SyncGroup
+                | ApiKey::Heartbeat
+                | ApiKey::LeaveGroup
+                | ApiKey::OffsetCommit
+                | ApiKey::OffsetFetch
+                | ApiKey::ListGroups
+                | ApiKey::DescribeGroups
+                | ApiKey::DeleteGroups
+        )
+    }
+
     /// Whether this build speaks `version` of this api.
     pub fn supports(self, version: u16) -> bool {
         (self.min_version()..=self.max_version()).contains(&version)
@@ -83,6 +130,16 @@ impl ApiKey {
             ApiKey::CreatePartitions => "create_partitions",
             ApiKey::DescribeConfigs => "describe_configs",
             ApiKey::AlterConfigs => "alter_configs",
+            ApiKey::FindCoordinator => "find_coordinator",
+            ApiKey::JoinGroup => "join_group",
+            ApiKey::SyncGroup => "sync_group",
+            ApiKey::Heartbeat => "heartbeat",
+            ApiKey::LeaveGroup => "leave_group",
+            ApiKey::OffsetCommit => "offset_commit",
+            ApiKey::OffsetFetch => "offset_fetch",
+            ApiKey::ListGroups => "list_groups",
+            ApiKey::DescribeGroups => "describe_groups",
+            ApiKey::DeleteGroups => "delete_groups",
         }
     }
 }
@@ -107,6 +164,11 @@ mod tests {
         }
         assert_eq!(ApiKey::Produce.code(), 0);
         assert_eq!(ApiKey::ApiVersions.code(), 4);
-        assert_eq!(ApiKey::from_u16(10), None);
+        assert_eq!(ApiKey::FindCoordinator.code(), 10);
+        assert_eq!(ApiKey::DeleteGroups.code(), 19);
+        assert_eq!(ApiKey::from_u16(20), None);
+        assert!(ApiKey::JoinGroup.is_coordinator_api());
+        assert!(!ApiKey::FindCoordinator.is_coordinator_api());
+        assert!(!ApiKey::Produce.is_coordinator_api());
     }
 }

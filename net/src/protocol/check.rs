@@ -97,6 +97,38 @@ pub(crate) fn host(host: &ArchivedString) -> Result<(), ProtocolError> {
     limit("host name length", host.len(), MAX_HOST_LEN)
 }
 
+/// A consumer-group id within [`MAX_GROUP_ID_LEN`] (emptiness is the
+/// coordinator's business: it answers `InvalidRequest` with a message).
+pub(crate) fn group_id(id: &ArchivedString) -> Result<(), ProtocolError> {
+    limit("group id length", id.len(), MAX_GROUP_ID_LEN)
+}
+
+/// A list of group ids, bounded in count and length.
+pub(crate) fn group_ids(ids: &ArchivedVec<ArchivedString>, max: usize) -> Result<(), ProtocolError> {
+    limit("number of groups", ids.len(), max)?;
+    ids.iter().try_for_each(group_id)
+}
+
+/// A group member id within [`MAX_MEMBER_ID_LEN`].
+pub(crate) fn member_id(id: &ArchivedString) -> Result<(), ProtocolError> {
+    limit("member id length", id.len(), MAX_MEMBER_ID_LEN)
+}
+
+/// A client id within [`MAX_CLIENT_ID_LEN`].
+pub(crate) fn client_id(id: &ArchivedString) -> Result<(), ProtocolError> {
+    limit("client id length", id.len(), MAX_CLIENT_ID_LEN)
+}
+
+/// A group protocol type or protocol name within [`MAX_GROUP_PROTOCOL_NAME_LEN`].
+pub(crate) fn protocol_name(name: &ArchivedString) -> Result<(), ProtocolError> {
+    limit("group protocol name length", name.len(), MAX_GROUP_PROTOCOL_NAME_LEN)
+}
+
+/// Opaque member metadata or assignment bytes within [`MAX_MEMBER_METADATA_BYTES`].
+pub(crate) fn member_bytes(what: &'static str, len: usize) -> Result<(), ProtocolError> {
+    limit(what, len, MAX_MEMBER_METADATA_BYTES)
+}
+
 /// Checks every element of a list of topic-level entries, charging the list's
 /// length to the topic budget.
 pub(crate) fn topics<T: Check>(items: &ArchivedVec<T>, budget: &mut Budget) -> Result<(), ProtocolError> {

@@ -94,6 +94,16 @@ pub fn encode_request(correlation_id: u32, request: &Request) -> Result<EncodedF
         Request::CreatePartitions(r) => build(header, r, none()),
         Request::DescribeConfigs(r) => build(header, r, none()),
         Request::AlterConfigs(r) => build(header, r, none()),
+        Request::FindCoordinator(r) => build(header, r, none()),
+        Request::JoinGroup(r) => build(header, r, none()),
+        Request::SyncGroup(r) => build(header, r, none()),
+        Request::Heartbeat(r) => build(header, r, none()),
+        Request::LeaveGroup(r) => build(header, r, none()),
+        Request::OffsetCommit(r) => build(header, r, none()),
+        Request::OffsetFetch(r) => build(header, r, none()),
+        Request::ListGroups(r) => build(header, r, none()),
+        Request::DescribeGroups(r) => build(header, r, none()),
+        Request::DeleteGroups(r) => build(header, r, none()),
     }
 }
 
@@ -121,6 +131,16 @@ pub fn encode_response(correlation_id: u32, response: &Response) -> Result<Encod
         Response::CreatePartitions(r) => build(v0(), r, none()),
         Response::DescribeConfigs(r) => build(v0(), r, none()),
         Response::AlterConfigs(r) => build(v0(), r, none()),
+        Response::FindCoordinator(r) => build(v0(), r, none()),
+        Response::JoinGroup(r) => build(v0(), r, none()),
+        Response::SyncGroup(r) => build(v0(), r, none()),
+        Response::Heartbeat(r) => build(v0(), r, none()),
+        Response::LeaveGroup(r) => build(v0(), r, none()),
+        Response::OffsetCommit(r) => build(v0(), r, none()),
+        Response::OffsetFetch(r) => build(v0(), r, none()),
+        Response::ListGroups(r) => build(v0(), r, none()),
+        Response::DescribeGroups(r) => build(v0(), r, none()),
+        Response::DeleteGroups(r) => build(v0(), r, none()),
         Response::Error(e) => {
             let body = ErrorBody { error: e.error, message: e.message.clone() };
             let header = FrameHeader::new(e.api_key, e.api_version, correlation_id, FLAG_RESPONSE | FLAG_ERROR_BODY);
@@ -215,6 +235,16 @@ pub fn decode_request(frame: &Frame) -> Result<Request, ProtocolError> {
         ApiKey::CreatePartitions => Request::CreatePartitions(decode_plain(frame, b())?),
         ApiKey::DescribeConfigs => Request::DescribeConfigs(decode_plain(frame, b())?),
         ApiKey::AlterConfigs => Request::AlterConfigs(decode_plain(frame, b())?),
+        ApiKey::FindCoordinator => Request::FindCoordinator(decode_plain(frame, b())?),
+        ApiKey::JoinGroup => Request::JoinGroup(decode_plain(frame, b())?),
+        ApiKey::SyncGroup => Request::SyncGroup(decode_plain(frame, b())?),
+        ApiKey::Heartbeat => Request::Heartbeat(decode_plain(frame, b())?),
+        ApiKey::LeaveGroup => Request::LeaveGroup(decode_plain(frame, b())?),
+        ApiKey::OffsetCommit => Request::OffsetCommit(decode_plain(frame, b())?),
+        ApiKey::OffsetFetch => Request::OffsetFetch(decode_plain(frame, b())?),
+        ApiKey::ListGroups => Request::ListGroups(decode_plain(frame, b())?),
+        ApiKey::DescribeGroups => Request::DescribeGroups(decode_plain(frame, b())?),
+        ApiKey::DeleteGroups => Request::DeleteGroups(decode_plain(frame, b())?),
     })
 }
 
@@ -250,5 +280,15 @@ pub fn decode_response(frame: &Frame) -> Result<Response, ProtocolError> {
         ApiKey::CreatePartitions => Response::CreatePartitions(decode_plain(frame, b())?),
         ApiKey::DescribeConfigs => Response::DescribeConfigs(decode_plain(frame, b())?),
         ApiKey::AlterConfigs => Response::AlterConfigs(decode_plain(frame, b())?),
+        ApiKey::FindCoordinator => Response::FindCoordinator(decode_plain(frame, b())?),
+        ApiKey::JoinGroup => Response::JoinGroup(decode_plain(frame, b())?),
+        ApiKey::SyncGroup => Response::SyncGroup(decode_plain(frame, b())?),
+        ApiKey::Heartbeat => Response::Heartbeat(decode_plain(frame, b())?),
+        ApiKey::LeaveGroup => Response::LeaveGroup(decode_plain(frame, b())?),
+        ApiKey::OffsetCommit => Response::OffsetCommit(decode_plain(frame, b())?),
+        ApiKey::OffsetFetch => Response::OffsetFetch(decode_plain(frame, b())?),
+        ApiKey::ListGroups => Response::ListGroups(decode_plain(frame, b())?),
+        ApiKey::DescribeGroups => Response::DescribeGroups(decode_plain(frame, b())?),
+        ApiKey::DeleteGroups => Response::DeleteGroups(decode_plain(frame, b())?),
     })
 }

@@ -6,8 +6,9 @@ use rkyv::{Archive, Archived, Deserialize, Place, Portable, Serialize};
 /// An error code in a response: top-level (request-level) or per item.
 ///
 /// The numbers are the wire format and are stable: never renumber, only append.
-/// Codes 18..=25 are reserved for the consumer-group apis (not implemented yet)
-/// so the numbering stays stable when they are. A code this build does not know
+/// Codes 18..=25 are the consumer-group apis' (see
+/// [`group_membership`](super::group_membership) for what a member does on
+/// each). A code this build does not know
 /// (sent by a newer peer) decodes as [`ErrorCode::UnknownServerError`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[repr(u16)]

@@ -78,6 +78,41 @@ pub const MAX_CONFIG_VALUE_LEN: usize = 4_096;
 /// Longest error message carried in a response, in bytes.
 pub const MAX_ERROR_MESSAGE_LEN: usize = 4_096;
 
+/// Longest consumer-group id, in bytes. Group ids appear in the keys of the
+/// `__consumer_offsets` records (a `u16` length there).
+pub const MAX_GROUP_ID_LEN: usize = 255;
+
+/// Longest group member id, in bytes. The coordinator generates ids as
+/// `{client_id}-{incarnation:x}-{counter}`, well within this.
+pub const MAX_MEMBER_ID_LEN: usize = 512;
+
+/// Longest group protocol type (`"consumer"`) or protocol (assignor) name, in bytes.
+pub const MAX_GROUP_PROTOCOL_NAME_LEN: usize = 255;
+
+/// Most protocols (assignors) one JoinGroup may offer.
+pub const MAX_GROUP_PROTOCOLS: usize = 64;
+
+/// Largest opaque member metadata (a JoinGroup protocol's subscription) or
+/// assignment, in bytes.
+pub const MAX_MEMBER_METADATA_BYTES: usize = 1 << 20;
+
+/// Most members a group may have (and so the most a JoinGroup, SyncGroup or
+/// DescribeGroups message may list for one group).
+pub const MAX_GROUP_MEMBERS: usize = 10_000;
+
+/// Most group ids one DescribeGroups or DeleteGroups request may name.
+pub const MAX_GROUPS_PER_REQUEST: usize = 10_000;
+
+/// Most groups one ListGroups or DescribeGroups response may carry.
+pub const MAX_GROUPS_PER_RESPONSE: usize = 1_000_000;
+
+/// Longest metadata string committed with an offset, in bytes (Kafka's
+/// `offset.metadata.max.bytes` default).
+pub const MAX_OFFSET_METADATA_LEN: usize = 4_096;
+
+/// Most group states a ListGroups request may filter on.
+pub const MAX_GROUP_STATES_FILTER: usize = 16;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,6 +124,10 @@ mod tests {
             assert!(MAX_FRAME_BYTES_CEILING <= u32::MAX as usize);
             assert!(MAX_TOPICS_PER_REQUEST <= MAX_TOPICS_PER_RESPONSE);
             assert!(MAX_PARTITIONS_PER_REQUEST <= MAX_PARTITIONS_PER_RESPONSE);
+            assert!(MAX_GROUPS_PER_REQUEST <= MAX_GROUPS_PER_RESPONSE);
+            assert!(MAX_GROUP_ID_LEN <= u16::MAX as usize);
+            assert!(MAX_MEMBER_ID_LEN <= u16::MAX as usize);
+            assert!(MAX_MEMBER_METADATA_BYTES < DEFAULT_MAX_FRAME_BYTES);
         }
     }
 }

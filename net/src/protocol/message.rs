@@ -10,7 +10,20 @@ use super::configs::{AlterConfigsRequest, AlterConfigsResponse, DescribeConfigsR
 use super::error::ProtocolError;
 use super::error_code::ErrorCode;
 use super::fetch::{FetchRequest, FetchResponse};
+use super::find_coordinator::{FindCoordinatorRequest, FindCoordinatorResponse};
 use super::frame::FrameHeader;
+use super::group_admin::{
+    DeleteGroupsRequest, DeleteGroupsResponse, DescribeGroupsRequest, DescribeGroupsResponse, DescribedGroup,
+    GroupResult, ListGroupsRequest, ListGroupsResponse,
+};
+use super::group_membership::{
+    HeartbeatRequest, HeartbeatResponse, JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest, LeaveGroupResponse,
+    SyncGroupRequest, SyncGroupResponse,
+};
+use super::group_offsets::{
+    OffsetCommitRequest, OffsetCommitResponse, OffsetFetchPartitionResponse, OffsetFetchRequest, OffsetFetchResponse,
+    OffsetFetchTopicResponse,
+};
 use super::limits::MAX_ERROR_MESSAGE_LEN;
 use super::list_offsets::{ListOffsetsRequest, ListOffsetsResponse};
 use super::metadata::{MetadataRequest, MetadataResponse};
@@ -43,6 +56,26 @@ pub enum Request {
     DescribeConfigs(DescribeConfigsRequest),
     /// See [`AlterConfigsRequest`].
     AlterConfigs(AlterConfigsRequest),
+    /// See [`FindCoordinatorRequest`].
+    FindCoordinator(FindCoordinatorRequest),
+    /// See [`JoinGroupRequest`].
+    JoinGroup(JoinGroupRequest),
+    /// See [`SyncGroupRequest`].
+    SyncGroup(SyncGroupRequest),
+    /// See [`HeartbeatRequest`].
+    Heartbeat(HeartbeatRequest),
+    /// See [`LeaveGroupRequest`].
+    LeaveGroup(LeaveGroupRequest),
+    /// See [`OffsetCommitRequest`].
+    OffsetCommit(OffsetCommitRequest),
+    /// See [`OffsetFetchRequest`].
+    OffsetFetch(OffsetFetchRequest),
+    /// See [`ListGroupsRequest`].
+    ListGroups(ListGroupsRequest),
+    /// See [`DescribeGroupsRequest`].
+    DescribeGroups(DescribeGroupsRequest),
+    /// See [`DeleteGroupsRequest`].
+    DeleteGroups(DeleteGroupsRequest),
 }
 
 impl Request {
@@ -59,6 +92,87 @@ impl Request {
             Request::CreatePartitions(_) => ApiKey::CreatePartitions,
             Request::DescribeConfigs(_) => ApiKey::DescribeConfigs,
             Request::AlterConfigs(_) => ApiKey::AlterConfigs,
+            Request::FindCoordinator(_) => ApiKey::FindCoordinator,
+            Request::JoinGroup(_) => ApiKey::JoinGroup,
+            Request::SyncGroup(_) => ApiKey::SyncGroup,
+            Request::Heartbeat(_) => ApiKey::Heartbeat,
+            Request::LeaveGroup(_) => ApiKey::LeaveGroup,
+            Request::OffsetCommit(_) => ApiKey::OffsetCommit,
+            Request::OffsetFetch(_) => ApiKey::OffsetFetch,
+            Request::ListGroups(_) => ApiKey::ListGroups,
+            Request::DescribeGroups(_) => ApiKey::DescribeGroups,
+            Request::DeleteGroups(_) => ApiKey::DeleteGroups,
+        }
+    }
+
+    /// The typed response of this request's api reporting `error` for the
+    /// whole request, e.g. [`ErrorCode::NotCoordinator`] for a group request
+    /// sent to the wrong core. Per-item lists echo the request's items with
+    /// the same error where the api answers per item (OffsetCommit,
+    /// OffsetFetch, DescribeGroups, DeleteGroups); other apis' lists are empty.
+    pub fn error_response(&self, error: ErrorCode, message: impl Into<String>) -> Response {
+        let message = Some(truncate_message(message.into()));
+        macro_rules! plain {
+            ($variant:ident, $ty:ident) => {
+                Response::$variant($ty { error, error_message: message, ..Default::default() })
+            };
+        }
+        match self {
+            Request::Produce(_) => plain!(Produce, ProduceResponse),
+            Request::Fetch(_) => plain!(Fetch, FetchResponse),
+            Request::ListOffsets(_) => plain!(ListOffsets, ListOffsetsResponse),
+            Request::Metadata(_) => plain!(Metadata, MetadataResponse),
+            Request::ApiVersions(_) => plain!(ApiVersions, ApiVersionsResponse),
+            Request::CreateTopics(_) => plain!(CreateTopics, CreateTopicsResponse),
+            Request::DeleteTopics(_) => plain!(DeleteTopics, DeleteTopicsResponse),
+            Request::CreatePartitions(_) => plain!(CreatePartitions, CreatePartitionsResponse),
+            Request::DescribeConfigs(_) => plain!(DescribeConfigs, DescribeConfigsResponse),
+            Request::AlterConfigs(_) => plain!(AlterConfigs, AlterConfigsResponse),
+            Request::FindCoordinator(_) => plain!(FindCoordinator, FindCoordinatorResponse),
+            Request::JoinGroup(r) => Response::JoinGroup(JoinGroupResponse {
+                error,
+                error_message: message,
+                generation_id: -1,
+                member_id: r.member_id.clone(),
+                ..Default::default()
+            }),
+            Request::SyncGroup(_) => plain!(SyncGroup, SyncGroupResponse),
+            Request::Heartbeat(_) => Response::Heartbeat(HeartbeatResponse { error, error_message: message }),
+            Request::LeaveGroup(_) => Response::LeaveGroup(LeaveGroupResponse { error, error_message: message }),
+            Request::OffsetCommit(r) => Response::OffsetCommit(OffsetCommitResponse::uniform(r, error, message)),
+            Request::OffsetFetch(r) => Response::OffsetFetch(OffsetFetchResponse {
+                error,
+                error_message: message,
+                topics: r
+                    .topics
+                    .iter()
+                    .flatten()
+                    .map(|t| OffsetFetchTopicResponse {
+                        name: t.name.clone(),
+                        partitions: t
+                            .partitions
+                            .iter()
+                            .map(|&partition| OffsetFetchPartitionResponse {
+                                partition,
+                                offset: None,
+                                metadata: String::new(),
+                                error,
+                            })
+                            .collect(),
+                    })
+                    .collect(),
+            }),
+            Request::ListGroups(_) => plain!(ListGroups, ListGroupsResponse),
+            Request::DescribeGroups(r) => Response::DescribeGroups(DescribeGroupsResponse {
+                error,
+                error_message: message,
+                groups: r.group_ids.iter().map(|g| DescribedGroup::error(g.clone(), error)).collect(),
+            }),
+            Request::DeleteGroups(r) => Response::DeleteGroups(DeleteGroupsResponse {
+                error,
+                error_message: message,
+                results: r.group_ids.iter().map(|g| GroupResult { group_id: g.clone(), error }).collect(),
+            }),
         }
     }
 
@@ -92,6 +206,26 @@ pub enum Response {
     DescribeConfigs(DescribeConfigsResponse),
     /// See [`AlterConfigsResponse`].
     AlterConfigs(AlterConfigsResponse),
+    /// See [`FindCoordinatorResponse`].
+    FindCoordinator(FindCoordinatorResponse),
+    /// See [`JoinGroupResponse`].
+    JoinGroup(JoinGroupResponse),
+    /// See [`SyncGroupResponse`].
+    SyncGroup(SyncGroupResponse),
+    /// See [`HeartbeatResponse`].
+    Heartbeat(HeartbeatResponse),
+    /// See [`LeaveGroupResponse`].
+    LeaveGroup(LeaveGroupResponse),
+    /// See [`OffsetCommitResponse`].
+    OffsetCommit(OffsetCommitResponse),
+    /// See [`OffsetFetchResponse`].
+    OffsetFetch(OffsetFetchResponse),
+    /// See [`ListGroupsResponse`].
+    ListGroups(ListGroupsResponse),
+    /// See [`DescribeGroupsResponse`].
+    DescribeGroups(DescribeGroupsResponse),
+    /// See [`DeleteGroupsResponse`].
+    DeleteGroups(DeleteGroupsResponse),
     /// The request could not be decoded (unknown api, unsupported version,
     /// invalid body); sent with the `ERROR_BODY` frame flag.
     Error(ErrorResponse),
@@ -112,6 +246,16 @@ impl Response {
             Response::CreatePartitions(_) => ApiKey::CreatePartitions.code(),
             Response::DescribeConfigs(_) => ApiKey::DescribeConfigs.code(),
             Response::AlterConfigs(_) => ApiKey::AlterConfigs.code(),
+            Response::FindCoordinator(_) => ApiKey::FindCoordinator.code(),
+            Response::JoinGroup(_) => ApiKey::JoinGroup.code(),
+            Response::SyncGroup(_) => ApiKey::SyncGroup.code(),
+            Response::Heartbeat(_) => ApiKey::Heartbeat.code(),
+            Response::LeaveGroup(_) => ApiKey::LeaveGroup.code(),
+            Response::OffsetCommit(_) => ApiKey::OffsetCommit.code(),
+            Response::OffsetFetch(_) => ApiKey::OffsetFetch.code(),
+            Response::ListGroups(_) => ApiKey::ListGroups.code(),
+            Response::DescribeGroups(_) => ApiKey::DescribeGroups.code(),
+            Response::DeleteGroups(_) => ApiKey::DeleteGroups.code(),
             Response::Error(e) => e.api_key,
         }
     }
@@ -129,6 +273,16 @@ impl Response {
             Response::CreatePartitions(r) => r.error,
             Response::DescribeConfigs(r) => r.error,
             Response::AlterConfigs(r) => r.error,
+            Response::FindCoordinator(r) => r.error,
+            Response::JoinGroup(r) => r.error,
+            Response::SyncGroup(r) => r.error,
+            Response::Heartbeat(r) => r.error,
+            Response::LeaveGroup(r) => r.error,
+            Response::OffsetCommit(r) => r.error,
+            Response::OffsetFetch(r) => r.error,
+            Response::ListGroups(r) => r.error,
+            Response::DescribeGroups(r) => r.error,
+            Response::DeleteGroups(r) => r.error,
             Response::Error(r) => r.error,
         }
     }

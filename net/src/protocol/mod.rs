@@ -26,6 +26,16 @@
 //! per-topic or per-partition codes; partition-level `NotOwner` errors carry
 //! the current owner's [`Endpoint`].
 //!
+//! # Api groups
+//!
+//! One file per group of apis: [`produce`], [`fetch`], [`list_offsets`],
+//! [`metadata`], [`api_versions`], [`topics`] (create/delete topics, create
+//! partitions), [`configs`]; and the consumer-group apis (keys 10–19):
+//! [`find_coordinator`], [`group_membership`] (join, sync, heartbeat, leave),
+//! [`group_offsets`] (offset commit/fetch) and [`group_admin`]
+//! (list/describe/delete groups). [`consumer_protocol`] encodes what
+//! consumers put in the group apis' opaque metadata and assignment bytes.
+//!
 //! # Example
 //!
 //! ```
@@ -58,11 +68,16 @@ mod body;
 mod check;
 pub mod codec;
 pub mod configs;
+pub mod consumer_protocol;
 pub mod decoder;
 pub mod error;
 pub mod error_code;
 pub mod fetch;
+pub mod find_coordinator;
 pub mod frame;
+pub mod group_admin;
+pub mod group_membership;
+pub mod group_offsets;
 pub mod limits;
 pub mod list_offsets;
 pub mod message;
@@ -82,7 +97,21 @@ pub use decoder::FrameDecoder;
 pub use error::{EncodeError, ProtocolError};
 pub use error_code::ErrorCode;
 pub use fetch::{FetchPartition, FetchPartitionResponse, FetchRequest, FetchResponse, FetchTopic, FetchTopicResponse};
+pub use find_coordinator::{FindCoordinatorRequest, FindCoordinatorResponse};
 pub use frame::{Frame, FrameError, FrameHeader, FRAME_HEADER_LEN};
+pub use group_admin::{
+    DeleteGroupsRequest, DeleteGroupsResponse, DescribeGroupsRequest, DescribeGroupsResponse, DescribedGroup,
+    DescribedGroupMember, GroupResult, GroupState, ListGroupsRequest, ListGroupsResponse, ListedGroup,
+};
+pub use group_membership::{
+    HeartbeatRequest, HeartbeatResponse, JoinGroupMember, JoinGroupProtocol, JoinGroupRequest, JoinGroupResponse,
+    LeaveGroupRequest, LeaveGroupResponse, SyncGroupAssignment, SyncGroupRequest, SyncGroupResponse,
+};
+pub use group_offsets::{
+    OffsetCommitPartition, OffsetCommitPartitionResponse, OffsetCommitRequest, OffsetCommitResponse, OffsetCommitTopic,
+    OffsetCommitTopicResponse, OffsetFetchPartitionResponse, OffsetFetchRequest, OffsetFetchResponse, OffsetFetchTopic,
+    OffsetFetchTopicResponse, NO_GENERATION,
+};
 pub use list_offsets::{
     ListOffsetsPartition, ListOffsetsPartitionResponse, ListOffsetsRequest, ListOffsetsResponse, ListOffsetsTopic,
     ListOffsetsTopicResponse, OffsetSpec,

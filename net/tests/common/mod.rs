@@ -16,7 +16,7 @@ pub fn endpoint(node: u32, core: u16) -> Endpoint {
 }
 
 pub fn sample_requests() -> Vec<Request> {
-    vec![
+    let mut requests = vec![
         Request::ApiVersions(ApiVersionsRequest { client_id: "corelog-perf/0.1".into() }),
         Request::Metadata(MetadataRequest { topics: None }),
         Request::Metadata(MetadataRequest { topics: Some(vec!["orders".into(), "payments".into()]) }),
@@ -100,6 +100,94 @@ pub fn sample_requests() -> Vec<Request> {
                 ],
             }],
         }),
+    ];
+    requests.extend(sample_group_requests());
+    requests
+}
+
+/// A consumer subscription, encoded as a member puts it in JoinGroup.
+pub fn subscription(topics: &[&str]) -> Vec<u8> {
+    consumer_protocol::Subscription {
+        topics: topics.iter().map(|t| t.to_string()).collect(),
+        user_data: vec![],
+        owned_partitions: vec![consumer_protocol::TopicPartitions::new("orders", [0, 2])],
+    }
+    .encode()
+}
+
+/// A consumer assignment, encoded as the leader sends it in SyncGroup.
+pub fn assignment(partitions: &[u32]) -> Vec<u8> {
+    consumer_protocol::Assignment {
+        partitions: vec![consumer_protocol::TopicPartitions::new("orders", partitions.iter().copied())],
+        user_data: b"gen-7".to_vec(),
+    }
+    .encode()
+}
+
+/// One or more requests of every consumer-group api.
+pub fn sample_group_requests() -> Vec<Request> {
+    vec![
+        Request::FindCoordinator(FindCoordinatorRequest { group_id: "billing".into() }),
+        Request::JoinGroup(JoinGroupRequest {
+            group_id: "billing".into(),
+            session_timeout_ms: 10_000,
+            rebalance_timeout_ms: 60_000,
+            member_id: String::new(),
+            client_id: "billing-worker".into(),
+            protocol_type: "consumer".into(),
+            protocols: vec![
+                JoinGroupProtocol { name: "sticky".into(), metadata: subscription(&["orders", "payments"]) },
+                JoinGroupProtocol { name: "range".into(), metadata: vec![] },
+            ],
+        }),
+        Request::SyncGroup(SyncGroupRequest {
+            group_id: "billing".into(),
+            generation_id: 7,
+            member_id: "billing-worker-1".into(),
+            assignments: vec![
+                SyncGroupAssignment { member_id: "billing-worker-1".into(), assignment: assignment(&[0, 1]) },
+                SyncGroupAssignment { member_id: "billing-worker-2".into(), assignment: vec![] },
+            ],
+        }),
+        Request::SyncGroup(SyncGroupRequest {
+            group_id: "billing".into(),
+            generation_id: 7,
+            member_id: "billing-worker-2".into(),
+            assignments: vec![],
+        }),
+        Request::Heartbeat(HeartbeatRequest {
+            group_id: "billing".into(),
+            generation_id: 7,
+            member_id: "billing-worker-2".into(),
+        }),
+        Request::LeaveGroup(LeaveGroupRequest { group_id: "billing".into(), member_id: "billing-worker-2".into() }),
+        Request::OffsetCommit(OffsetCommitRequest {
+            group_id: "billing".into(),
+            generation_id: 7,
+            member_id: "billing-worker-1".into(),
+            topics: vec![OffsetCommitTopic {
+                name: "orders".into(),
+                partitions: vec![
+                    OffsetCommitPartition { partition: 0, offset: 1234, metadata: String::new() },
+                    OffsetCommitPartition { partition: 1, offset: u64::MAX, metadata: "host=a,ts=17".into() },
+                ],
+            }],
+        }),
+        Request::OffsetCommit(OffsetCommitRequest {
+            group_id: "standalone".into(),
+            generation_id: NO_GENERATION,
+            member_id: String::new(),
+            topics: vec![],
+        }),
+        Request::OffsetFetch(OffsetFetchRequest {
+            group_id: "billing".into(),
+            topics: Some(vec![OffsetFetchTopic { name: "orders".into(), partitions: vec![0, 1, 5] }]),
+        }),
+        Request::OffsetFetch(OffsetFetchRequest { group_id: "billing".into(), topics: None }),
+        Request::ListGroups(ListGroupsRequest { states_filter: vec![] }),
+        Request::ListGroups(ListGroupsRequest { states_filter: vec![GroupState::Stable, GroupState::Empty] }),
+        Request::DescribeGroups(DescribeGroupsRequest { group_ids: vec!["billing".into(), "missing".into()] }),
+        Request::DeleteGroups(DeleteGroupsRequest { group_ids: vec!["old".into()] }),
     ]
 }
 
@@ -262,6 +350,119 @@ pub fn sample_responses() -> Vec<Response> {
                     },
                 ],
             }],
+        }),
+        Response::FindCoordinator(FindCoordinatorResponse {
+            error: ErrorCode::None,
+            error_message: None,
+            coordinator: Some(endpoint(1, 3)),
+        }),
+        Response::FindCoordinator(FindCoordinatorResponse {
+            error: ErrorCode::CoordinatorNotAvailable,
+            error_message: Some("__consumer_offsets/7 has no owner".into()),
+            coordinator: None,
+        }),
+        Response::JoinGroup(JoinGroupResponse {
+            error: ErrorCode::None,
+            error_message: None,
+            generation_id: 7,
+            protocol_name: "sticky".into(),
+            leader_id: "billing-worker-1".into(),
+            member_id: "billing-worker-1".into(),
+            members: vec![
+                JoinGroupMember {
+                    member_id: "billing-worker-1".into(),
+                    client_id: "billing-worker".into(),
+                    metadata: subscription(&["orders"]),
+                },
+                JoinGroupMember {
+                    member_id: "billing-worker-2".into(),
+                    client_id: "billing-worker".into(),
+                    metadata: vec![],
+                },
+            ],
+        }),
+        Response::JoinGroup(JoinGroupResponse::error(
+            ErrorCode::InconsistentGroupProtocol,
+            "no known assignor",
+            "billing-worker-3",
+        )),
+        Response::SyncGroup(SyncGroupResponse {
+            error: ErrorCode::None,
+            error_message: None,
+            assignment: assignment(&[2, 3]),
+        }),
+        Response::SyncGroup(SyncGroupResponse::error(ErrorCode::RebalanceInProgress, "rejoin")),
+        Response::Heartbeat(HeartbeatResponse { error: ErrorCode::IllegalGeneration, error_message: None }),
+        Response::LeaveGroup(LeaveGroupResponse { error: ErrorCode::None, error_message: None }),
+        Response::OffsetCommit(OffsetCommitResponse {
+            error: ErrorCode::None,
+            error_message: None,
+            topics: vec![OffsetCommitTopicResponse {
+                name: "orders".into(),
+                partitions: vec![
+                    OffsetCommitPartitionResponse { partition: 0, error: ErrorCode::None },
+                    OffsetCommitPartitionResponse { partition: 1, error: ErrorCode::UnknownMemberId },
+                ],
+            }],
+        }),
+        Response::OffsetFetch(OffsetFetchResponse {
+            error: ErrorCode::None,
+            error_message: None,
+            topics: vec![OffsetFetchTopicResponse {
+                name: "orders".into(),
+                partitions: vec![
+                    OffsetFetchPartitionResponse {
+                        partition: 0,
+                        offset: Some(1234),
+                        metadata: "host=a".into(),
+                        error: ErrorCode::None,
+                    },
+                    OffsetFetchPartitionResponse {
+                        partition: 5,
+                        offset: None,
+                        metadata: String::new(),
+                        error: ErrorCode::None,
+                    },
+                ],
+            }],
+        }),
+        Response::ListGroups(ListGroupsResponse {
+            error: ErrorCode::None,
+            error_message: None,
+            groups: vec![
+                ListedGroup { group_id: "billing".into(), state: GroupState::Stable, protocol_type: "consumer".into() },
+                ListedGroup { group_id: "standalone".into(), state: GroupState::Empty, protocol_type: String::new() },
+            ],
+        }),
+        Response::DescribeGroups(DescribeGroupsResponse {
+            error: ErrorCode::None,
+            error_message: None,
+            groups: vec![
+                DescribedGroup {
+                    group_id: "billing".into(),
+                    error: ErrorCode::None,
+                    state: GroupState::Stable,
+                    protocol_type: "consumer".into(),
+                    protocol: "range".into(),
+                    generation_id: 7,
+                    members: vec![DescribedGroupMember {
+                        member_id: "billing-worker-1".into(),
+                        client_id: "billing-worker".into(),
+                        host: "10.0.0.7:51234".into(),
+                        metadata: subscription(&["orders"]),
+                        assignment: assignment(&[0, 1, 2]),
+                    }],
+                },
+                DescribedGroup::error("missing", ErrorCode::UnknownGroup),
+            ],
+        }),
+        Response::DeleteGroups(DeleteGroupsResponse {
+            error: ErrorCode::None,
+            error_message: None,
+            results: vec![
+                GroupResult { group_id: "old".into(), error: ErrorCode::None },
+                GroupResult { group_id: "busy".into(), error: ErrorCode::GroupNotEmpty },
+            ],
         }),
         Response::Error(ErrorResponse {
             api_key: 999,
