@@ -1,0 +1,25 @@
+//! `corelog-perf`: see docs/perf.md. A thin wrapper over the library.
+
+use clap::Parser;
+use corelog_perf::cli::{self, Cli};
+
+fn main() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into());
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 1 } else { 0 };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
+    match cli::run(cli) {
+        Ok(report) if report.had_failures() => std::process::exit(1),
+        Ok(_) => {}
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(1);
+        }
+    }
+}
