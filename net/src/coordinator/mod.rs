@@ -121,6 +121,7 @@
 //! - After a replay groups are Empty with their offsets, protocol type and
 //!   generation; members rejoin (their old ids get `UnknownMemberId`).
 
+pub mod events;
 pub mod group;
 pub mod records;
 pub mod state_machine;
@@ -128,11 +129,10 @@ pub mod state_machine;
 #[cfg(test)]
 mod tests;
 
+pub use events::{Command, CoordinatorConfig, CoordinatorStats, Event, Persist, PersistId, RequestId};
 pub use group::{Group, Member, OffsetAndMetadata};
 pub use records::{OffsetsRecord, RecordError, RecordKey};
-pub use state_machine::{
-    Command, CoordinatorConfig, CoordinatorStats, Event, GroupCoordinator, Persist, PersistId, RequestId,
-};
+pub use state_machine::GroupCoordinator;
 
 use crate::client::partitioner::{murmur2, to_positive};
 
