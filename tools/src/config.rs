@@ -28,6 +28,11 @@ pub struct BrokerSection {
     pub tail_cache_bytes: Option<usize>,
     pub retention_check_ms: Option<u64>,
     pub io_memory_bytes: Option<usize>,
+    pub offsets_partitions: Option<u32>,
+    pub offsets_retention_ms: Option<u64>,
+    pub group_min_session_timeout_ms: Option<u32>,
+    pub group_max_session_timeout_ms: Option<u32>,
+    pub group_initial_rebalance_delay_ms: Option<u32>,
 }
 
 impl ConfigFile {
@@ -51,6 +56,13 @@ impl ConfigFile {
             retention_check: b.retention_check_ms.map(Duration::from_millis).unwrap_or(d.retention_check),
             io_memory: b.io_memory_bytes.unwrap_or(d.io_memory),
             metrics_port: b.metrics_port.or(d.metrics_port),
+            offsets_partitions: b.offsets_partitions.unwrap_or(d.offsets_partitions),
+            offsets_retention_ms: b.offsets_retention_ms.unwrap_or(d.offsets_retention_ms),
+            group_min_session_timeout_ms: b.group_min_session_timeout_ms.unwrap_or(d.group_min_session_timeout_ms),
+            group_max_session_timeout_ms: b.group_max_session_timeout_ms.unwrap_or(d.group_max_session_timeout_ms),
+            group_initial_rebalance_delay_ms: b
+                .group_initial_rebalance_delay_ms
+                .unwrap_or(d.group_initial_rebalance_delay_ms),
         }
     }
 }
@@ -71,6 +83,11 @@ mod tests {
         assert_eq!(from_file.tail_cache_bytes, d.tail_cache_bytes);
         assert_eq!(from_file.retention_check, d.retention_check);
         assert_eq!(from_file.io_memory, d.io_memory);
+        assert_eq!(from_file.offsets_partitions, d.offsets_partitions);
+        assert_eq!(from_file.offsets_retention_ms, d.offsets_retention_ms);
+        assert_eq!(from_file.group_min_session_timeout_ms, d.group_min_session_timeout_ms);
+        assert_eq!(from_file.group_max_session_timeout_ms, d.group_max_session_timeout_ms);
+        assert_eq!(from_file.group_initial_rebalance_delay_ms, d.group_initial_rebalance_delay_ms);
     }
 
     #[test]

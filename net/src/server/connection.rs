@@ -12,7 +12,6 @@
 //! connection goes on.
 
 use std::rc::Rc;
-use std::sync::Arc;
 
 use futures::channel::{mpsc, oneshot};
 use futures::{AsyncReadExt, AsyncWriteExt, SinkExt, StreamExt};
@@ -38,16 +37,19 @@ const MAX_READ_BYTES: usize = 1024 * 1024;
 
 /// Serves one connection until the client goes away, a framing error, or the
 /// shard stops (then the socket is closed at once).
-pub async fn serve(stream: TcpStream, shard: Rc<Shard>, context: Arc<ServerContext>) {
+pub async fn serve(stream: TcpStream, shard: Rc<Shard>, context: Rc<ServerContext>) {
     let stopping = shard.clone();
     let stopped = std::pin::pin!(stopping.stopped());
     let session = std::pin::pin!(session(stream, shard, context));
     futures::future::select(session, stopped).await;
 }
 
-async fn session(stream: TcpStream, shard: Rc<Shard>, context: Arc<ServerContext>) {
+async fn session(stream: TcpStream, shard: Rc<Shard>, context: Rc<ServerContext>) {
     let _open = context.metrics.connection_opened();
-    let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+    let peer_addr = stream.peer_addr().ok();
+    let peer = peer_addr.map(|a| a.to_string()).unwrap_or_default();
+    // The client's address as group descriptions show it.
+    let client_host: Rc<str> = peer_addr.map(|a| a.ip().to_string()).unwrap_or_default().into();
     let (mut reader, mut writer) = stream.split();
     let (tx, mut rx) = mpsc::channel::<oneshot::Receiver<Option<EncodedFrame>>>(MAX_IN_FLIGHT_PER_CONNECTION);
 
@@ -86,10 +88,10 @@ async fn session(stream: TcpStream, shard: Rc<Shard>, context: Arc<ServerContext
                 Ok(Some(frame)) => {
                     // Detached: a request runs to the end even if the client
                     // leaves (an append is never abandoned halfway).
-                    let (shard, context) = (shard.clone(), context.clone());
+                    let (shard, context, host) = (shard.clone(), context.clone(), client_host.clone());
                     let (done, response) = oneshot::channel();
                     runtime::spawn_detached(async move {
-                        let _ = done.send(handle(frame, &shard, &context).await);
+                        let _ = done.send(handle(frame, &shard, &context, &host).await);
                     });
                     if tx.send(response).await.is_err() {
                         break 'read;
@@ -116,13 +118,18 @@ async fn write_frame<W: futures::AsyncWrite + Unpin>(writer: &mut W, frame: &Enc
 }
 
 /// Decodes and serves one request; None when no response is due (acks=0).
-async fn handle(frame: crate::protocol::Frame, shard: &Shard, context: &ServerContext) -> Option<EncodedFrame> {
+async fn handle(
+    frame: crate::protocol::Frame,
+    shard: &Shard,
+    context: &ServerContext,
+    client_host: &str,
+) -> Option<EncodedFrame> {
     let header = frame.header;
     let correlation_id = header.correlation_id();
     let response = match decode_request(&frame) {
         Ok(request) => {
             drop(frame);
-            handlers::handle(request, shard, context).await?
+            handlers::handle(request, shard, context, client_host).await?
         }
         Err(e) => {
             tracing::debug!(error = %e, "undecodable request");

@@ -1,10 +1,14 @@
 //! What a core's handlers share: the broker config, how to name an
-//! endpoint, and this core's metric handles. One per core, made at start and
-//! immutable after (the metrics are atomics only this core writes), so
-//! nothing in it is shared with another core's requests.
+//! endpoint, this core's metric handles and its group coordinator runtime.
+//! One per core, made at start (the metrics are atomics only this core
+//! writes; the group runtime is this core's own), so nothing in it is shared
+//! with another core's requests: it is `!Send`, held in an `Rc`.
+
+use std::rc::Rc;
 
 use crate::protocol::{BrokerMetadata, CoreEndpoint, Endpoint};
 
+use super::groups::GroupRuntime;
 use super::metrics::CoreMetrics;
 use super::BrokerConfig;
 
@@ -13,6 +17,8 @@ pub struct ServerContext {
     pub cores: u32,
     /// This core's series of the broker metrics.
     pub metrics: CoreMetrics,
+    /// This core's consumer-group coordinator.
+    pub groups: Rc<GroupRuntime>,
 }
 
 impl ServerContext {

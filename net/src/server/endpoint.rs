@@ -1,9 +1,8 @@
 //! One core's listening endpoint: accepts connections and serves each on
-//! this core; also starts the core's metrics publisher.
+//! this core; also starts the core's metrics publisher and group coordinator.
 
 use std::net::SocketAddr;
 use std::rc::Rc;
-use std::sync::Arc;
 use std::time::Duration;
 
 use corelog_engine::runtime::{self, TcpListener};
@@ -19,7 +18,7 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
 
 /// Listens on `host:base_port + core` and serves connections forever.
 /// Reports once on `ready` whether listening succeeded.
-pub async fn serve(shard: Rc<Shard>, context: Arc<ServerContext>, ready: flume::Sender<Result<(), String>>) {
+pub async fn serve(shard: Rc<Shard>, context: Rc<ServerContext>, ready: flume::Sender<Result<(), String>>) {
     let addr = match context.config.host.parse() {
         Ok(ip) => SocketAddr::new(ip, context.config.base_port + shard.core as u16),
         Err(e) => {
@@ -37,6 +36,7 @@ pub async fn serve(shard: Rc<Shard>, context: Arc<ServerContext>, ready: flume::
     let _ = ready.send(Ok(()));
     tracing::info!(core = shard.core, %addr, "listening");
     runtime::spawn_detached(publish::publish(shard.clone(), context.metrics.clone()));
+    context.groups.start();
     loop {
         let accepted = {
             let accept = std::pin::pin!(listener.accept());

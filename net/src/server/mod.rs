@@ -2,7 +2,9 @@
 //! connections with pipelined requests answered in order, and the request
 //! handlers. Each core serves the partitions it owns; any core answers
 //! metadata and admin requests. With `metrics_port` set, a std thread serves
-//! Prometheus metrics (per-core labels) over HTTP; see [`metrics`].
+//! Prometheus metrics (per-core labels) over HTTP; see [`metrics`]. Each
+//! core also runs a consumer-group coordinator for the partitions of
+//! `__consumer_offsets` it owns (see `groups` and docs/groups.md).
 //!
 //! Lives on: every core; a connection and everything it touches stay on the
 //! core that accepted it. The metrics HTTP thread is the one exception, and it
@@ -12,21 +14,25 @@ mod connection;
 mod context;
 mod endpoint;
 mod errors;
+mod groups;
 mod handlers;
 mod metrics;
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use corelog_engine::limits::{DEFAULT_RETENTION_CHECK_MS, DEFAULT_TAIL_CACHE_BYTES};
+use corelog_engine::limits::{DEFAULT_RETENTION_CHECK_MS, DEFAULT_TAIL_CACHE_BYTES, MAX_PARTITIONS_PER_TOPIC};
 use corelog_engine::runtime::{self, ExecutorConfig};
 use corelog_engine::shard::{ShardSet, ShardSetConfig};
 
+use crate::coordinator::{CoordinatorConfig, DEFAULT_OFFSETS_TOPIC_PARTITIONS};
 use crate::protocol::limits::DEFAULT_MAX_FRAME_BYTES;
 use context::ServerContext;
+use groups::{GroupRuntime, GroupSettings};
 use metrics::http::MetricsServer;
 use metrics::BrokerMetrics;
 
@@ -59,10 +65,32 @@ pub struct BrokerConfig {
     /// [`Broker::metrics_addr`]). None (the default): no endpoint; the
     /// metrics are still counted.
     pub metrics_port: Option<u16>,
+    /// Partitions of the internal topic `__consumer_offsets` (`P` in
+    /// "a group's coordinator is the core owning partition `hash(group) % P`").
+    /// Used when the topic is created, on the first group request; once it
+    /// exists its own partition count rules, so changing this later has no
+    /// effect (a warning is logged). Default 16 (Kafka: 50).
+    pub offsets_partitions: u32,
+    /// How long the committed offsets of a group without members are kept
+    /// after its last commit (and after it became empty); then they and the
+    /// group are deleted. Default 7 days (Kafka's `offsets.retention.minutes`).
+    pub offsets_retention_ms: u64,
+    /// Smallest `session_timeout_ms` a JoinGroup may ask for (a smaller one
+    /// gets `InvalidRequest`). Default 6 s (Kafka's `group.min.session.timeout.ms`).
+    pub group_min_session_timeout_ms: u32,
+    /// Largest `session_timeout_ms` a JoinGroup may ask for. Default 30 min
+    /// (Kafka's `group.max.session.timeout.ms`).
+    pub group_max_session_timeout_ms: u32,
+    /// How long the first rebalance of an empty group waits for more members
+    /// (extended by each new one, up to the rebalance timeout), so consumers
+    /// started together form one generation instead of one per member. 0
+    /// disables it. Default 3 s (Kafka's `group.initial.rebalance.delay.ms`).
+    pub group_initial_rebalance_delay_ms: u32,
 }
 
 impl Default for BrokerConfig {
     fn default() -> Self {
+        let coordinator = CoordinatorConfig::default();
         BrokerConfig {
             node_id: 0,
             host: "127.0.0.1".into(),
@@ -74,6 +102,11 @@ impl Default for BrokerConfig {
             retention_check: Duration::from_millis(DEFAULT_RETENTION_CHECK_MS),
             io_memory: ExecutorConfig::default().io_memory,
             metrics_port: None,
+            offsets_partitions: DEFAULT_OFFSETS_TOPIC_PARTITIONS,
+            offsets_retention_ms: coordinator.offsets_retention_ms,
+            group_min_session_timeout_ms: coordinator.min_session_timeout_ms,
+            group_max_session_timeout_ms: coordinator.max_session_timeout_ms,
+            group_initial_rebalance_delay_ms: coordinator.initial_rebalance_delay_ms,
         }
     }
 }
@@ -98,6 +131,10 @@ impl Broker {
         if usize::from(config.base_port) + cores > usize::from(u16::MAX) + 1 {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "base_port + cores exceeds 65535"));
         }
+        if !(1..=MAX_PARTITIONS_PER_TOPIC).contains(&config.offsets_partitions) {
+            let message = format!("offsets_partitions must be in [1, {MAX_PARTITIONS_PER_TOPIC}]");
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, message));
+        }
         let endpoints: Vec<SocketAddr> = (0..cores).map(|c| SocketAddr::new(ip, config.base_port + c as u16)).collect();
         let metrics = Arc::new(BrokerMetrics::new());
         let metrics_http = config
@@ -114,11 +151,13 @@ impl Broker {
         };
         let (context_config, core_count) = (config.clone(), cores as u32);
         let shards = ShardSet::start(shard_config, move |shard| {
-            // One context per core, holding that core's metric handles.
-            let context = Arc::new(ServerContext {
+            // One context per core, holding that core's metric handles and
+            // group coordinator (started by the endpoint once the shard is ready).
+            let context = Rc::new(ServerContext {
                 config: context_config.clone(),
                 cores: core_count,
                 metrics: metrics.core(shard.core),
+                groups: GroupRuntime::new(shard.clone(), GroupSettings::from_broker(&context_config)),
             });
             endpoint::serve(shard, context, ready_tx.clone())
         })?;

@@ -291,3 +291,173 @@ pub fn series(name: &str, labels: &[(&str, &str)]) -> String {
     let labels: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
     format!("{name}{{{}}}", labels.join(","))
 }
+
+// ---- consumer groups ------------------------------------------------------
+
+impl TestBroker {
+    /// A broker whose config is the test default with `tune` applied (ports
+    /// and data dir are still the test's own).
+    pub fn start_tuned(cores: usize, tune: impl Fn(&mut BrokerConfig)) -> TestBroker {
+        let mut config = BrokerConfig { cores, io_memory: 1 << 20, ..BrokerConfig::default() };
+        tune(&mut config);
+        Self::start_config_in(new_dir(), config)
+    }
+
+    /// A broker over `dir` with `config` (its data dir set to `dir`, its base
+    /// port to free ports), retrying on port clashes.
+    pub fn start_config_in(dir: tempfile::TempDir, mut config: BrokerConfig) -> TestBroker {
+        config.data_dir = dir.path().to_path_buf();
+        let mut last_error = None;
+        for _ in 0..20 {
+            config.base_port = free_port_range(config.cores);
+            match Broker::start(config.clone()) {
+                Ok(broker) => return TestBroker { broker: Some(broker), dir: Some(dir), config },
+                Err(e) => last_error = Some(e),
+            }
+        }
+        panic!("could not start a broker on free ports: {last_error:?}");
+    }
+
+    /// Like [`TestBroker::restart`], keeping every setting of the config
+    /// (the ports may change).
+    pub fn restart_tuned(mut self) -> TestBroker {
+        self.broker.take().expect("running").shutdown().expect("clean shutdown");
+        let config = self.config.clone();
+        Self::start_config_in(self.dir.take().expect("dir"), config)
+    }
+}
+
+/// Group settings for tests: no initial rebalance delay, session timeouts
+/// down to 100 ms, a small offsets topic (each partition preallocates a segment).
+pub fn group_test_config(config: &mut BrokerConfig) {
+    config.group_initial_rebalance_delay_ms = 0;
+    config.group_min_session_timeout_ms = 100;
+    config.offsets_partitions = 2 * config.cores as u32;
+}
+
+/// The response of `request`, which must be of the given variant.
+macro_rules! expect_response {
+    ($client:expr, $request:expr, $variant:ident) => {
+        match $client.call(&$request) {
+            Response::$variant(r) => r,
+            other => panic!("expected {}, got {other:?}", stringify!($variant)),
+        }
+    };
+}
+
+/// A JoinGroup of a consumer subscribed to `topics`, offering `assignors`.
+pub fn join_request(group: &str, member_id: &str, session_timeout_ms: u32, assignors: &[&str]) -> Request {
+    let subscription = consumer_protocol::Subscription { topics: vec!["t".into()], ..Default::default() };
+    Request::JoinGroup(JoinGroupRequest {
+        group_id: group.into(),
+        session_timeout_ms,
+        rebalance_timeout_ms: session_timeout_ms.max(5_000),
+        member_id: member_id.into(),
+        client_id: "test".into(),
+        protocol_type: consumer_protocol::CONSUMER_PROTOCOL_TYPE.into(),
+        protocols: assignors
+            .iter()
+            .map(|a| JoinGroupProtocol { name: (*a).into(), metadata: subscription.encode() })
+            .collect(),
+    })
+}
+
+pub fn find_coordinator(c: &mut WireClient, group: &str) -> FindCoordinatorResponse {
+    let request = Request::FindCoordinator(FindCoordinatorRequest { group_id: group.into() });
+    expect_response!(c, request, FindCoordinator)
+}
+
+/// A connection to the coordinator of `group`, found through `any` core.
+pub fn coordinator_client(any: SocketAddr, group: &str) -> WireClient {
+    let found = find_coordinator(&mut WireClient::connect(any), group);
+    assert_eq!(found.error, ErrorCode::None, "{found:?}");
+    let endpoint = found.coordinator.expect("an endpoint");
+    WireClient::connect(SocketAddr::new(endpoint.host.parse().expect("an ip"), endpoint.port))
+}
+
+pub fn join(c: &mut WireClient, group: &str, member_id: &str, session_timeout_ms: u32) -> JoinGroupResponse {
+    expect_response!(c, join_request(group, member_id, session_timeout_ms, &["range"]), JoinGroup)
+}
+
+pub fn sync(
+    c: &mut WireClient,
+    group: &str,
+    generation_id: i32,
+    member_id: &str,
+    assignments: Vec<SyncGroupAssignment>,
+) -> SyncGroupResponse {
+    let request = Request::SyncGroup(SyncGroupRequest {
+        group_id: group.into(),
+        generation_id,
+        member_id: member_id.into(),
+        assignments,
+    });
+    expect_response!(c, request, SyncGroup)
+}
+
+pub fn heartbeat(c: &mut WireClient, group: &str, generation_id: i32, member_id: &str) -> HeartbeatResponse {
+    let request =
+        Request::Heartbeat(HeartbeatRequest { group_id: group.into(), generation_id, member_id: member_id.into() });
+    expect_response!(c, request, Heartbeat)
+}
+
+pub fn leave(c: &mut WireClient, group: &str, member_id: &str) -> LeaveGroupResponse {
+    let request = Request::LeaveGroup(LeaveGroupRequest { group_id: group.into(), member_id: member_id.into() });
+    expect_response!(c, request, LeaveGroup)
+}
+
+/// Commits `offsets` (topic, partition, offset) for a member (or standalone:
+/// generation -1, member "").
+pub fn commit(
+    c: &mut WireClient,
+    group: &str,
+    generation_id: i32,
+    member_id: &str,
+    offsets: &[(&str, u32, u64)],
+) -> OffsetCommitResponse {
+    let mut topics: Vec<OffsetCommitTopic> = Vec::new();
+    for &(topic, partition, offset) in offsets {
+        let entry = OffsetCommitPartition { partition, offset, metadata: format!("at {offset}") };
+        match topics.iter_mut().find(|t| t.name == topic) {
+            Some(t) => t.partitions.push(entry),
+            None => topics.push(OffsetCommitTopic { name: topic.into(), partitions: vec![entry] }),
+        }
+    }
+    let request = Request::OffsetCommit(OffsetCommitRequest {
+        group_id: group.into(),
+        generation_id,
+        member_id: member_id.into(),
+        topics,
+    });
+    expect_response!(c, request, OffsetCommit)
+}
+
+/// Committed offsets of every partition the group committed: (topic, partition, offset).
+pub fn committed(c: &mut WireClient, group: &str) -> Vec<(String, u32, Option<u64>)> {
+    let request = Request::OffsetFetch(OffsetFetchRequest { group_id: group.into(), topics: None });
+    let response = expect_response!(c, request, OffsetFetch);
+    assert_eq!(response.error, ErrorCode::None, "{response:?}");
+    let mut out = Vec::new();
+    for t in response.topics {
+        for p in t.partitions {
+            out.push((t.name.clone(), p.partition, p.offset));
+        }
+    }
+    out
+}
+
+pub fn describe_groups(c: &mut WireClient, groups: &[&str]) -> DescribeGroupsResponse {
+    let request =
+        Request::DescribeGroups(DescribeGroupsRequest { group_ids: groups.iter().map(|g| g.to_string()).collect() });
+    expect_response!(c, request, DescribeGroups)
+}
+
+pub fn delete_groups(c: &mut WireClient, groups: &[&str]) -> DeleteGroupsResponse {
+    let request =
+        Request::DeleteGroups(DeleteGroupsRequest { group_ids: groups.iter().map(|g| g.to_string()).collect() });
+    expect_response!(c, request, DeleteGroups)
+}
+
+pub fn list_groups(c: &mut WireClient) -> ListGroupsResponse {
+    expect_response!(c, Request::ListGroups(ListGroupsRequest::default()), ListGroups)
+}

@@ -13,24 +13,42 @@ use std::rc::Rc;
 use corelog_engine::shard::{Locate, Partition, Shard};
 
 use super::context::ServerContext;
+use super::groups;
 use crate::protocol::{Endpoint, ErrorCode, Request, Response};
 
-/// Serves one request; None when the client wants no response (acks=0).
-pub async fn handle(request: Request, shard: &Shard, context: &ServerContext) -> Option<Response> {
+/// Serves one request from a client at `client_host`; None when the client
+/// wants no response (acks=0).
+pub async fn handle(request: Request, shard: &Shard, context: &ServerContext, client_host: &str) -> Option<Response> {
     Some(match request {
         Request::Produce(r) => return produce::handle(r, shard, context).await.map(Response::Produce),
         Request::Fetch(r) => Response::Fetch(fetch::handle(r, shard, context).await),
         Request::ListOffsets(r) => Response::ListOffsets(list_offsets::handle(r, shard, context).await),
         Request::Metadata(r) => Response::Metadata(metadata::metadata(r, shard, context)),
         Request::ApiVersions(_) => Response::ApiVersions(metadata::api_versions(context)),
-        Request::CreateTopics(r) => Response::CreateTopics(admin::create_topics(r, shard).await),
-        Request::DeleteTopics(r) => Response::DeleteTopics(admin::delete_topics(r, shard).await),
-        Request::CreatePartitions(r) => Response::CreatePartitions(admin::create_partitions(r, shard).await),
+        // Internal topics are the broker's: clients may not create, delete or grow them.
+        Request::CreateTopics(mut r) => {
+            let rejected = groups::reject_internal(&mut r.topics, |t| &t.name);
+            let mut response = admin::create_topics(r, shard).await;
+            groups::restore_rejected(&mut response.topics, rejected);
+            Response::CreateTopics(response)
+        }
+        Request::DeleteTopics(mut r) => {
+            let rejected = groups::reject_internal(&mut r.topics, |t| t);
+            let mut response = admin::delete_topics(r, shard).await;
+            groups::restore_rejected(&mut response.topics, rejected);
+            Response::DeleteTopics(response)
+        }
+        Request::CreatePartitions(mut r) => {
+            let rejected = groups::reject_internal(&mut r.topics, |t| &t.name);
+            let mut response = admin::create_partitions(r, shard).await;
+            groups::restore_rejected(&mut response.topics, rejected);
+            Response::CreatePartitions(response)
+        }
         Request::DescribeConfigs(r) => Response::DescribeConfigs(configs::describe(r, shard)),
         Request::AlterConfigs(r) => Response::AlterConfigs(configs::alter(r, shard).await),
-        // Consumer groups: the coordinator runtime is not wired in yet.
-        r @ (Request::FindCoordinator(_)
-        | Request::JoinGroup(_)
+        // Consumer groups: any core finds the coordinator; the rest goes to it.
+        Request::FindCoordinator(r) => Response::FindCoordinator(groups::handlers::find_coordinator(r, context).await),
+        r @ (Request::JoinGroup(_)
         | Request::SyncGroup(_)
         | Request::Heartbeat(_)
         | Request::LeaveGroup(_)
@@ -38,9 +56,7 @@ pub async fn handle(request: Request, shard: &Shard, context: &ServerContext) ->
         | Request::OffsetFetch(_)
         | Request::ListGroups(_)
         | Request::DescribeGroups(_)
-        | Request::DeleteGroups(_)) => {
-            r.error_response(ErrorCode::CoordinatorNotAvailable, "consumer groups are not served by this broker yet")
-        }
+        | Request::DeleteGroups(_)) => groups::handlers::handle(r, client_host, context).await,
     })
 }
 

@@ -14,6 +14,7 @@ use crate::protocol::{
 };
 use crate::server::context::ServerContext;
 use crate::server::errors::log_error_code;
+use crate::server::groups::is_internal_topic;
 
 /// Appends every partition's batches (partitions concurrently, so they share
 /// group commits); None for acks=0, which gets no response.
@@ -60,6 +61,14 @@ fn failed(
 /// with one bad batch appends none), then appends them in order.
 async fn append(topic: &str, p: ProducePartition, shard: &Shard, context: &ServerContext) -> ProducePartitionResponse {
     let id = p.partition;
+    if is_internal_topic(topic) {
+        return failed(
+            id,
+            ErrorCode::InvalidRequest,
+            format!("{topic} is an internal topic: only the broker writes it"),
+            None,
+        );
+    }
     let partition = match local_partition(shard, context, topic, id) {
         Ok(partition) => partition,
         Err((code, owner, message)) => return failed(id, code, message, owner),
