@@ -35,9 +35,26 @@ pub const DEFAULT_SEGMENT_MAX_AGE_MS: u64 = 7 * 24 * 3600 * 1000;
 /// don't all roll (and fsync new files) in the same instant.
 pub const SEGMENT_ROLL_JITTER_FRACTION: f64 = 0.1;
 
-/// Preallocation step for the active segment: fallocate in big steps so the
-/// file system never allocates extents inside the write path.
+/// Largest preallocation step for the active segment: fallocate ahead in big
+/// steps so the file system never allocates extents inside the write path.
 pub const SEGMENT_PREALLOCATE_STEP: u64 = 64 * 1024 * 1024;
+
+/// Smallest preallocation step. A segment reserves as much again as it holds
+/// (between this and `SEGMENT_PREALLOCATE_STEP`), so an idle partition costs
+/// 1 MiB of disk, not 64.
+pub const SEGMENT_PREALLOCATE_MIN: u64 = 1024 * 1024;
+
+/// The end of the next reservation for a segment whose data ends at `end`.
+pub const fn preallocation_end(end: u64) -> u64 {
+    let grow = if end < SEGMENT_PREALLOCATE_MIN {
+        SEGMENT_PREALLOCATE_MIN
+    } else if end > SEGMENT_PREALLOCATE_STEP {
+        SEGMENT_PREALLOCATE_STEP
+    } else {
+        end
+    };
+    (end + grow).div_ceil(BLOCK_SIZE as u64) * BLOCK_SIZE as u64
+}
 
 /// One sparse index entry per this many log bytes (Kafka's index.interval.bytes).
 pub const INDEX_INTERVAL_BYTES: u64 = 4096;

@@ -11,7 +11,7 @@ use std::path::Path;
 use super::{now_ms, AppendInfo, FlushPolicy, LogConfig, Mark, PartitionLog, Pending};
 use crate::batch::{self, BatchHeader};
 use crate::error::{LogError, LogResult};
-use crate::limits::{MAX_SEGMENT_BYTES, SEGMENT_PREALLOCATE_STEP, SEGMENT_ROLL_JITTER_FRACTION};
+use crate::limits::{preallocation_end, MAX_SEGMENT_BYTES, SEGMENT_ROLL_JITTER_FRACTION};
 use crate::segment::active::ChunkWrite;
 use crate::segment::index_file::{write_planned, IndexFile};
 use crate::segment::indexer::Indexer;
@@ -390,7 +390,7 @@ pub(super) async fn create_active<S: Storage>(
     // removing it) must not leak stale entries into the new one.
     files.offset_index.truncate(0).await?;
     files.time_index.truncate(0).await?;
-    files.log.preallocate(SEGMENT_PREALLOCATE_STEP).await?;
+    files.log.preallocate(preallocation_end(0)).await?;
     storage.sync_dir(dir).await?;
     Ok(ActiveSegment::resume(
         Rc::new(files),

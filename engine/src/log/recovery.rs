@@ -22,7 +22,7 @@ use super::append::{create_active, roll_deadline, write_sealed_indexes};
 use super::cache::TailCache;
 use super::{LogConfig, LogState, LogStats, Mark, PartitionLog};
 use crate::error::LogResult;
-use crate::limits::{BLOCK_SIZE, SEGMENT_PREALLOCATE_STEP};
+use crate::limits::{preallocation_end, BLOCK_SIZE};
 use crate::segment::files::parse_log_name;
 use crate::segment::index_file::{IndexFile, IndexForm};
 use crate::segment::indexer::Indexer;
@@ -156,7 +156,7 @@ pub(super) async fn resume_active<F: StorageFile>(c: Checked<F>, config: &LogCon
     } else {
         Vec::new()
     };
-    c.files.log.preallocate((end / SEGMENT_PREALLOCATE_STEP + 1) * SEGMENT_PREALLOCATE_STEP).await?;
+    c.files.log.preallocate(preallocation_end(end)).await?;
     Ok(ActiveSegment::resume(
         Rc::new(c.files),
         c.outcome.next_offset,

@@ -20,7 +20,7 @@
 use std::rc::Rc;
 
 use crate::batch::BatchHeader;
-use crate::limits::{BLOCK_SIZE, INDEX_PERSIST_INTERVAL_BYTES, SEGMENT_PREALLOCATE_STEP};
+use crate::limits::{preallocation_end, BLOCK_SIZE, INDEX_PERSIST_INTERVAL_BYTES};
 use crate::runtime::IoBuf;
 use crate::segment::files::SegmentFiles;
 use crate::segment::index_file::{IndexFile, IndexWrite};
@@ -211,10 +211,11 @@ impl<F: StorageFile> ActiveSegment<F> {
         (ready, self.preallocation_for(end))
     }
 
-    /// Reserves space ahead in big steps; Some(new end of the reservation).
+    /// Reserves space ahead, in steps growing with the segment; Some(new end
+    /// of the reservation).
     fn preallocation_for(&mut self, end: u64) -> Option<u64> {
         (end > self.preallocated).then(|| {
-            self.preallocated = (end / SEGMENT_PREALLOCATE_STEP + 1) * SEGMENT_PREALLOCATE_STEP;
+            self.preallocated = preallocation_end(end);
             self.preallocated
         })
     }
