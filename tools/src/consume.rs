@@ -7,12 +7,22 @@
 //! `--follow` it keeps polling. Either way `--max-messages` stops it early.
 //! A closed stdout (`| head`) ends it quietly with exit code 0.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::io::{ErrorKind, Write};
-use std::time::Duration;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use clap::Args;
-use corelog_net::client::{Admin, ClientConfig, Consumer, ConsumerConfig, ConsumerRecord, OffsetSpec, StartAt};
+use corelog_net::client::{
+    Admin, Assignor, ClientConfig, Consumer, ConsumerConfig, ConsumerRecord, GroupConfig, GroupConsumer, OffsetReset,
+    OffsetSpec, RebalanceListener, StartAt, TopicPartition,
+};
+use futures::future::LocalBoxFuture;
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::flag;
 
 use crate::bootstrap::{self, describe, parse_separator, topic_error, BootstrapArgs};
 
@@ -24,7 +34,8 @@ const POLL_WAIT: Duration = Duration::from_millis(500);
     corelog consume --topic orders                          # everything there is now, then exit\n  \
     corelog consume --topic orders --from latest --follow    # new records as they come\n  \
     corelog consume --topic orders --partition 0 --from offset:100 --max-messages 10\n  \
-    corelog consume --topic orders --print-key --key-separator ' => '")]
+    corelog consume --topic orders --print-key --key-separator ' => '\n  \
+    corelog consume --topic orders --group billing --follow   # share the partitions with billing's other members")]
 pub struct ConsumeArgs {
     /// Topic to read.
     #[arg(long, short = 't')]
@@ -36,8 +47,23 @@ pub struct ConsumeArgs {
     #[arg(long, value_name = "WHERE", default_value = "earliest", value_parser = parse_from)]
     from: StartAt,
     /// Read only this partition (repeatable; default: every partition).
-    #[arg(long = "partition", short = 'p', value_name = "P")]
+    #[arg(long = "partition", short = 'p', value_name = "P", conflicts_with = "group")]
     partitions: Vec<u32>,
+    /// Consume as a member of this consumer group: the group's members share
+    /// the partitions, each starts at the group's committed offset (--from
+    /// earliest|latest applies only where the group has none), and what is
+    /// printed is committed (every second, on a rebalance and at exit).
+    #[arg(long, short = 'g', value_name = "GROUP")]
+    group: Option<String>,
+    /// With --group: the member leaves the group if the broker does not hear
+    /// from it for this long (a killed process's partitions move after it).
+    #[arg(long, value_name = "MS", default_value_t = 10_000, requires = "group")]
+    session_timeout_ms: u32,
+    /// With --group: a partition assignor to offer (range, roundrobin,
+    /// sticky), most preferred first; repeatable. Default: range,
+    /// roundrobin, sticky.
+    #[arg(long = "assignor", value_name = "NAME", requires = "group", value_parser = |s: &str| s.parse::<Assignor>())]
+    assignors: Vec<Assignor>,
     /// Exit after printing this many records.
     #[arg(long, value_name = "N")]
     max_messages: Option<u64>,
@@ -94,6 +120,9 @@ enum Stop {
 }
 
 async fn consume(args: ConsumeArgs) -> Result<(), String> {
+    if let Some(group) = &args.group {
+        return consume_group(&args, group).await;
+    }
     let config = ConsumerConfig { max_wait: POLL_WAIT, ..ConsumerConfig::default() };
     let client = ClientConfig {
         request_timeout: config.request_timeout,
@@ -190,6 +219,153 @@ async fn pump(args: &ConsumeArgs, consumer: &mut Consumer, ends: &mut BTreeMap<u
             printed += 1;
         }
         out.flush().map_err(stop_for)?;
+    }
+    out.flush().map_err(stop_for)
+}
+
+/// How often `consume --group` commits what it printed.
+const GROUP_COMMIT_INTERVAL: Duration = Duration::from_secs(1);
+
+/// `consume --group`: a member of `group`. Printed records are committed
+/// (auto-commit every second, on revocation and on close); records fetched
+/// but not printed (past `--max-messages`, or past a partition's end without
+/// `--follow`) are sought back over, so they are not committed. Without
+/// `--follow` each partition is read up to its end as of when this member got
+/// it, and the command exits once every assigned partition is there (at once
+/// if the group gave it none). SIGINT / SIGTERM stop it cleanly: commit,
+/// leave the group (a second one exits at once).
+async fn consume_group(args: &ConsumeArgs, group: &str) -> Result<(), String> {
+    let from = match args.from {
+        StartAt::Earliest => OffsetReset::Earliest,
+        StartAt::Latest => OffsetReset::Latest,
+        _ => {
+            return Err("--from offset:N and timestamp:MS cannot be used with --group (the group's committed \
+                        offsets say where to start; see corelog group reset-offsets)"
+                .into())
+        }
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [SIGINT, SIGTERM] {
+        // A second signal while stopping exits at once.
+        flag::register_conditional_shutdown(signal, 1, stop.clone())
+            .and_then(|_| flag::register(signal, stop.clone()))
+            .map_err(|e| format!("installing signal handlers: {e}"))?;
+    }
+    let consumer_config = ConsumerConfig { max_wait: POLL_WAIT, ..ConsumerConfig::default() };
+    let client = ClientConfig {
+        request_timeout: consumer_config.request_timeout,
+        max_frame_bytes: ClientConfig::default().max_frame_bytes.max(consumer_config.fetch_max_bytes as usize * 2),
+        ..bootstrap::client_config()
+    };
+    let cluster = args.bootstrap.connect(client).await?;
+    let topic = args.topic.as_str();
+    cluster.topic_metadata(topic).await.map_err(|e| topic_error(&format!("topic {topic:?}"), &e))?;
+    let defaults = GroupConfig::new(group);
+    let config = GroupConfig {
+        client_id: "corelog-cli".into(),
+        session_timeout: Duration::from_millis(u64::from(args.session_timeout_ms)),
+        assignors: if args.assignors.is_empty() { defaults.assignors.clone() } else { args.assignors.clone() },
+        auto_commit: Some(GROUP_COMMIT_INTERVAL),
+        auto_offset_reset: from,
+        consumer: consumer_config,
+        ..defaults
+    };
+    let mut consumer = GroupConsumer::new(&cluster, config).map_err(|e| describe(&e))?;
+    consumer.subscribe(&[topic]).map_err(|e| describe(&e))?;
+    // Without --follow: each partition's end as of when this member got it.
+    let ends: Rc<RefCell<BTreeMap<u32, u64>>> = Rc::default();
+    if !args.follow {
+        consumer.set_rebalance_listener(EndsAtAssignment { admin: Admin::new(&cluster), ends: ends.clone() });
+    }
+    let result = pump_group(args, &mut consumer, &ends, &stop).await;
+    let closed =
+        consumer.close().await.map_err(|e| format!("committing the offsets of group {group:?}: {}", describe(&e)));
+    cluster.close();
+    match result {
+        Ok(()) | Err(Stop::StdoutClosed) => closed,
+        Err(Stop::Failed(e)) => Err(e),
+    }
+}
+
+/// Records each assigned partition's end (ListOffsets latest) before its
+/// records are fetched.
+struct EndsAtAssignment {
+    admin: Admin,
+    ends: Rc<RefCell<BTreeMap<u32, u64>>>,
+}
+
+impl RebalanceListener for EndsAtAssignment {
+    fn on_partitions_assigned<'a>(
+        &'a mut self,
+        _consumer: &'a mut GroupConsumer,
+        partitions: &'a [TopicPartition],
+    ) -> LocalBoxFuture<'a, ()> {
+        Box::pin(async move {
+            let mut ends = BTreeMap::new();
+            for tp in partitions {
+                // Unknown (an error): read it until told otherwise.
+                let end = self.admin.list_offsets(&tp.topic, tp.partition, OffsetSpec::Latest).await;
+                ends.insert(tp.partition, end.ok().and_then(|o| o.offset).unwrap_or(u64::MAX));
+            }
+            *self.ends.borrow_mut() = ends;
+        })
+    }
+}
+
+/// Polls and prints as a group member until done.
+async fn pump_group(
+    args: &ConsumeArgs,
+    consumer: &mut GroupConsumer,
+    ends: &RefCell<BTreeMap<u32, u64>>,
+    stop: &AtomicBool,
+) -> Result<(), Stop> {
+    let topic = args.topic.as_str();
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
+    let mut printed: u64 = 0;
+    let limit = args.max_messages.unwrap_or(u64::MAX);
+    let started = Instant::now();
+    let mut warned = false;
+    while printed < limit && !stop.load(Ordering::Relaxed) {
+        let records = consumer.poll(POLL_WAIT).await.map_err(|e| {
+            Stop::Failed(format!("reading {topic:?} in group {:?}: {}", consumer.group_id(), describe(&e)))
+        })?;
+        // Per partition, the first record fetched but not printed.
+        let mut unprinted: BTreeMap<u32, u64> = BTreeMap::new();
+        for record in &records {
+            let past_end = !args.follow && ends.borrow().get(&record.partition).is_none_or(|end| record.offset >= *end);
+            if past_end || printed >= limit {
+                unprinted.entry(record.partition).or_insert(record.offset);
+                continue;
+            }
+            print_record(&mut out, args, record).map_err(stop_for)?;
+            printed += 1;
+        }
+        out.flush().map_err(stop_for)?;
+        for (partition, offset) in unprinted {
+            consumer
+                .seek(topic, partition, offset)
+                .await
+                .map_err(|e| Stop::Failed(format!("rewinding partition {partition}: {}", describe(&e))))?;
+        }
+        if consumer.generation().is_none() {
+            if !warned && started.elapsed() > Duration::from_secs(15) {
+                eprintln!("still joining group {:?} ...", consumer.group_id());
+                warned = true;
+            }
+        } else if !args.follow {
+            // Done once every assigned partition is at its end.
+            let ends = ends.borrow();
+            let done = consumer.assignment().iter().all(|tp| {
+                let end = ends.get(&tp.partition).copied().unwrap_or(u64::MAX);
+                consumer.position(&tp.topic, tp.partition).is_some_and(|pos| pos >= end)
+            });
+            if done {
+                break;
+            }
+        }
+        if records.is_empty() && stdout_closed() {
+            return Err(Stop::StdoutClosed);
+        }
     }
     out.flush().map_err(stop_for)
 }

@@ -1,10 +1,11 @@
-//! `corelog`: run a broker, administer topics, produce and consume from the
-//! command line (like Kafka's console tools).
+//! `corelog`: run a broker, administer topics and consumer groups, produce
+//! and consume from the command line (like Kafka's console tools).
 
 mod bootstrap;
 mod broker;
 mod config;
 mod consume;
+mod group;
 mod produce;
 mod topic;
 
@@ -34,8 +35,12 @@ enum Command {
     Topic(topic::TopicArgs),
     /// Send lines of stdin as records to a topic.
     Produce(produce::ProduceArgs),
-    /// Print a topic's records to stdout, one per line.
+    /// Print a topic's records to stdout, one per line (alone, or as a
+    /// member of a consumer group with --group).
     Consume(consume::ConsumeArgs),
+    /// Administer consumer groups: list, describe (offsets and lag),
+    /// delete, reset-offsets.
+    Group(group::GroupArgs),
 }
 
 fn main() {
@@ -68,6 +73,10 @@ fn main() {
         Command::Consume(args) => {
             init_logging("warn");
             consume::run(args)
+        }
+        Command::Group(args) => {
+            init_logging("warn");
+            group::run(args)
         }
     };
     if let Err(e) = result {

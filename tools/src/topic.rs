@@ -225,7 +225,7 @@ async fn offsets(admin: &Admin, topic: &TopicInfo, p: &PartitionInfo) -> (Option
 }
 
 /// Appends `rows` as left-aligned columns (two spaces apart).
-fn table(out: &mut String, rows: &[Vec<String>]) {
+pub(crate) fn table(out: &mut String, rows: &[Vec<String>]) {
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..columns)
         .map(|c| rows.iter().filter_map(|r| r.get(c)).map(|s| s.chars().count()).max().unwrap_or(0))

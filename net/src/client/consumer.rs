@@ -20,8 +20,10 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use corelog_engine::runtime::sync::Notify;
 use corelog_engine::runtime::{self, Task};
 use futures::channel::mpsc;
+use futures::future::{select, Either};
 use futures::StreamExt;
 
 pub use super::consumer_records::ConsumerRecord;
@@ -248,6 +250,17 @@ impl Consumer {
     /// Returns the next records of the assigned partitions, waiting up to
     /// `timeout` for some (an empty vector if none came in time).
     pub async fn poll(&mut self, timeout: Duration) -> ClientResult<Vec<ConsumerRecord>> {
+        self.poll_or_wake(timeout, None).await
+    }
+
+    /// [`Consumer::poll`] that also returns (with whatever it has, possibly
+    /// nothing) as soon as `wake` is notified: the group consumer's way to
+    /// stop waiting for records when its group needs attention.
+    pub(crate) async fn poll_or_wake(
+        &mut self,
+        timeout: Duration,
+        wake: Option<&Notify>,
+    ) -> ClientResult<Vec<ConsumerRecord>> {
         if let Some(err) = self.deferred.take() {
             return Err(err);
         }
@@ -271,13 +284,21 @@ impl Consumer {
                 }
                 return Ok(records);
             }
-            let wake = self.issue_fetches();
+            let wake_at = self.issue_fetches();
             let now = Instant::now();
             if now >= deadline {
                 return Ok(records);
             }
-            let wait = wake.map_or(deadline, |w| w.min(deadline)).saturating_duration_since(now);
-            if let Some(Some(fetched)) = runtime::timeout(wait, self.results_rx.next()).await {
+            let wait = wake_at.map_or(deadline, |w| w.min(deadline)).saturating_duration_since(now);
+            let next = match wake {
+                None => runtime::timeout(wait, self.results_rx.next()).await,
+                Some(notify) => match runtime::timeout(wait, select(self.results_rx.next(), notify.notified())).await {
+                    Some(Either::Left((fetched, _))) => Some(fetched),
+                    Some(Either::Right(((), _))) => return Ok(records),
+                    None => None,
+                },
+            };
+            if let Some(Some(fetched)) = next {
                 self.handle(fetched, &mut records);
             }
         }

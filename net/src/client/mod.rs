@@ -1,6 +1,12 @@
-//! The Rust client library: [`Producer`], [`Consumer`] and [`Admin`] over a
-//! shared [`Cluster`] (metadata cache and one pipelined [`Connection`] per
-//! broker core endpoint).
+//! The Rust client library: [`Producer`], [`Consumer`], [`GroupConsumer`]
+//! and [`Admin`] over a shared [`Cluster`] (metadata cache and one pipelined
+//! [`Connection`] per broker core endpoint).
+//!
+//! [`Consumer`] reads partitions it is told to (`assign`); [`GroupConsumer`]
+//! is a member of a consumer group (`subscribe`): the group's members share
+//! the partitions (split by an [`Assignor`]) and resume from the group's
+//! committed offsets (see [`group`]). [`Admin`] also lists, describes and
+//! deletes groups and reads or resets their offsets.
 //!
 //! Single-threaded like the broker: everything here lives on the glommio
 //! executor (core) that created it, is `!Send`, and does its I/O, timers and
@@ -39,12 +45,14 @@
 
 mod accumulator;
 pub mod admin;
+pub mod assignors;
 pub mod config;
 pub mod connection;
 pub mod consumer;
 mod consumer_records;
 pub mod error;
 mod flush;
+pub mod group;
 pub mod metadata;
 mod offsets;
 pub mod partitioner;
@@ -52,13 +60,17 @@ pub mod producer;
 mod producer_record;
 mod producer_send;
 
-pub use crate::protocol::{Acks, OffsetSpec};
+pub use crate::protocol::{Acks, GroupState, OffsetSpec};
 pub use admin::Admin;
+pub use assignors::{Assignor, TopicPartition};
 pub use config::ClientConfig;
 pub use connection::Connection;
 pub use consumer::{Consumer, ConsumerConfig, ConsumerRecord, OffsetReset, StartAt};
 pub use corelog_engine::batch::Compression;
 pub use error::{ClientError, ClientResult};
+pub use group::{
+    CommitFuture, GroupConfig, GroupConsumer, GroupDescription, GroupListing, GroupMember, RebalanceListener,
+};
 pub use metadata::{Cluster, PartitionInfo, TopicInfo};
 pub use offsets::ListedOffset;
 pub use partitioner::Partitioner;

@@ -1,0 +1,838 @@
+//! [`GroupConsumer`]: a consumer that is a member of a consumer group (Kafka's
+//! `subscribe` consumer): the group's members share the partitions of the
+//! subscribed topics (each partition is read by one member), and the group's
+//! committed offsets say where a member taking over a partition starts.
+//! Groups are independent: every group reads every record (queue semantics
+//! within a group, publish-subscribe across groups).
+//!
+//! # How it works
+//!
+//! `poll` drives everything on the caller's task; background tasks only
+//! talk to the coordinator.
+//!
+//! - **Coordinator.** FindCoordinator on any core names the core that
+//!   coordinates the group; the consumer opens a connection of its own to it
+//!   (JoinGroup and SyncGroup are held there, so they must not share a
+//!   connection with fetches). `NotCoordinator` / `CoordinatorNotAvailable` /
+//!   a broken connection: find it again and retry.
+//! - **Join.** The first `poll` starts a join task: JoinGroup (held by the
+//!   coordinator until the generation forms), the leader's assignment with
+//!   the chosen [`Assignor`] (the first of [`GroupConfig::assignors`] that
+//!   every member offers, by votes), SyncGroup, then OffsetFetch for the
+//!   partitions received. `poll` waits for it only up to its timeout (a
+//!   later `poll` picks it up), so one task can drive several consumers.
+//!   Each partition starts at the group's committed offset, or, when the
+//!   group has none for it, per [`GroupConfig::auto_offset_reset`].
+//! - **Heartbeats** every [`GroupConfig::heartbeat_interval`] from a
+//!   background task. `RebalanceInProgress` (a member came or went, or the
+//!   leader saw a topic grow) makes the next `poll` commit (with auto-commit
+//!   on), call [`RebalanceListener::on_partitions_revoked`], give up every
+//!   partition and rejoin with the same member id (the eager protocol).
+//!   `IllegalGeneration` / `UnknownMemberId` (the member missed a rebalance
+//!   or its session timed out) mean the partitions are already someone
+//!   else's: [`RebalanceListener::on_partitions_lost`], no commit, and a
+//!   rejoin (as a new member after `UnknownMemberId`).
+//! - **Fetching** reuses [`Consumer`]: the assigned partitions are assigned
+//!   to an inner consumer, which fetches from their owning cores.
+//! - **Commits** carry the generation and member id: a member that is no
+//!   longer in the generation cannot commit (so a partition's new owner is
+//!   never overwritten by its old one). [`GroupConsumer::commit_sync`]
+//!   commits the position of every assigned partition (the offset after the
+//!   last record `poll` returned), [`GroupConsumer::commit_async`] the same
+//!   in the background; with [`GroupConfig::auto_commit`], `poll` commits
+//!   positions that changed every interval, and before partitions are
+//!   revoked and on [`GroupConsumer::close`].
+//! - **Metadata.** The leader re-reads the partition counts of the group's
+//!   topics every [`GroupConfig::metadata_refresh`] and rejoins (so the group
+//!   rebalances) when one changed, e.g. a subscribed topic gained partitions
+//!   or was created.
+//! - **Leaving.** [`GroupConsumer::close`] leaves the group at once (the
+//!   others rebalance right away); a consumer dropped without `close` (or a
+//!   crashed process) stays a member until its session times out, and its
+//!   partitions move then. A member that does not call `poll` for
+//!   [`GroupConfig::rebalance_timeout`] leaves the group from its heartbeat
+//!   task (it is stuck, or processing takes too long); its next `poll` finds
+//!   its partitions lost and joins again.
+//!
+//! Delivery is at least once: records returned by `poll` but not committed
+//! when a partition moves are read again by its next owner.
+//!
+//! Lives on: the core that created it (`!Send`), like the rest of the client.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use corelog_net::client::*;
+//!
+//! # async fn demo(cluster: &Cluster) -> Result<(), ClientError> {
+//! let config = GroupConfig { auto_commit: None, ..GroupConfig::new("billing") };
+//! let mut consumer = GroupConsumer::new(cluster, config)?;
+//! consumer.subscribe(&["orders"])?;
+//! loop {
+//!     let records = consumer.poll(Duration::from_secs(1)).await?;
+//!     for record in &records {
+//!         println!("{}/{}@{}", record.topic, record.partition, record.offset);
+//!     }
+//!     if !records.is_empty() {
+//!         consumer.commit_sync().await?; // processed: commit
+//!     }
+//! }
+//! # }
+//! ```
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use corelog_engine::runtime::{self, Task};
+use futures::channel::oneshot;
+use futures::future::LocalBoxFuture;
+
+use super::assignors::{Assignor, TopicPartition};
+use super::consumer::{Consumer, ConsumerConfig, ConsumerRecord, OffsetReset, StartAt};
+use super::error::{ClientError, ClientResult};
+use super::metadata::Cluster;
+use crate::protocol::{ErrorCode, LeaveGroupRequest, Request, Response, NO_GENERATION};
+
+pub mod admin;
+mod commit;
+mod heartbeat;
+mod join;
+mod session;
+
+pub use admin::{GroupDescription, GroupListing, GroupMember};
+
+use join::{JoinParams, Joined};
+use session::{is_coordinator_error, Rejoin, Session};
+
+/// Settings of a [`GroupConsumer`].
+#[derive(Debug, Clone)]
+pub struct GroupConfig {
+    /// The group to join (required).
+    pub group_id: String,
+    /// The client id the group's description shows (the prefix of the member
+    /// id the coordinator gives out). Default `"corelog-consumer"`.
+    pub client_id: String,
+    /// The member is removed from the group when the coordinator has not
+    /// heard from it for this long. Must lie within the broker's bounds
+    /// (default 6 s to 30 min). Default 10 s.
+    pub session_timeout: Duration,
+    /// How long the coordinator waits for every member to rejoin during a
+    /// rebalance (members that do not are removed); also the longest a
+    /// member may go between polls: one that does not poll for this long
+    /// leaves the group, so its partitions move (Kafka's
+    /// `max.poll.interval.ms`). Default 60 s.
+    pub rebalance_timeout: Duration,
+    /// How often to heartbeat; `None`: a third of the session timeout (the
+    /// default). Must be below the session timeout.
+    pub heartbeat_interval: Option<Duration>,
+    /// The assignors this member offers, most preferred first. Default:
+    /// range, round-robin, sticky.
+    pub assignors: Vec<Assignor>,
+    /// Commit positions automatically every interval (in `poll`), before
+    /// partitions are revoked, and on close; `None`: only
+    /// [`GroupConsumer::commit_sync`] / [`GroupConsumer::commit_async`]
+    /// commit. Default every 5 s.
+    pub auto_commit: Option<Duration>,
+    /// Where a partition starts when the group has no committed offset for
+    /// it: [`OffsetReset::Earliest`], [`OffsetReset::Latest`] (the default),
+    /// or [`OffsetReset::None`] (`poll` fails). A committed offset always
+    /// wins; a committed offset outside the log is reset per
+    /// [`ConsumerConfig::auto_reset`].
+    pub auto_offset_reset: OffsetReset,
+    /// How often the leader checks the group's topics for new partitions.
+    /// Default 30 s.
+    pub metadata_refresh: Duration,
+    /// The fetching consumer's settings.
+    pub consumer: ConsumerConfig,
+}
+
+impl GroupConfig {
+    /// The defaults, for `group_id`.
+    pub fn new(group_id: impl Into<String>) -> GroupConfig {
+        GroupConfig {
+            group_id: group_id.into(),
+            client_id: "corelog-consumer".into(),
+            session_timeout: Duration::from_secs(10),
+            rebalance_timeout: Duration::from_secs(60),
+            heartbeat_interval: None,
+            assignors: vec![Assignor::Range, Assignor::RoundRobin, Assignor::Sticky],
+            auto_commit: Some(Duration::from_secs(5)),
+            auto_offset_reset: OffsetReset::Latest,
+            metadata_refresh: Duration::from_secs(30),
+            consumer: ConsumerConfig::default(),
+        }
+    }
+
+    /// The heartbeat interval in effect.
+    pub fn effective_heartbeat_interval(&self) -> Duration {
+        self.heartbeat_interval.unwrap_or(self.session_timeout / 3)
+    }
+
+    fn validate(&self) -> ClientResult<()> {
+        let bad = |m: String| Err(ClientError::InvalidArgument(m));
+        if self.group_id.is_empty() {
+            return bad("the group id must not be empty".into());
+        }
+        if self.assignors.is_empty() {
+            return bad("at least one assignor is needed".into());
+        }
+        if self.session_timeout.is_zero() || self.rebalance_timeout.is_zero() {
+            return bad("the session and rebalance timeouts must be positive".into());
+        }
+        let heartbeat = self.effective_heartbeat_interval();
+        if heartbeat.is_zero() || heartbeat >= self.session_timeout {
+            return bad(format!(
+                "the heartbeat interval ({heartbeat:?}) must be positive and below the session timeout ({:?})",
+                self.session_timeout
+            ));
+        }
+        if self.auto_commit.is_some_and(|i| i.is_zero()) {
+            return bad("the auto-commit interval must be positive".into());
+        }
+        Ok(())
+    }
+}
+
+/// Callbacks on assignment changes, called from within
+/// [`GroupConsumer::poll`] (and [`GroupConsumer::close`]) with the consumer
+/// itself, so they can commit, seek or look at positions. Calling `poll`
+/// from a callback fails.
+///
+/// ```
+/// use corelog_net::client::{GroupConsumer, RebalanceListener, TopicPartition};
+/// use futures::future::LocalBoxFuture;
+///
+/// /// Commits what was processed before giving partitions up.
+/// struct CommitOnRevoke;
+///
+/// impl RebalanceListener for CommitOnRevoke {
+///     fn on_partitions_revoked<'a>(
+///         &'a mut self,
+///         consumer: &'a mut GroupConsumer,
+///         _partitions: &'a [TopicPartition],
+///     ) -> LocalBoxFuture<'a, ()> {
+///         Box::pin(async move {
+///             if let Err(e) = consumer.commit_sync().await {
+///                 eprintln!("commit before the rebalance failed: {e}");
+///             }
+///         })
+///     }
+/// }
+/// ```
+pub trait RebalanceListener {
+    /// Before `partitions` are given up in a rebalance (or on close), while
+    /// the member can still commit their offsets. With auto-commit on, the
+    /// positions have just been committed.
+    fn on_partitions_revoked<'a>(
+        &'a mut self,
+        consumer: &'a mut GroupConsumer,
+        partitions: &'a [TopicPartition],
+    ) -> LocalBoxFuture<'a, ()> {
+        let _ = (consumer, partitions);
+        Box::pin(async {})
+    }
+
+    /// After the member got `partitions` (every partition of its new
+    /// assignment) and before records of them are fetched.
+    fn on_partitions_assigned<'a>(
+        &'a mut self,
+        consumer: &'a mut GroupConsumer,
+        partitions: &'a [TopicPartition],
+    ) -> LocalBoxFuture<'a, ()> {
+        let _ = (consumer, partitions);
+        Box::pin(async {})
+    }
+
+    /// When `partitions` already belong to others (the member's session
+    /// timed out or it missed a rebalance): committing their offsets would
+    /// fail. Nothing by default.
+    fn on_partitions_lost<'a>(
+        &'a mut self,
+        consumer: &'a mut GroupConsumer,
+        partitions: &'a [TopicPartition],
+    ) -> LocalBoxFuture<'a, ()> {
+        let _ = (consumer, partitions);
+        Box::pin(async {})
+    }
+}
+
+/// The outcome of [`GroupConsumer::commit_async`]: the offsets committed.
+/// The commit goes ahead whether or not this is awaited.
+pub struct CommitFuture {
+    rx: oneshot::Receiver<ClientResult<BTreeMap<TopicPartition, u64>>>,
+}
+
+impl Future for CommitFuture {
+    type Output = ClientResult<BTreeMap<TopicPartition, u64>>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.rx).poll(cx).map(|r| r.unwrap_or(Err(ClientError::Closed)))
+    }
+}
+
+/// A join in progress: its task and where it reports.
+struct Joining {
+    result: oneshot::Receiver<ClientResult<Joined>>,
+    _task: Task<()>,
+}
+
+#[derive(Clone, Copy)]
+enum Callback {
+    Revoked,
+    Assigned,
+    Lost,
+}
+
+/// A consumer-group member. See the [module docs](self).
+pub struct GroupConsumer {
+    cluster: Cluster,
+    config: GroupConfig,
+    consumer: Consumer,
+    session: Session,
+    subscription: Vec<String>,
+    /// The partitions of the current generation, assigned to `consumer`
+    /// (empty between giving them up and the next generation).
+    assignment: Vec<TopicPartition>,
+    /// The last generation's partitions and that generation, reported in
+    /// the next join (for the sticky assignor).
+    owned: Vec<TopicPartition>,
+    owned_generation: i32,
+    /// In a generation, with its assignment applied.
+    active: bool,
+    joining: Option<Joining>,
+    heartbeat: Option<Task<()>>,
+    /// As the leader: the partition counts the assignment used.
+    partition_counts: Option<BTreeMap<String, u32>>,
+    leader: bool,
+    next_metadata_check: Instant,
+    next_auto_commit: Instant,
+    listener: Option<Box<dyn RebalanceListener>>,
+    in_callback: bool,
+}
+
+impl GroupConsumer {
+    /// A member of `config.group_id` sharing `cluster`'s metadata and
+    /// connections (it opens one more, to the group's coordinator). Nothing
+    /// happens on the network before [`GroupConsumer::poll`].
+    pub fn new(cluster: &Cluster, config: GroupConfig) -> ClientResult<GroupConsumer> {
+        config.validate()?;
+        let session = Session::new(cluster, &config.group_id);
+        let consumer = Consumer::new(cluster, config.consumer.clone());
+        let now = Instant::now();
+        Ok(GroupConsumer {
+            cluster: cluster.clone(),
+            consumer,
+            session,
+            subscription: Vec::new(),
+            assignment: Vec::new(),
+            owned: Vec::new(),
+            owned_generation: NO_GENERATION,
+            active: false,
+            joining: None,
+            heartbeat: None,
+            partition_counts: None,
+            leader: false,
+            next_metadata_check: now + config.metadata_refresh,
+            next_auto_commit: now + config.auto_commit.unwrap_or_default(),
+            listener: None,
+            in_callback: false,
+            config,
+        })
+    }
+
+    /// Sets the listener called on assignment changes.
+    pub fn set_rebalance_listener(&mut self, listener: impl RebalanceListener + 'static) {
+        self.listener = Some(Box::new(listener));
+    }
+
+    /// Subscribes to `topics` (replacing the previous subscription). Topics
+    /// that do not exist yet are assigned once they do (within the leader's
+    /// metadata refresh). A changed subscription makes the member rejoin at
+    /// the next `poll`.
+    pub fn subscribe<T: AsRef<str>>(&mut self, topics: &[T]) -> ClientResult<()> {
+        let mut topics: Vec<String> = topics.iter().map(|t| t.as_ref().to_owned()).collect();
+        if topics.is_empty() || topics.iter().any(String::is_empty) {
+            return Err(ClientError::InvalidArgument("subscribe to at least one topic, by name".into()));
+        }
+        topics.sort();
+        topics.dedup();
+        if topics == self.subscription {
+            return Ok(());
+        }
+        self.subscription = topics;
+        if self.active || self.joining.is_some() {
+            // A join with the old subscription is abandoned (the next one
+            // supersedes it at the coordinator).
+            self.joining = None;
+            let generation = self.session.generation();
+            self.session.request_rejoin(generation, Rejoin { reason: "the subscription changed", lost: false });
+        }
+        Ok(())
+    }
+
+    /// The subscribed topics, sorted.
+    pub fn subscription(&self) -> &[String] {
+        &self.subscription
+    }
+
+    /// The group id.
+    pub fn group_id(&self) -> &str {
+        &self.config.group_id
+    }
+
+    /// The member id the coordinator gave this member (empty before the
+    /// first join completes).
+    pub fn member_id(&self) -> String {
+        self.session.member_id()
+    }
+
+    /// The generation this member is in with its current assignment, if any.
+    pub fn generation(&self) -> Option<i32> {
+        self.active.then(|| self.session.generation())
+    }
+
+    /// Whether this member leads its generation (computes the assignment).
+    pub fn is_leader(&self) -> bool {
+        self.active && self.leader
+    }
+
+    /// The partitions assigned to this member in its current generation.
+    pub fn assignment(&self) -> &[TopicPartition] {
+        &self.assignment
+    }
+
+    /// The offset of the next record `poll` returns for an assigned partition.
+    pub fn position(&self, topic: &str, partition: u32) -> Option<u64> {
+        self.consumer.position(topic, partition)
+    }
+
+    /// The high watermark of an assigned partition as of the last fetch.
+    pub fn high_watermark(&self, topic: &str, partition: u32) -> Option<u64> {
+        self.consumer.high_watermark(topic, partition)
+    }
+
+    /// Records between an assigned partition's position and its high
+    /// watermark, as of the last fetch.
+    pub fn lag(&self, topic: &str, partition: u32) -> Option<u64> {
+        self.consumer.lag(topic, partition)
+    }
+
+    /// Moves an assigned partition's position to `offset` (the next `poll`
+    /// reads from there; commits commit it).
+    pub async fn seek(&mut self, topic: &str, partition: u32, offset: u64) -> ClientResult<()> {
+        self.seek_to(topic, partition, StartAt::Offset(offset)).await
+    }
+
+    /// Moves an assigned partition's position to `to`.
+    pub async fn seek_to(&mut self, topic: &str, partition: u32, to: StartAt) -> ClientResult<()> {
+        if !self.assignment.contains(&TopicPartition::new(topic, partition)) {
+            return Err(ClientError::InvalidArgument(format!(
+                "partition {partition} of {topic:?} is not assigned to this member"
+            )));
+        }
+        self.consumer.seek(topic, partition, to).await
+    }
+
+    /// The group's committed offset of a partition (any partition, assigned
+    /// or not), asked of the coordinator: `None` if the group has none.
+    pub async fn committed(&self, topic: &str, partition: u32) -> ClientResult<Option<u64>> {
+        let tp = TopicPartition::new(topic, partition);
+        let found =
+            commit::fetch_committed(&self.session, std::slice::from_ref(&tp), self.config.consumer.retries).await?;
+        Ok(found.get(&tp).copied().flatten())
+    }
+
+    /// The position of every assigned partition whose position is known.
+    pub fn positions(&self) -> BTreeMap<TopicPartition, u64> {
+        self.assignment
+            .iter()
+            .filter_map(|tp| self.consumer.position(&tp.topic, tp.partition).map(|p| (tp.clone(), p)))
+            .collect()
+    }
+
+    /// Commits the position of every assigned partition (the offset after
+    /// the last record `poll` returned) and waits for the coordinator's
+    /// answer. Fails with the broker's `RebalanceInProgress`,
+    /// `IllegalGeneration` or `UnknownMemberId` when the group has moved on
+    /// (the next `poll` rejoins).
+    pub async fn commit_sync(&self) -> ClientResult<()> {
+        self.commit_offsets(&self.positions()).await
+    }
+
+    /// Commits `offsets` (per partition, the offset of the next record to
+    /// process: the last processed one + 1) and waits for the answer.
+    pub async fn commit_offsets(&self, offsets: &BTreeMap<TopicPartition, u64>) -> ClientResult<()> {
+        commit::commit(&self.session, offsets, self.config.consumer.retries).await
+    }
+
+    /// Commits the positions of the assigned partitions in the background;
+    /// the returned future (which need not be awaited) says how it went.
+    pub fn commit_async(&self) -> CommitFuture {
+        let (tx, rx) = oneshot::channel();
+        self.spawn_commit(self.positions(), move |result| {
+            let _ = tx.send(result);
+        });
+        CommitFuture { rx }
+    }
+
+    /// Like [`GroupConsumer::commit_async`], calling `callback` with the
+    /// outcome (on this core, from the commit's task).
+    pub fn commit_async_with(&self, callback: impl FnOnce(ClientResult<BTreeMap<TopicPartition, u64>>) + 'static) {
+        self.spawn_commit(self.positions(), callback);
+    }
+
+    fn spawn_commit(
+        &self,
+        offsets: BTreeMap<TopicPartition, u64>,
+        callback: impl FnOnce(ClientResult<BTreeMap<TopicPartition, u64>>) + 'static,
+    ) {
+        let session = self.session.clone();
+        let retries = self.config.consumer.retries;
+        runtime::spawn_detached(async move {
+            let result = commit::commit(&session, &offsets, retries).await.map(|()| offsets);
+            callback(result);
+        });
+    }
+
+    /// Returns the next records of the partitions assigned to this member,
+    /// waiting up to `timeout` for some (an empty vector if none came in
+    /// time). Joins the group first (and rejoins whenever the group
+    /// rebalances); commits on the auto-commit interval.
+    pub async fn poll(&mut self, timeout: Duration) -> ClientResult<Vec<ConsumerRecord>> {
+        if self.in_callback {
+            return Err(ClientError::InvalidArgument("poll called from a rebalance listener".into()));
+        }
+        if self.subscription.is_empty() {
+            return Err(ClientError::InvalidArgument("poll before subscribe".into()));
+        }
+        let _polling = self.session.polling();
+        let deadline = Instant::now() + timeout;
+        loop {
+            if !self.ensure_active(deadline).await? {
+                return Ok(Vec::new());
+            }
+            self.maybe_auto_commit();
+            self.maybe_check_metadata().await;
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            let records = self.consumer.poll_or_wake(remaining, Some(self.session.wake())).await?;
+            if !records.is_empty() || Instant::now() >= deadline {
+                return Ok(records);
+            }
+        }
+    }
+
+    /// Leaves the group: commits (with auto-commit on), calls
+    /// [`RebalanceListener::on_partitions_revoked`], sends LeaveGroup so
+    /// the group rebalances at once, and closes the coordinator connection
+    /// (the [`Cluster`] stays open). Returns the auto-commit's error, if any.
+    pub async fn close(mut self) -> ClientResult<()> {
+        self.joining = None;
+        self.stop_heartbeat();
+        let mut result = Ok(());
+        let lost = self.session.take_rejoin().is_some_and(|r| r.lost);
+        if self.active && !self.assignment.is_empty() {
+            let partitions = self.assignment.clone();
+            if lost {
+                self.callback(Callback::Lost, &partitions).await;
+            } else {
+                if self.config.auto_commit.is_some() {
+                    result = self.commit_sync().await;
+                    if let Err(e) = &result {
+                        tracing::warn!(group = %self.config.group_id, error = %e, "commit on close failed");
+                    }
+                }
+                self.callback(Callback::Revoked, &partitions).await;
+            }
+        }
+        self.release_partitions();
+        self.active = false;
+        self.leave().await;
+        self.session.close();
+        result
+    }
+
+    /// LeaveGroup, best effort (the session timeout removes the member otherwise).
+    async fn leave(&self) {
+        let member_id = self.session.member_id();
+        if member_id.is_empty() {
+            return;
+        }
+        let request = Request::LeaveGroup(LeaveGroupRequest {
+            group_id: self.config.group_id.clone(),
+            member_id: member_id.clone(),
+        });
+        for _ in 0..3 {
+            match self.session.send(&request, self.session.request_timeout()).await {
+                Ok((addr, Response::LeaveGroup(resp))) if is_coordinator_error(resp.error) => {
+                    self.session.forget_coordinator(addr);
+                }
+                Ok((_, Response::LeaveGroup(resp))) => {
+                    if !resp.error.is_ok() && resp.error != ErrorCode::UnknownMemberId {
+                        tracing::warn!(group = %self.config.group_id, error = %resp.error, "leaving the group failed");
+                    }
+                    tracing::debug!(group = %self.config.group_id, %member_id, "left the group");
+                    return;
+                }
+                Ok((_, other)) => {
+                    tracing::warn!(api = other.api_key_raw(), "leave group answered with another api");
+                    return;
+                }
+                Err(e) => tracing::debug!(group = %self.config.group_id, error = %e, "leave group failed"),
+            }
+        }
+    }
+
+    /// Makes sure the member is in a generation with its assignment applied,
+    /// waiting for a join until `deadline`: `Ok(false)` if it is not done by then.
+    async fn ensure_active(&mut self, deadline: Instant) -> ClientResult<bool> {
+        loop {
+            if let Some(rejoin) = self.session.take_rejoin() {
+                if self.active {
+                    tracing::info!(group = %self.config.group_id, reason = rejoin.reason, "rejoining the group");
+                    self.give_up_partitions(rejoin.lost).await;
+                }
+            }
+            if self.active {
+                return Ok(true);
+            }
+            if self.joining.is_none() {
+                self.start_join();
+            }
+            let joining = self.joining.as_mut().expect("a join was started");
+            let wait = deadline.saturating_duration_since(Instant::now());
+            let Some(result) = runtime::timeout(wait, &mut joining.result).await else {
+                return Ok(false);
+            };
+            self.joining = None;
+            let joined = result.unwrap_or(Err(ClientError::Closed))?;
+            self.on_joined(joined).await?;
+        }
+    }
+
+    fn start_join(&mut self) {
+        // Whatever was flagged before concerns the old generation.
+        let _ = self.session.take_rejoin();
+        let params = JoinParams {
+            session: self.session.clone(),
+            client_id: self.config.client_id.clone(),
+            session_timeout: self.config.session_timeout,
+            rebalance_timeout: self.config.rebalance_timeout,
+            assignors: self.config.assignors.clone(),
+            topics: self.subscription.clone(),
+            owned: self.owned.clone(),
+            owned_generation: self.owned_generation,
+            retries: self.config.consumer.retries,
+        };
+        let (tx, rx) = oneshot::channel();
+        let task = runtime::spawn(async move {
+            let _ = tx.send(join::join(params).await);
+        });
+        self.joining = Some(Joining { result: rx, _task: task });
+    }
+
+    /// Applies a new generation's assignment: each partition starts at the
+    /// group's committed offset (else per `auto_offset_reset`).
+    async fn on_joined(&mut self, joined: Joined) -> ClientResult<()> {
+        let Joined { generation, member_id, leader, protocol, assignment, committed, partition_counts } = joined;
+        tracing::info!(
+            group = %self.config.group_id, %member_id, generation, leader, %protocol,
+            partitions = assignment.len(), "joined the group"
+        );
+        if let Err(e) = self.assign_partitions(&assignment, &committed).await {
+            // Undo; the next poll joins again (and gets this generation back).
+            for tp in &assignment {
+                self.consumer.unassign(&tp.topic, &[tp.partition]);
+            }
+            return Err(e);
+        }
+        self.session.forget_committed();
+        let known: BTreeMap<TopicPartition, u64> =
+            committed.iter().filter_map(|(tp, o)| o.map(|o| (tp.clone(), o))).collect();
+        self.session.record_committed(&known);
+        self.assignment = assignment.clone();
+        self.owned = assignment.clone();
+        self.owned_generation = generation;
+        self.leader = leader;
+        self.partition_counts = partition_counts;
+        self.active = true;
+        let now = Instant::now();
+        self.next_metadata_check = now + self.config.metadata_refresh;
+        self.next_auto_commit = now + self.config.auto_commit.unwrap_or_default();
+        let interval = self.config.effective_heartbeat_interval();
+        let max_poll_interval = self.config.rebalance_timeout;
+        self.heartbeat = Some(runtime::spawn(heartbeat::run(self.session.clone(), interval, max_poll_interval)));
+        self.callback(Callback::Assigned, &assignment).await;
+        Ok(())
+    }
+
+    async fn assign_partitions(
+        &mut self,
+        assignment: &[TopicPartition],
+        committed: &BTreeMap<TopicPartition, Option<u64>>,
+    ) -> ClientResult<()> {
+        // The leader may have seen partitions our metadata cache has not.
+        let stale: BTreeSet<&str> = assignment
+            .iter()
+            .filter(|tp| self.cluster.topic(&tp.topic).is_none_or(|t| tp.partition >= t.partition_count()))
+            .map(|tp| tp.topic.as_str())
+            .collect();
+        if !stale.is_empty() {
+            let names: Vec<&str> = stale.into_iter().collect();
+            if let Err(e) = self.cluster.refresh_topics(&names).await {
+                tracing::debug!(error = %e, "metadata refresh for the assignment failed");
+            }
+        }
+        let reset = match self.config.auto_offset_reset {
+            OffsetReset::Earliest => Some(StartAt::Earliest),
+            OffsetReset::Latest => Some(StartAt::Latest),
+            OffsetReset::None => None,
+        };
+        // One assign per topic and starting point.
+        let mut groups: BTreeMap<(&str, StartKey), Vec<u32>> = BTreeMap::new();
+        for tp in assignment {
+            let start = match committed.get(tp).copied().flatten() {
+                Some(offset) => StartAt::Offset(offset),
+                None => reset.ok_or_else(|| {
+                    ClientError::InvalidArgument(format!(
+                        "group {:?} has no committed offset for {tp} and auto_offset_reset is none",
+                        self.config.group_id
+                    ))
+                })?,
+            };
+            groups.entry((tp.topic.as_str(), StartKey(start))).or_default().push(tp.partition);
+        }
+        for ((topic, StartKey(start)), partitions) in groups {
+            self.consumer.assign(topic, &partitions, start).await?;
+        }
+        Ok(())
+    }
+
+    /// Before rejoining: commit (auto-commit) and tell the listener, or
+    /// report the partitions lost; then stop fetching them.
+    async fn give_up_partitions(&mut self, lost: bool) {
+        self.stop_heartbeat();
+        if !self.assignment.is_empty() {
+            let partitions = self.assignment.clone();
+            if lost {
+                self.callback(Callback::Lost, &partitions).await;
+            } else {
+                if self.config.auto_commit.is_some() {
+                    if let Err(e) = self.commit_sync().await {
+                        tracing::warn!(group = %self.config.group_id, error = %e, "commit before the rebalance failed");
+                    }
+                }
+                self.callback(Callback::Revoked, &partitions).await;
+            }
+        }
+        self.release_partitions();
+        self.active = false;
+        self.partition_counts = None;
+        self.leader = false;
+    }
+
+    fn release_partitions(&mut self) {
+        for tp in std::mem::take(&mut self.assignment) {
+            self.consumer.unassign(&tp.topic, &[tp.partition]);
+        }
+    }
+
+    fn stop_heartbeat(&mut self) {
+        self.heartbeat = None;
+    }
+
+    async fn callback(&mut self, which: Callback, partitions: &[TopicPartition]) {
+        let Some(mut listener) = self.listener.take() else { return };
+        self.in_callback = true;
+        match which {
+            Callback::Revoked => listener.on_partitions_revoked(self, partitions).await,
+            Callback::Assigned => listener.on_partitions_assigned(self, partitions).await,
+            Callback::Lost => listener.on_partitions_lost(self, partitions).await,
+        }
+        self.in_callback = false;
+        if self.listener.is_none() {
+            self.listener = Some(listener);
+        }
+    }
+
+    /// Commits changed positions in the background when the interval is up.
+    fn maybe_auto_commit(&mut self) {
+        let Some(interval) = self.config.auto_commit else { return };
+        let now = Instant::now();
+        if now < self.next_auto_commit {
+            return;
+        }
+        self.next_auto_commit = now + interval;
+        let changed: BTreeMap<TopicPartition, u64> =
+            self.positions().into_iter().filter(|(tp, o)| self.session.committed(tp) != Some(*o)).collect();
+        if changed.is_empty() {
+            return;
+        }
+        let group = self.config.group_id.clone();
+        self.spawn_commit(changed, move |result| {
+            if let Err(e) = result {
+                tracing::debug!(%group, error = %e, "auto-commit failed");
+            }
+        });
+    }
+
+    /// As the leader: rejoin when a topic's partition count changed.
+    async fn maybe_check_metadata(&mut self) {
+        let Some(counts) = &self.partition_counts else { return };
+        if Instant::now() < self.next_metadata_check {
+            return;
+        }
+        self.next_metadata_check = Instant::now() + self.config.metadata_refresh;
+        let topics: BTreeSet<&str> = counts.keys().map(String::as_str).collect();
+        let fresh = join::partition_counts(&self.cluster, &topics).await;
+        if &fresh != counts {
+            tracing::info!(group = %self.config.group_id, before = ?counts, now = ?fresh, "partition counts changed");
+            let generation = self.session.generation();
+            let why = "a subscribed topic's partition count changed";
+            self.session.request_rejoin(generation, Rejoin { reason: why, lost: false });
+        }
+    }
+}
+
+impl std::fmt::Debug for GroupConsumer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GroupConsumer")
+            .field("group_id", &self.config.group_id)
+            .field("member_id", &self.session.member_id())
+            .field("generation", &self.generation())
+            .field("subscription", &self.subscription)
+            .field("assignment", &self.assignment)
+            .finish()
+    }
+}
+
+/// [`StartAt`] as a map key.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct StartKey(StartAt);
+
+impl StartKey {
+    fn rank(&self) -> (u8, i128) {
+        match self.0 {
+            StartAt::Earliest => (0, 0),
+            StartAt::Latest => (1, 0),
+            StartAt::Offset(o) => (2, i128::from(o)),
+            StartAt::Timestamp(t) => (3, i128::from(t)),
+        }
+    }
+}
+
+impl PartialOrd for StartKey {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for StartKey {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.rank().cmp(&other.rank())
+    }
+}
+
+#[cfg(test)]
+mod tests;
