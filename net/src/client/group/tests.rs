@@ -1,5 +1,6 @@
 use std::time::Duration;
 
+use super::rebalance::StartKey;
 use super::*;
 
 #[test]
