@@ -2,158 +2,13 @@
 //! loopback port with its data under target/ (O_DIRECT needs a real file
 //! system), driven by the topic, produce and consume commands.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, ExitStatus, Stdio};
+mod cli_support;
+
+use std::io::Read;
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_corelog");
-/// Longest any one command may take before the test fails.
-const COMMAND_LIMIT: Duration = Duration::from_secs(60);
-
-/// A port that was free a moment ago.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
-}
-
-/// A `corelog broker --cores 1` process; killed on drop.
-struct BrokerProcess {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl BrokerProcess {
-    fn start() -> BrokerProcess {
-        let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir");
-        // Little io_uring memory: RLIMIT_MEMLOCK is small for most users.
-        let config = dir.path().join("corelog.toml");
-        std::fs::write(&config, "[broker]\nio_memory_bytes = 1048576\n").expect("config");
-        let mut last_log = String::new();
-        for _ in 0..10 {
-            let port = free_port();
-            let log_path = dir.path().join("broker.log");
-            let log = std::fs::File::create(&log_path).expect("log file");
-            let mut child = Command::new(BIN)
-                .args(["broker", "--config"])
-                .arg(&config)
-                .arg("--data-dir")
-                .arg(dir.path().join("data"))
-                .args(["--port", &port.to_string(), "--cores", "1"])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .expect("spawn the broker");
-            if wait_until_accepting(&mut child, port) {
-                return BrokerProcess { child, port, _dir: dir };
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-            last_log = std::fs::read_to_string(&log_path).unwrap_or_default();
-        }
-        panic!("the broker did not start; its log:\n{last_log}");
-    }
-
-    fn bootstrap(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for BrokerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Waits until the broker accepts connections on `port`; false if it exited
-/// (e.g. the port was taken meanwhile) or did not come up in time.
-fn wait_until_accepting(child: &mut Child, port: u16) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if child.try_wait().expect("try_wait").is_some() {
-            return false;
-        }
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    false
-}
-
-/// What a finished command did.
-struct Run {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn ok(self) -> Run {
-        assert!(self.status.success(), "command failed ({}): stderr:\n{}", self.status, self.stderr);
-        self
-    }
-
-    /// Asserts a clean failure: exit code 1 and a last line `error: ...`
-    /// containing `needle` (produce reports failed records before it).
-    fn fails_with(self, needle: &str) -> Run {
-        assert_eq!(self.status.code(), Some(1), "expected exit code 1; stderr:\n{}", self.stderr);
-        let last = self.stderr.lines().last().unwrap_or_default();
-        assert!(last.starts_with("error: "), "the last line does not start with 'error: ':\n{}", self.stderr);
-        assert!(last.contains(needle), "the error lacks {needle:?}:\n{}", self.stderr);
-        assert!(!self.stderr.contains("panicked"), "panic:\n{}", self.stderr);
-        self
-    }
-}
-
-/// Runs `corelog ARGS` with `stdin` as its input, with a time limit.
-fn corelog(args: &[&str], stdin: &str) -> Run {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn corelog");
-    let mut input = child.stdin.take().expect("stdin");
-    let stdin = stdin.to_owned();
-    let writer = std::thread::spawn(move || {
-        let _ = input.write_all(stdin.as_bytes()); // drops (closes) stdin after
-    });
-    let stdout = read_all(child.stdout.take().expect("stdout"));
-    let stderr = read_all(child.stderr.take().expect("stderr"));
-    let status = wait_with_limit(&mut child, args);
-    writer.join().expect("stdin writer");
-    let (stdout, stderr) = (stdout.join().expect("stdout reader"), stderr.join().expect("stderr reader"));
-    Run { status, stdout, stderr }
-}
-
-/// Reads a pipe to its end on a thread.
-fn read_all(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
-    std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = pipe.read_to_string(&mut text);
-        text
-    })
-}
-
-fn wait_with_limit(child: &mut Child, args: &[&str]) -> ExitStatus {
-    let deadline = Instant::now() + COMMAND_LIMIT;
-    loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            return status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("corelog {args:?} did not finish within {COMMAND_LIMIT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
+use cli_support::*;
 
 fn lines(text: &str) -> Vec<&str> {
     text.lines().collect()
@@ -161,7 +16,7 @@ fn lines(text: &str) -> Vec<&str> {
 
 #[test]
 fn topics_produce_and_consume_through_the_cli() {
-    let broker = BrokerProcess::start();
+    let broker = BrokerProcess::start("");
     let bs = broker.bootstrap();
     let b = bs.as_str();
 

@@ -4,137 +4,18 @@
 //! a producer runs ahead, a member's columns, the empty-group rules) and the
 //! errors bad input gets.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, ExitStatus, Stdio};
+mod cli_support;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_corelog");
-/// Longest any one command may take before the test fails.
-const COMMAND_LIMIT: Duration = Duration::from_secs(60);
+use cli_support::*;
 
-/// A `corelog broker --cores 1` process with small group timeouts; killed on drop.
-struct BrokerProcess {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl BrokerProcess {
-    fn start() -> BrokerProcess {
-        let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir");
-        let config = dir.path().join("corelog.toml");
-        // Little io_uring memory (RLIMIT_MEMLOCK is small for most users);
-        // groups form at once and accept short sessions.
-        let toml = "[broker]\nio_memory_bytes = 1048576\noffsets_partitions = 2\n\
-                    group_initial_rebalance_delay_ms = 0\ngroup_min_session_timeout_ms = 500\n";
-        std::fs::write(&config, toml).expect("config");
-        let mut last_log = String::new();
-        for _ in 0..10 {
-            let port = TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
-            let log_path = dir.path().join("broker.log");
-            let log = std::fs::File::create(&log_path).expect("log file");
-            let mut child = Command::new(BIN)
-                .args(["broker", "--config"])
-                .arg(&config)
-                .arg("--data-dir")
-                .arg(dir.path().join("data"))
-                .args(["--port", &port.to_string(), "--cores", "1"])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .expect("spawn the broker");
-            let deadline = Instant::now() + Duration::from_secs(30);
-            while Instant::now() < deadline && child.try_wait().expect("try_wait").is_none() {
-                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    return BrokerProcess { child, port, _dir: dir };
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-            last_log = std::fs::read_to_string(&log_path).unwrap_or_default();
-        }
-        panic!("the broker did not start; its log:\n{last_log}");
-    }
-
-    fn bootstrap(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for BrokerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// What a finished command did.
-struct Run {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn ok(self) -> Run {
-        assert!(self.status.success(), "command failed ({}): stderr:\n{}", self.status, self.stderr);
-        self
-    }
-
-    /// A clean failure: exit code 1 and a last line `error: ...` with `needle`.
-    fn fails_with(self, needle: &str) -> Run {
-        assert_eq!(self.status.code(), Some(1), "expected exit code 1; stderr:\n{}", self.stderr);
-        let last = self.stderr.lines().last().unwrap_or_default();
-        assert!(last.starts_with("error: "), "the last line does not start with 'error: ':\n{}", self.stderr);
-        assert!(last.contains(needle), "the error lacks {needle:?}:\n{}", self.stderr);
-        assert!(!self.stderr.contains("panicked"), "panic:\n{}", self.stderr);
-        self
-    }
-}
-
-/// Runs `corelog ARGS` with `stdin` as its input, with a time limit.
-fn corelog(args: &[&str], stdin: &str) -> Run {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn corelog");
-    let mut input = child.stdin.take().expect("stdin");
-    let stdin = stdin.to_owned();
-    let writer = std::thread::spawn(move || {
-        let _ = input.write_all(stdin.as_bytes());
-    });
-    let stdout = read_all(child.stdout.take().expect("stdout"));
-    let stderr = read_all(child.stderr.take().expect("stderr"));
-    let deadline = Instant::now() + COMMAND_LIMIT;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("corelog {args:?} did not finish within {COMMAND_LIMIT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    writer.join().expect("stdin writer");
-    Run { status, stdout: stdout.join().expect("stdout"), stderr: stderr.join().expect("stderr") }
-}
-
-fn read_all(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
-    std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = pipe.read_to_string(&mut text);
-        text
-    })
-}
+/// Groups form at once and accept short sessions.
+const GROUP_SETTINGS: &str =
+    "offsets_partitions = 2\ngroup_initial_rebalance_delay_ms = 0\ngroup_min_session_timeout_ms = 500\n";
 
 /// `count` lines `key-{i}:{tag}-{i}` produced with keys.
 fn produce(b: &str, tag: &str, range: std::ops::Range<usize>) {
@@ -206,7 +87,7 @@ fn describe_until(b: &str, group: &str, what: &str, cond: impl Fn(&str, &[Row]) 
 
 #[test]
 fn consumer_groups_through_the_cli() {
-    let broker = BrokerProcess::start();
+    let broker = BrokerProcess::start(GROUP_SETTINGS);
     let bs = broker.bootstrap();
     let b = bs.as_str();
     corelog(&["topic", "create", "t", "--partitions", "2", "-b", b], "").ok();
