@@ -21,7 +21,6 @@
 //! the phases and at the end.
 
 mod phases;
-mod probes;
 mod report;
 
 use std::io;
@@ -37,8 +36,6 @@ use corelog_engine::FlushPolicy;
 const GIB: f64 = (1u64 << 30) as f64;
 /// Distinct prebuilt batches; appends cycle through clones of them.
 pub const POOL_BATCHES: usize = 64;
-pub const TMPFS_MAGIC: i64 = 0x0102_1994;
-pub const RAMFS_MAGIC: i64 = 0x8584_58f6;
 
 #[derive(Parser, Debug, Clone)]
 #[command(name = "engine-bench", about = "Partition-log append throughput vs raw O_DIRECT writes")]
@@ -194,6 +191,6 @@ fn validate_args(args: &Args) -> io::Result<()> {
     check_real_disk(&args.dir)
 }
 
+use corelog_benches::probes::*;
 use phases::*;
-use probes::*;
 use report::*;

@@ -1,5 +1,6 @@
-//! The measured phases: raw O_DIRECT writes, the ideal group commit, the
-//! fdatasync probe, and appends through the partition log.
+//! The measured phases: the ideal group commit, the fdatasync probe, and
+//! appends through the partition log (the raw O_DIRECT writes are
+//! `corelog_benches::raw::raw_phase`, shared with `corelog-bench`).
 
 use std::cell::{Cell, RefCell};
 use std::io;
@@ -8,52 +9,16 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use hdrhistogram::Histogram;
 
+use corelog_benches::probes::*;
+pub use corelog_benches::raw::{mb_per_s, new_histogram, raw_phase, record, record_value, Latency, RawPhase};
 use corelog_engine::batch::{BatchBuilder, Compression};
 use corelog_engine::limits::{DEFAULT_MAX_BATCH_BYTES, SEGMENT_PREALLOCATE_STEP};
 use corelog_engine::runtime::{self, DmaFile};
 use corelog_engine::storage::DmaStorage;
 use corelog_engine::{LogConfig, LogStats, PartitionLog};
 
-use super::probes::*;
 use super::{Args, POOL_BATCHES};
-
-#[derive(Debug, Clone, Copy)]
-pub struct Latency {
-    pub p50: u64,
-    pub p99: u64,
-    pub p999: u64,
-    pub max: u64,
-    pub mean: f64,
-}
-
-impl Latency {
-    pub fn of(h: &Histogram<u64>) -> Latency {
-        Latency {
-            p50: h.value_at_quantile(0.50),
-            p99: h.value_at_quantile(0.99),
-            p999: h.value_at_quantile(0.999),
-            max: h.max(),
-            mean: h.mean(),
-        }
-    }
-
-    pub fn json(&self) -> serde_json::Value {
-        serde_json::json!({ "p50": self.p50, "p99": self.p99, "p999": self.p999, "max": self.max, "mean": self.mean })
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct RawPhase {
-    pub disk: Option<DiskStats>,
-    pub bytes: u64,
-    pub writes: u64,
-    pub elapsed: Duration,
-    pub final_sync: Duration,
-    pub write_latency: Latency,
-    pub usage: ThreadUsage,
-}
 
 #[derive(Debug, Clone)]
 pub struct LogPhase {
@@ -107,21 +72,8 @@ impl std::future::Future for YieldNow {
     }
 }
 
-pub fn mb_per_s(bytes: u64, elapsed: Duration) -> f64 {
-    bytes as f64 / 1e6 / elapsed.as_secs_f64()
-}
-
-pub fn new_histogram() -> Histogram<u64> {
-    // 1 µs .. 100 s at 3 significant digits.
-    Histogram::new_with_bounds(1, 100_000_000, 3).expect("valid histogram bounds")
-}
-
-pub fn record(h: &RefCell<Histogram<u64>>, started: Instant) {
-    let us = (started.elapsed().as_micros() as u64).max(1);
-    h.borrow_mut().saturating_record(us);
-}
-
-/// Refuses tmpfs/ramfs: O_DIRECT either fails there or measures RAM.
+/// Removes a phase's files and makes the deletion (and any discard it
+/// triggers) settle before the next phase starts timing.
 pub fn remove_phase_dir(dir: &Path) -> io::Result<()> {
     if dir.exists() {
         std::fs::remove_dir_all(dir)?;
@@ -129,12 +81,6 @@ pub fn remove_phase_dir(dir: &Path) -> io::Result<()> {
     // SAFETY: sync(2) has no preconditions.
     unsafe { libc::sync() };
     Ok(())
-}
-
-/// Log-like record values: repetitive structure with varying digits.
-pub fn record_value(i: usize, len: usize) -> Vec<u8> {
-    let line = format!("{{\"seq\":{i},\"user\":\"u{}\",\"event\":\"click\",\"ok\":true}} ", i * 7919 % 10007);
-    line.bytes().cycle().take(len).collect()
 }
 
 /// Builds `POOL_BATCHES` distinct batches of ~`batch_bytes` each (never over it).
@@ -155,69 +101,6 @@ pub fn build_pool(batch_bytes: usize, record_bytes: usize) -> io::Result<(Vec<By
         pool.push(batch);
     }
     Ok((pool, per_batch))
-}
-
-/// Phase a: raw O_DIRECT sequential writes, `in_flight` outstanding.
-pub async fn raw_phase(dir: &Path, volume: u64, write_bytes: usize, in_flight: usize) -> io::Result<RawPhase> {
-    std::fs::create_dir_all(dir)?;
-    let file = Rc::new(DmaFile::open_rw(&dir.join("raw.data"), true).await?);
-    let writes = volume.div_ceil(write_bytes as u64);
-    let total = writes * write_bytes as u64;
-    // Non-zero payload so no layer below can short-cut zero writes.
-    let payload: Rc<Vec<u8>> = Rc::new(record_value(7, write_bytes));
-    // Like a new active segment: one step reserved at creation.
-    file.preallocate(SEGMENT_PREALLOCATE_STEP).await?;
-    let preallocated = Rc::new(Cell::new(SEGMENT_PREALLOCATE_STEP));
-    let next = Rc::new(Cell::new(0u64));
-    let hist = Rc::new(RefCell::new(new_histogram()));
-
-    let disk = DiskProbe::start(dir);
-    let usage = ThreadUsage::now();
-    let started = Instant::now();
-    let tasks: Vec<_> = (0..in_flight)
-        .map(|_| {
-            let (file, payload, preallocated, next, hist) =
-                (file.clone(), payload.clone(), preallocated.clone(), next.clone(), hist.clone());
-            runtime::spawn(async move {
-                loop {
-                    let pos = next.get();
-                    if pos >= total {
-                        return Ok::<(), io::Error>(());
-                    }
-                    next.set(pos + write_bytes as u64);
-                    let end = pos + write_bytes as u64;
-                    if end > preallocated.get() {
-                        // Same rule as ActiveSegment::plan_flush.
-                        let to = (end / SEGMENT_PREALLOCATE_STEP + 1) * SEGMENT_PREALLOCATE_STEP;
-                        preallocated.set(to);
-                        file.preallocate(to).await?;
-                    }
-                    let mut buf = file.alloc_buffer(write_bytes);
-                    buf.as_mut_slice().copy_from_slice(&payload);
-                    let t = Instant::now();
-                    let n = file.write_at(buf, pos).await?;
-                    if n != write_bytes {
-                        return Err(io::Error::new(io::ErrorKind::WriteZero, format!("short write {n}")));
-                    }
-                    record(&hist, t);
-                }
-            })
-        })
-        .collect();
-    for t in tasks {
-        t.join().await?;
-    }
-    let sync_started = Instant::now();
-    file.fdatasync().await?;
-    let final_sync = sync_started.elapsed();
-    let elapsed = started.elapsed();
-    let usage = ThreadUsage::now().since(usage);
-    let disk = disk.finish();
-    if let Ok(file) = Rc::try_unwrap(file) {
-        file.close().await?;
-    }
-    let write_latency = Latency::of(&hist.borrow());
-    Ok(RawPhase { disk, bytes: total, writes, elapsed, final_sync, write_latency, usage })
 }
 
 /// Optional baseline: an ideal group commit with no log at all. Rounds of

@@ -1,0 +1,249 @@
+//! `corelog-bench`: run named workloads against a fresh broker and compare
+//! stored runs. See docs/bench.md.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::SystemTime;
+
+use clap::{Parser, Subcommand};
+use corelog_benches::broker::BrokerMode;
+use corelog_benches::chart::{self, Series};
+use corelog_benches::compare::{self, Run};
+use corelog_benches::runner::{self, compact_utc, RawOptions, RunOptions};
+use corelog_benches::workload::{Workload, STANDARD};
+use corelog_perf::cli::parse_bootstrap;
+use corelog_perf::hgrm::parse_hgrm;
+
+#[derive(Parser, Debug)]
+#[command(name = "corelog-bench", version, about = "Run named corelog workloads and compare the results")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run a workload (a file, or the name of a standard one) and store the result.
+    Run(RunArgs),
+    /// Print stored runs side by side and chart their latency distributions.
+    Compare(CompareArgs),
+    /// List the standard workloads.
+    List,
+    /// Only the raw baseline: O_DIRECT sequential write, then read, of a volume.
+    Raw(RawArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct RawArgs {
+    /// Scratch directory on the disk under test (a subdirectory is used and removed).
+    #[arg(long, default_value = "bench-data")]
+    data_dir: PathBuf,
+    /// Volume, GiB.
+    #[arg(long, default_value_t = 4.0)]
+    gib: f64,
+    /// Bytes per I/O, KiB (a multiple of 4).
+    #[arg(long, default_value_t = 1024)]
+    io_kib: usize,
+    /// I/Os outstanding.
+    #[arg(long, default_value_t = RawOptions::default().in_flight)]
+    in_flight: usize,
+}
+
+#[derive(clap::Args, Debug)]
+struct RunArgs {
+    /// Workload file, or the name of a standard workload (see `list`).
+    workload: String,
+    /// Use this running broker instead of starting one (host:port,…).
+    #[arg(long, value_delimiter = ',', value_parser = parse_bootstrap)]
+    bootstrap: Vec<SocketAddr>,
+    /// Where a fresh broker runs: in this process, or as a child process
+    /// (`corelog broker`, see --corelog-bin).
+    #[arg(long, default_value = "in-process", value_parser = ["in-process", "child"])]
+    broker: String,
+    /// The corelog binary for --broker child (default: `corelog` next to this binary).
+    #[arg(long)]
+    corelog_bin: Option<PathBuf>,
+    /// Broker cores (default: all).
+    #[arg(long)]
+    cores: Option<usize>,
+    /// Scratch directory on the disk under test (broker data, raw baseline);
+    /// each run uses a subdirectory, removed afterwards.
+    #[arg(long, default_value = "bench-data")]
+    data_dir: PathBuf,
+    /// Results go to DIR/<workload>/<timestamp>/.
+    #[arg(long, default_value = "bench-results")]
+    results: PathBuf,
+    /// Raw baseline volume in GiB (default: what the run moved, 0.25 to --raw-max-gib).
+    #[arg(long)]
+    raw_gib: Option<f64>,
+    /// Largest raw baseline volume when it follows the run, GiB.
+    #[arg(long, default_value_t = 16.0)]
+    raw_max_gib: f64,
+    /// Raw baseline I/Os outstanding.
+    #[arg(long, default_value_t = RawOptions::default().in_flight)]
+    raw_in_flight: usize,
+    /// Skip the raw baseline (no ratios).
+    #[arg(long)]
+    no_raw: bool,
+    /// Keep the broker's data directory.
+    #[arg(long)]
+    keep_data: bool,
+    /// Only the final report.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(clap::Args, Debug)]
+struct CompareArgs {
+    /// Run directories (a workload's directory stands for its newest run).
+    #[arg(required = true)]
+    runs: Vec<PathBuf>,
+    /// The latency distribution to chart: produce, e2e, consume (live
+    /// consumer at max rate), catch-up, calibration-produce.
+    #[arg(long, default_value = "produce")]
+    stream: String,
+    /// Where table.txt, latency.png and latency.svg go (default: bench-results/compare/<timestamp>).
+    #[arg(long)]
+    output: Option<PathBuf>,
+    /// Chart title (default: "<stream> latency by percentile").
+    #[arg(long)]
+    title: Option<String>,
+}
+
+fn gib(g: f64) -> Result<u64, String> {
+    if g.is_finite() && g > 0.0 {
+        Ok((g * (1u64 << 30) as f64) as u64)
+    } else {
+        Err(format!("{g}: expected a positive number of GiB"))
+    }
+}
+
+fn run(args: RunArgs) -> Result<(), String> {
+    let (workload, source) = Workload::resolve(&args.workload)?;
+    let broker = if !args.bootstrap.is_empty() {
+        BrokerMode::External(args.bootstrap.clone())
+    } else if args.broker == "child" {
+        let bin = match args.corelog_bin {
+            Some(bin) => bin,
+            None => std::env::current_exe().map_err(|e| e.to_string())?.with_file_name("corelog"),
+        };
+        if !bin.is_file() {
+            return Err(format!(
+                "{} not found: build it (cargo build --release -p corelog-tools) or pass --corelog-bin",
+                bin.display()
+            ));
+        }
+        BrokerMode::Child { bin }
+    } else {
+        BrokerMode::InProcess
+    };
+    let defaults = RunOptions::default();
+    let options = RunOptions {
+        broker,
+        cores: args.cores.unwrap_or(defaults.cores),
+        data_dir: args.data_dir,
+        results: args.results,
+        raw: RawOptions {
+            enabled: !args.no_raw,
+            volume: args.raw_gib.map(gib).transpose()?,
+            max_volume: gib(args.raw_max_gib)?,
+            in_flight: args.raw_in_flight.max(1),
+            ..RawOptions::default()
+        },
+        verbose: !args.quiet,
+        keep_data: args.keep_data,
+    };
+    let (result, _dir) = runner::run(&workload, &source, &options)?;
+    let failed = result.produce.as_ref().is_some_and(|p| p.records_failed > 0)
+        || result.e2e.as_ref().is_some_and(|e| e.records_missing > 0)
+        || result.consume.as_ref().is_some_and(|c| c.timed_out);
+    if failed {
+        return Err("the run had failures (see the report)".into());
+    }
+    Ok(())
+}
+
+fn compare(args: CompareArgs) -> Result<(), String> {
+    let runs = args.runs.iter().map(|p| Run::load(p)).collect::<Result<Vec<_>, _>>()?;
+    let table = compare::table(&runs);
+    print!("{table}");
+    let out =
+        args.output.unwrap_or_else(|| PathBuf::from("bench-results/compare").join(compact_utc(SystemTime::now())));
+    std::fs::create_dir_all(&out).map_err(|e| format!("creating {}: {e}", out.display()))?;
+    std::fs::write(out.join("table.txt"), &table).map_err(|e| e.to_string())?;
+    let file = format!("{}-latency.hgrm", args.stream);
+    let mut series = Vec::new();
+    for (i, run) in runs.iter().enumerate() {
+        let path = run.dir.join(&file);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                let hgrm = parse_hgrm(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+                series.push(Series::from_hgrm(&run.label(i), &hgrm));
+            }
+            Err(_) => eprintln!("note: {} has no {file}; left out of the chart", run.dir.display()),
+        }
+    }
+    let (png, svg) = (out.join("latency.png"), out.join("latency.svg"));
+    let title = args.title.unwrap_or_else(|| format!("{} latency by percentile", args.stream));
+    chart::render(&series, &title, &png, &svg)?;
+    println!("\nchart: {} and {}", png.display(), svg.display());
+    Ok(())
+}
+
+fn raw(args: RawArgs) -> Result<(), String> {
+    if args.io_kib == 0 || !args.io_kib.is_multiple_of(4) || args.in_flight == 0 {
+        return Err("--io-kib must be a positive multiple of 4 and --in-flight at least 1".into());
+    }
+    std::fs::create_dir_all(&args.data_dir).map_err(|e| format!("{}: {e}", args.data_dir.display()))?;
+    corelog_benches::probes::check_real_disk(&args.data_dir).map_err(|e| e.to_string())?;
+    let dir = args.data_dir.join(format!("raw-{}", compact_utc(SystemTime::now())));
+    let io_bytes = args.io_kib * 1024;
+    let b = corelog_benches::raw::baseline(&dir, gib(args.gib)?, io_bytes, args.in_flight)
+        .map_err(|e| format!("raw baseline in {}: {e}", dir.display()))?;
+    let mb = |bytes: u64, s: std::time::Duration| bytes as f64 / (1u64 << 20) as f64 / s.as_secs_f64();
+    let (w, r) = (&b.write, &b.read);
+    println!(
+        "raw O_DIRECT {:.2} GiB, {} KiB I/Os, {} in flight: write {:.1} MB/s (p50 {} p99 {} max {} µs), read {:.1} MB/s \
+         (p50 {} p99 {} max {} µs)  [MB = 2^20 bytes]",
+        w.bytes as f64 / (1u64 << 30) as f64,
+        args.io_kib,
+        args.in_flight,
+        mb(w.bytes, w.elapsed),
+        w.write_latency.p50,
+        w.write_latency.p99,
+        w.write_latency.max,
+        mb(r.bytes, r.elapsed),
+        r.read_latency.p50,
+        r.read_latency.p99,
+        r.read_latency.max
+    );
+    Ok(())
+}
+
+fn list() {
+    for (name, text) in STANDARD {
+        let description =
+            Workload::from_toml(text).map(|w| w.description).unwrap_or_else(|e| format!("(invalid: {e})"));
+        println!("{name:<24} {description}");
+    }
+}
+
+fn main() -> ExitCode {
+    let result = match Cli::parse().command {
+        Command::Run(args) => run(args),
+        Command::Compare(args) => compare(args),
+        Command::List => {
+            list();
+            Ok(())
+        }
+        Command::Raw(args) => raw(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("corelog-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
