@@ -142,7 +142,9 @@ impl DmaFile {
         self.0.fdatasync().await.map_err(to_io)
     }
 
-    /// Reserves blocks up to `len` without changing the file size.
+    /// Reserves blocks up to `len` and extends the file size to it (writes
+    /// inside the size are not size-extending direct writes, which ext4
+    /// serializes); the log finds its logical end by scanning, not by size.
     pub async fn preallocate(&self, len: u64) -> io::Result<()> {
         self.0.pre_allocate(len, false).await.map_err(to_io)
     }

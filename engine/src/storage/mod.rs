@@ -46,7 +46,7 @@ pub trait StorageFile: 'static {
     /// Reads up to `len` bytes at `pos` (short only at end of file).
     async fn read_at(&self, pos: u64, len: usize) -> io::Result<ReadBuf>;
     async fn fdatasync(&self) -> io::Result<()>;
-    /// Reserves space up to `len` without changing the visible size.
+    /// Reserves space up to `len` (the file size may grow to it).
     async fn preallocate(&self, len: u64) -> io::Result<()>;
     async fn truncate(&self, len: u64) -> io::Result<()>;
     async fn size(&self) -> io::Result<u64>;
