@@ -16,32 +16,12 @@ use std::time::{Duration, Instant};
 use corelog_net::client::*;
 use corelog_net::protocol::ErrorCode;
 use futures::future::LocalBoxFuture;
-use support::{group_test_config, run_client, TestBroker, WireClient};
+use support::{
+    group_test_config, member_config as group_config, produce_keyed as produce, run_client, TestBroker, WireClient,
+};
 
 const LIMIT: Duration = Duration::from_secs(60);
 const WAIT: Duration = Duration::from_secs(20);
-
-fn group_config(group: &str) -> GroupConfig {
-    GroupConfig {
-        session_timeout: Duration::from_millis(1_500),
-        rebalance_timeout: Duration::from_secs(10),
-        auto_commit: None,
-        auto_offset_reset: OffsetReset::Earliest,
-        metadata_refresh: Duration::from_millis(200),
-        consumer: ConsumerConfig { max_wait: Duration::from_millis(100), ..ConsumerConfig::default() },
-        ..GroupConfig::new(group)
-    }
-}
-
-async fn produce(cluster: &Cluster, topic: &str, tag: &str, n: usize) {
-    let producer = Producer::new(cluster, ProducerConfig { linger: Duration::from_millis(1), ..Default::default() });
-    let deliveries: Vec<DeliveryFuture> = (0..n)
-        .map(|i| producer.send(ProducerRecord::new(topic, format!("{tag}-{i}")).key(format!("key-{i}"))))
-        .collect();
-    for d in deliveries {
-        d.await.expect("delivered");
-    }
-}
 
 /// Polls until `n` records came (failing after [`WAIT`]).
 async fn consume(consumer: &mut GroupConsumer, n: usize) -> Vec<ConsumerRecord> {

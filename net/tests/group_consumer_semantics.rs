@@ -14,35 +14,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use corelog_net::client::*;
-use support::{group_test_config, run_client, TestBroker};
+use support::{group_test_config, member_config, produce_keyed as produce, run_client, TestBroker};
 
 const LIMIT: Duration = Duration::from_secs(60);
 /// Longest a test waits for the group to reach a state.
 const WAIT: Duration = Duration::from_secs(20);
 
 fn group_config(group: &str, client: &str) -> GroupConfig {
-    GroupConfig {
-        client_id: client.into(),
-        session_timeout: Duration::from_millis(1_500),
-        rebalance_timeout: Duration::from_secs(10),
-        auto_commit: None,
-        auto_offset_reset: OffsetReset::Earliest,
-        metadata_refresh: Duration::from_millis(200),
-        consumer: ConsumerConfig { max_wait: Duration::from_millis(100), ..ConsumerConfig::default() },
-        ..GroupConfig::new(group)
-    }
-}
-
-/// Produces `n` records `"{tag}-{i}"` with keys spreading them over the
-/// partitions; waits until all are acknowledged.
-async fn produce(cluster: &Cluster, topic: &str, tag: &str, n: usize) {
-    let producer = Producer::new(cluster, ProducerConfig { linger: Duration::from_millis(1), ..Default::default() });
-    let deliveries: Vec<DeliveryFuture> = (0..n)
-        .map(|i| producer.send(ProducerRecord::new(topic, format!("{tag}-{i}")).key(format!("key-{i}"))))
-        .collect();
-    for d in deliveries {
-        d.await.expect("delivered");
-    }
+    GroupConfig { client_id: client.into(), ..member_config(group) }
 }
 
 /// A record as seen by a member: (member index, partition, offset, value).

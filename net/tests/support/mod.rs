@@ -461,3 +461,31 @@ pub fn delete_groups(c: &mut WireClient, groups: &[&str]) -> DeleteGroupsRespons
 pub fn list_groups(c: &mut WireClient) -> ListGroupsResponse {
     expect_response!(c, Request::ListGroups(ListGroupsRequest::default()), ListGroups)
 }
+
+/// A group member's settings for tests: short sessions, no auto-commit,
+/// new groups read from the start, and quick metadata and fetch turns.
+pub fn member_config(group: &str) -> corelog_net::client::GroupConfig {
+    use corelog_net::client::{ConsumerConfig, GroupConfig, OffsetReset};
+    GroupConfig {
+        session_timeout: Duration::from_millis(1_500),
+        rebalance_timeout: Duration::from_secs(10),
+        auto_commit: None,
+        auto_offset_reset: OffsetReset::Earliest,
+        metadata_refresh: Duration::from_millis(200),
+        consumer: ConsumerConfig { max_wait: Duration::from_millis(100), ..ConsumerConfig::default() },
+        ..GroupConfig::new(group)
+    }
+}
+
+/// Produces `n` records `"{tag}-{i}"` with keys `"key-{i}"` spreading them
+/// over the partitions; waits until all are acknowledged.
+pub async fn produce_keyed(cluster: &corelog_net::client::Cluster, topic: &str, tag: &str, n: usize) {
+    use corelog_net::client::{DeliveryFuture, Producer, ProducerConfig, ProducerRecord};
+    let producer = Producer::new(cluster, ProducerConfig { linger: Duration::from_millis(1), ..Default::default() });
+    let deliveries: Vec<DeliveryFuture> = (0..n)
+        .map(|i| producer.send(ProducerRecord::new(topic, format!("{tag}-{i}")).key(format!("key-{i}"))))
+        .collect();
+    for d in deliveries {
+        d.await.expect("delivered");
+    }
+}
