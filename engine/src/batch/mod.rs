@@ -22,7 +22,7 @@ pub use builder::BatchBuilder;
 pub use compression::Compression;
 pub use error::BatchError;
 pub use header::{compute_crc, padded_batch_len, BatchHeader, CRC_START, HEADER_LEN, MAGIC};
-pub use reader::{validate_full, DecodedBatch};
+pub use reader::{validate_full, validate_records, DecodedBatch};
 pub use record::{ArchivedRecord, ArchivedRecordHeader, Record, RecordHeader, RecordView};
 
 use crate::limits::{BATCH_ALIGNMENT, MAX_BATCH_BYTES_CEILING, MAX_RECORDS_PER_BATCH, MAX_UNCOMPRESSED_BODY_BYTES};

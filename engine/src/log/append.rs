@@ -35,14 +35,31 @@ impl<S: Storage> PartitionLog<S> {
 
     /// Appends several batches back to back (no other append lands between
     /// them), returning the first base offset and the last offset.
-    pub async fn append_batches(&self, mut batches: Vec<BytesMut>) -> LogResult<AppendInfo> {
+    pub async fn append_batches(&self, batches: Vec<BytesMut>) -> LogResult<AppendInfo> {
+        let max = self.config.borrow().max_batch_bytes;
+        for batch in &batches {
+            if batch.len() > max {
+                return Err(LogError::BatchTooLarge { size: batch.len(), max });
+            }
+            batch::validate(batch, max)?;
+        }
+        self.append_validated(batches).await
+    }
+
+    /// [`Self::append_batches`] for batches the caller already passed through
+    /// `batch::validate` (framing and CRC; the broker does so with the full
+    /// network checks), so the CRC is not computed again on the produce path.
+    /// Lengths and the size limit are still checked here, cheaply.
+    pub async fn append_validated(&self, mut batches: Vec<BytesMut>) -> LogResult<AppendInfo> {
         let max = self.config.borrow().max_batch_bytes;
         let mut total = 0u64;
         for batch in &batches {
             if batch.len() > max {
                 return Err(LogError::BatchTooLarge { size: batch.len(), max });
             }
-            let len = batch::validate(batch, max)?.batch_length();
+            let header = BatchHeader::parse(batch)
+                .ok_or(LogError::InvalidBatch(crate::batch::BatchError::TooShort { len: batch.len() }))?;
+            let len = header.batch_length();
             if len != batch.len() {
                 return Err(LogError::NotOneBatch { batch_length: len, received: batch.len() });
             }

@@ -5,7 +5,7 @@ use std::time::Instant;
 use bytes::BytesMut;
 use futures::future::join_all;
 
-use corelog_engine::batch::{iter_batches, validate_full, BatchError, BatchHeader};
+use corelog_engine::batch::{iter_batches, validate_records, BatchError, BatchHeader};
 use corelog_engine::shard::Shard;
 
 use super::local_partition;
@@ -77,7 +77,11 @@ async fn append(topic: &str, p: ProducePartition, shard: &Shard, context: &Serve
     let bytes = p.records.to_bytes();
     let mut batches = Vec::new();
     for batch in iter_batches(&bytes, max) {
-        let checked = batch.and_then(|b| validate_full(b, max).map(|_| b));
+        // iter_batches checked framing and CRC; only the records remain.
+        let checked = batch.and_then(|b| {
+            let header = BatchHeader::parse(b).ok_or(BatchError::TooShort { len: b.len() })?;
+            validate_records(b, header).map(|_| b)
+        });
         match checked {
             Ok(b) => batches.push(b),
             Err(e) => {
@@ -92,19 +96,19 @@ async fn append(topic: &str, p: ProducePartition, shard: &Shard, context: &Serve
     if batches.is_empty() {
         return failed(id, ErrorCode::CorruptBatch, format!("{topic}/{id}: no record batch in the request"), None);
     }
-    let mut base_offset = None;
-    for batch in batches {
-        let records = BatchHeader::parse(batch).map_or(0, BatchHeader::record_count);
-        // One copy, into a buffer the log may patch (base offset, epoch) and
-        // keep in its tail cache.
-        match partition.log.append(BytesMut::from(batch)).await {
-            Ok(info) => {
-                base_offset.get_or_insert(info.base_offset);
-                context.metrics.appended(batch.len(), records);
-            }
-            Err(e) => return failed(id, log_error_code(&e), format!("{topic}/{id}: {e}"), None),
+    let bytes_in: usize = batches.iter().map(|b| b.len()).sum();
+    let records_in: u32 = batches.iter().filter_map(|b| BatchHeader::parse(b)).map(BatchHeader::record_count).sum();
+    // One copy, into buffers the log may patch (base offset, epoch) and keep
+    // in its tail cache; appended back to back, so every batch's offsets
+    // follow from the first. The CRC was checked above, not again.
+    let owned: Vec<BytesMut> = batches.into_iter().map(BytesMut::from).collect();
+    let base_offset = match partition.log.append_validated(owned).await {
+        Ok(info) => {
+            context.metrics.appended(bytes_in, records_in);
+            Some(info.base_offset)
         }
-    }
+        Err(e) => return failed(id, log_error_code(&e), format!("{topic}/{id}: {e}"), None),
+    };
     ProducePartitionResponse {
         partition: id,
         error: ErrorCode::None,
