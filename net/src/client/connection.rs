@@ -312,10 +312,21 @@ async fn read_loop(shared: Rc<Shared>, mut rd: ReadHalf<TcpStream>, max_frame_by
         match rd.read(&mut buf).await {
             Ok(0) => break ClientError::Disconnected(shared.addr),
             Ok(n) => decoder.feed(&buf[..n]),
-            Err(e) => break ClientError::io(shared.addr, e),
+            Err(e) => break connection_error(shared.addr, e),
         }
     };
     shared.fail(err);
+}
+
+/// A reset or broken pipe is the peer closing on us (often with our next
+/// request still unread in its socket, which turns its FIN into an RST), so
+/// callers see the same `Disconnected` as for an orderly close.
+fn connection_error(addr: SocketAddr, e: std::io::Error) -> ClientError {
+    use std::io::ErrorKind::*;
+    match e.kind() {
+        ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof => ClientError::Disconnected(addr),
+        _ => ClientError::io(addr, e),
+    }
 }
 
 async fn write_loop(shared: Rc<Shared>, mut wr: WriteHalf<TcpStream>, mut rx: mpsc::UnboundedReceiver<Outgoing>) {
@@ -331,7 +342,7 @@ async fn write_loop(shared: Rc<Shared>, mut wr: WriteHalf<TcpStream>, mut rx: mp
             Ok::<(), std::io::Error>(())
         };
         if let Err(e) = written.await {
-            shared.fail(ClientError::io(shared.addr, e));
+            shared.fail(connection_error(shared.addr, e));
             break;
         }
         if let Some(tx) = out.written {
