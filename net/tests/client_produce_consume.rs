@@ -214,3 +214,81 @@ fn compressed_batches_round_trip_without_prefetch() {
         assert_eq!(records.last().map(|r| r.offset), Some(599));
     });
 }
+
+#[test]
+fn delivery_callbacks_report_every_record_once_and_may_send_more() {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    let broker = TestBroker::start(1);
+    let bootstrap = broker.endpoints();
+    run_client(LIMIT, async move {
+        let cluster = Cluster::connect(&bootstrap, ClientConfig::default()).await.unwrap();
+        Admin::new(&cluster).create_topic("calls", 2, &[]).await.unwrap();
+        let config = ProducerConfig { linger: Duration::from_millis(1), batch_size: 2048, ..Default::default() };
+        let producer = Producer::new(&cluster, config);
+        type Outcomes = Rc<RefCell<Vec<(usize, ClientResult<RecordMetadata>)>>>;
+        let outcomes: Outcomes = Rc::default();
+        const N: usize = 500;
+        for i in 0..N {
+            let (seen, again) = (outcomes.clone(), producer.clone());
+            producer.send_with(ProducerRecord::new("calls", format!("v{i}")).partition(i as u32 % 2), move |r| {
+                // A callback that sends: the producer's state is not borrowed here.
+                if i == 0 {
+                    let seen2 = seen.clone();
+                    again.send_with(ProducerRecord::new("calls", "from-callback").partition(0), move |r| {
+                        seen2.borrow_mut().push((N, r))
+                    });
+                }
+                seen.borrow_mut().push((i, r));
+            });
+        }
+        let refused = outcomes.clone();
+        producer.send_with(ProducerRecord::new("", "x"), move |r| refused.borrow_mut().push((usize::MAX, r)));
+        producer.flush().await.unwrap();
+        producer.flush().await.unwrap(); // the record sent by a callback during the first flush
+
+        let outcomes = outcomes.borrow();
+        assert_eq!(outcomes.len(), N + 2, "every record reported exactly once");
+        let mut offsets: HashMap<u32, Vec<u64>> = HashMap::new();
+        for (i, r) in outcomes.iter() {
+            match *i {
+                usize::MAX => assert!(matches!(r, Err(ClientError::InvalidArgument(_))), "{r:?}"),
+                i => {
+                    let meta = r.as_ref().expect("delivered");
+                    assert_eq!(meta.partition, if i == N { 0 } else { i as u32 % 2 });
+                    offsets.entry(meta.partition).or_default().push(meta.offset.unwrap());
+                }
+            }
+        }
+        for (p, mut offs) in offsets {
+            offs.sort_unstable();
+            let expected: Vec<u64> = (0..offs.len() as u64).collect();
+            assert_eq!(offs, expected, "partition {p}: every offset once");
+        }
+    });
+}
+
+#[test]
+fn callbacks_of_a_dropped_producer_report_closed() {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    let broker = TestBroker::start(1);
+    let bootstrap = broker.endpoints();
+    run_client(LIMIT, async move {
+        let cluster = Cluster::connect(&bootstrap, ClientConfig::default()).await.unwrap();
+        Admin::new(&cluster).create_topic("gone", 1, &[]).await.unwrap();
+        let config = ProducerConfig { linger: Duration::from_secs(60), ..Default::default() };
+        let producer = Producer::new(&cluster, config);
+        let outcome: Rc<RefCell<Option<ClientResult<RecordMetadata>>>> = Rc::default();
+        let seen = outcome.clone();
+        producer.send_with(ProducerRecord::new("gone", "lingering"), move |r| *seen.borrow_mut() = Some(r));
+        assert!(outcome.borrow().is_none(), "still lingering");
+        drop(producer);
+        // The sender task lets go of the batches once the executor cancels it.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while outcome.borrow().is_none() && Instant::now() < deadline {
+            corelog_engine::runtime::sleep(Duration::from_millis(5)).await;
+        }
+        assert!(matches!(*outcome.borrow(), Some(Err(ClientError::Closed))), "{:?}", outcome.borrow());
+    });
+}

@@ -1,26 +1,27 @@
 //! The load producers shared by `produce` and `e2e`: each is a task with
 //! its own [`Cluster`] (connections) and [`Producer`], following its share of
 //! the send schedule (see [`crate::schedule`]) and recording each record's
-//! latency when its delivery resolves.
+//! latency when its delivery callback runs.
 //!
 //! The client's `send` never blocks, so the in-flight volume is bounded
 //! here: a producer whose unacknowledged values reach its share of
 //! `buffer_memory` waits for acknowledgements first (Kafka's producer blocks
 //! in `send` at `buffer.memory`).
 
+use std::cell::RefCell;
 use std::net::SocketAddr;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
 use bytes::Bytes;
+use corelog_engine::runtime::sync::Notify;
 use corelog_engine::runtime::{self, CoreHandle};
 use corelog_net::client::{
     ClientConfig, ClientResult, Cluster, Producer, ProducerConfig, ProducerRecord, RecordMetadata,
 };
-use futures::future::{select, Either};
-use futures::stream::{FuturesUnordered, StreamExt};
-use futures::FutureExt;
+use futures::future::select;
 
 use crate::clock::Clock;
 use crate::config::{Limit, ProducerSettings};
@@ -40,6 +41,14 @@ const RECORD_OVERHEAD: u64 = 64;
 
 /// Records sent in one go before the producer yields to the client's tasks.
 const SEND_BURST: u64 = 512;
+
+/// The shortest sleep of a rate-limited producer. Sleeping until each
+/// record's own due time (µs apart at 100k+ records/s) parks and wakes the
+/// executor per record, which costs more CPU than sending it and made the
+/// producer fall behind its schedule; waking at most once a tick sends the
+/// records due meanwhile together, each at most one tick late (the lateness
+/// is charged to its latency, which runs from the due time).
+const PACING_TICK: Duration = Duration::from_micros(200);
 
 /// What every producer of a run shares.
 pub struct ProducerCtx {
@@ -101,35 +110,41 @@ impl Drop for ThreadExit {
     }
 }
 
-/// A delivery's outcome with what the producer needs to account for it.
-type Outcome = (Duration, u64, ClientResult<RecordMetadata>);
-
-/// Per-producer bookkeeping between the send loop and the completions.
+/// Per-producer bookkeeping shared by the send loop and the delivery
+/// callbacks (all on the producer's core).
 struct Tally {
+    /// Records sent and not yet settled.
+    pending: u64,
+    /// Their value bytes plus [`RECORD_OVERHEAD`] each, against the budget.
     outstanding: u64,
     acked: u64,
     acked_bytes: u64,
     failed: u64,
+    clock: Clock,
+    window: LocalWindow,
+    counters: Arc<Counters>,
 }
 
 impl Tally {
-    fn complete(&mut self, (due, len, result): Outcome, now: Duration, window: &mut LocalWindow, counters: &Counters) {
+    fn complete(&mut self, due: Duration, len: u64, result: ClientResult<RecordMetadata>) {
+        self.pending -= 1;
         self.outstanding -= len + RECORD_OVERHEAD;
         match result {
             Ok(_) => {
-                window.record(latency_us(due, now), len);
+                self.window.record(latency_us(due, self.clock.elapsed()), len);
                 self.acked += 1;
                 self.acked_bytes += len;
             }
             Err(e) => {
                 self.failed += 1;
-                counters.error(format!("delivery failed: {e}"));
+                self.counters.error(format!("delivery failed: {e}"));
             }
         }
     }
 
     /// Moves the counts into the run's counters.
-    fn publish(&mut self, counters: &Counters) {
+    fn publish(&mut self) {
+        let counters = &self.counters;
         Counters::add(&counters.acked, std::mem::take(&mut self.acked));
         Counters::add(&counters.acked_bytes, std::mem::take(&mut self.acked_bytes));
         Counters::add(&counters.failed, std::mem::take(&mut self.failed));
@@ -168,10 +183,20 @@ async fn run_one(ctx: Arc<ProducerCtx>, index: usize) -> PerfResult<()> {
     ctx.gate.check_in();
     let Some(clock) = ctx.gate.wait_start().await else { return Ok(()) };
 
-    let mut window = LocalWindow::new(ctx.window.clone());
-    let mut in_flight = FuturesUnordered::new();
-    let mut tally = Tally { outstanding: 0, acked: 0, acked_bytes: 0, failed: 0 };
+    let tally = Rc::new(RefCell::new(Tally {
+        pending: 0,
+        outstanding: 0,
+        acked: 0,
+        acked_bytes: 0,
+        failed: 0,
+        clock,
+        window: LocalWindow::new(ctx.window.clone()),
+        counters: counters.clone(),
+    }));
+    let settled = Rc::new(Notify::default());
     let (mut sent, mut done_sending) = (0u64, false);
+    // When the paced producer next wakes for its timer (from the clock's start).
+    let mut wake_at = Duration::ZERO;
     loop {
         if ctx.gate.aborted() {
             done_sending = true;
@@ -179,7 +204,7 @@ async fn run_one(ctx: Arc<ProducerCtx>, index: usize) -> PerfResult<()> {
         // Send every record that is due (all of them, unthrottled), within
         // the buffer budget and a burst.
         let mut burst = 0;
-        while !done_sending && tally.outstanding < budget && burst < SEND_BURST {
+        while !done_sending && tally.borrow().outstanding < budget && burst < SEND_BURST {
             if sent >= quota {
                 done_sending = true;
                 break;
@@ -197,41 +222,54 @@ async fn run_one(ctx: Arc<ProducerCtx>, index: usize) -> PerfResult<()> {
             }
             let record = make_record(&ctx, &clock, due, values.next_value(), keys.next_key());
             let len = record.value.len() as u64;
-            in_flight.push(producer.send(record).map(move |r| (due, len, r)));
-            tally.outstanding += len + RECORD_OVERHEAD;
+            {
+                let mut t = tally.borrow_mut();
+                t.pending += 1;
+                t.outstanding += len + RECORD_OVERHEAD;
+            }
+            let (tally, settled) = (tally.clone(), settled.clone());
+            producer.send_with(record, move |result| {
+                tally.borrow_mut().complete(due, len, result);
+                settled.notify();
+            });
             sent += 1;
             burst += 1;
         }
         Counters::add(&counters.sent, burst);
-        if done_sending && in_flight.is_empty() {
+        let (pending, outstanding) = {
+            let t = tally.borrow();
+            (t.pending, t.outstanding)
+        };
+        if done_sending && pending == 0 {
             break;
         }
         // Wait for what comes first: an acknowledgement, or the next due time.
-        let can_send = !done_sending && tally.outstanding < budget;
+        let can_send = !done_sending && outstanding < budget;
         if can_send && (schedule.is_none() || burst == SEND_BURST) {
             yield_now().await;
         } else if let (true, Some(schedule)) = (can_send, schedule) {
-            let wait = schedule.due(sent).saturating_sub(clock.elapsed());
-            if in_flight.is_empty() {
-                runtime::sleep(wait).await;
-            } else if let Either::Left((Some(outcome), _)) =
-                select(in_flight.next(), std::pin::pin!(runtime::sleep(wait))).await
-            {
-                tally.complete(outcome, clock.elapsed(), &mut window, counters);
+            let now = clock.elapsed();
+            if wake_at <= now {
+                wake_at = schedule.due(sent).max(now + PACING_TICK);
             }
-        } else if let Some(outcome) = in_flight.next().await {
-            tally.complete(outcome, clock.elapsed(), &mut window, counters);
+            let wait = wake_at - now;
+            if pending == 0 {
+                runtime::sleep(wait).await;
+            } else {
+                select(std::pin::pin!(settled.notified()), std::pin::pin!(runtime::sleep(wait))).await;
+            }
+        } else {
+            settled.notified().await;
         }
-        // Account for every delivery that has resolved meanwhile.
-        let now = clock.elapsed();
-        while let Some(Some(outcome)) = in_flight.next().now_or_never() {
-            tally.complete(outcome, now, &mut window, counters);
-        }
-        tally.publish(counters);
-        window.maybe_flush();
+        let mut t = tally.borrow_mut();
+        t.publish();
+        t.window.maybe_flush();
     }
-    tally.publish(counters);
-    window.flush();
+    {
+        let mut t = tally.borrow_mut();
+        t.publish();
+        t.window.flush();
+    }
     producer.flush().await.map_err(|e| PerfError::from(e).context("flushing the producer"))?;
     counters.producer_finished(clock.elapsed());
     Ok(())

@@ -1,18 +1,19 @@
 //! Encoding records into a batch, as a producer does before sending.
 //!
-//! The builder owns copies of the pushed records until `build`, because rkyv
-//! archives a whole `Vec<Record>` at once (the root goes last). Uncompressed
+//! The builder holds the pushed records until `build`, because rkyv archives
+//! a whole vector at once (the root goes last). [`BatchBuilder::push_shared`]
+//! keeps the producer's own buffers (reference counted), and uncompressed
 //! bodies are archived straight into the output buffer behind a reserved
-//! header, so the only copy of the payload is the one into the batch.
+//! header, so the only copy of a payload is the one into the batch.
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use zerocopy::little_endian::{I16, I32, I64, U16, U32, U64};
 use zerocopy::IntoBytes;
 
 use crate::batch::compression::{self, Compression};
 use crate::batch::error::BatchError;
 use crate::batch::header::{compute_crc, padded_batch_len, BatchHeader, HEADER_LEN, MAGIC};
-use crate::batch::record::{estimated_archived_len, ArchivedRecord, Record, RecordHeader};
+use crate::batch::record::{estimated_archived_len, ArchivedRecord, SharedHeader, SharedRecord};
 use crate::limits::{MAX_BATCH_BYTES_CEILING, MAX_RECORDS_PER_BATCH, MAX_UNCOMPRESSED_BODY_BYTES};
 
 /// Producer-side "not idempotent" marker for producer id, epoch and sequence.
@@ -22,7 +23,7 @@ const NO_PRODUCER: i64 = -1;
 #[derive(Debug, Clone)]
 pub struct BatchBuilder {
     compression: Compression,
-    records: Vec<Record>,
+    records: Vec<SharedRecord>,
     first_timestamp: i64,
     max_timestamp: i64,
     estimated_size: usize,
@@ -43,8 +44,20 @@ impl BatchBuilder {
         }
     }
 
-    /// Adds a record; offsets are assigned in push order.
+    /// Adds a record (copying its bytes); offsets are assigned in push order.
     pub fn push(&mut self, key: Option<&[u8]>, value: &[u8], timestamp_ms: i64, headers: &[(&str, &[u8])]) {
+        let headers = headers.iter().map(|(k, v)| ((*k).to_owned(), Bytes::copy_from_slice(v)));
+        self.push_shared(key.map(Bytes::copy_from_slice), Bytes::copy_from_slice(value), timestamp_ms, headers);
+    }
+
+    /// Adds a record that shares the caller's buffers until `build`.
+    pub fn push_shared(
+        &mut self,
+        key: Option<Bytes>,
+        value: Bytes,
+        timestamp_ms: i64,
+        headers: impl IntoIterator<Item = (String, Bytes)>,
+    ) {
         if self.records.is_empty() {
             self.first_timestamp = timestamp_ms;
             self.max_timestamp = timestamp_ms;
@@ -56,14 +69,10 @@ impl BatchBuilder {
         });
         // Past u32::MAX records `build` fails on MAX_RECORDS_PER_BATCH anyway.
         let offset_delta = u32::try_from(self.records.len()).unwrap_or(u32::MAX);
-        self.estimated_size += estimated_archived_len(key, value, headers);
-        self.records.push(Record {
-            offset_delta,
-            timestamp_delta,
-            key: key.map(<[u8]>::to_vec),
-            value: value.to_vec(),
-            headers: headers.iter().map(|(k, v)| RecordHeader { key: (*k).to_owned(), value: v.to_vec() }).collect(),
-        });
+        let headers: Vec<SharedHeader> = headers.into_iter().map(|(key, value)| SharedHeader { key, value }).collect();
+        let header_refs = headers.iter().map(|h| (h.key.as_str(), &h.value[..]));
+        self.estimated_size += estimated_archived_len(key.as_deref(), &value, header_refs);
+        self.records.push(SharedRecord { offset_delta, timestamp_delta, key, value, headers });
     }
 
     pub fn len(&self) -> usize {
@@ -228,5 +237,33 @@ mod tests {
         b.push(None, b"", i64::MAX, &[]);
         b.push(None, b"", i64::MIN, &[]);
         assert_eq!(b.build().unwrap_err(), BatchError::TimestampOverflow);
+    }
+
+    #[test]
+    fn shared_records_archive_exactly_like_owned_ones() {
+        use crate::batch::record::{Record, RecordHeader};
+        let owned = vec![
+            Record {
+                offset_delta: 0,
+                timestamp_delta: 0,
+                key: Some(b"k".to_vec()),
+                value: b"v1".to_vec(),
+                headers: vec![],
+            },
+            Record {
+                offset_delta: 1,
+                timestamp_delta: -5,
+                key: None,
+                value: vec![9; 300],
+                headers: vec![RecordHeader { key: "h".into(), value: b"x".to_vec() }],
+            },
+        ];
+        let mut b = BatchBuilder::new(Compression::None);
+        b.push_shared(Some(Bytes::from_static(b"k")), Bytes::from_static(b"v1"), 100, []);
+        b.push_shared(None, Bytes::from(vec![9; 300]), 95, [("h".to_owned(), Bytes::from_static(b"x"))]);
+        let built = b.build().unwrap();
+        let expected = rkyv::to_bytes::<rkyv::rancor::Error>(&owned).unwrap();
+        let body_len = validate(&built, DEFAULT_MAX_BATCH_BYTES).unwrap().body_length.get() as usize;
+        assert_eq!(&built[HEADER_LEN..HEADER_LEN + body_len], &expected[..]);
     }
 }

@@ -5,6 +5,7 @@
 //! [`RecordView`] is a borrowed look at one archived record with its offset
 //! and timestamp made absolute, so consumers never copy key or value bytes.
 
+use bytes::Bytes;
 use rkyv::{Archive, Deserialize, Serialize};
 
 /// A record of a batch. Offsets and timestamps are deltas against the batch
@@ -27,6 +28,29 @@ pub struct Record {
 pub struct RecordHeader {
     pub key: String,
     pub value: Vec<u8>,
+}
+
+/// The builder's form of a record: it shares the producer's key, value and
+/// header buffers (reference counts, no copy) until `build` archives them,
+/// so a payload is copied exactly once, into the batch. It archives to
+/// exactly [`ArchivedRecord`] (`Bytes` archives as `ArchivedVec<u8>`, like
+/// `Vec<u8>`), which the compiler checks field by field.
+#[derive(Archive, Serialize, Debug, Clone)]
+#[rkyv(as = ArchivedRecord)]
+pub(crate) struct SharedRecord {
+    pub offset_delta: u32,
+    pub timestamp_delta: i64,
+    pub key: Option<Bytes>,
+    pub value: Bytes,
+    pub headers: Vec<SharedHeader>,
+}
+
+/// A header of a [`SharedRecord`].
+#[derive(Archive, Serialize, Debug, Clone)]
+#[rkyv(as = ArchivedRecordHeader)]
+pub(crate) struct SharedHeader {
+    pub key: String,
+    pub value: Bytes,
 }
 
 /// A record read in place from a batch body.
@@ -60,11 +84,13 @@ const ALIGN_SLACK: usize = 7;
 /// Upper estimate of the archived size of one record, for the builder's byte
 /// budget. Deliberately cheap: fixed parts from the archived layout plus the
 /// payload lengths plus alignment slack, never a trial serialization.
-pub(crate) fn estimated_archived_len(key: Option<&[u8]>, value: &[u8], headers: &[(&str, &[u8])]) -> usize {
+pub(crate) fn estimated_archived_len<'h>(
+    key: Option<&[u8]>,
+    value: &[u8],
+    headers: impl Iterator<Item = (&'h str, &'h [u8])>,
+) -> usize {
     let key_len = key.map_or(0, |k| k.len() + ALIGN_SLACK);
-    let headers_len: usize = headers
-        .iter()
-        .map(|(k, v)| core::mem::size_of::<ArchivedRecordHeader>() + k.len() + v.len() + 2 * ALIGN_SLACK)
-        .sum();
+    let headers_len: usize =
+        headers.map(|(k, v)| core::mem::size_of::<ArchivedRecordHeader>() + k.len() + v.len() + 2 * ALIGN_SLACK).sum();
     core::mem::size_of::<ArchivedRecord>() + key_len + value.len() + headers_len + 2 * ALIGN_SLACK
 }

@@ -16,10 +16,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use corelog_engine::batch::{BatchBuilder, Compression};
-use futures::channel::oneshot;
 
 use super::error::{ClientError, ClientResult};
-use super::producer::RecordMetadata;
+use super::producer_record::ReportTo;
 
 /// Encoded bytes a record adds to a batch beyond its key, value and header
 /// bytes (the archived record's fixed part plus alignment slack); an upper
@@ -36,7 +35,7 @@ pub(crate) fn record_size(key: Option<&[u8]>, value: &[u8], headers: &[(String, 
 
 /// Where a record's outcome goes, and what the producer tracks about it.
 pub(crate) struct RecordSlot {
-    pub tx: oneshot::Sender<ClientResult<RecordMetadata>>,
+    pub report: ReportTo,
     /// Create time (ms since the epoch) the record was encoded with.
     pub timestamp: i64,
     /// Flush epoch the record was accepted in.
@@ -113,13 +112,13 @@ impl Accumulator {
         &mut self,
         topic: &str,
         partition: u32,
-        key: Option<&[u8]>,
-        value: &[u8],
-        headers: &[(String, Bytes)],
+        key: Option<Bytes>,
+        value: Bytes,
+        headers: Vec<(String, Bytes)>,
         slot: RecordSlot,
         now: Instant,
     ) -> Appended {
-        let size = record_size(key, value, headers);
+        let size = record_size(key.as_deref(), &value, &headers);
         let (batch_size, compression) = (self.batch_size, self.compression);
         let topic_rc: Rc<str> = match self.queues.get_key_value(topic) {
             Some((name, _)) => name.clone(),
@@ -147,9 +146,8 @@ impl Accumulator {
             out.new_batch = true;
         }
         let batch = queue.batches.back_mut().expect("pushed above");
-        let headers: Vec<(&str, &[u8])> = headers.iter().map(|(k, v)| (k.as_str(), &v[..])).collect();
         if let Some(builder) = &mut batch.builder {
-            builder.push(key, value, slot.timestamp, &headers);
+            builder.push_shared(key, value, slot.timestamp, headers);
         }
         batch.records.push(slot);
         if batch.estimated_size() >= batch_size {
@@ -239,13 +237,13 @@ mod tests {
     use super::*;
     use corelog_engine::batch::{iter_batches, DecodedBatch};
 
-    fn slot(ts: i64) -> (RecordSlot, oneshot::Receiver<ClientResult<RecordMetadata>>) {
-        let (tx, rx) = oneshot::channel();
-        (RecordSlot { tx, timestamp: ts, epoch: 0 }, rx)
+    fn slot(ts: i64) -> RecordSlot {
+        let (tx, _) = futures::channel::oneshot::channel();
+        RecordSlot { report: ReportTo::future(tx), timestamp: ts, epoch: 0 }
     }
 
     fn push(acc: &mut Accumulator, p: u32, value: &[u8], now: Instant) -> Appended {
-        acc.append("t", p, Some(b"k"), value, &[], slot(1_000).0, now)
+        acc.append("t", p, Some(Bytes::from_static(b"k")), Bytes::copy_from_slice(value), vec![], slot(1_000), now)
     }
 
     #[test]
@@ -304,9 +302,9 @@ mod tests {
     fn requeue_keeps_order_and_backoff() {
         let now = Instant::now();
         let mut acc = Accumulator::new(1 << 20, Duration::ZERO, Compression::None);
-        acc.append("t", 0, None, b"first", &[], slot(1).0, now);
+        acc.append("t", 0, None, Bytes::from_static(b"first"), vec![], slot(1), now);
         let mut first = acc.take("t", 0).unwrap();
-        acc.append("t", 0, None, b"second", &[], slot(2).0, now);
+        acc.append("t", 0, None, Bytes::from_static(b"second"), vec![], slot(2), now);
         assert!(acc.ready(now, false).0.is_empty(), "one send in flight per partition");
         first.attempts += 1;
         first.retry_at = Some(now + Duration::from_millis(100));

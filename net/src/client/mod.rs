@@ -74,4 +74,4 @@ pub use group::{
 pub use metadata::{Cluster, PartitionInfo, TopicInfo};
 pub use offsets::ListedOffset;
 pub use partitioner::Partitioner;
-pub use producer::{DeliveryFuture, Producer, ProducerConfig, ProducerRecord, RecordMetadata};
+pub use producer::{DeliveryCallback, DeliveryFuture, Producer, ProducerConfig, ProducerRecord, RecordMetadata};

@@ -1,5 +1,5 @@
 //! The producer's record types: [`ProducerRecord`] in, [`RecordMetadata`]
-//! out through a [`DeliveryFuture`].
+//! out through a [`DeliveryFuture`] or a [`DeliveryCallback`].
 
 use std::future::Future;
 use std::pin::Pin;
@@ -92,6 +92,53 @@ impl Future for DeliveryFuture {
         match &mut self.inner {
             Delivery::Waiting(rx) => Pin::new(rx).poll(cx).map(|r| r.unwrap_or(Err(ClientError::Closed))),
             Delivery::Failed(err) => Poll::Ready(Err(err.take().unwrap_or(ClientError::Closed))),
+        }
+    }
+}
+
+/// Called exactly once with a record's outcome (see `Producer::send_with`).
+pub type DeliveryCallback = Box<dyn FnOnce(ClientResult<RecordMetadata>)>;
+
+/// Where a record's outcome goes: the future `send` returned or the callback
+/// `send_with` was given. One that is dropped unreported (the producer was
+/// dropped first) reports [`ClientError::Closed`].
+pub(crate) struct ReportTo(Option<Target>);
+
+enum Target {
+    Future(oneshot::Sender<ClientResult<RecordMetadata>>),
+    Callback(DeliveryCallback),
+}
+
+impl ReportTo {
+    pub(crate) fn future(tx: oneshot::Sender<ClientResult<RecordMetadata>>) -> Self {
+        ReportTo(Some(Target::Future(tx)))
+    }
+
+    pub(crate) fn callback(callback: DeliveryCallback) -> Self {
+        ReportTo(Some(Target::Callback(callback)))
+    }
+
+    /// Hands a future its outcome now; a callback is returned instead, to be
+    /// called once the producer's state is no longer borrowed (it may send).
+    pub(crate) fn report(
+        mut self,
+        outcome: ClientResult<RecordMetadata>,
+    ) -> Option<(DeliveryCallback, ClientResult<RecordMetadata>)> {
+        match self.0.take() {
+            Some(Target::Future(tx)) => {
+                let _ = tx.send(outcome);
+                None
+            }
+            Some(Target::Callback(callback)) => Some((callback, outcome)),
+            None => None,
+        }
+    }
+}
+
+impl Drop for ReportTo {
+    fn drop(&mut self) {
+        if let Some(Target::Callback(callback)) = self.0.take() {
+            callback(Err(ClientError::Closed));
         }
     }
 }

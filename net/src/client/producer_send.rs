@@ -65,12 +65,12 @@ impl Shared {
                 let err = result.err().unwrap_or_else(|| ClientError::UnknownTopic(topic.clone()));
                 tracing::debug!(%topic, error = %err, "giving up on records of an unavailable topic");
                 for (_, slot) in st.awaiting.remove(&topic).unwrap_or_default() {
-                    st.flush.done(slot.epoch);
-                    let _ = slot.tx.send(Err(err.clone()));
+                    st.settle(slot, Err(err.clone()));
                 }
                 st.metadata.topics.remove(&topic);
             }
             drop(st);
+            shared.run_callbacks();
             shared.wake.notify();
         };
         runtime::spawn(lookup).detach();
@@ -166,6 +166,7 @@ pub(crate) async fn send_request(shared: Rc<Shared>, addr: SocketAddr, batches: 
         shared.finish(&mut st, addr, batch, outcome);
     }
     drop(st);
+    shared.run_callbacks();
     shared.wake.notify();
 }
 
