@@ -157,3 +157,42 @@ fn concurrent_appenders_share_fsyncs_and_none_is_starved() {
         }
     });
 }
+
+#[test]
+fn sequential_disk_reads_are_read_ahead_and_truncation_drops_the_window() {
+    let dir = common::test_dir();
+    run_local(async {
+        // No tail cache: every read goes to the segment file.
+        let config = LogConfig { tail_cache_bytes: 0, ..small_segments(64 << 20) };
+        let log = PartitionLog::open(DmaStorage, dir.path(), config).await.unwrap();
+        for i in 0..300 {
+            log.append(batch(i, 10, 1000, 0)).await.unwrap(); // ~10 KiB batches, ~3 MiB in all
+        }
+        let all = read_all_values(&log, 0).await;
+        assert_eq!(all.len(), 3000);
+        for (i, (o, v)) in all.iter().enumerate() {
+            assert_eq!(*o, i as u64);
+            assert!(v.starts_with(format!("{}:{}:", i / 10, i % 10).as_bytes()), "offset {o}");
+        }
+        let hits = log.stats().read_ahead_hits;
+        assert!(hits >= 5, "sequential reads after the first come from the read-ahead: {hits}");
+
+        // A read leaves a window for offset 1000 on; truncating below it and
+        // appending other batches at the same offsets must not serve the window.
+        let first = common::values(&log.read(900, 100 * 1024).await.unwrap());
+        let next = first.last().unwrap().0 + 1;
+        assert_eq!(log.truncate_to(next - 50).await.unwrap(), next - 50);
+        for i in 0..20 {
+            log.append(batch(1000 + i, 10, 1000, 0)).await.unwrap();
+        }
+        let after = common::values(&log.read(next, 100 * 1024).await.unwrap());
+        let (o, v) = after.iter().find(|(o, _)| *o == next).expect("offset is there again");
+        let want = format!("{}:{}:", 1000 + (o - (next - 50)) / 10, (o - (next - 50)) % 10);
+        assert!(
+            v.starts_with(want.as_bytes()),
+            "offset {o} holds {:?}, want {want}",
+            String::from_utf8_lossy(&v[..12])
+        );
+        assert_eq!(log.stats().read_ahead_hits, hits, "the old window was dropped, not used");
+    });
+}

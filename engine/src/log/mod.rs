@@ -23,6 +23,7 @@ mod append;
 mod cache;
 pub mod config;
 mod read;
+mod readahead;
 mod recovery;
 pub mod retention;
 mod truncate;
@@ -102,6 +103,8 @@ pub struct LogStats {
     pub fsync_micros_total: u64,
     pub segments_rolled: u64,
     pub segments_deleted: u64,
+    /// Disk reads served from a read-ahead window (see `readahead.rs`).
+    pub read_ahead_hits: u64,
     pub recovery: RecoveryReport,
     /// Distribution of the fdatasync latencies counted in `fsyncs` (whose
     /// sum is `fsync_micros_total`).
@@ -175,6 +178,10 @@ pub(crate) struct LogState<F: StorageFile> {
     /// Set by a failed write/sync; cleared only by reopening.
     failed: Option<String>,
     stats: LogStats,
+    /// The next window of the segment a consumer is reading from disk.
+    read_ahead: Option<readahead::ReadAhead>,
+    /// Truncations since open (a read-ahead never outlives one).
+    truncations: u64,
 }
 
 /// The end of one appended batch: where the high watermark may move to.

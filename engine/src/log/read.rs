@@ -2,11 +2,12 @@
 
 use std::rc::Rc;
 
+use super::readahead::ReadAhead;
 use super::{BatchSlice, Fetched, PartitionLog};
 use crate::batch::DecodedBatch;
 use crate::error::{LogError, LogResult};
 use crate::limits::MAX_BATCH_BYTES_CEILING;
-use crate::segment::reader::read_batches;
+use crate::segment::reader::{read_batches, read_window};
 use crate::segment::scan::{scan, ScanStop};
 use crate::segment::SegmentFiles;
 use crate::storage::{Storage, StorageFile};
@@ -14,7 +15,7 @@ use crate::storage::{Storage, StorageFile};
 /// Where a read is served from, decided without awaiting.
 enum Source<F> {
     Cache(Vec<bytes::Bytes>),
-    File { files: Rc<SegmentFiles<F>>, start: u64, limit: u64 },
+    File { files: Rc<SegmentFiles<F>>, start: u64, limit: u64, ahead: Option<ReadAhead>, truncations: u64 },
 }
 
 impl<S: Storage> PartitionLog<S> {
@@ -24,7 +25,7 @@ impl<S: Storage> PartitionLog<S> {
     /// nothing; outside [log start, log end] is an error.
     pub async fn read(&self, offset: u64, max_bytes: usize) -> LogResult<Fetched> {
         let (source, log_start_offset, log_end_offset, high_watermark) = {
-            let st = self.state.borrow();
+            let mut st = self.state.borrow_mut();
             let (start, end, hw) = (st.log_start_offset, st.next_offset(), st.committed.offset);
             if offset < start || offset > end {
                 return Err(LogError::OffsetOutOfRange { offset, log_start: start, log_end: end });
@@ -33,24 +34,42 @@ impl<S: Storage> PartitionLog<S> {
                 Source::Cache(Vec::new())
             } else if let Some(batches) = st.cache.read(offset, max_bytes, hw) {
                 Source::Cache(batches)
-            } else if offset >= st.active.base_offset() {
-                let (start, _) = st.active.lookup(offset);
-                Source::File { files: st.active.files.clone(), start, limit: st.committed.position }
             } else {
-                let (_, seg) = st.sealed.range(..=offset).next_back().expect("offset >= log start has a segment");
-                let (start, _) = seg.lookup(offset);
-                Source::File { files: seg.files.clone(), start, limit: seg.size }
+                let (files, start, limit) = if offset >= st.active.base_offset() {
+                    (st.active.files.clone(), st.active.lookup(offset).0, st.committed.position)
+                } else {
+                    let (_, seg) = st.sealed.range(..=offset).next_back().expect("offset >= log start has a segment");
+                    (seg.files.clone(), seg.lookup(offset).0, seg.size)
+                };
+                let truncations = st.truncations;
+                let ahead = st.read_ahead.take().filter(|ra| ra.serves(truncations, files.base_offset, offset));
+                let start = ahead.as_ref().map_or(start, ReadAhead::position);
+                Source::File { files, start, limit, ahead, truncations }
             };
             (source, start, end, hw)
         };
         let slices = match source {
             Source::Cache(batches) => batches.into_iter().map(BatchSlice::Memory).collect(),
-            Source::File { files, start, limit } => {
-                read_batches(&files.log, files.base_offset, start, limit, offset, max_bytes)
-                    .await?
-                    .map(BatchSlice::Disk)
-                    .into_iter()
-                    .collect()
+            Source::File { files, start, limit, ahead, truncations } => {
+                let ahead = match ahead {
+                    Some(ra) => ra.bytes().await,
+                    None => None,
+                };
+                if ahead.is_some() {
+                    self.state.borrow_mut().stats.read_ahead_hits += 1;
+                }
+                let run = read_batches(&files.log, files.base_offset, start, limit, offset, max_bytes, ahead).await?;
+                match run {
+                    Some(run) => {
+                        if run.end < limit {
+                            let len = (limit - run.end).min(read_window(max_bytes) as u64) as usize;
+                            let next = ReadAhead::start(truncations, files, run.next_offset, run.end, len);
+                            self.state.borrow_mut().read_ahead = Some(next);
+                        }
+                        vec![BatchSlice::Disk(run.bytes)]
+                    }
+                    None => Vec::new(),
+                }
             }
         };
         Ok(Fetched { slices, log_start_offset, log_end_offset, high_watermark })

@@ -127,6 +127,8 @@ impl<S: Storage> PartitionLog<S> {
                 durable_seq: 0,
                 committed,
                 commit_waiters: Vec::new(),
+                read_ahead: None,
+                truncations: 0,
                 last_sync: Instant::now(),
                 exclusive: false,
                 flushing: false,

@@ -47,6 +47,7 @@ impl<S: Storage> PartitionLog<S> {
                 // Move the start first: no read may pick a segment being deleted.
                 let mut st = self.state.borrow_mut();
                 st.sealed.remove(&base);
+                st.read_ahead = None;
                 st.log_start_offset = st.sealed.keys().next().copied().unwrap_or(st.active.base_offset());
                 st.stats.segments_deleted += 1;
             }

@@ -85,6 +85,8 @@ impl<S: Storage> PartitionLog<S> {
         debug_assert_eq!(active.next_offset(), new_end);
         st.active = active;
         st.cache.truncate(new_end);
+        st.read_ahead = None;
+        st.truncations += 1;
         st.pending.clear();
         // Truncation may move the watermark back: it is exactly the new end.
         st.committed = st.end_mark();
