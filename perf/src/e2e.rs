@@ -14,12 +14,12 @@ use crate::config::{Display, E2eConfig, StartFrom};
 use crate::consumer::{self, ConsumerCtx, Target};
 use crate::error::{PerfError, PerfResult};
 use crate::latency::Percentiles;
-use crate::monitor::{self, Stream};
+use crate::monitor::{self, Counted, Stream};
 use crate::produce::{goal, produce_stats};
 use crate::producer::{self, ProducerCtx};
-use crate::progress::{status, Progress};
-use crate::report::{total_line, window_line, MB};
-use crate::stats::{Counters, Delta, SharedWindow};
+use crate::progress::Progress;
+use crate::report::{total_line, MB};
+use crate::stats::{Counters, SharedWindow};
 use crate::summary::{loadavg, E2eStats, RunReport, Summary};
 use crate::worker::{join_all, Gate};
 use crate::{output, topic};
@@ -89,22 +89,9 @@ pub fn run(config: &E2eConfig) -> PerfResult<RunReport> {
         Stream::new("produce", produce_window, out, "e2e: scheduled send -> acknowledgement", clock.start_ms())?,
         Stream::new("e2e", e2e_window, out, "e2e: scheduled send -> receipt", clock.start_ms())?,
     ];
-    let mut delta = Delta::default();
-    let watched = monitor::watch(
-        &clock,
-        c.reporting_interval,
-        &mut streams,
-        || gate.running() == 0,
-        |windows| {
-            let (w, length) = &windows[1];
-            let (n, bytes) = delta.step(Counters::get(&counters.received), Counters::get(&counters.received_bytes));
-            progress.line(&window_line("received", n, bytes, *length, &w.hist));
-        },
-        |now| {
-            let received = Counters::get(&counters.received);
-            progress.update(received, now, status(received, Counters::get(&counters.received_bytes), now));
-        },
-    );
+    let counted = Counted { verb: "received", stream: 1, records: &counters.received, bytes: &counters.received_bytes };
+    let watched =
+        monitor::watch_counted(&clock, c.reporting_interval, &mut streams, || gate.running() == 0, &progress, counted);
     progress.finish();
     let producers = join_all(producer_handles);
     let consumer = consumer_handle.join().map_err(|e| PerfError::new(format!("consumer thread: {e}")));

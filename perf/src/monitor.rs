@@ -9,10 +9,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::sync::atomic::AtomicU64;
+
 use crate::clock::Clock;
 use crate::error::{PerfError, PerfResult};
 use crate::hlog::HlogWriter;
-use crate::stats::{SharedWindow, Window};
+use crate::progress::{status, Progress};
+use crate::report::window_line;
+use crate::stats::{Counters, Delta, SharedWindow, Window};
 
 /// How often the progress bar is refreshed (and the end of the run noticed).
 const TICK: Duration = Duration::from_millis(50);
@@ -111,4 +115,42 @@ pub fn watch(
         s.tick(end)?;
     }
     Ok(end)
+}
+
+/// What a run counts its progress in: one (records, bytes) counter pair,
+/// reported in window lines as `verb` ("sent", "received") with the
+/// latencies of stream `stream`.
+pub struct Counted<'a> {
+    pub verb: &'a str,
+    pub stream: usize,
+    pub records: &'a AtomicU64,
+    pub bytes: &'a AtomicU64,
+}
+
+/// [`watch`] for a run whose progress is one counter pair: a window line
+/// per interval and the progress bar from the counters.
+pub fn watch_counted(
+    clock: &Clock,
+    interval: Duration,
+    streams: &mut [Stream],
+    finished: impl FnMut() -> bool,
+    progress: &Progress,
+    counted: Counted<'_>,
+) -> PerfResult<Duration> {
+    let mut delta = Delta::default();
+    watch(
+        clock,
+        interval,
+        streams,
+        finished,
+        |windows| {
+            let (w, length) = &windows[counted.stream];
+            let (n, bytes) = delta.step(Counters::get(counted.records), Counters::get(counted.bytes));
+            progress.line(&window_line(counted.verb, n, bytes, *length, &w.hist));
+        },
+        |now| {
+            let records = Counters::get(counted.records);
+            progress.update(records, now, status(records, Counters::get(counted.bytes), now));
+        },
+    )
 }

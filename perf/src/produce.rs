@@ -10,11 +10,11 @@ use std::time::Duration;
 use crate::config::{Display, Limit, ProduceConfig};
 use crate::error::PerfResult;
 use crate::latency::Percentiles;
-use crate::monitor::{self, Stream};
+use crate::monitor::{self, Counted, Stream};
 use crate::producer::{self, ProducerCtx};
-use crate::progress::{status, Goal, Progress};
-use crate::report::{total_line, window_line};
-use crate::stats::{Counters, Delta, SharedWindow};
+use crate::progress::{Goal, Progress};
+use crate::report::total_line;
+use crate::stats::{Counters, SharedWindow};
 use crate::summary::{loadavg, ProduceStats, RunReport, Summary};
 use crate::worker::{join_all, Gate};
 use crate::{output, topic};
@@ -54,22 +54,9 @@ pub fn run(config: &ProduceConfig) -> PerfResult<RunReport> {
 
     let progress = Progress::new(c.display, goal(s.limit));
     let mut streams = [Stream::new("produce", window, c.output.as_deref(), "produce", clock.start_ms())?];
-    let mut delta = Delta::default();
-    let watched = monitor::watch(
-        &clock,
-        c.reporting_interval,
-        &mut streams,
-        || gate.running() == 0,
-        |windows| {
-            let (w, length) = &windows[0];
-            let (n, bytes) = delta.step(Counters::get(&counters.acked), Counters::get(&counters.acked_bytes));
-            progress.line(&window_line("sent", n, bytes, *length, &w.hist));
-        },
-        |now| {
-            let acked = Counters::get(&counters.acked);
-            progress.update(acked, now, status(acked, Counters::get(&counters.acked_bytes), now));
-        },
-    );
+    let counted = Counted { verb: "sent", stream: 0, records: &counters.acked, bytes: &counters.acked_bytes };
+    let watched =
+        monitor::watch_counted(&clock, c.reporting_interval, &mut streams, || gate.running() == 0, &progress, counted);
     progress.finish();
     let joined = join_all(handles);
     let end = watched?;

@@ -55,16 +55,15 @@ impl<S: Storage> PartitionLog<S> {
                     Some(ra) => ra.bytes().await,
                     None => None,
                 };
-                if ahead.is_some() {
-                    self.state.borrow_mut().stats.read_ahead_hits += 1;
-                }
-                let run = read_batches(&files.log, files.base_offset, start, limit, offset, max_bytes, ahead).await?;
-                match run {
+                let hit = ahead.is_some();
+                let run = read_batches(&files.log, files.base_offset, start, limit, offset, max_bytes, ahead).await;
+                let mut st = self.state.borrow_mut();
+                st.stats.read_ahead_hits += u64::from(hit);
+                match run? {
                     Some(run) => {
                         if run.end < limit {
                             let len = (limit - run.end).min(read_window(max_bytes) as u64) as usize;
-                            let next = ReadAhead::start(truncations, files, run.next_offset, run.end, len);
-                            self.state.borrow_mut().read_ahead = Some(next);
+                            st.read_ahead = Some(ReadAhead::start(truncations, files, run.next_offset, run.end, len));
                         }
                         vec![BatchSlice::Disk(run.bytes)]
                     }

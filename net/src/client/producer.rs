@@ -6,10 +6,11 @@
 //! [`DeliveryFuture`] that resolves when the broker has acknowledged it (or
 //! it failed for good); [`Producer::send_with`] calls a callback instead,
 //! which costs less per record than a future (no channel, no task wake-up)
-//! for callers that send hundreds of thousands of records a second. A background task on the same core sends a batch
-//! when it is full (`batch_size`), has waited `linger`, or a flush is under
-//! way; the batches due for one endpoint go in one produce request (one batch
-//! per partition, so the broker's base offset numbers every record exactly),
+//! for callers that send hundreds of thousands of records a second. A
+//! background task on the same core sends a batch when it is full
+//! (`batch_size`), has waited `linger`, or a flush is under way; the
+//! batches due for one endpoint go in one produce request (one batch per
+//! partition, so the broker's base offset numbers every record exactly),
 //! with at most `max_in_flight` requests per endpoint. A partition has at
 //! most one produce in flight, so retries never reorder a partition.
 //! Retriable failures are retried `retries` times after `retry_backoff`
