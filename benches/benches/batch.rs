@@ -4,8 +4,8 @@
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
-use corelog_engine::batch::{validate, validate_full, BatchBuilder, Compression};
-use corelog_engine::limits::DEFAULT_MAX_BATCH_BYTES;
+use corelog_format::limits::DEFAULT_MAX_BATCH_BYTES;
+use corelog_format::{validate, validate_full, BatchBuilder, Compression};
 use rkyv::util::AlignedVec;
 
 const RECORD_BYTES: usize = 1024;

@@ -10,8 +10,8 @@
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
-use corelog_engine::segment::offset_index::{lookup_offset, OffsetEntry};
-use corelog_engine::segment::time_index::{lookup_time, TimeEntry};
+use corelog_storage::segment::offset_index::{lookup_offset, OffsetEntry};
+use corelog_storage::segment::time_index::{lookup_time, TimeEntry};
 
 const ENTRIES: usize = 100_000;
 /// Average records per index interval (offset stride between entries).

@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use corelog_net::server::{Broker, BrokerConfig};
+use corelog_broker::{Broker, BrokerConfig};
 
 use crate::probes::{process_cpu, threads_cpu};
 use crate::result::BrokerInfo;
@@ -253,7 +253,7 @@ fn start_child(
     });
     let deadline = Instant::now() + START_TIMEOUT;
     let mut endpoints = Vec::new();
-    while endpoints.len() < cores.min(corelog_engine::runtime::available_cores()) {
+    while endpoints.len() < cores.min(corelog_runtime::available_cores()) {
         if let Ok(Some(status)) = child.try_wait() {
             return Err(format!("{} broker exited with {status} before listening", bin.display()));
         }

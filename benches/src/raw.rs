@@ -1,5 +1,5 @@
 //! The raw-device baseline: plain O_DIRECT sequential writes and reads
-//! through `runtime::DmaFile` on a glommio executor, with no log, index or
+//! through `corelog_runtime::DmaFile` on a glommio executor, with no log, index or
 //! network in the way. `engine-bench` compares the partition log against
 //! [`raw_phase`]; `corelog-bench` states every broker throughput as a
 //! fraction of [`baseline`] (the same volume written, then read back).
@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-use corelog_engine::limits::SEGMENT_PREALLOCATE_STEP;
-use corelog_engine::runtime::{self, DmaFile, ExecutorConfig};
+use corelog_runtime::{DmaFile, ExecutorConfig};
+use corelog_storage::limits::SEGMENT_PREALLOCATE_STEP;
 
 use crate::probes::{DiskProbe, DiskStats, ThreadUsage};
 
@@ -114,7 +114,7 @@ pub async fn raw_phase(dir: &Path, volume: u64, write_bytes: usize, in_flight: u
         .map(|_| {
             let (file, payload, preallocated, next, hist) =
                 (file.clone(), payload.clone(), preallocated.clone(), next.clone(), hist.clone());
-            runtime::spawn(async move {
+            corelog_runtime::spawn(async move {
                 loop {
                     let pos = next.get();
                     if pos >= total {
@@ -170,7 +170,7 @@ pub async fn raw_read_phase(dir: &Path, volume: u64, read_bytes: usize, in_fligh
     let tasks: Vec<_> = (0..in_flight)
         .map(|_| {
             let (file, next, hist) = (file.clone(), next.clone(), hist.clone());
-            runtime::spawn(async move {
+            corelog_runtime::spawn(async move {
                 let (mut bytes, mut reads, mut checksum) = (0u64, 0u64, 0u8);
                 loop {
                     let pos = next.get();
@@ -225,7 +225,7 @@ pub fn baseline(dir: &Path, volume: u64, io_bytes: usize, in_flight: usize) -> i
     let dir = std::fs::canonicalize(dir)?;
     let config = ExecutorConfig { pin: false, name: "raw-baseline".into(), ..ExecutorConfig::default() };
     let phase_dir = dir.clone();
-    let result = runtime::spawn_cores(1, &config, move |_| {
+    let result = corelog_runtime::spawn_cores(1, &config, move |_| {
         let dir = phase_dir.clone();
         async move {
             let write = raw_phase(&dir, volume, io_bytes, in_flight).await?;

@@ -25,7 +25,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use corelog_net::client::Acks;
+use corelog_client::Acks;
 use corelog_perf::cli::{parse_acks, parse_key_pattern};
 use corelog_perf::config::{KeyPattern, Limit, Payload, ProducerSettings, TopicSettings};
 use serde::{Deserialize, Serialize};

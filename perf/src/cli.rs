@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
-use corelog_net::client::{Acks, Compression};
+use corelog_client::{Acks, Compression};
 
 use crate::config::{
     Common, ConsumeConfig, Display, E2eConfig, KeyPattern, Limit, Payload, ProduceConfig, ProducerSettings, StartFrom,

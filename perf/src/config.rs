@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use bytes::Bytes;
-use corelog_net::client::{Acks, Compression};
+use corelog_client::{Acks, Compression};
 use serde_json::{json, Value};
 
 use crate::error::{PerfError, PerfResult};

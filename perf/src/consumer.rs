@@ -7,10 +7,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use corelog_engine::runtime::CoreHandle;
-use corelog_net::client::{
+use corelog_client::{
     Admin, ClientConfig, ClientError, Cluster, Consumer, ConsumerConfig, ConsumerRecord, OffsetSpec, StartAt,
 };
+use corelog_runtime::CoreHandle;
 
 use crate::config::StartFrom;
 use crate::error::{PerfError, PerfResult};

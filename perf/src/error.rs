@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use corelog_net::client::ClientError;
+use corelog_client::ClientError;
 
 /// A failed run: a one-line, human-readable cause.
 #[derive(Debug, Clone, PartialEq, Eq)]

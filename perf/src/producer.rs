@@ -16,11 +16,9 @@ use std::task::Poll;
 use std::time::Duration;
 
 use bytes::Bytes;
-use corelog_engine::runtime::sync::Notify;
-use corelog_engine::runtime::{self, CoreHandle};
-use corelog_net::client::{
-    ClientConfig, ClientResult, Cluster, Producer, ProducerConfig, ProducerRecord, RecordMetadata,
-};
+use corelog_client::{ClientConfig, ClientResult, Cluster, Producer, ProducerConfig, ProducerRecord, RecordMetadata};
+use corelog_runtime::sync::Notify;
+use corelog_runtime::CoreHandle;
 use futures::future::select;
 
 use crate::clock::Clock;
@@ -75,7 +73,7 @@ pub fn start(ctx: &Arc<ProducerCtx>) -> PerfResult<Vec<CoreHandle<PerfResult<()>
         let spawned = spawn_worker(&format!("perf-producer-{t}"), &ctx.gate, move || async move {
             let ctx = thread_ctx;
             let _exit = ThreadExit(ctx.counters.clone());
-            let tasks: Vec<_> = mine.into_iter().map(|k| runtime::spawn(run_one(ctx.clone(), k))).collect();
+            let tasks: Vec<_> = mine.into_iter().map(|k| corelog_runtime::spawn(run_one(ctx.clone(), k))).collect();
             let mut result = Ok(());
             for task in tasks {
                 if let Err(e) = task.join().await {
@@ -254,9 +252,9 @@ async fn run_one(ctx: Arc<ProducerCtx>, index: usize) -> PerfResult<()> {
             }
             let wait = wake_at - now;
             if pending == 0 {
-                runtime::sleep(wait).await;
+                corelog_runtime::sleep(wait).await;
             } else {
-                select(std::pin::pin!(settled.notified()), std::pin::pin!(runtime::sleep(wait))).await;
+                select(std::pin::pin!(settled.notified()), std::pin::pin!(corelog_runtime::sleep(wait))).await;
             }
         } else {
             settled.notified().await;

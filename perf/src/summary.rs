@@ -113,11 +113,7 @@ impl Summary {
             started_at: format_time_ms(clock.start_ms()),
             config,
             topic: None,
-            machine: Machine {
-                cores: corelog_engine::runtime::available_cores(),
-                loadavg_start,
-                loadavg_end: loadavg(),
-            },
+            machine: Machine { cores: corelog_runtime::available_cores(), loadavg_start, loadavg_end: loadavg() },
             produce: None,
             consume: None,
             e2e: None,

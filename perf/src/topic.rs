@@ -2,8 +2,8 @@
 
 use std::net::SocketAddr;
 
-use corelog_net::client::{Admin, ClientConfig, ClientError, Cluster};
-use corelog_net::protocol::ErrorCode;
+use corelog_client::{Admin, ClientConfig, ClientError, Cluster};
+use corelog_protocol::ErrorCode;
 
 use crate::config::TopicSettings;
 use crate::error::{PerfError, PerfResult};

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use corelog_engine::runtime::{self, CoreHandle, ExecutorConfig};
+use corelog_runtime::{CoreHandle, ExecutorConfig};
 
 use crate::clock::Clock;
 use crate::error::{PerfError, PerfResult};
@@ -62,7 +62,7 @@ impl Gate {
             if self.aborted() {
                 return None;
             }
-            runtime::sleep(Duration::from_micros(500)).await;
+            corelog_runtime::sleep(Duration::from_micros(500)).await;
         }
     }
 
@@ -112,7 +112,7 @@ where
     let guard = Running(gate.clone());
     // spawn_cores wants a cloneable factory; it calls it exactly once for one core.
     let main = Arc::new(std::sync::Mutex::new(Some((main, guard))));
-    let mut handles = runtime::spawn_cores(1, &config, move |_| {
+    let mut handles = corelog_runtime::spawn_cores(1, &config, move |_| {
         let taken = main.lock().expect("worker main").take();
         async move {
             let (main, guard) = taken.expect("worker started once");

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use corelog_net::server::{Broker, BrokerConfig};
+use corelog_broker::{Broker, BrokerConfig};
 use corelog_perf::config::{
     Common, ConsumeConfig, Display, E2eConfig, KeyPattern, Limit, ProduceConfig, ProducerSettings, StartFrom,
     TopicSettings,
@@ -36,7 +36,7 @@ fn free_base_port(n: u16) -> u16 {
 }
 
 fn start_broker(data_dir: &Path) -> Broker {
-    let cores = corelog_engine::runtime::available_cores().min(2);
+    let cores = corelog_runtime::available_cores().min(2);
     let mut last = None;
     for _ in 0..5 {
         let config = BrokerConfig {
@@ -125,7 +125,7 @@ fn every_mode_against_a_real_broker() {
     assert_eq!(summary["config"]["topic"]["partitions"], 3);
     assert_eq!(summary["topic"]["partitions"], 3);
     assert_eq!(summary["topic"]["created"], true);
-    assert_eq!(summary["machine"]["cores"], corelog_engine::runtime::available_cores());
+    assert_eq!(summary["machine"]["cores"], corelog_runtime::available_cores());
     assert!(summary["produce"]["latency"]["p99_ms"].as_f64().unwrap() > 0.0);
 
     // consume: everything produced, from the start.

@@ -1,1 +1,9 @@
-//! corelog-replication: cluster metadata and replication. Filled by the replication issue.
+//! corelog-replication: the cluster's metadata and, with the cluster, the
+//! replicas.
+//!
+//! - [`metadata`]: topics, partitions, configs and the partition -> core
+//!   assignment, as an I/O-free state machine plus its atomic file. A single
+//!   node applies it directly; a cluster will replicate the same state machine
+//!   through the controller quorum's Raft log.
+
+pub mod metadata;

@@ -7,7 +7,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
 use clap::Args;
-use corelog_net::client::{ClientConfig, ClientError, Cluster};
+use corelog_client::{ClientConfig, ClientError, Cluster};
 
 /// Where the default `--bootstrap` points: a local broker's core 0.
 pub const DEFAULT_BOOTSTRAP: &str = "127.0.0.1:9092";
@@ -122,7 +122,7 @@ pub fn run<F, T>(future: F) -> T
 where
     F: Future<Output = T>,
 {
-    corelog_engine::runtime::run_local(future)
+    corelog_runtime::run_local(future)
 }
 
 /// Parses a `key=value` flag value.

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use corelog_net::server::Broker;
+use corelog_broker::Broker;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 

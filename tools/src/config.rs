@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use corelog_net::server::BrokerConfig;
+use corelog_broker::BrokerConfig;
 use serde::Deserialize;
 
 /// The file as written; missing keys take their defaults.

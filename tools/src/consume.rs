@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use corelog_net::client::{
+use corelog_client::{
     Admin, Assignor, ClientConfig, Consumer, ConsumerConfig, ConsumerRecord, GroupConfig, GroupConsumer, OffsetReset,
     OffsetSpec, RebalanceListener, StartAt, TopicPartition,
 };

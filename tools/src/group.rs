@@ -4,8 +4,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use clap::{Args, Subcommand};
-use corelog_net::client::{Admin, ClientError, GroupDescription, GroupState, OffsetSpec, TopicPartition};
-use corelog_net::protocol::ErrorCode;
+use corelog_client::{Admin, ClientError, GroupDescription, GroupState, OffsetSpec, TopicPartition};
+use corelog_protocol::ErrorCode;
 
 use crate::bootstrap::{self, describe, BootstrapArgs};
 use crate::topic::table;

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use clap::{Args, ValueEnum};
-use corelog_net::client::{
+use corelog_client::{
     Acks, ClientConfig, ClientResult, Compression, Producer, ProducerConfig, ProducerRecord, RecordMetadata,
 };
 use futures::channel::mpsc;

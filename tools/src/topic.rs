@@ -2,7 +2,7 @@
 //! (like Kafka's `kafka-topics` and `kafka-configs`).
 
 use clap::{Args, Subcommand};
-use corelog_net::client::{Admin, ClientError, OffsetSpec, PartitionInfo, TopicInfo};
+use corelog_client::{Admin, ClientError, OffsetSpec, PartitionInfo, TopicInfo};
 
 use crate::bootstrap::{self, describe, parse_key_value, topic_error, BootstrapArgs};
 

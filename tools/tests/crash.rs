@@ -22,8 +22,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use corelog_engine::runtime;
-use corelog_net::client::{Admin, ClientResult, Cluster, Producer, ProducerConfig, ProducerRecord, RecordMetadata};
+use corelog_client::{Admin, ClientResult, Cluster, Producer, ProducerConfig, ProducerRecord, RecordMetadata};
 use futures::stream::FuturesUnordered;
 use futures::{FutureExt, StreamExt};
 use support::{client_config, data_dir, read_all, run_client, test_cores, BrokerProc, SplitMix};
@@ -183,7 +182,7 @@ async fn produce_until_kill(
             Some(at) => (at - now).min(Duration::from_millis(5)),
             None => Duration::from_millis(5),
         };
-        if let Some(Some((seq, result))) = runtime::timeout(wait, pending.next()).await {
+        if let Some(Some((seq, result))) = corelog_runtime::timeout(wait, pending.next()).await {
             settle(seq, result, killed, &mut report);
         }
         while let Some(Some((seq, result))) = pending.next().now_or_never() {
@@ -197,7 +196,7 @@ async fn produce_until_kill(
     let drain_until = Instant::now() + DRAIN;
     while !pending.is_empty() {
         let left = drain_until.saturating_duration_since(Instant::now());
-        match runtime::timeout(left, pending.next()).await {
+        match corelog_runtime::timeout(left, pending.next()).await {
             Some(Some((seq, result))) => settle(seq, result, killed, &mut report),
             _ => break,
         }
@@ -214,7 +213,7 @@ async fn produce_until_kill(
 /// record identities per partition.
 fn check_log(
     round: u32,
-    log: &BTreeMap<u32, Vec<corelog_net::client::ConsumerRecord>>,
+    log: &BTreeMap<u32, Vec<corelog_client::ConsumerRecord>>,
     acked: &BTreeMap<(u32, u64), Id>,
     sent: &[u64],
     previous: &BTreeMap<u32, Vec<Id>>,

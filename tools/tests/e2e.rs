@@ -15,8 +15,8 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use corelog_net::client::partitioner::partition_for_key;
-use corelog_net::client::{Admin, Cluster, OffsetSpec, Producer, ProducerConfig, ProducerRecord};
+use corelog_client::partitioner::partition_for_key;
+use corelog_client::{Admin, Cluster, OffsetSpec, Producer, ProducerConfig, ProducerRecord};
 use futures::stream::FuturesUnordered;
 use futures::StreamExt;
 use support::{client_config, data_dir, metric, read_all, run_client, test_cores, BrokerProc, SplitMix};
@@ -171,7 +171,7 @@ async fn produce(bootstrap: &[SocketAddr], expected: &[Expected]) -> Vec<(u32, u
     let mut pending = FuturesUnordered::new();
     let mut acked = 0;
     let mut record_ack = |seq: usize, result: Result<_, _>| {
-        let meta: corelog_net::client::RecordMetadata =
+        let meta: corelog_client::RecordMetadata =
             result.unwrap_or_else(|e| panic!("record {seq} was not delivered: {e}"));
         let offset = meta.offset.expect("acks=all reports the offset");
         delivered[seq] = (meta.partition, offset);
@@ -201,7 +201,7 @@ async fn produce(bootstrap: &[SocketAddr], expected: &[Expected]) -> Vec<(u32, u
 fn check_read_back(
     expected: &[Expected],
     delivered: &[(u32, u64)],
-    read: &BTreeMap<u32, Vec<corelog_net::client::ConsumerRecord>>,
+    read: &BTreeMap<u32, Vec<corelog_client::ConsumerRecord>>,
 ) {
     let mut seen = vec![false; expected.len()];
     let mut key_partition: HashMap<Bytes, u32> = HashMap::new();

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use bytes::Bytes;
-use corelog_net::client::*;
+use corelog_client::*;
 use support::*;
 
 const RECORDS: usize = 2_000;
@@ -90,7 +90,7 @@ async fn connect_with_retries(bootstrap: &[std::net::SocketAddr]) -> Cluster {
             Ok(cluster) => return cluster,
             Err(e) => last = Some(e),
         }
-        corelog_engine::runtime::sleep(Duration::from_millis(100)).await;
+        corelog_runtime::sleep(Duration::from_millis(100)).await;
     }
     panic!("cannot reconnect after the restart: {last:?}");
 }

@@ -96,7 +96,7 @@ impl Default for RunOptions {
     fn default() -> Self {
         RunOptions {
             broker: BrokerMode::InProcess,
-            cores: corelog_engine::runtime::available_cores(),
+            cores: corelog_runtime::available_cores(),
             data_dir: PathBuf::from("bench-data"),
             results: PathBuf::from("bench-results"),
             raw: RawOptions::default(),

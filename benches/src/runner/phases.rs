@@ -153,7 +153,7 @@ impl Ctx<'_> {
             git_commit,
             git_dirty,
             machine: Machine {
-                cores: corelog_engine::runtime::available_cores(),
+                cores: corelog_runtime::available_cores(),
                 kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease").ok().map(|s| s.trim().to_owned()),
                 loadavg_start,
                 loadavg_end: loadavg(),

@@ -2,10 +2,10 @@
 //! panic, overflow, out-of-bounds read or runaway allocation is a finding.
 #![no_main]
 
-use corelog_engine::batch::{
+use corelog_format::{
     compute_crc, iter_batches, validate_full, BatchHeader, DecodedBatch, HEADER_LEN,
 };
-use corelog_engine::limits::DEFAULT_MAX_BATCH_BYTES;
+use corelog_format::limits::DEFAULT_MAX_BATCH_BYTES;
 use libfuzzer_sys::fuzz_target;
 
 const MAX: usize = DEFAULT_MAX_BATCH_BYTES;

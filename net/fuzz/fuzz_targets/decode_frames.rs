@@ -5,11 +5,11 @@
 //!
 //! Input: byte 0 picks the piece size the stream is fed in; the rest is the
 //! stream. Seeds: `net/fuzz/seeds/decode_frames/` (valid frames of every api,
-//! written by `cargo test -p corelog-net --test protocol_fuzz -- --ignored`).
+//! written by `cargo test -p corelog-protocol --test protocol_fuzz -- --ignored`).
 
 #![no_main]
 
-use corelog_net::protocol::{decode_request, decode_response, encode_request, encode_response, Frame, FrameDecoder};
+use corelog_protocol::{decode_request, decode_response, encode_request, encode_response, Frame, FrameDecoder};
 use libfuzzer_sys::fuzz_target;
 
 /// Small, so inputs of a few KiB still reach the frame-size check.

@@ -6,13 +6,13 @@
 //!
 //! Input: byte 0 picks the decoder; for replay, the rest is a sequence of
 //! (key length: u8, key, value length: u8, value). Seeds: `net/fuzz/seeds/decode_group_data/` (written by
-//! `cargo test -p corelog-net --test protocol_fuzz -- --ignored`).
+//! `cargo test -p corelog-coordinator --test fuzz_seeds -- --ignored`).
 
 #![no_main]
 
-use corelog_net::coordinator::records::{GroupMetadataValue, OffsetCommitValue, RecordKey};
-use corelog_net::coordinator::{CoordinatorConfig, Event, GroupCoordinator};
-use corelog_net::protocol::consumer_protocol::{Assignment, Subscription};
+use corelog_coordinator::records::{GroupMetadataValue, OffsetCommitValue, RecordKey};
+use corelog_coordinator::{CoordinatorConfig, Event, GroupCoordinator};
+use corelog_protocol::consumer_protocol::{Assignment, Subscription};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|input: &[u8]| {

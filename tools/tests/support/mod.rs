@@ -9,6 +9,7 @@
 //! /tmp may be tmpfs, which has no O_DIRECT).
 #![allow(dead_code)]
 
+use corelog_client::{Admin, ClientConfig, Cluster, Consumer, ConsumerConfig, ConsumerRecord, OffsetSpec, StartAt};
 use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -18,17 +19,12 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use corelog_engine::runtime;
-use corelog_net::client::{
-    Admin, ClientConfig, Cluster, Consumer, ConsumerConfig, ConsumerRecord, OffsetSpec, StartAt,
-};
-
 /// How long a broker may take to listen on every core (recovery included).
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Cores for a test broker: 2 if the machine has 2 or more CPUs, else 1.
 pub fn test_cores() -> usize {
-    runtime::available_cores().min(2)
+    corelog_runtime::available_cores().min(2)
 }
 
 /// A fresh data directory under the target dir (removed on drop).
@@ -276,8 +272,8 @@ pub fn metric(text: &str, name: &str, core: usize) -> f64 {
 /// failing the test if it takes longer than `limit`. Tasks the future left
 /// behind (a producer's sender, requests in flight) die with the executor.
 pub fn run_client<F: Future>(limit: Duration, future: F) -> F::Output {
-    runtime::run_local(async move {
-        match runtime::timeout(limit, future).await {
+    corelog_runtime::run_local(async move {
+        match corelog_runtime::timeout(limit, future).await {
             Some(out) => out,
             None => panic!("client did not finish within {limit:?}"),
         }

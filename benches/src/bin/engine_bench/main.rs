@@ -3,7 +3,7 @@
 //!
 //! One run, one pinned executor, two phases over the same volume:
 //! 1. raw: plain O_DIRECT sequential writes of `--batch-bytes` through
-//!    `runtime::DmaFile`, `--in-flight` of them outstanding, preallocating in
+//!    `corelog_runtime::DmaFile`, `--in-flight` of them outstanding, preallocating in
 //!    `SEGMENT_PREALLOCATE_STEP` steps like the log, one final fdatasync;
 //! 2. log: the same volume appended as prebuilt ~`--batch-bytes` batches
 //!    through `PartitionLog` (default segment size, so it rolls), by
@@ -29,9 +29,10 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use corelog_engine::limits::{BLOCK_SIZE, MAX_BATCH_BYTES_CEILING};
-use corelog_engine::runtime::{self, ExecutorConfig};
-use corelog_engine::FlushPolicy;
+use corelog_format::limits::MAX_BATCH_BYTES_CEILING;
+use corelog_runtime::ExecutorConfig;
+use corelog_storage::limits::BLOCK_SIZE;
+use corelog_storage::FlushPolicy;
 
 const GIB: f64 = (1u64 << 30) as f64;
 /// Distinct prebuilt batches; appends cycle through clones of them.
@@ -140,7 +141,7 @@ fn main() {
         eprintln!("engine-bench: {e}");
         std::process::exit(2);
     }
-    // glommio 0.9 opens directories (runtime::sync_dir) with openat(-1, ..),
+    // glommio 0.9 opens directories (corelog_runtime::sync_dir) with openat(-1, ..),
     // which fails with EBADF for a relative path: hand the log an absolute one.
     match std::fs::canonicalize(&args.dir) {
         Ok(abs) => args.dir = abs,
@@ -151,7 +152,7 @@ fn main() {
     }
     let config = ExecutorConfig { pin: !args.no_pin, name: "engine-bench".into(), ..ExecutorConfig::default() };
     let main_args = args.clone();
-    let result = runtime::spawn_cores(1, &config, move |_core| run(main_args.clone()))
+    let result = corelog_runtime::spawn_cores(1, &config, move |_core| run(main_args.clone()))
         .and_then(|mut handles| handles.remove(0).join())
         .and_then(|r| r);
     let cleanup = std::fs::remove_dir(&args.dir); // only if we left it empty

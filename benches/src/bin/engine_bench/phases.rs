@@ -12,11 +12,12 @@ use bytes::BytesMut;
 
 use corelog_benches::probes::*;
 pub use corelog_benches::raw::{mb_per_s, new_histogram, raw_phase, record, record_value, Latency, RawPhase};
-use corelog_engine::batch::{BatchBuilder, Compression};
-use corelog_engine::limits::{DEFAULT_MAX_BATCH_BYTES, SEGMENT_PREALLOCATE_STEP};
-use corelog_engine::runtime::{self, DmaFile};
-use corelog_engine::storage::DmaStorage;
-use corelog_engine::{LogConfig, LogStats, PartitionLog};
+use corelog_format::limits::DEFAULT_MAX_BATCH_BYTES;
+use corelog_format::{BatchBuilder, Compression};
+use corelog_runtime::DmaFile;
+use corelog_storage::disk::DmaStorage;
+use corelog_storage::limits::SEGMENT_PREALLOCATE_STEP;
+use corelog_storage::{LogConfig, LogStats, PartitionLog};
 
 use super::{Args, POOL_BATCHES};
 
@@ -128,7 +129,7 @@ pub async fn group_sync_phase(dir: &Path, volume: u64, write_bytes: usize, in_fl
         let writes: Vec<_> = (0..in_flight)
             .map(|k| {
                 let (file, payload) = (file.clone(), payload.clone());
-                runtime::spawn(async move {
+                corelog_runtime::spawn(async move {
                     let mut buf = file.alloc_buffer(write_bytes);
                     buf.as_mut_slice().copy_from_slice(&payload);
                     file.write_at(buf, base + (k * write_bytes) as u64).await
@@ -187,7 +188,7 @@ pub async fn log_phase(dir: &Path, volume: u64, args: &Args) -> io::Result<LogPh
         .map(|_| {
             let (log, pool, next, hist, clone_time) =
                 (log.clone(), pool.clone(), next.clone(), hist.clone(), clone_time.clone());
-            runtime::spawn(async move {
+            corelog_runtime::spawn(async move {
                 let mut done = 0u64;
                 loop {
                     let i = next.get();

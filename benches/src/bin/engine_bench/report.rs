@@ -1,6 +1,6 @@
 //! Printing a run: the human report and the one-line JSON summary.
 
-use corelog_engine::limits::{BLOCK_SIZE, DEFAULT_SEGMENT_BYTES, SEGMENT_PREALLOCATE_STEP, WRITE_CHUNK_BYTES};
+use corelog_storage::limits::{BLOCK_SIZE, DEFAULT_SEGMENT_BYTES, SEGMENT_PREALLOCATE_STEP, WRITE_CHUNK_BYTES};
 
 use super::phases::*;
 use super::{policy_name, Args};

@@ -1,0 +1,14 @@
+//! Every limit and default of the runtime, in one place.
+
+/// Block size every O_DIRECT read and write is aligned to. 4 KiB is the logical
+/// block size of every NVMe/SATA SSD and of ext4/xfs; glommio reports the real
+/// device alignment and we assert it divides this.
+pub const BLOCK_SIZE: usize = 4096;
+
+/// Default io_memory glommio registers per executor (it registers it three
+/// times against RLIMIT_MEMLOCK; see README).
+pub const DEFAULT_IO_MEMORY_BYTES: usize = 10 * 1024 * 1024;
+
+/// Capacity of each cross-core control channel. Bounded so a slow core applies
+/// back-pressure instead of growing a queue without limit.
+pub const CONTROL_CHANNEL_CAPACITY: usize = 1024;

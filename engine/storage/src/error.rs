@@ -1,0 +1,27 @@
+//! Errors the log reports to its callers.
+
+use std::io;
+
+use corelog_format::BatchError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    #[error("storage I/O failed: {0}")]
+    Io(#[from] io::Error),
+    #[error("invalid batch: {0}")]
+    InvalidBatch(#[from] BatchError),
+    #[error("batch of {size} bytes exceeds the limit of {max} bytes")]
+    BatchTooLarge { size: usize, max: usize },
+    #[error("expected exactly one batch: its length is {batch_length} but {received} bytes were given")]
+    NotOneBatch { batch_length: usize, received: usize },
+    #[error("offset {offset} is outside the log [{log_start}, {log_end}]")]
+    OffsetOutOfRange { offset: u64, log_start: u64, log_end: u64 },
+    #[error("corrupt data at {segment}:{position}: {reason}")]
+    Corrupt { segment: u64, position: u64, reason: String },
+    /// An earlier write or fdatasync failed; the log refuses appends until it
+    /// is reopened (and recovered), because what reached the disk is unknown.
+    #[error("log is failed after an earlier I/O error ({0}); reopen to recover")]
+    Failed(String),
+}
+
+pub type LogResult<T> = Result<T, LogError>;

@@ -1,0 +1,62 @@
+//! Every limit and tunable default of the engine, in one place.
+//!
+//! A limit here is a contract: code asserts against these names rather than
+//! repeating numbers, so changing one is a one-line change reviewed in one spot.
+
+use corelog_format::limits::MAX_BATCH_BYTES_CEILING;
+/// The block size is the runtime's (its DMA files are aligned to it); the
+/// storage layout is built on it, so it is named here too.
+pub use corelog_runtime::limits::BLOCK_SIZE;
+
+/// Default size at which the active segment is sealed and a new one rolled.
+pub const DEFAULT_SEGMENT_BYTES: u64 = 1024 * 1024 * 1024;
+
+/// Default age at which the active segment is rolled even if not full (7 days).
+pub const DEFAULT_SEGMENT_MAX_AGE_MS: u64 = 7 * 24 * 3600 * 1000;
+
+/// Roll age is jittered by up to this fraction so partitions created together
+/// don't all roll (and fsync new files) in the same instant.
+pub const SEGMENT_ROLL_JITTER_FRACTION: f64 = 0.1;
+
+/// Largest preallocation step for the active segment: fallocate ahead in big
+/// steps so the file system never allocates extents inside the write path.
+pub const SEGMENT_PREALLOCATE_STEP: u64 = 64 * 1024 * 1024;
+
+/// Smallest preallocation step. A segment reserves as much again as it holds
+/// (between this and `SEGMENT_PREALLOCATE_STEP`), so an idle partition costs
+/// 1 MiB of disk, not 64.
+pub const SEGMENT_PREALLOCATE_MIN: u64 = 1024 * 1024;
+
+/// The end of the next reservation for a segment whose data ends at `end`.
+pub const fn preallocation_end(end: u64) -> u64 {
+    let grow = if end < SEGMENT_PREALLOCATE_MIN {
+        SEGMENT_PREALLOCATE_MIN
+    } else if end > SEGMENT_PREALLOCATE_STEP {
+        SEGMENT_PREALLOCATE_STEP
+    } else {
+        end
+    };
+    (end + grow).div_ceil(BLOCK_SIZE as u64) * BLOCK_SIZE as u64
+}
+
+/// One sparse index entry per this many log bytes (Kafka's index.interval.bytes).
+pub const INDEX_INTERVAL_BYTES: u64 = 4096;
+
+/// Default size of the chunks the active segment stages appends in. A chunk
+/// is written as soon as it fills (write-behind), so this is also the size of
+/// most data writes: 1 MiB keeps the device busy with producer-sized batches.
+pub const WRITE_CHUNK_BYTES: usize = 1024 * 1024;
+
+/// Default byte budget of the per-partition tail cache.
+pub const DEFAULT_TAIL_CACHE_BYTES: usize = 64 * 1024 * 1024;
+
+/// Size of one disk read when serving a fetch from a sealed or active segment.
+pub const READ_CHUNK_BYTES: usize = 1024 * 1024;
+
+/// Largest segment file: index entries store positions as u32.
+pub const MAX_SEGMENT_BYTES: u64 = u32::MAX as u64 - MAX_BATCH_BYTES_CEILING as u64;
+
+/// The active segment's index tail is written (not fsynced) whenever the log
+/// has grown this much since the last index write, which bounds how far
+/// recovery must scan after a crash.
+pub const INDEX_PERSIST_INTERVAL_BYTES: u64 = 16 * 1024 * 1024;

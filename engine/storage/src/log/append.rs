@@ -1,0 +1,547 @@
+//! Appending, flushing (group commit) and rolling.
+
+use std::rc::Rc;
+use std::time::Instant;
+
+use bytes::BytesMut;
+use rand::Rng;
+
+use std::path::Path;
+
+use super::{now_ms, AppendInfo, FlushPolicy, LogConfig, Mark, PartitionLog, Pending};
+use crate::disk::{Storage, StorageFile};
+use crate::error::{LogError, LogResult};
+use crate::limits::{preallocation_end, MAX_SEGMENT_BYTES, SEGMENT_ROLL_JITTER_FRACTION};
+use crate::segment::active::ChunkWrite;
+use crate::segment::index_file::{write_planned, IndexFile};
+use crate::segment::indexer::Indexer;
+use crate::segment::{ActiveSegment, FlushPlan, SealedSegment, SegmentFiles};
+use corelog_format::BatchHeader;
+
+impl<S: Storage> PartitionLog<S> {
+    /// Appends one encoded batch (as built by `BatchBuilder` or received from
+    /// a producer), assigning its offsets. Returns once the batch is durable
+    /// under the flush policy: fdatasync'd for `Always`, written to the file
+    /// (surviving a process crash) for `Interval`.
+    ///
+    /// Cancel safety: dropping the future before it first suspends appends
+    /// nothing; dropped later, the batch may still be appended (and made
+    /// durable by later flushes), exactly as if the caller had stopped
+    /// waiting. Dropping it while its own chunk write is in flight puts the
+    /// log into the failed state, since that write's fate is unknown.
+    pub async fn append(&self, batch: BytesMut) -> LogResult<AppendInfo> {
+        self.append_batches(vec![batch]).await
+    }
+
+    /// Appends several batches back to back (no other append lands between
+    /// them), returning the first base offset and the last offset.
+    pub async fn append_batches(&self, batches: Vec<BytesMut>) -> LogResult<AppendInfo> {
+        let max = self.config.borrow().max_batch_bytes;
+        for batch in &batches {
+            if batch.len() > max {
+                return Err(LogError::BatchTooLarge { size: batch.len(), max });
+            }
+            corelog_format::validate(batch, max)?;
+        }
+        self.append_validated(batches).await
+    }
+
+    /// [`Self::append_batches`] for batches the caller already passed through
+    /// `corelog_format::validate` (framing and CRC; the broker does so with the full
+    /// network checks), so the CRC is not computed again on the produce path.
+    /// Lengths and the size limit are still checked here, cheaply.
+    pub async fn append_validated(&self, mut batches: Vec<BytesMut>) -> LogResult<AppendInfo> {
+        let max = self.config.borrow().max_batch_bytes;
+        let mut total = 0u64;
+        for batch in &batches {
+            if batch.len() > max {
+                return Err(LogError::BatchTooLarge { size: batch.len(), max });
+            }
+            let header = BatchHeader::parse(batch)
+                .ok_or(LogError::InvalidBatch(corelog_format::BatchError::TooShort { len: batch.len() }))?;
+            let len = header.batch_length();
+            if len != batch.len() {
+                return Err(LogError::NotOneBatch { batch_length: len, received: batch.len() });
+            }
+            total += len as u64;
+        }
+        if batches.is_empty() {
+            return Err(LogError::InvalidBatch(corelog_format::BatchError::TooShort { len: 0 }));
+        }
+        self.make_room(total).await?;
+
+        let (info, seq, files, early, preallocate) = {
+            let mut st = self.state.borrow_mut();
+            st.check_failed()?;
+            let first_offset = st.active.next_offset();
+            let budget = self.config.borrow().tail_cache_bytes;
+            for mut batch in batches.drain(..) {
+                let len = batch.len() as u64;
+                let base_offset = st.active.next_offset();
+                let header = BatchHeader::parse_mut(&mut batch).expect("validated above");
+                header.base_offset.set(base_offset);
+                header.leader_epoch.set(st.leader_epoch);
+                let staged = st.active.stage(&batch);
+                st.appended_seq += len;
+                st.stats.appended_batches += 1;
+                st.stats.appended_bytes += len;
+                let seq = st.appended_seq;
+                st.pending.push_back(Pending {
+                    end_pos: staged.position + len,
+                    next_offset: staged.next_offset,
+                    seq_end: seq,
+                });
+                st.cache.push(base_offset, staged.next_offset, seq, batch.freeze());
+            }
+            let written = st.written_seq;
+            st.cache.evict(budget, written);
+            let (early, preallocate) = st.active.take_full_chunks();
+            for w in &early {
+                st.chunks_in_flight.insert(w.pos);
+            }
+            let info = AppendInfo { base_offset: first_offset, last_offset: st.active.next_offset() - 1 };
+            (info, st.appended_seq, st.active.files.clone(), early, preallocate)
+        };
+        if !early.is_empty() {
+            self.write_early(&files, early, preallocate).await?;
+        }
+        let sync = self.config.borrow().flush == FlushPolicy::Always;
+        self.wait_for(seq, sync).await?;
+        Ok(info)
+    }
+
+    /// Writes chunks that filled up, right away, so the device works on them
+    /// while an fdatasync for earlier data is in flight.
+    async fn write_early(
+        &self,
+        files: &SegmentFiles<S::File>,
+        chunks: Vec<ChunkWrite>,
+        preallocate: Option<u64>,
+    ) -> LogResult<()> {
+        let positions: Vec<u64> = chunks.iter().map(|c| c.pos).collect();
+        let guard = ChunkWriteGuard { log: self, positions: &positions };
+        let result = async {
+            if let Some(len) = preallocate {
+                files.log.preallocate(len).await?;
+            }
+            futures::future::try_join_all(chunks.into_iter().map(|c| files.log.write_at(c.buf, c.pos))).await
+        }
+        .await;
+        std::mem::forget(guard);
+        self.chunks_done(&positions);
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) => Err(self.fail("segment write", &e)),
+        }
+    }
+
+    /// Forgets finished chunk writes and wakes whoever waits on them.
+    fn chunks_done(&self, positions: &[u64]) {
+        let mut st = self.state.borrow_mut();
+        for pos in positions {
+            st.chunks_in_flight.remove(pos);
+        }
+        for waiter in st.chunk_waiters.drain(..) {
+            let _ = waiter.send(());
+        }
+    }
+
+    /// Makes everything appended so far durable (written and fdatasync'd),
+    /// and writes the index tails.
+    pub async fn flush(&self) -> LogResult<()> {
+        let _io = self.io.acquire().await;
+        self.flush_locked(true, true, true).await
+    }
+
+    /// For the `Interval` policy: syncs if the interval has passed since the
+    /// last fdatasync. Cheap to call often (the broker ticks it).
+    pub async fn flush_if_due(&self) -> LogResult<()> {
+        let FlushPolicy::Interval(interval) = self.config.borrow().flush else { return Ok(()) };
+        let due = {
+            let st = self.state.borrow();
+            st.durable_seq < st.appended_seq && st.last_sync.elapsed() >= interval
+        };
+        if due {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    /// Rolls first if the batch would overflow the active segment or the
+    /// segment is past its age; waits out a roll or truncation in progress.
+    async fn make_room(&self, len: u64) -> LogResult<()> {
+        loop {
+            let (exclusive, roll) = {
+                let st = self.state.borrow();
+                st.check_failed()?;
+                (st.exclusive, self.needs_roll(&st.active, len))
+            };
+            if exclusive {
+                drop(self.io.acquire().await);
+            } else if roll {
+                let _io = self.io.acquire().await;
+                let still = self.needs_roll(&self.state.borrow().active, len);
+                if still {
+                    self.roll_locked().await?;
+                }
+            } else {
+                return Ok(());
+            }
+        }
+    }
+
+    fn needs_roll(&self, active: &ActiveSegment<S::File>, len: u64) -> bool {
+        let segment_bytes = self.config.borrow().segment_bytes.min(MAX_SEGMENT_BYTES);
+        !active.is_empty() && (active.size() + len > segment_bytes || now_ms() >= active.roll_deadline_ms)
+    }
+
+    /// Waits until byte sequence `seq` is written (and synced if `sync`).
+    ///
+    /// Group commit by leader election: if no flush is running, this task
+    /// becomes the leader and flushes what is written so far; otherwise it
+    /// waits for the running flush and checks again. Every waiter is woken
+    /// when a flush ends, so none is passed over: a batch whose bytes are
+    /// written before a flush starts is covered by that flush. A leader that
+    /// made no progress (an earlier chunk's write still in flight) waits for
+    /// a chunk write to finish instead of spinning.
+    async fn wait_for(&self, seq: u64, sync: bool) -> LogResult<()> {
+        loop {
+            let waiter = {
+                let mut st = self.state.borrow_mut();
+                if st.covered(sync) >= seq {
+                    return Ok(());
+                }
+                st.check_failed()?;
+                if st.flushing {
+                    let (tx, rx) = futures::channel::oneshot::channel();
+                    st.flush_waiters.push(tx);
+                    Some(rx)
+                } else {
+                    st.flushing = true;
+                    None
+                }
+            };
+            match waiter {
+                Some(rx) => {
+                    let _ = rx.await;
+                }
+                None => {
+                    let before = self.state.borrow().covered(sync);
+                    let leader = LeaderGuard { log: self };
+                    let result = async {
+                        let _io = self.io.acquire().await;
+                        let due = match self.config.borrow().flush {
+                            FlushPolicy::Always => true,
+                            FlushPolicy::Interval(i) => self.state.borrow().last_sync.elapsed() >= i,
+                        };
+                        self.flush_locked(sync || due, false, false).await
+                    }
+                    .await;
+                    drop(leader);
+                    let stalled = {
+                        let st = self.state.borrow();
+                        result.is_ok() && st.covered(sync) == before && !st.chunks_in_flight.is_empty()
+                    };
+                    result?;
+                    if stalled {
+                        self.chunk_write_finished().await;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Resolves when any early chunk write finishes.
+    async fn chunk_write_finished(&self) {
+        let rx = {
+            let mut st = self.state.borrow_mut();
+            if st.chunks_in_flight.is_empty() {
+                return;
+            }
+            let (tx, rx) = futures::channel::oneshot::channel();
+            st.chunk_waiters.push(tx);
+            rx
+        };
+        let _ = rx.await;
+    }
+
+    /// Waits until no early chunk write below `end` is in flight.
+    async fn chunks_written_below(&self, end: u64) -> LogResult<()> {
+        loop {
+            {
+                let st = self.state.borrow();
+                st.check_failed()?;
+                if st.chunks_in_flight.range(..end).next().is_none() {
+                    return Ok(());
+                }
+            }
+            self.chunk_write_finished().await;
+        }
+    }
+
+    /// Writes what is staged and not yet handed out, advances the written
+    /// point over every byte now on disk (up to the first chunk still being
+    /// written), and if `sync`, fdatasyncs to make that durable. With
+    /// `complete`, first waits for every chunk in flight, so everything
+    /// appended is covered (rolls, truncation, explicit flushes). Caller
+    /// holds `io`.
+    pub(super) async fn flush_locked(&self, sync: bool, force_index: bool, complete: bool) -> LogResult<()> {
+        let policy = self.config.borrow().flush;
+        let (files, plan, end) = {
+            let mut st = self.state.borrow_mut();
+            st.check_failed()?;
+            let end = st.active.size();
+            (st.active.files.clone(), st.active.plan_flush(), end)
+        };
+        if let Some(plan) = plan {
+            let guard = FailOnDrop { log: self, what: "segment write" };
+            let result = execute(&files, plan).await;
+            guard.disarm();
+            if let Err(e) = result {
+                return Err(self.fail("segment write", &e));
+            }
+            self.state.borrow_mut().active.plan_done();
+        }
+        if complete {
+            self.chunks_written_below(end).await?;
+        }
+        let target = {
+            let mut st = self.state.borrow_mut();
+            // Chunks handed out after the plan start at or past `end`.
+            let covered = st.chunks_in_flight.range(..end).next().copied().unwrap_or(end);
+            st.active.set_written(covered);
+            let target = st.boundary_at(covered);
+            if let Some(t) = target {
+                st.written_seq = st.written_seq.max(t.seq_end);
+                let budget = self.config.borrow().tail_cache_bytes;
+                let written = st.written_seq;
+                st.cache.evict(budget, written);
+                if policy != FlushPolicy::Always {
+                    st.commit(Mark { offset: t.next_offset, position: t.end_pos });
+                }
+            }
+            target
+        };
+        let (oi, ti) = self.state.borrow_mut().active.plan_index_writes(force_index);
+        let oi = write_planned(&files.offset_index, oi).await.map_err(|e| self.fail("index write", &e))?;
+        let ti = write_planned(&files.time_index, ti).await.map_err(|e| self.fail("index write", &e))?;
+        self.state.borrow_mut().active.index_written(oi, ti);
+        let Some(target) = target else { return Ok(()) };
+        if sync && self.state.borrow().durable_seq < target.seq_end {
+            let started = Instant::now();
+            if let Err(e) = files.log.fdatasync().await {
+                return Err(self.fail("fdatasync", &e));
+            }
+            let mut st = self.state.borrow_mut();
+            st.durable_seq = st.durable_seq.max(target.seq_end);
+            st.commit(Mark { offset: target.next_offset, position: target.end_pos });
+            while st.pending.front().is_some_and(|p| p.end_pos <= target.end_pos) {
+                st.pending.pop_front();
+            }
+            st.last_sync = Instant::now();
+            st.stats.fsyncs += 1;
+            let micros = started.elapsed().as_micros() as u64;
+            st.stats.fsync_micros_total += micros;
+            st.stats.fsync_latency.record(micros);
+        }
+        Ok(())
+    }
+
+    /// Seals the active segment and starts a new one at the log end. Caller
+    /// holds `io`.
+    pub(super) async fn roll_locked(&self) -> LogResult<()> {
+        let _exclusive = Exclusive::begin(self);
+        self.roll_inner().await
+    }
+
+    async fn roll_inner(&self) -> LogResult<()> {
+        self.flush_locked(true, true, true).await?;
+        let sealed = {
+            let st = self.state.borrow();
+            let a = &st.active;
+            (a.files.clone(), a.next_offset(), a.size(), a.max_timestamp())
+        };
+        let (files, next_offset, size, max_timestamp) = sealed;
+        let (offsets, times) = {
+            let st = self.state.borrow();
+            (st.active.offset_index.entries().to_vec(), st.active.time_index.entries().to_vec())
+        };
+        let guard = FailOnDrop { log: self, what: "rolling segment" };
+        if let Err(e) = seal_files(&files, size, &offsets, &times).await {
+            guard.disarm();
+            return Err(self.fail("sealing segment", &e));
+        }
+        let config = self.config.borrow().clone();
+        let created = create_active(&self.storage, &self.dir, next_offset, &config).await;
+        guard.disarm();
+        let active = match created {
+            Ok(a) => a,
+            Err(e) => return Err(self.fail("creating segment", &e)),
+        };
+        let mut st = self.state.borrow_mut();
+        let old = std::mem::replace(&mut st.active, active);
+        debug_assert_eq!(old.size(), size);
+        debug_assert!(st.pending.is_empty(), "a complete synced flush covered every batch");
+        st.pending.clear();
+        let start = st.end_mark();
+        st.commit(start);
+        st.sealed.insert(
+            files.base_offset,
+            Rc::new(SealedSegment::new(files, next_offset, size, max_timestamp, offsets, times)),
+        );
+        st.stats.segments_rolled += 1;
+        tracing::debug!(dir = %self.dir.display(), base_offset = next_offset, "rolled segment");
+        Ok(())
+    }
+}
+
+/// Creates the files of a new, empty active segment at `base_offset`.
+pub(super) async fn create_active<S: Storage>(
+    storage: &S,
+    dir: &Path,
+    base_offset: u64,
+    config: &LogConfig,
+) -> std::io::Result<ActiveSegment<S::File>> {
+    let files = SegmentFiles::open(storage, dir, base_offset, true).await?;
+    // Index files left by an earlier segment at this offset (a crash while
+    // removing it) must not leak stale entries into the new one.
+    files.offset_index.truncate(0).await?;
+    files.time_index.truncate(0).await?;
+    files.log.preallocate(preallocation_end(0)).await?;
+    storage.sync_dir(dir).await?;
+    Ok(ActiveSegment::resume(
+        Rc::new(files),
+        base_offset,
+        0,
+        &[],
+        IndexFile::default(),
+        IndexFile::default(),
+        Indexer::new(base_offset, 0, i64::MIN, i64::MIN),
+        roll_deadline(config),
+        config.write_chunk_bytes,
+    ))
+}
+
+/// Now plus the max segment age minus a random jitter, so partitions
+/// created together don't roll together.
+pub(super) fn roll_deadline(config: &LogConfig) -> u64 {
+    let age = config.segment_max_age_ms;
+    let jitter = (age as f64 * SEGMENT_ROLL_JITTER_FRACTION) as u64;
+    let jitter = if jitter > 0 { rand::thread_rng().gen_range(0..jitter) } else { 0 };
+    now_ms().saturating_add(age - jitter)
+}
+
+/// Runs a flush plan: preallocation, the data writes (concurrently), and
+/// the index tails. Returns how many index entries each file now holds.
+async fn execute<F: StorageFile>(files: &SegmentFiles<F>, plan: FlushPlan) -> std::io::Result<()> {
+    if let Some(len) = plan.preallocate {
+        files.log.preallocate(len).await?;
+    }
+    let writes = plan.writes.into_iter().map(|(pos, buf)| files.log.write_at(buf, pos));
+    futures::future::try_join_all(writes).await.map(|_| ())
+}
+
+/// Turns a fully flushed active segment's files into their sealed form:
+/// the log trimmed to its exact length, both indexes complete, all synced.
+async fn seal_files<F: StorageFile>(
+    files: &SegmentFiles<F>,
+    size: u64,
+    offsets: &[crate::segment::offset_index::OffsetEntry],
+    times: &[crate::segment::time_index::TimeEntry],
+) -> std::io::Result<()> {
+    files.log.truncate(size).await?;
+    files.log.fdatasync().await?;
+    write_sealed_indexes(files, offsets, times).await
+}
+
+/// Writes both indexes whole, trimmed to their exact length, and syncs them.
+pub(super) async fn write_sealed_indexes<F: StorageFile>(
+    files: &SegmentFiles<F>,
+    offsets: &[crate::segment::offset_index::OffsetEntry],
+    times: &[crate::segment::time_index::TimeEntry],
+) -> std::io::Result<()> {
+    let mut oi = IndexFile::default();
+    oi.replace(offsets.to_vec());
+    let mut ti = IndexFile::default();
+    ti.replace(times.to_vec());
+    let (write, len) = oi.plan_sealed_write(&files.offset_index);
+    files.offset_index.write_at(write.buf, write.pos).await?;
+    files.offset_index.truncate(len).await?;
+    files.offset_index.fdatasync().await?;
+    let (write, len) = ti.plan_sealed_write(&files.time_index);
+    files.time_index.write_at(write.buf, write.pos).await?;
+    files.time_index.truncate(len).await?;
+    files.time_index.fdatasync().await
+}
+
+/// Hands leadership back (and wakes the waiters) however the leader's
+/// flush ends, including the leader's future being dropped.
+struct LeaderGuard<'a, S: Storage> {
+    log: &'a PartitionLog<S>,
+}
+
+impl<S: Storage> Drop for LeaderGuard<'_, S> {
+    fn drop(&mut self) {
+        let mut st = self.log.state.borrow_mut();
+        st.flushing = false;
+        for waiter in st.flush_waiters.drain(..) {
+            let _ = waiter.send(());
+        }
+    }
+}
+
+/// Armed while an appender writes its chunks early. If the appender's future
+/// is dropped mid-write, whether the bytes reached the file is unknown, so
+/// the log is failed (reopening recovers it) instead of waiting forever.
+struct ChunkWriteGuard<'a, S: Storage> {
+    log: &'a PartitionLog<S>,
+    positions: &'a [u64],
+}
+
+impl<S: Storage> Drop for ChunkWriteGuard<'_, S> {
+    fn drop(&mut self) {
+        let error = std::io::Error::new(std::io::ErrorKind::Interrupted, "append cancelled during its chunk write");
+        let _ = self.log.fail("segment write", &error);
+        self.log.chunks_done(self.positions);
+    }
+}
+
+/// Armed around file changes the log's state already counts on (a flush
+/// plan's writes, sealing, truncating): if the future doing them is dropped
+/// halfway, memory and disk disagree, so the log is failed until reopened.
+pub(super) struct FailOnDrop<'a, S: Storage> {
+    pub log: &'a PartitionLog<S>,
+    pub what: &'static str,
+}
+
+impl<S: Storage> FailOnDrop<'_, S> {
+    pub fn disarm(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl<S: Storage> Drop for FailOnDrop<'_, S> {
+    fn drop(&mut self) {
+        let error = std::io::Error::new(std::io::ErrorKind::Interrupted, "cancelled halfway");
+        let _ = self.log.fail(self.what, &error);
+    }
+}
+
+/// Marks the log exclusive (appenders wait) for a roll or truncation and
+/// clears the mark however it ends.
+pub(super) struct Exclusive<'a, S: Storage> {
+    log: &'a PartitionLog<S>,
+}
+
+impl<'a, S: Storage> Exclusive<'a, S> {
+    pub fn begin(log: &'a PartitionLog<S>) -> Self {
+        log.state.borrow_mut().exclusive = true;
+        Exclusive { log }
+    }
+}
+
+impl<S: Storage> Drop for Exclusive<'_, S> {
+    fn drop(&mut self) {
+        self.log.state.borrow_mut().exclusive = false;
+    }
+}

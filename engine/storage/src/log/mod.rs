@@ -1,0 +1,363 @@
+//! The partition log: an ordered, durable, offset-addressed sequence of
+//! batches made of sealed segments and one active segment.
+//!
+//! Concurrency model (one core, many tasks): `state` holds everything that
+//! changes in memory and is never borrowed across an await; `io` is a fair
+//! (FIFO) async lock that serializes every operation that mutates files (flush, roll,
+//! truncate, retention). Appenders stage their bytes without waiting for the
+//! disk and then wait for a flush to cover them, so one flush (one
+//! fdatasync) covers every batch staged before it: group commit.
+//!
+//! Byte sequence: `appended_seq` counts bytes appended since open; a flush
+//! records the sequence it covers in `written_seq` / `durable_seq`, which is
+//! how an appender knows its batch is on disk, across segment rolls.
+//!
+//! High watermark: readers see only committed batches: fdatasync'd under
+//! `Always`, written under `Interval` (what the policy promises to keep). A
+//! consumer therefore never reads a record that a crash could take back.
+//! With replication the watermark will also wait for the in-sync replicas.
+//!
+//! Lives on: the core that owns the partition; `PartitionLog` is `!Send`.
+
+mod append;
+mod cache;
+pub mod config;
+mod read;
+mod readahead;
+mod recovery;
+pub mod retention;
+mod truncate;
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::time::Instant;
+
+use bytes::Bytes;
+
+pub use config::{FlushPolicy, LogConfig};
+pub use recovery::RecoveryReport;
+
+use crate::disk::{DmaStorage, Storage, StorageFile};
+use crate::error::{LogError, LogResult};
+use crate::segment::{ActiveSegment, SealedSegment};
+use cache::TailCache;
+use corelog_runtime::ReadBuf;
+
+/// Result of an append.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppendInfo {
+    pub base_offset: u64,
+    pub last_offset: u64,
+}
+
+/// Whole batches returned by a read, each slice holding one or more batches
+/// exactly as stored (and as sent on the wire).
+#[derive(Clone)]
+pub enum BatchSlice {
+    /// From the tail cache.
+    Memory(Bytes),
+    /// From a segment file, in the DMA read buffer (no copy).
+    Disk(ReadBuf),
+}
+
+impl std::ops::Deref for BatchSlice {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            BatchSlice::Memory(b) => b,
+            BatchSlice::Disk(r) => r,
+        }
+    }
+}
+
+impl AsRef<[u8]> for BatchSlice {
+    fn as_ref(&self) -> &[u8] {
+        self
+    }
+}
+
+/// What a read returns.
+#[derive(Clone, Default)]
+pub struct Fetched {
+    pub slices: Vec<BatchSlice>,
+    pub log_start_offset: u64,
+    pub log_end_offset: u64,
+    /// Offset below which everything is committed (and readable).
+    pub high_watermark: u64,
+}
+
+impl Fetched {
+    pub fn byte_len(&self) -> usize {
+        self.slices.iter().map(|s| s.len()).sum()
+    }
+}
+
+/// Counters a partition exposes (metrics read them).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogStats {
+    pub appended_batches: u64,
+    pub appended_bytes: u64,
+    pub fsyncs: u64,
+    pub fsync_micros_total: u64,
+    pub segments_rolled: u64,
+    pub segments_deleted: u64,
+    /// Disk reads served from a read-ahead window (see `readahead.rs`).
+    pub read_ahead_hits: u64,
+    pub recovery: RecoveryReport,
+    /// Distribution of the fdatasync latencies counted in `fsyncs` (whose
+    /// sum is `fsync_micros_total`).
+    pub fsync_latency: MicrosHistogram,
+}
+
+/// Buckets of a [`MicrosHistogram`].
+pub const MICROS_HISTOGRAM_BUCKETS: usize = 26;
+
+/// A fixed log2-bucket histogram of durations in microseconds: bucket `i`
+/// (for `i < MICROS_HISTOGRAM_BUCKETS - 1`) counts durations in
+/// `(2^(i-1), 2^i]` µs (bucket 0: at most 1 µs), the last one everything
+/// above `2^24` µs (about 16.8 s). Recording is a shift and an add, so it
+/// sits on the flush path; metrics turn it into whatever format they export.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MicrosHistogram {
+    buckets: [u64; MICROS_HISTOGRAM_BUCKETS],
+}
+
+impl MicrosHistogram {
+    /// Counts one duration of `micros` microseconds.
+    pub fn record(&mut self, micros: u64) {
+        // ceil(log2(micros)), 0 for 0 and 1.
+        let i = (u64::BITS - micros.saturating_sub(1).leading_zeros()) as usize;
+        self.buckets[i.min(MICROS_HISTOGRAM_BUCKETS - 1)] += 1;
+    }
+
+    /// Per-bucket counts (not cumulative).
+    pub fn buckets(&self) -> &[u64; MICROS_HISTOGRAM_BUCKETS] {
+        &self.buckets
+    }
+
+    /// Inclusive upper bound of bucket `i` in microseconds; None for the last
+    /// (unbounded) bucket.
+    pub fn upper_bound_micros(i: usize) -> Option<u64> {
+        (i < MICROS_HISTOGRAM_BUCKETS - 1).then(|| 1u64 << i)
+    }
+
+    /// Durations recorded.
+    pub fn count(&self) -> u64 {
+        self.buckets.iter().sum()
+    }
+}
+
+pub(crate) struct LogState<F: StorageFile> {
+    sealed: BTreeMap<u64, Rc<SealedSegment<F>>>,
+    active: ActiveSegment<F>,
+    cache: TailCache,
+    log_start_offset: u64,
+    leader_epoch: u32,
+    appended_seq: u64,
+    written_seq: u64,
+    durable_seq: u64,
+    /// Everything below `committed.offset` (at `committed.position` in the
+    /// active segment) is committed: the high watermark.
+    committed: Mark,
+    /// Readers waiting for the high watermark to move (fetch long-polls).
+    commit_waiters: Vec<futures::channel::oneshot::Sender<()>>,
+    last_sync: Instant,
+    /// A roll or truncation is rearranging segments: appenders must wait.
+    exclusive: bool,
+    /// A group-commit leader is flushing; others wait in `flush_waiters`.
+    flushing: bool,
+    flush_waiters: Vec<futures::channel::oneshot::Sender<()>>,
+    /// Positions (in the active segment) of chunks handed out for early
+    /// writing whose writes haven't completed.
+    chunks_in_flight: std::collections::BTreeSet<u64>,
+    /// Batches of the active segment not yet durable, in log order.
+    pending: std::collections::VecDeque<Pending>,
+    chunk_waiters: Vec<futures::channel::oneshot::Sender<()>>,
+    /// Set by a failed write/sync; cleared only by reopening.
+    failed: Option<String>,
+    stats: LogStats,
+    /// The next window of the segment a consumer is reading from disk.
+    read_ahead: Option<readahead::ReadAhead>,
+    /// Truncations since open (a read-ahead never outlives one).
+    truncations: u64,
+}
+
+/// The end of one appended batch: where the high watermark may move to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Pending {
+    /// Position just past the batch in the active segment.
+    end_pos: u64,
+    /// Offset after the batch.
+    next_offset: u64,
+    /// `appended_seq` once the batch was staged.
+    seq_end: u64,
+}
+
+/// An offset and the byte position where it starts in the active segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Mark {
+    offset: u64,
+    position: u64,
+}
+
+impl<F: StorageFile> LogState<F> {
+    /// Byte sequence known written (or durable, if `sync`).
+    fn covered(&self, sync: bool) -> u64 {
+        if sync {
+            self.durable_seq
+        } else {
+            self.written_seq
+        }
+    }
+
+    /// The last pending batch ending at or before `pos`.
+    fn boundary_at(&self, pos: u64) -> Option<Pending> {
+        let n = self.pending.partition_point(|p| p.end_pos <= pos);
+        n.checked_sub(1).map(|i| self.pending[i])
+    }
+
+    fn end_mark(&self) -> Mark {
+        Mark { offset: self.active.next_offset(), position: self.active.size() }
+    }
+
+    /// Moves the high watermark and wakes readers waiting on it.
+    fn commit(&mut self, mark: Mark) {
+        if mark.offset > self.committed.offset || mark.position != self.committed.position {
+            let advanced = mark.offset > self.committed.offset;
+            self.committed = mark;
+            if advanced {
+                for waiter in self.commit_waiters.drain(..) {
+                    let _ = waiter.send(());
+                }
+            }
+        }
+    }
+
+    fn check_failed(&self) -> LogResult<()> {
+        match &self.failed {
+            Some(reason) => Err(LogError::Failed(reason.clone())),
+            None => Ok(()),
+        }
+    }
+
+    fn next_offset(&self) -> u64 {
+        self.active.next_offset()
+    }
+
+    fn size_bytes(&self) -> u64 {
+        self.sealed.values().map(|s| s.size).sum::<u64>() + self.active.size()
+    }
+}
+
+/// One partition's log. See the module docs for the concurrency model.
+pub struct PartitionLog<S: Storage = DmaStorage> {
+    dir: PathBuf,
+    storage: S,
+    config: RefCell<LogConfig>,
+    state: RefCell<LogState<S::File>>,
+    io: corelog_runtime::sync::Semaphore,
+}
+
+impl<S: Storage> PartitionLog<S> {
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// First offset still in the log.
+    pub fn log_start_offset(&self) -> u64 {
+        self.state.borrow().log_start_offset
+    }
+
+    /// Offset the next appended record gets.
+    pub fn log_end_offset(&self) -> u64 {
+        self.state.borrow().next_offset()
+    }
+
+    /// Offset below which records are committed and visible to readers.
+    pub fn high_watermark(&self) -> u64 {
+        self.state.borrow().committed.offset
+    }
+
+    /// Resolves when the high watermark next moves (or the log is dropped).
+    pub fn committed_changed(&self) -> futures::channel::oneshot::Receiver<()> {
+        let (tx, rx) = futures::channel::oneshot::channel();
+        self.state.borrow_mut().commit_waiters.push(tx);
+        rx
+    }
+
+    /// Bytes of all segments.
+    pub fn size_bytes(&self) -> u64 {
+        self.state.borrow().size_bytes()
+    }
+
+    pub fn segment_count(&self) -> usize {
+        self.state.borrow().sealed.len() + 1
+    }
+
+    /// Bytes held by the tail cache.
+    pub fn cache_bytes(&self) -> usize {
+        self.state.borrow().cache.bytes()
+    }
+
+    pub fn stats(&self) -> LogStats {
+        self.state.borrow().stats.clone()
+    }
+
+    pub fn config(&self) -> LogConfig {
+        self.config.borrow().clone()
+    }
+
+    /// Applies a new config; segment size and age apply from the next roll.
+    pub fn set_config(&self, config: LogConfig) {
+        *self.config.borrow_mut() = config;
+    }
+
+    /// Epoch stamped into every batch appended from now on (replication).
+    pub fn set_leader_epoch(&self, epoch: u32) {
+        self.state.borrow_mut().leader_epoch = epoch;
+    }
+
+    /// Whether an earlier I/O error put the log into the failed state.
+    pub fn failure(&self) -> Option<String> {
+        self.state.borrow().failed.clone()
+    }
+
+    fn fail(&self, what: &str, error: &std::io::Error) -> LogError {
+        let reason = format!("{what}: {error}");
+        tracing::error!(dir = %self.dir.display(), %reason, "partition log failed; appends refused until reopened");
+        self.state.borrow_mut().failed = Some(reason.clone());
+        LogError::Failed(reason)
+    }
+}
+
+/// Wall-clock milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{MicrosHistogram, MICROS_HISTOGRAM_BUCKETS};
+
+    #[test]
+    fn micros_histogram_buckets_by_ceil_log2() {
+        let mut h = MicrosHistogram::default();
+        for micros in [0, 1, 2, 3, 4, 5, 1024, 1025, u64::MAX] {
+            h.record(micros);
+        }
+        let b = h.buckets();
+        assert_eq!(b[0], 2, "0 and 1 µs");
+        assert_eq!(b[1], 1, "2 µs");
+        assert_eq!(b[2], 2, "3 and 4 µs");
+        assert_eq!(b[3], 1, "5 µs");
+        assert_eq!(b[10], 1, "1024 µs");
+        assert_eq!(b[11], 1, "1025 µs");
+        assert_eq!(b[MICROS_HISTOGRAM_BUCKETS - 1], 1, "overflow");
+        assert_eq!(h.count(), 9);
+        assert_eq!(MicrosHistogram::upper_bound_micros(0), Some(1));
+        assert_eq!(MicrosHistogram::upper_bound_micros(24), Some(1 << 24));
+        assert_eq!(MicrosHistogram::upper_bound_micros(MICROS_HISTOGRAM_BUCKETS - 1), None);
+    }
+}

@@ -1,0 +1,271 @@
+//! Opening a partition log: find its segments, check the tail of each from
+//! its last index entry, cut the log at the first bad batch, rebuild what the
+//! indexes are missing.
+//!
+//! What a crash can leave, and what recovery does about it:
+//! - a torn or partial last batch in the active segment: CRC fails, the file
+//!   is cut there (counted in `bad_batches` and `truncated_bytes`);
+//! - zero padding or preallocated space after the last batch: not data, cut;
+//! - index files behind the log, missing, or pointing at garbage: entries
+//!   rebuilt by scanning (counted in `indexes_rebuilt`);
+//! - a sealed segment that doesn't end where the next one starts (a crash
+//!   mid-roll, or media damage): every later segment is removed, since the
+//!   log must stay contiguous (counted in `segments_removed`).
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::rc::Rc;
+use std::time::Instant;
+
+use super::append::{create_active, roll_deadline, write_sealed_indexes};
+use super::cache::TailCache;
+use super::{LogConfig, LogState, LogStats, Mark, PartitionLog};
+use crate::disk::{Storage, StorageFile};
+use crate::error::LogResult;
+use crate::limits::{preallocation_end, BLOCK_SIZE};
+use crate::segment::files::parse_log_name;
+use crate::segment::index_file::{IndexFile, IndexForm};
+use crate::segment::indexer::Indexer;
+use crate::segment::offset_index::OffsetEntry;
+use crate::segment::scan::{scan, ScanOutcome, ScanStop};
+use crate::segment::time_index::TimeEntry;
+use crate::segment::{ActiveSegment, SealedSegment, SegmentFiles};
+
+/// What recovery found and fixed when the log was opened.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecoveryReport {
+    pub segments: u64,
+    /// Batches that failed their check (torn writes, corruption).
+    pub bad_batches: u64,
+    /// Bytes cut from segment tails (bad batches and padding).
+    pub truncated_bytes: u64,
+    pub indexes_rebuilt: u64,
+    pub segments_removed: u64,
+}
+
+/// One segment after its tail was checked.
+pub(super) struct Checked<F: StorageFile> {
+    files: SegmentFiles<F>,
+    outcome: ScanOutcome,
+    offsets: IndexFile<OffsetEntry>,
+    times: IndexFile<TimeEntry>,
+    indexer: Indexer,
+    /// The segment's indexes must be written again in sealed form.
+    rewrite_index: bool,
+}
+
+impl<S: Storage> PartitionLog<S> {
+    /// Opens (creating if needed) the log in `dir`, recovering it.
+    pub async fn open(storage: S, dir: &Path, config: LogConfig) -> LogResult<Self> {
+        std::fs::create_dir_all(dir)?;
+        let mut bases: Vec<u64> = std::fs::read_dir(dir)?
+            .filter_map(|e| e.ok())
+            .filter_map(|e| e.file_name().to_str().and_then(parse_log_name))
+            .collect();
+        bases.sort_unstable();
+
+        let mut report = RecoveryReport::default();
+        let mut sealed = BTreeMap::new();
+        let mut active = None;
+        let mut i = 0;
+        while i < bases.len() {
+            let base = bases[i];
+            let c = check_segment(&storage, base, dir, &mut report, i + 1 < bases.len()).await?;
+            let end = c.outcome.end;
+            let mut is_last = i + 1 == bases.len();
+            if !is_last && c.outcome.next_offset != bases[i + 1] {
+                tracing::warn!(dir = %dir.display(), segment = base, ends_at = c.outcome.next_offset, next = bases[i + 1],
+                    "segments are not contiguous; removing every later segment");
+                for later in bases.drain(i + 1..) {
+                    SegmentFiles::remove(&storage, dir, later).await?;
+                    report.segments_removed += 1;
+                }
+                storage.sync_dir(dir).await?;
+                is_last = true;
+            }
+            report.segments += 1;
+            if is_last {
+                active = Some(resume_active(c, &config).await?);
+            } else {
+                if c.rewrite_index {
+                    write_sealed_indexes(&c.files, c.offsets.entries(), c.times.entries()).await?;
+                }
+                let segment = SealedSegment::new(
+                    Rc::new(c.files),
+                    c.outcome.next_offset,
+                    end,
+                    c.indexer.running_max(),
+                    c.offsets.entries().to_vec(),
+                    c.times.entries().to_vec(),
+                );
+                sealed.insert(base, Rc::new(segment));
+            }
+            i += 1;
+        }
+        let active = match active {
+            Some(a) => a,
+            None => create_active(&storage, dir, 0, &config).await?,
+        };
+        let log_start_offset = sealed.keys().next().copied().unwrap_or(active.base_offset());
+        let committed = Mark { offset: active.next_offset(), position: active.size() };
+        if report.bad_batches > 0 || report.segments_removed > 0 || report.indexes_rebuilt > 0 {
+            tracing::warn!(dir = %dir.display(), ?report, "recovered partition log");
+        }
+        Ok(PartitionLog {
+            dir: dir.to_path_buf(),
+            storage,
+            config: RefCell::new(config),
+            state: RefCell::new(LogState {
+                sealed,
+                active,
+                cache: TailCache::default(),
+                log_start_offset,
+                leader_epoch: 0,
+                appended_seq: 0,
+                written_seq: 0,
+                durable_seq: 0,
+                committed,
+                commit_waiters: Vec::new(),
+                read_ahead: None,
+                truncations: 0,
+                last_sync: Instant::now(),
+                exclusive: false,
+                flushing: false,
+                flush_waiters: Vec::new(),
+                chunks_in_flight: Default::default(),
+                pending: Default::default(),
+                chunk_waiters: Vec::new(),
+                failed: None,
+                stats: LogStats { recovery: report, ..LogStats::default() },
+            }),
+            io: corelog_runtime::sync::Semaphore::new(1),
+        })
+    }
+}
+
+/// Turns a checked last segment into the active one: its partial tail block
+/// read back into memory, space preallocated ahead.
+pub(super) async fn resume_active<F: StorageFile>(c: Checked<F>, config: &LogConfig) -> LogResult<ActiveSegment<F>> {
+    let end = c.outcome.end;
+    // The active index grows in place: drop a sealed trailer and anything
+    // past the entries already kept.
+    c.files.offset_index.truncate(c.offsets.written_len()).await?;
+    c.files.time_index.truncate(c.times.written_len()).await?;
+    let tail_start = end / BLOCK_SIZE as u64 * BLOCK_SIZE as u64;
+    let tail = if end > tail_start {
+        c.files.log.read_at(tail_start, (end - tail_start) as usize).await?.to_vec()
+    } else {
+        Vec::new()
+    };
+    c.files.log.preallocate(preallocation_end(end)).await?;
+    Ok(ActiveSegment::resume(
+        Rc::new(c.files),
+        c.outcome.next_offset,
+        end,
+        &tail,
+        c.offsets,
+        c.times,
+        c.indexer,
+        roll_deadline(config),
+        config.write_chunk_bytes,
+    ))
+}
+
+/// Opens one segment's files, loads its indexes and checks its tail; cuts
+/// the log file at the end of the valid prefix. A segment with a successor
+/// (`sealed`) must have intact sealed indexes, or they are rebuilt whole.
+pub(super) async fn check_segment<S: Storage>(
+    storage: &S,
+    base: u64,
+    dir: &Path,
+    report: &mut RecoveryReport,
+    sealed: bool,
+) -> LogResult<Checked<S::File>> {
+    let files = SegmentFiles::open(storage, dir, base, false).await?;
+    let size_on_disk = files.log.size().await?;
+    let (mut offsets, offsets_form) = IndexFile::load(&files.offset_index, size_on_disk).await?;
+    let (mut times, times_form) = IndexFile::load(&files.time_index, size_on_disk).await?;
+    let damaged = offsets_form == IndexForm::Damaged || times_form == IndexForm::Damaged;
+    let mut rewrite_index = sealed && (offsets_form != IndexForm::Sealed || times_form != IndexForm::Sealed);
+    if damaged || rewrite_index {
+        report.indexes_rebuilt += 1;
+        offsets.replace(Vec::new());
+        times.replace(Vec::new());
+    }
+    let (outcome, indexer) = match tail_scan(&files, size_on_disk, &mut offsets, &mut times).await? {
+        Some(done) => done,
+        None => {
+            // The index points at something that isn't the batch it names.
+            report.indexes_rebuilt += 1;
+            rewrite_index = sealed;
+            offsets.replace(Vec::new());
+            times.replace(Vec::new());
+            tail_scan(&files, size_on_disk, &mut offsets, &mut times)
+                .await?
+                .expect("a scan from the segment start always completes")
+        }
+    };
+    if let ScanStop::Corrupt(reason) = &outcome.stop {
+        report.bad_batches += 1;
+        report.truncated_bytes += size_on_disk - outcome.end;
+        tracing::warn!(dir = %dir.display(), segment = base, position = outcome.end, %reason, "bad batch; truncating the segment here");
+    }
+    let end = outcome.end;
+    if end < size_on_disk {
+        files.log.truncate(end).await?;
+        rewrite_index = sealed;
+    }
+    offsets.truncate_to_position(end);
+    times.truncate_to_position(end);
+    rewrite_index |= sealed && (offsets.is_dirty() || times.is_dirty());
+    Ok(Checked { files, outcome, offsets, times, indexer, rewrite_index })
+}
+
+/// Scans from the last point both indexes cover, adding entries for what it
+/// finds. None if the scan failed right at an index entry (a bad index).
+async fn tail_scan<F: StorageFile>(
+    files: &SegmentFiles<F>,
+    size: u64,
+    offsets: &mut IndexFile<OffsetEntry>,
+    times: &mut IndexFile<TimeEntry>,
+) -> std::io::Result<Option<(ScanOutcome, Indexer)>> {
+    let base = files.base_offset;
+    // Time entries are made together with offset entries, so the last time
+    // entry is never past the last offset entry; resuming from it makes the
+    // running max timestamp exact.
+    let (start, expected, running_max) = match (offsets.last(), times.last()) {
+        (Some(o), Some(t)) if t.position <= o.position => {
+            (u64::from(t.position), base + u64::from(t.relative_offset), t.max_timestamp)
+        }
+        _ => (0, base, i64::MIN),
+    };
+    let indexed_through = if start == 0 { 0 } else { offsets.last().map_or(0, |o| u64::from(o.position)) };
+    if start == 0 {
+        offsets.replace(Vec::new());
+        times.replace(Vec::new());
+    }
+    let last_time = if start == 0 { i64::MIN } else { running_max };
+    let mut indexer = Indexer::new(base, indexed_through, running_max, last_time);
+    let (mut new_offsets, mut new_times) = (Vec::new(), Vec::new());
+    let outcome = scan(&files.log, start, size, expected, |b| {
+        let entries = indexer.observe(b.position, u64::from(b.len), b.base_offset, b.max_timestamp);
+        new_offsets.extend(entries.offset);
+        new_times.extend(entries.time);
+        true
+    })
+    .await?;
+    // An entry is made only for a batch that is there: finding none where
+    // it points (garbage, or zeroes from a write lost with the power) means
+    // the index can't be trusted, nor the data before it.
+    if start > 0 && outcome.end == start {
+        return Ok(None);
+    }
+    for e in new_offsets {
+        offsets.push(e);
+    }
+    for e in new_times {
+        times.push(e);
+    }
+    Ok(Some((outcome, indexer)))
+}

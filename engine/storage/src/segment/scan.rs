@@ -1,0 +1,155 @@
+//! Walks the batches of a segment file from a known batch boundary, checking
+//! each one (framing, CRC, offset continuity). Used by recovery and by index
+//! rebuilds; the fetch path has its own, narrower reader.
+
+use std::io;
+
+use crate::disk::StorageFile;
+use crate::limits::READ_CHUNK_BYTES;
+use corelog_format::limits::MAX_BATCH_BYTES_CEILING;
+use corelog_format::{BatchError, BatchHeader, HEADER_LEN};
+
+/// One valid batch found by a scan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScannedBatch {
+    pub position: u64,
+    pub len: u32,
+    pub base_offset: u64,
+    pub next_offset: u64,
+    pub max_timestamp: i64,
+}
+
+/// Why a scan stopped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScanStop {
+    /// End of file, or zeroes where the next header would be (preallocated or
+    /// padding space that was never written).
+    Clean,
+    /// The visitor asked to stop.
+    Stopped,
+    /// Bytes that are not a valid next batch: a torn write or corruption.
+    Corrupt(String),
+}
+
+/// Where the valid prefix ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanOutcome {
+    /// Position just past the last valid batch.
+    pub end: u64,
+    /// Offset after the last valid batch (the expected offset if none).
+    pub next_offset: u64,
+    pub stop: ScanStop,
+}
+
+/// Scans from `start` (a batch boundary whose batch has base offset
+/// `expected_offset`) up to `file_len`, calling `visit` for every valid batch
+/// until it returns false (then the outcome ends after that batch, `Stopped`).
+pub async fn scan<F: StorageFile>(
+    file: &F,
+    start: u64,
+    file_len: u64,
+    expected_offset: u64,
+    mut visit: impl FnMut(&ScannedBatch) -> bool,
+) -> io::Result<ScanOutcome> {
+    let mut pos = start;
+    let mut next_offset = expected_offset;
+    loop {
+        let remaining = file_len.saturating_sub(pos);
+        if remaining == 0 {
+            return Ok(ScanOutcome { end: pos, next_offset, stop: ScanStop::Clean });
+        }
+        let window = file.read_at(pos, remaining.min(READ_CHUNK_BYTES as u64) as usize).await?;
+        match scan_window(&window, pos, file_len, &mut next_offset, &mut visit) {
+            Window::Consumed(n) => pos += n as u64,
+            Window::Stop(at, stop) => return Ok(ScanOutcome { end: pos + at as u64, next_offset, stop }),
+            Window::Oversized(len) => {
+                // The batch at `pos` is larger than one window: read it whole.
+                let whole = file.read_at(pos, len).await?;
+                if whole.len() < len {
+                    let stop = ScanStop::Corrupt(format!("batch of {len} bytes runs past end of file"));
+                    return Ok(ScanOutcome { end: pos, next_offset, stop });
+                }
+                match check(&whole, pos, next_offset) {
+                    Ok(found) => {
+                        next_offset = found.next_offset;
+                        pos += len as u64;
+                        if !visit(&found) {
+                            return Ok(ScanOutcome { end: pos, next_offset, stop: ScanStop::Stopped });
+                        }
+                    }
+                    Err(reason) => return Ok(ScanOutcome { end: pos, next_offset, stop: ScanStop::Corrupt(reason) }),
+                }
+            }
+        }
+    }
+}
+
+enum Window {
+    /// This many bytes held whole valid batches; read on from there.
+    Consumed(usize),
+    /// The scan ends this many bytes into the window.
+    Stop(usize, ScanStop),
+    /// The window starts with a batch of this length that it doesn't hold.
+    Oversized(usize),
+}
+
+fn scan_window(
+    window: &[u8],
+    window_pos: u64,
+    file_len: u64,
+    next_offset: &mut u64,
+    visit: &mut impl FnMut(&ScannedBatch) -> bool,
+) -> Window {
+    let mut at = 0usize;
+    while at < window.len() {
+        let rest = &window[at..];
+        let file_pos = window_pos + at as u64;
+        let Some(header) = BatchHeader::parse(rest) else {
+            if file_pos + HEADER_LEN as u64 <= file_len {
+                return Window::Consumed(at); // header straddles the window
+            }
+            if rest.iter().all(|&b| b == 0) {
+                return Window::Stop(at, ScanStop::Clean);
+            }
+            return Window::Stop(at, ScanStop::Corrupt("truncated batch header at end of file".into()));
+        };
+        if rest[..HEADER_LEN].iter().all(|&b| b == 0) {
+            return Window::Stop(at, ScanStop::Clean);
+        }
+        let len = header.batch_length();
+        if !(HEADER_LEN..=MAX_BATCH_BYTES_CEILING).contains(&len) {
+            return Window::Stop(at, ScanStop::Corrupt(format!("batch length {len} out of bounds")));
+        }
+        if file_pos + len as u64 > file_len {
+            return Window::Stop(at, ScanStop::Corrupt(format!("batch of {len} bytes runs past end of file")));
+        }
+        if len > rest.len() {
+            return if at == 0 { Window::Oversized(len) } else { Window::Consumed(at) };
+        }
+        match check(&rest[..len], file_pos, *next_offset) {
+            Ok(found) => {
+                *next_offset = found.next_offset;
+                at += len;
+                if !visit(&found) {
+                    return Window::Stop(at, ScanStop::Stopped);
+                }
+            }
+            Err(reason) => return Window::Stop(at, ScanStop::Corrupt(reason)),
+        }
+    }
+    Window::Consumed(at)
+}
+
+fn check(bytes: &[u8], position: u64, expected_offset: u64) -> Result<ScannedBatch, String> {
+    let header = corelog_format::validate(bytes, MAX_BATCH_BYTES_CEILING).map_err(|e: BatchError| e.to_string())?;
+    if header.base_offset() != expected_offset {
+        return Err(format!("batch base offset {} where {expected_offset} was expected", header.base_offset()));
+    }
+    Ok(ScannedBatch {
+        position,
+        len: header.batch_length() as u32,
+        base_offset: header.base_offset(),
+        next_offset: header.next_offset(),
+        max_timestamp: header.max_timestamp(),
+    })
+}

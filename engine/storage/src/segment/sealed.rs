@@ -1,0 +1,58 @@
+//! A sealed segment: immutable once the active segment rolls.
+//!
+//! The type has no write path at all; it exists to be read, looked up by
+//! offset or time, and deleted whole by retention.
+//!
+//! Lives on: the core owning the partition.
+
+use std::rc::Rc;
+
+use crate::disk::StorageFile;
+use crate::segment::files::SegmentFiles;
+use crate::segment::offset_index::{lookup_offset, OffsetEntry};
+use crate::segment::time_index::{lookup_time, TimeEntry};
+
+pub struct SealedSegment<F: StorageFile> {
+    pub files: Rc<SegmentFiles<F>>,
+    pub base_offset: u64,
+    /// Offset after its last batch (the next segment's base).
+    pub next_offset: u64,
+    /// Exact file length: whole batches, no padding.
+    pub size: u64,
+    /// Largest record timestamp inside; retention by age uses it.
+    pub max_timestamp: i64,
+    offsets: Vec<OffsetEntry>,
+    times: Vec<TimeEntry>,
+}
+
+impl<F: StorageFile> SealedSegment<F> {
+    pub fn new(
+        files: Rc<SegmentFiles<F>>,
+        next_offset: u64,
+        size: u64,
+        max_timestamp: i64,
+        offsets: Vec<OffsetEntry>,
+        times: Vec<TimeEntry>,
+    ) -> Self {
+        SealedSegment { base_offset: files.base_offset, files, next_offset, size, max_timestamp, offsets, times }
+    }
+
+    /// Batch boundary `(position, base offset)` to read `offset` from.
+    pub fn lookup(&self, offset: u64) -> (u64, u64) {
+        super::boundary(lookup_offset(&self.offsets, super::relative(self.base_offset, offset)), self.base_offset)
+    }
+
+    /// Batch boundary to look for the first batch with a timestamp >= `ts` from.
+    pub fn lookup_time(&self, ts: i64) -> (u64, u64) {
+        let e = lookup_time(&self.times, ts);
+        (u64::from(e.position), self.base_offset + u64::from(e.relative_offset))
+    }
+
+    pub fn offset_entries(&self) -> &[OffsetEntry] {
+        &self.offsets
+    }
+
+    pub fn time_entries(&self) -> &[TimeEntry] {
+        &self.times
+    }
+}

@@ -1,0 +1,26 @@
+//! Mapping engine errors to wire error codes.
+
+use corelog_replication::metadata::MetadataError;
+use corelog_storage::LogError;
+
+use corelog_protocol::ErrorCode;
+
+pub fn log_error_code(e: &LogError) -> ErrorCode {
+    match e {
+        LogError::InvalidBatch(_) | LogError::NotOneBatch { .. } => ErrorCode::CorruptBatch,
+        LogError::BatchTooLarge { .. } => ErrorCode::BatchTooLarge,
+        LogError::OffsetOutOfRange { .. } => ErrorCode::OffsetOutOfRange,
+        LogError::Io(_) | LogError::Corrupt { .. } | LogError::Failed(_) => ErrorCode::StorageError,
+    }
+}
+
+pub fn metadata_error_code(e: &MetadataError) -> ErrorCode {
+    match e {
+        MetadataError::TopicExists(_) => ErrorCode::TopicAlreadyExists,
+        MetadataError::UnknownTopic(_) => ErrorCode::UnknownTopic,
+        MetadataError::InvalidTopicName(_) => ErrorCode::InvalidTopicName,
+        MetadataError::InvalidPartitions(_) => ErrorCode::InvalidPartitions,
+        MetadataError::InvalidConfig(_) => ErrorCode::InvalidConfig,
+        MetadataError::Storage(_) => ErrorCode::StorageError,
+    }
+}

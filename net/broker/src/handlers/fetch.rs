@@ -1,0 +1,113 @@
+//! Fetch: committed batches from this core's partitions, with long-poll.
+//!
+//! The response carries the stored bytes unchanged: cache buffers and disk
+//! read buffers go into the response's data section as they are.
+
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use crate::shard::Shard;
+use corelog_storage::BatchSlice;
+use futures::future::select_all;
+
+use super::local_partition;
+use crate::context::ServerContext;
+use crate::errors::log_error_code;
+use corelog_protocol::{ErrorCode, FetchPartitionResponse, FetchRequest, FetchResponse, FetchTopicResponse, Records};
+
+/// Longest a fetch may wait for data, whatever the client asks.
+const MAX_FETCH_WAIT: Duration = Duration::from_secs(30);
+
+pub async fn handle(request: FetchRequest, shard: &Shard, context: &ServerContext) -> FetchResponse {
+    let started = Instant::now();
+    let response = fetch(&request, shard, context).await;
+    context.metrics.fetched(&response, started.elapsed());
+    response
+}
+
+/// Reads until there is `min_bytes` of data, an error, or the wait is over.
+async fn fetch(request: &FetchRequest, shard: &Shard, context: &ServerContext) -> FetchResponse {
+    let wait = Duration::from_millis(u64::from(request.max_wait_ms)).min(MAX_FETCH_WAIT);
+    let deadline = Instant::now() + wait;
+    loop {
+        // Subscribe before reading so a commit between the read and the wait
+        // still wakes us.
+        let mut wakeups = Vec::new();
+        let (response, bytes, settled) = read_once(request, shard, context, &mut wakeups).await;
+        let now = Instant::now();
+        if bytes >= request.min_bytes as usize || settled || now >= deadline || wakeups.is_empty() {
+            return response;
+        }
+        let woken = corelog_runtime::timeout(deadline - now, select_all(wakeups)).await;
+        if woken.is_none() {
+            // Timed out: answer with what there is now.
+            return read_once(request, shard, context, &mut Vec::new()).await.0;
+        }
+    }
+}
+
+/// One pass over the requested partitions. Returns the response, the record
+/// bytes in it, and whether an error makes waiting pointless.
+async fn read_once(
+    request: &FetchRequest,
+    shard: &Shard,
+    context: &ServerContext,
+    wakeups: &mut Vec<futures::channel::oneshot::Receiver<()>>,
+) -> (FetchResponse, usize, bool) {
+    let mut budget = request.max_bytes as usize;
+    let mut total = 0usize;
+    let mut settled = false;
+    let mut topics = Vec::with_capacity(request.topics.len());
+    for topic in &request.topics {
+        let mut partitions = Vec::with_capacity(topic.partitions.len());
+        for p in &topic.partitions {
+            let mut out = FetchPartitionResponse { partition: p.partition, ..Default::default() };
+            match local_partition(shard, context, &topic.name, p.partition) {
+                Err((code, owner, message)) => {
+                    out.error = code;
+                    out.error_message = Some(message);
+                    out.current_owner = owner;
+                    settled = true;
+                }
+                Ok(partition) => {
+                    let log = &partition.log;
+                    wakeups.push(log.committed_changed());
+                    let max = (p.partition_max_bytes as usize).min(budget);
+                    // A zero budget still returns one batch to the first
+                    // partition with data, so a large batch can't stall a consumer.
+                    let result = if budget == 0 && total > 0 {
+                        Ok(None)
+                    } else {
+                        log.read(p.fetch_offset, max.max(1)).await.map(Some)
+                    };
+                    out.log_start_offset = log.log_start_offset();
+                    out.log_end_offset = log.log_end_offset();
+                    out.high_watermark = log.high_watermark();
+                    match result {
+                        Ok(Some(fetched)) => {
+                            let mut records = Records::new();
+                            for slice in fetched.slices {
+                                match slice {
+                                    BatchSlice::Memory(b) => records.push(b),
+                                    disk @ BatchSlice::Disk(_) => records.push_local(Rc::new(disk)),
+                                }
+                            }
+                            total += records.len();
+                            budget = budget.saturating_sub(records.len());
+                            out.records = records;
+                        }
+                        Ok(None) => {}
+                        Err(e) => {
+                            out.error = log_error_code(&e);
+                            out.error_message = Some(e.to_string());
+                            settled = true;
+                        }
+                    }
+                }
+            }
+            partitions.push(out);
+        }
+        topics.push(FetchTopicResponse { name: topic.name.clone(), partitions });
+    }
+    (FetchResponse { error: ErrorCode::None, error_message: None, topics }, total, settled)
+}

@@ -1,0 +1,224 @@
+//! The broker's network side: one endpoint per core (`base_port + core`),
+//! connections with pipelined requests answered in order, and the request
+//! handlers. Each core serves the partitions it owns; any core answers
+//! metadata and admin requests. With `metrics_port` set, a std thread serves
+//! Prometheus metrics (per-core labels) over HTTP; see [`metrics`]. Each
+//! core also runs a consumer-group coordinator for the partitions of
+//! `__consumer_offsets` it owns (see `groups` and docs/groups.md).
+//!
+//! Lives on: every core; a connection and everything it touches stay on the
+//! core that accepted it. The metrics HTTP thread is the one exception, and it
+//! only reads atomics.
+
+mod connection;
+mod context;
+mod endpoint;
+mod errors;
+mod groups;
+mod handlers;
+pub mod limits;
+mod metrics;
+pub mod shard;
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::limits::DEFAULT_RETENTION_CHECK_MS;
+use crate::shard::{ShardSet, ShardSetConfig};
+use corelog_protocol::limits::MAX_PARTITIONS_PER_TOPIC;
+use corelog_runtime::ExecutorConfig;
+use corelog_storage::limits::DEFAULT_TAIL_CACHE_BYTES;
+
+use context::ServerContext;
+use corelog_coordinator::{CoordinatorConfig, DEFAULT_OFFSETS_TOPIC_PARTITIONS};
+use corelog_protocol::limits::DEFAULT_MAX_FRAME_BYTES;
+use groups::{GroupRuntime, GroupSettings};
+use metrics::http::MetricsServer;
+use metrics::BrokerMetrics;
+
+/// How long `Broker::start` waits for every core to listen.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A single-node broker's settings (the `[broker]` part of corelog.toml).
+#[derive(Debug, Clone)]
+pub struct BrokerConfig {
+    /// This broker's id (a single node is node 0).
+    pub node_id: u32,
+    /// Address every core listens on, and advertises to clients.
+    pub host: String,
+    /// Core i listens on `base_port + i`.
+    pub base_port: u16,
+    /// Where topics and the metadata live (a file system with O_DIRECT).
+    pub data_dir: PathBuf,
+    /// Cores to run on (clamped to the machine's CPUs).
+    pub cores: usize,
+    /// Largest request frame accepted; bigger ones close the connection.
+    pub max_frame_bytes: usize,
+    /// Per-partition tail cache budget.
+    pub tail_cache_bytes: usize,
+    /// How often retention runs over every partition.
+    pub retention_check: Duration,
+    /// glommio io_memory per core.
+    pub io_memory: usize,
+    /// Port of the admin HTTP endpoint serving Prometheus metrics at
+    /// `GET /metrics` on `host` (0: any free port, see
+    /// [`Broker::metrics_addr`]). None (the default): no endpoint; the
+    /// metrics are still counted.
+    pub metrics_port: Option<u16>,
+    /// Partitions of the internal topic `__consumer_offsets` (`P` in
+    /// "a group's coordinator is the core owning partition `hash(group) % P`").
+    /// Used when the topic is created, on the first group request; once it
+    /// exists its own partition count rules, so changing this later has no
+    /// effect (a warning is logged). Default 16 (Kafka: 50).
+    pub offsets_partitions: u32,
+    /// How long the committed offsets of a group without members are kept
+    /// after its last commit (and after it became empty); then they and the
+    /// group are deleted. Default 7 days (Kafka's `offsets.retention.minutes`).
+    pub offsets_retention_ms: u64,
+    /// Smallest `session_timeout_ms` a JoinGroup may ask for (a smaller one
+    /// gets `InvalidRequest`). Default 6 s (Kafka's `group.min.session.timeout.ms`).
+    pub group_min_session_timeout_ms: u32,
+    /// Largest `session_timeout_ms` a JoinGroup may ask for. Default 30 min
+    /// (Kafka's `group.max.session.timeout.ms`).
+    pub group_max_session_timeout_ms: u32,
+    /// How long the first rebalance of an empty group waits for more members
+    /// (extended by each new one, up to the rebalance timeout), so consumers
+    /// started together form one generation instead of one per member. 0
+    /// disables it. Default 3 s (Kafka's `group.initial.rebalance.delay.ms`).
+    pub group_initial_rebalance_delay_ms: u32,
+}
+
+impl Default for BrokerConfig {
+    fn default() -> Self {
+        let coordinator = CoordinatorConfig::default();
+        BrokerConfig {
+            node_id: 0,
+            host: "127.0.0.1".into(),
+            base_port: 9092,
+            data_dir: PathBuf::from("corelog-data"),
+            cores: corelog_runtime::available_cores(),
+            max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
+            tail_cache_bytes: DEFAULT_TAIL_CACHE_BYTES,
+            retention_check: Duration::from_millis(DEFAULT_RETENTION_CHECK_MS),
+            io_memory: ExecutorConfig::default().io_memory,
+            metrics_port: None,
+            offsets_partitions: DEFAULT_OFFSETS_TOPIC_PARTITIONS,
+            offsets_retention_ms: coordinator.offsets_retention_ms,
+            group_min_session_timeout_ms: coordinator.min_session_timeout_ms,
+            group_max_session_timeout_ms: coordinator.max_session_timeout_ms,
+            group_initial_rebalance_delay_ms: coordinator.initial_rebalance_delay_ms,
+        }
+    }
+}
+
+/// A running broker.
+pub struct Broker {
+    shards: ShardSet,
+    endpoints: Vec<SocketAddr>,
+    /// Stops when the broker is dropped (after its cores stop).
+    metrics_http: Option<MetricsServer>,
+}
+
+impl Broker {
+    /// Starts one pinned executor per core and returns once every core
+    /// listens on its endpoint.
+    pub fn start(config: BrokerConfig) -> io::Result<Broker> {
+        let ip: IpAddr = config
+            .host
+            .parse()
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("host {:?}: {e}", config.host)))?;
+        let cores = config.cores.clamp(1, corelog_runtime::available_cores());
+        if usize::from(config.base_port) + cores > usize::from(u16::MAX) + 1 {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "base_port + cores exceeds 65535"));
+        }
+        if !(1..=MAX_PARTITIONS_PER_TOPIC).contains(&config.offsets_partitions) {
+            let message = format!("offsets_partitions must be in [1, {MAX_PARTITIONS_PER_TOPIC}]");
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, message));
+        }
+        let endpoints: Vec<SocketAddr> = (0..cores).map(|c| SocketAddr::new(ip, config.base_port + c as u16)).collect();
+        let metrics = Arc::new(BrokerMetrics::new());
+        let metrics_http = config
+            .metrics_port
+            .map(|port| MetricsServer::start(SocketAddr::new(ip, port), metrics.clone()))
+            .transpose()?;
+        let (ready_tx, ready_rx) = flume::unbounded::<Result<(), String>>();
+        let shard_config = ShardSetConfig {
+            data_dir: config.data_dir.clone(),
+            cores,
+            tail_cache_bytes: config.tail_cache_bytes,
+            retention_check: config.retention_check,
+            executor: ExecutorConfig { io_memory: config.io_memory, ..ExecutorConfig::default() },
+        };
+        let (context_config, core_count) = (config.clone(), cores as u32);
+        let shards = ShardSet::start(shard_config, move |shard| {
+            // One context per core, holding that core's metric handles and
+            // group coordinator (started by the endpoint once the shard is ready).
+            let context = Rc::new(ServerContext {
+                config: context_config.clone(),
+                cores: core_count,
+                metrics: metrics.core(shard.core),
+                groups: GroupRuntime::new(shard.clone(), GroupSettings::from_broker(&context_config)),
+            });
+            endpoint::serve(shard, context, ready_tx.clone())
+        })?;
+        for _ in 0..cores {
+            match ready_rx.recv_timeout(START_TIMEOUT) {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    let _ = shards.shutdown();
+                    return Err(io::Error::other(e));
+                }
+                Err(_) => {
+                    let _ = shards.shutdown();
+                    return Err(io::Error::other("broker cores did not start listening in time"));
+                }
+            }
+        }
+        let metrics_addr = metrics_http.as_ref().map(MetricsServer::local_addr);
+        tracing::info!(?endpoints, ?metrics_addr, data_dir = %config.data_dir.display(), "broker started");
+        Ok(Broker { shards, endpoints, metrics_http })
+    }
+
+    /// Per-core endpoints; index = core.
+    pub fn endpoints(&self) -> Vec<SocketAddr> {
+        self.endpoints.clone()
+    }
+
+    /// Where `GET /metrics` is served, if `metrics_port` was set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_http.as_ref().map(MetricsServer::local_addr)
+    }
+
+    /// Flushes every partition and stops every core.
+    pub fn shutdown(self) -> Result<(), String> {
+        self.shards.shutdown()
+    }
+
+    /// Blocks until the cores exit (after a shutdown requested elsewhere).
+    pub fn join(self) -> Result<(), String> {
+        self.shards.join()
+    }
+
+    /// Handles that stop the broker from another thread (a signal handler).
+    pub fn stopper(&self) -> BrokerStopper {
+        BrokerStopper(self.shards.stopper())
+    }
+}
+
+/// Stops a running broker from any thread.
+#[derive(Clone)]
+pub struct BrokerStopper(Vec<corelog_runtime::ControlSender<crate::shard::ControlMessage>>);
+
+impl BrokerStopper {
+    /// Asks every core to flush and exit; `Broker::join` then returns.
+    pub fn stop(&self) {
+        for core in &self.0 {
+            let (done, _rx) = futures::channel::oneshot::channel();
+            let _ = core.send(crate::shard::ControlMessage::Shutdown { done });
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! The controller: the one core (core 0) that owns the metadata, applies
+//! admin commands to it, persists it and fans the effects out to the cores.
+//!
+//! Commands are handled one at a time, in arrival order, so two admin
+//! requests never interleave their effects.
+
+use std::sync::Arc;
+
+use futures::channel::oneshot;
+
+use super::messages::ControlMessage;
+use super::state::Shard;
+use corelog_replication::metadata::{Command, Effect, Metadata, MetadataError, MetadataStore};
+
+pub struct Controller {
+    store: MetadataStore,
+    metadata: Metadata,
+}
+
+impl Controller {
+    /// Loads the saved metadata and places every partition on this broker's
+    /// cores (moving those whose core no longer exists).
+    pub fn load(shard: &Shard) -> Result<(Controller, Vec<Effect>), MetadataError> {
+        let store = MetadataStore::new(shard.data_dir());
+        let mut metadata = store.load()?;
+        let before = metadata.version;
+        let effects = metadata.start_on(shard.cores);
+        if metadata.version != before {
+            store.save(&metadata)?;
+        }
+        Ok((Controller { store, metadata }, effects))
+    }
+
+    pub fn metadata(&self) -> &Metadata {
+        &self.metadata
+    }
+
+    /// Validates, persists and distributes one command.
+    pub async fn handle(&mut self, shard: &Shard, command: Command) -> Result<Arc<Metadata>, MetadataError> {
+        let mut next = self.metadata.clone();
+        let effects = next.apply(command, shard.cores)?;
+        self.store.save(&next)?;
+        self.metadata = next;
+        let snapshot = Arc::new(self.metadata.clone());
+        distribute(shard, snapshot.clone(), effects).await.map_err(MetadataError::Storage)?;
+        Ok(snapshot)
+    }
+}
+
+/// Sends every core its effects and the new snapshot; this core applies its
+/// own directly (its control loop is the caller). Waits for all.
+pub async fn distribute(shard: &Shard, metadata: Arc<Metadata>, effects: Vec<Effect>) -> Result<(), String> {
+    let mut waits = Vec::new();
+    for core in 0..shard.cores {
+        if core == shard.core {
+            continue;
+        }
+        let mine: Vec<Effect> = effects.iter().filter(|e| effect_core(e) == core).cloned().collect();
+        let (done, rx) = oneshot::channel();
+        let msg = ControlMessage::Apply { metadata: metadata.clone(), effects: mine, done };
+        shard.peer(core).send_async(msg).await.map_err(|_| format!("core {core} is gone"))?;
+        waits.push((core, rx));
+    }
+    let mine: Vec<Effect> = effects.iter().filter(|e| effect_core(e) == shard.core).cloned().collect();
+    let mut result = shard.apply(metadata, &mine).await;
+    for (core, rx) in waits {
+        let r = rx.await.unwrap_or_else(|_| Err(format!("core {core} dropped the update")));
+        if result.is_ok() {
+            result = r;
+        }
+    }
+    result
+}
+
+fn effect_core(effect: &Effect) -> u32 {
+    match effect {
+        Effect::Open { core, .. } | Effect::Remove { core, .. } | Effect::Reconfigure { core, .. } => *core,
+    }
+}

@@ -1,0 +1,206 @@
+//! Starting and stopping the shards: one pinned executor per core, each with
+//! its `Shard`, its control loop, its maintenance task and whatever the
+//! caller serves on it (the broker's network endpoint).
+
+use std::future::Future;
+use std::io;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::channel::oneshot;
+
+use super::controller::{distribute, Controller};
+use super::messages::ControlMessage;
+use super::state::Shard;
+use crate::limits::{DEFAULT_RETENTION_CHECK_MS, FLUSH_TICK_MS};
+use corelog_replication::metadata::MetadataError;
+use corelog_runtime::{control_channel, spawn_cores, ControlReceiver, ControlSender, CoreHandle, ExecutorConfig};
+use corelog_storage::limits::DEFAULT_TAIL_CACHE_BYTES;
+
+#[derive(Debug, Clone)]
+pub struct ShardSetConfig {
+    pub data_dir: PathBuf,
+    /// Cores to run on; clamped to the machine's CPUs.
+    pub cores: usize,
+    pub tail_cache_bytes: usize,
+    pub retention_check: Duration,
+    pub executor: ExecutorConfig,
+}
+
+impl Default for ShardSetConfig {
+    fn default() -> Self {
+        ShardSetConfig {
+            data_dir: PathBuf::from("corelog-data"),
+            cores: corelog_runtime::available_cores(),
+            tail_cache_bytes: DEFAULT_TAIL_CACHE_BYTES,
+            retention_check: Duration::from_millis(DEFAULT_RETENTION_CHECK_MS),
+            executor: ExecutorConfig::default(),
+        }
+    }
+}
+
+/// The running shards.
+pub struct ShardSet {
+    handles: Vec<CoreHandle<Result<(), String>>>,
+    senders: Vec<ControlSender<ControlMessage>>,
+    /// Held while running: a second broker on the same data is refused.
+    _lock: std::fs::File,
+}
+
+/// Locks `<data_dir>/.lock` (flock, released when the process exits) so two
+/// brokers never write the same segment files.
+fn lock_data_dir(data_dir: &std::path::Path) -> io::Result<std::fs::File> {
+    use std::os::unix::io::AsRawFd;
+    let path = data_dir.join(".lock");
+    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path)?;
+    // SAFETY: flock on a descriptor we own; no memory is involved.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        let e = io::Error::last_os_error();
+        return Err(io::Error::new(
+            e.kind(),
+            format!("data directory {} is in use by another broker ({e})", data_dir.display()),
+        ));
+    }
+    Ok(file)
+}
+
+impl ShardSet {
+    /// Starts the shards; `serve(shard)` runs on every core once that core
+    /// has opened its partitions.
+    pub fn start<G, F>(config: ShardSetConfig, serve: G) -> io::Result<ShardSet>
+    where
+        G: Fn(Rc<Shard>) -> F + Send + Sync + Clone + 'static,
+        F: Future<Output = ()> + 'static,
+    {
+        std::fs::create_dir_all(&config.data_dir)?;
+        let lock = lock_data_dir(&config.data_dir)?;
+        let cores = config.cores.clamp(1, corelog_runtime::available_cores());
+        let (senders, receivers): (Vec<_>, Vec<_>) = (0..cores).map(|_| control_channel()).unzip();
+        let receivers: Arc<Mutex<Vec<Option<ControlReceiver<ControlMessage>>>>> =
+            Arc::new(Mutex::new(receivers.into_iter().map(Some).collect()));
+        let peers = senders.clone();
+        let executor = config.executor.clone();
+        let handles = spawn_cores(cores, &executor, move |core| {
+            let rx = receivers.lock().expect("receivers lock").get_mut(core).and_then(Option::take);
+            let (peers, config, serve) = (peers.clone(), config.clone(), serve.clone());
+            async move {
+                let rx = rx.ok_or_else(|| format!("core {core} started twice"))?;
+                core_main(core as u32, rx, peers, config, serve).await
+            }
+        })?;
+        Ok(ShardSet { handles, senders, _lock: lock })
+    }
+
+    /// Asks every core to flush and stop; returns once all have.
+    pub fn shutdown(self) -> Result<(), String> {
+        let mut waits = Vec::new();
+        for s in &self.senders {
+            let (done, rx) = oneshot::channel();
+            if s.send(ControlMessage::Shutdown { done }).is_ok() {
+                waits.push(rx);
+            }
+        }
+        for rx in waits {
+            let _ = futures::executor::block_on(rx);
+        }
+        self.join()
+    }
+
+    /// Waits for every core to exit.
+    pub fn join(self) -> Result<(), String> {
+        let mut result = Ok(());
+        for h in self.handles {
+            let r = h.join().map_err(|e| e.to_string()).and_then(|r| r);
+            if result.is_ok() {
+                result = r;
+            }
+        }
+        result
+    }
+
+    /// A handle that can stop the shards from another thread (signals).
+    pub fn stopper(&self) -> Vec<ControlSender<ControlMessage>> {
+        self.senders.clone()
+    }
+}
+
+async fn core_main<G, F>(
+    core: u32,
+    rx: ControlReceiver<ControlMessage>,
+    peers: Vec<ControlSender<ControlMessage>>,
+    config: ShardSetConfig,
+    serve: G,
+) -> Result<(), String>
+where
+    G: Fn(Rc<Shard>) -> F,
+    F: Future<Output = ()> + 'static,
+{
+    let shard = Rc::new(Shard::new(core, &config.data_dir, config.tail_cache_bytes, peers));
+    let mut controller = None;
+    if core == 0 {
+        let (c, effects) = Controller::load(&shard).map_err(|e| format!("loading metadata: {e}"))?;
+        let snapshot = Arc::new(c.metadata().clone());
+        controller = Some(c);
+        // Other cores' control loops are already running on their executors.
+        let runtime_shard = shard.clone();
+        corelog_runtime::spawn_detached(async move {
+            if let Err(e) = distribute(&runtime_shard, snapshot, effects).await {
+                tracing::error!(error = %e, "opening partitions at start failed");
+            }
+        });
+    }
+    corelog_runtime::spawn_detached(maintenance(shard.clone(), config.retention_check));
+    {
+        let shard = shard.clone();
+        let served = serve(shard.clone());
+        corelog_runtime::spawn_detached(async move {
+            shard.ready().await;
+            served.await;
+        });
+    }
+    while let Ok(msg) = rx.recv_async().await {
+        match msg {
+            ControlMessage::Admin { command, reply } => {
+                let result = match controller.as_mut() {
+                    Some(c) => c.handle(&shard, command).await,
+                    None => Err(MetadataError::Storage(format!("core {core} is not the controller"))),
+                };
+                let _ = reply.send(result);
+            }
+            ControlMessage::Apply { metadata, effects, done } => {
+                let _ = done.send(shard.apply(metadata, &effects).await);
+            }
+            ControlMessage::Shutdown { done } => {
+                shard.stop_serving();
+                shard.close_all().await;
+                let _ = done.send(());
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Interval flushes and retention for this core's partitions.
+async fn maintenance(shard: Rc<Shard>, retention_check: Duration) {
+    let mut last_retention = Instant::now();
+    loop {
+        corelog_runtime::sleep(Duration::from_millis(FLUSH_TICK_MS)).await;
+        let check_retention = last_retention.elapsed() >= retention_check;
+        if check_retention {
+            last_retention = Instant::now();
+        }
+        for p in shard.partitions() {
+            if let Err(e) = p.log.flush_if_due().await {
+                tracing::warn!(topic = %p.topic, partition = p.id, error = %e, "interval flush failed");
+            }
+            if check_retention {
+                if let Err(e) = p.log.enforce_retention().await {
+                    tracing::warn!(topic = %p.topic, partition = p.id, error = %e, "retention failed");
+                }
+            }
+        }
+    }
+}

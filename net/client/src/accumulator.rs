@@ -1,0 +1,334 @@
+//! The producer's record accumulator: per-partition queues of batches being
+//! filled, and the rules for when a batch is ready to send.
+//!
+//! A record goes into the last batch of its partition's queue unless that
+//! batch would exceed `batch_size` (estimated encoded bytes), in which case
+//! the batch is closed and a new one started; a batch that reaches
+//! `batch_size` is closed at once. The head batch of a queue is *ready* when
+//! it is closed, or has lingered `linger`, or a flush is under way — and its
+//! partition has no produce in flight (one at a time per partition keeps
+//! the partition's order through retries) and its retry backoff is over.
+//! Pure bookkeeping: no I/O, so it is unit-tested on its own.
+
+use std::collections::{HashMap, VecDeque};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use corelog_format::{BatchBuilder, Compression};
+
+use super::error::{ClientError, ClientResult};
+use super::producer_record::ReportTo;
+
+/// Encoded bytes a record adds to a batch beyond its key, value and header
+/// bytes (the archived record's fixed part plus alignment slack); an upper
+/// estimate, like the builder's own.
+const RECORD_OVERHEAD: usize = 96;
+/// Per-header overhead, same idea.
+const HEADER_OVERHEAD: usize = 48;
+
+/// Upper estimate of the bytes one record adds to a batch.
+pub(crate) fn record_size(key: Option<&[u8]>, value: &[u8], headers: &[(String, Bytes)]) -> usize {
+    let headers: usize = headers.iter().map(|(k, v)| k.len() + v.len() + HEADER_OVERHEAD).sum();
+    RECORD_OVERHEAD + key.map_or(0, <[u8]>::len) + value.len() + headers
+}
+
+/// Where a record's outcome goes, and what the producer tracks about it.
+pub(crate) struct RecordSlot {
+    pub report: ReportTo,
+    /// Create time (ms since the epoch) the record was encoded with.
+    pub timestamp: i64,
+    /// Flush epoch the record was accepted in.
+    pub epoch: u64,
+}
+
+/// A batch of one partition, open (being filled) or closed.
+pub(crate) struct ProducerBatch {
+    pub topic: Rc<str>,
+    pub partition: u32,
+    builder: Option<BatchBuilder>,
+    encoded: Option<Bytes>,
+    pub records: Vec<RecordSlot>,
+    created: Instant,
+    closed: bool,
+    /// Send attempts that failed so far.
+    pub attempts: u32,
+    /// Not to be sent again before this.
+    pub retry_at: Option<Instant>,
+}
+
+impl ProducerBatch {
+    /// The encoded batch (built on first call; kept for retries).
+    pub fn encode(&mut self) -> ClientResult<Bytes> {
+        if let Some(bytes) = &self.encoded {
+            return Ok(bytes.clone());
+        }
+        let builder = self.builder.take().ok_or(ClientError::Closed)?;
+        let bytes = builder.build()?.freeze();
+        self.encoded = Some(bytes.clone());
+        Ok(bytes)
+    }
+
+    fn estimated_size(&self) -> usize {
+        match (&self.builder, &self.encoded) {
+            (Some(b), _) => b.estimated_size(),
+            (None, Some(e)) => e.len(),
+            (None, None) => 0,
+        }
+    }
+}
+
+#[derive(Default)]
+struct PartitionQueue {
+    batches: VecDeque<ProducerBatch>,
+    in_flight: bool,
+}
+
+/// What [`Accumulator::append`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Appended {
+    /// A batch was closed (full), so it is ready to send.
+    pub closed_batch: bool,
+    /// A new batch was started (a new linger deadline exists).
+    pub new_batch: bool,
+}
+
+/// Per-partition batch queues of one producer.
+pub(crate) struct Accumulator {
+    batch_size: usize,
+    linger: Duration,
+    compression: Compression,
+    queues: HashMap<Rc<str>, HashMap<u32, PartitionQueue>>,
+}
+
+impl Accumulator {
+    pub fn new(batch_size: usize, linger: Duration, compression: Compression) -> Self {
+        Accumulator { batch_size: batch_size.max(1), linger, compression, queues: HashMap::new() }
+    }
+
+    /// Adds a record to the last batch of `topic`/`partition`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn append(
+        &mut self,
+        topic: &str,
+        partition: u32,
+        key: Option<Bytes>,
+        value: Bytes,
+        headers: Vec<(String, Bytes)>,
+        slot: RecordSlot,
+        now: Instant,
+    ) -> Appended {
+        let size = record_size(key.as_deref(), &value, &headers);
+        let (batch_size, compression) = (self.batch_size, self.compression);
+        let topic_rc: Rc<str> = match self.queues.get_key_value(topic) {
+            Some((name, _)) => name.clone(),
+            None => Rc::from(topic),
+        };
+        let queue = self.queue_mut(&topic_rc, partition);
+        let mut out = Appended::default();
+        let fits = |b: &ProducerBatch| !b.closed && (b.records.is_empty() || b.estimated_size() + size <= batch_size);
+        if !queue.batches.back().is_some_and(fits) {
+            if let Some(last) = queue.batches.back_mut() {
+                out.closed_batch |= !last.closed;
+                last.closed = true;
+            }
+            queue.batches.push_back(ProducerBatch {
+                topic: topic_rc.clone(),
+                partition,
+                builder: Some(BatchBuilder::new(compression)),
+                encoded: None,
+                records: Vec::new(),
+                created: now,
+                closed: false,
+                attempts: 0,
+                retry_at: None,
+            });
+            out.new_batch = true;
+        }
+        let batch = queue.batches.back_mut().expect("pushed above");
+        if let Some(builder) = &mut batch.builder {
+            builder.push_shared(key, value, slot.timestamp, headers);
+        }
+        batch.records.push(slot);
+        if batch.estimated_size() >= batch_size {
+            batch.closed = true;
+            out.closed_batch = true;
+        }
+        out
+    }
+
+    /// The partitions whose head batch may be sent now, and the earliest
+    /// instant another one becomes sendable (linger or backoff expiry).
+    pub fn ready(&self, now: Instant, flushing: bool) -> (Vec<(Rc<str>, u32)>, Option<Instant>) {
+        let mut ready = Vec::new();
+        let mut next: Option<Instant> = None;
+        let mut wake_at = |at: Instant| next = Some(next.map_or(at, |n| n.min(at)));
+        for (topic, partitions) in &self.queues {
+            for (&partition, queue) in partitions {
+                let Some(head) = queue.batches.front() else { continue };
+                if queue.in_flight {
+                    continue; // its completion wakes the sender
+                }
+                if let Some(at) = head.retry_at.filter(|at| *at > now) {
+                    wake_at(at);
+                    continue;
+                }
+                let due = head.created + self.linger;
+                if head.closed || flushing || due <= now {
+                    ready.push((topic.clone(), partition));
+                } else {
+                    wake_at(due);
+                }
+            }
+        }
+        ready.sort();
+        (ready, next)
+    }
+
+    /// Takes the head batch of a partition for sending (closing it) and
+    /// marks the partition in flight.
+    pub fn take(&mut self, topic: &str, partition: u32) -> Option<ProducerBatch> {
+        let queue = self.queues.get_mut(topic)?.get_mut(&partition)?;
+        if queue.in_flight {
+            return None;
+        }
+        let mut batch = queue.batches.pop_front()?;
+        batch.closed = true;
+        queue.in_flight = true;
+        Some(batch)
+    }
+
+    /// Puts a batch whose send failed back at the head of its partition
+    /// (it is older than everything queued behind it).
+    pub fn requeue(&mut self, batch: ProducerBatch) {
+        let queue = self.queue_mut(&batch.topic, batch.partition);
+        queue.in_flight = false;
+        queue.batches.push_front(batch);
+    }
+
+    /// Ends the in-flight send of a partition (after success or final failure).
+    pub fn done(&mut self, topic: &str, partition: u32) {
+        if let Some(partitions) = self.queues.get_mut(topic) {
+            if let Some(queue) = partitions.get_mut(&partition) {
+                queue.in_flight = false;
+                if queue.batches.is_empty() {
+                    partitions.remove(&partition);
+                }
+            }
+            if partitions.is_empty() {
+                self.queues.remove(topic);
+            }
+        }
+    }
+
+    /// Whether nothing is queued or in flight.
+    #[cfg(test)]
+    pub fn is_empty(&self) -> bool {
+        self.queues.values().all(|p| p.values().all(|q| q.batches.is_empty() && !q.in_flight))
+    }
+
+    fn queue_mut(&mut self, topic: &Rc<str>, partition: u32) -> &mut PartitionQueue {
+        self.queues.entry(topic.clone()).or_default().entry(partition).or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use corelog_format::{iter_batches, DecodedBatch};
+
+    fn slot(ts: i64) -> RecordSlot {
+        let (tx, _) = futures::channel::oneshot::channel();
+        RecordSlot { report: ReportTo::future(tx), timestamp: ts, epoch: 0 }
+    }
+
+    fn push(acc: &mut Accumulator, p: u32, value: &[u8], now: Instant) -> Appended {
+        acc.append("t", p, Some(Bytes::from_static(b"k")), Bytes::copy_from_slice(value), vec![], slot(1_000), now)
+    }
+
+    #[test]
+    fn batches_close_at_batch_size() {
+        let now = Instant::now();
+        let mut acc = Accumulator::new(1_000, Duration::from_secs(60), Compression::None);
+        let first = push(&mut acc, 0, &[7; 300], now);
+        assert_eq!(first, Appended { closed_batch: false, new_batch: true });
+        assert_eq!(push(&mut acc, 0, &[7; 300], now), Appended::default());
+        // The third would overflow 1000 estimated bytes: new batch, old one closed.
+        assert_eq!(push(&mut acc, 0, &[7; 300], now), Appended { closed_batch: true, new_batch: true });
+        let (ready, next) = acc.ready(now, false);
+        assert_eq!(ready, vec![(Rc::from("t"), 0)]);
+        assert_eq!(next, None, "the only other batch is behind the ready head");
+        let mut batch = acc.take("t", 0).unwrap();
+        assert_eq!(batch.records.len(), 2);
+        let bytes = batch.encode().unwrap();
+        assert!(bytes.len() <= 1_000, "batch of {} bytes exceeds batch_size", bytes.len());
+        let decoded: Vec<_> = iter_batches(&bytes, 1 << 20).collect();
+        assert_eq!(decoded.len(), 1);
+        let b = DecodedBatch::decode(decoded[0].as_ref().unwrap(), 1 << 20).unwrap();
+        assert_eq!(b.len(), 2);
+        // In flight: the partition's next batch waits even if closed.
+        assert!(acc.ready(now, true).0.is_empty());
+        acc.done("t", 0);
+        assert_eq!(acc.ready(now, true).0.len(), 1);
+    }
+
+    #[test]
+    fn oversized_record_gets_its_own_closed_batch() {
+        let now = Instant::now();
+        let mut acc = Accumulator::new(100, Duration::from_secs(60), Compression::None);
+        let a = push(&mut acc, 0, &[1; 500], now);
+        assert!(a.closed_batch && a.new_batch);
+        let batch = acc.take("t", 0).unwrap();
+        assert_eq!(batch.records.len(), 1);
+    }
+
+    #[test]
+    fn linger_and_flush_decide_readiness() {
+        let now = Instant::now();
+        let linger = Duration::from_millis(5);
+        let mut acc = Accumulator::new(1 << 20, linger, Compression::None);
+        push(&mut acc, 0, b"a", now);
+        push(&mut acc, 1, b"b", now + Duration::from_millis(2));
+        let (ready, next) = acc.ready(now, false);
+        assert!(ready.is_empty());
+        assert_eq!(next, Some(now + linger));
+        assert_eq!(acc.ready(now, true).0.len(), 2, "flush ignores linger");
+        let (ready, next) = acc.ready(now + linger, false);
+        assert_eq!(ready, vec![(Rc::from("t"), 0)]);
+        assert_eq!(next, Some(now + Duration::from_millis(7)));
+    }
+
+    #[test]
+    fn requeue_keeps_order_and_backoff() {
+        let now = Instant::now();
+        let mut acc = Accumulator::new(1 << 20, Duration::ZERO, Compression::None);
+        acc.append("t", 0, None, Bytes::from_static(b"first"), vec![], slot(1), now);
+        let mut first = acc.take("t", 0).unwrap();
+        acc.append("t", 0, None, Bytes::from_static(b"second"), vec![], slot(2), now);
+        assert!(acc.ready(now, false).0.is_empty(), "one send in flight per partition");
+        first.attempts += 1;
+        first.retry_at = Some(now + Duration::from_millis(100));
+        acc.requeue(first);
+        let (ready, next) = acc.ready(now, false);
+        assert!(ready.is_empty());
+        assert_eq!(next, Some(now + Duration::from_millis(100)));
+        let later = now + Duration::from_millis(100);
+        assert_eq!(acc.ready(later, false).0.len(), 1);
+        let again = acc.take("t", 0).unwrap();
+        assert_eq!(again.records[0].timestamp, 1, "the failed batch goes first");
+        assert_eq!(again.attempts, 1);
+        acc.done("t", 0);
+        let second = acc.take("t", 0).unwrap();
+        assert_eq!(second.records[0].timestamp, 2);
+        assert!(!acc.is_empty());
+        acc.done("t", 0);
+        assert!(acc.is_empty());
+    }
+
+    #[test]
+    fn headers_count_toward_size() {
+        let h = vec![("trace".to_owned(), Bytes::from_static(&[0; 100]))];
+        assert_eq!(record_size(None, b"", &h), RECORD_OVERHEAD + 5 + 100 + HEADER_OVERHEAD);
+        assert_eq!(record_size(Some(b"kk"), b"vvv", &[]), RECORD_OVERHEAD + 5);
+    }
+}
