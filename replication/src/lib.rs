@@ -6,4 +6,5 @@
 //!   node applies it directly; a cluster will replicate the same state machine
 //!   through the controller quorum's Raft log.
 
+pub mod limits;
 pub mod metadata;

@@ -24,3 +24,15 @@ pub const MAX_UNCOMPRESSED_BODY_BYTES: usize = 256 * 1024 * 1024;
 /// and Kafka's: most of the ratio of higher levels at several times their speed,
 /// which matters because producers compress on the hot path.
 pub const DEFAULT_ZSTD_LEVEL: i32 = 3;
+
+// A batch's body is read in place from block-aligned buffers, so alignment
+// must be a power of two no larger than a disk block (4 KiB).
+const _: () = assert!(BATCH_ALIGNMENT.is_power_of_two() && BATCH_ALIGNMENT <= 4096);
+const _: () = assert!(DEFAULT_MAX_BATCH_BYTES <= MAX_BATCH_BYTES_CEILING);
+const _: () = assert!(MAX_BATCH_BYTES_CEILING.is_multiple_of(BATCH_ALIGNMENT));
+// The batch length is a u32 on the wire and on disk.
+const _: () = assert!(MAX_BATCH_BYTES_CEILING <= u32::MAX as usize);
+// A record count fits the header's u32, and its offset delta too.
+const _: () = assert!(MAX_RECORDS_PER_BATCH <= u32::MAX as usize);
+// Decompression may expand, never past what a batch may hold uncompressed.
+const _: () = assert!(MAX_BATCH_BYTES_CEILING <= MAX_UNCOMPRESSED_BODY_BYTES);

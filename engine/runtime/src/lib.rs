@@ -8,6 +8,7 @@
 pub mod channel;
 pub mod executor;
 pub mod file;
+pub mod fs;
 pub mod limits;
 pub mod net;
 pub mod sync;

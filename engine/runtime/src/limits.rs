@@ -12,3 +12,9 @@ pub const DEFAULT_IO_MEMORY_BYTES: usize = 10 * 1024 * 1024;
 /// Capacity of each cross-core control channel. Bounded so a slow core applies
 /// back-pressure instead of growing a queue without limit.
 pub const CONTROL_CHANNEL_CAPACITY: usize = 1024;
+
+// O_DIRECT needs a power-of-two block size.
+const _: () = assert!(BLOCK_SIZE.is_power_of_two());
+// glommio splits io_memory into block-sized DMA buffers.
+const _: () = assert!(DEFAULT_IO_MEMORY_BYTES.is_multiple_of(BLOCK_SIZE));
+const _: () = assert!(CONTROL_CHANNEL_CAPACITY > 0);

@@ -1,4 +1,4 @@
-//! Every limit and tunable default of the engine, in one place.
+//! Every limit and tunable default of the storage engine, in one place.
 //!
 //! A limit here is a contract: code asserts against these names rather than
 //! repeating numbers, so changing one is a one-line change reviewed in one spot.
@@ -60,3 +60,27 @@ pub const MAX_SEGMENT_BYTES: u64 = u32::MAX as u64 - MAX_BATCH_BYTES_CEILING as 
 /// has grown this much since the last index write, which bounds how far
 /// recovery must scan after a crash.
 pub const INDEX_PERSIST_INTERVAL_BYTES: u64 = 16 * 1024 * 1024;
+
+// Chunks and reads are O_DIRECT transfers: whole blocks.
+const _: () = assert!(WRITE_CHUNK_BYTES.is_multiple_of(BLOCK_SIZE));
+const _: () = assert!(READ_CHUNK_BYTES.is_multiple_of(BLOCK_SIZE));
+// Preallocation steps are whole blocks, the small one below the large one.
+const _: () = assert!(SEGMENT_PREALLOCATE_MIN.is_multiple_of(BLOCK_SIZE as u64));
+const _: () = assert!(SEGMENT_PREALLOCATE_STEP.is_multiple_of(BLOCK_SIZE as u64));
+const _: () = assert!(SEGMENT_PREALLOCATE_MIN <= SEGMENT_PREALLOCATE_STEP);
+// Every reservation grows the file and ends on a block boundary.
+const _: () = assert!(preallocation_end(0) == SEGMENT_PREALLOCATE_MIN);
+const _: () = assert!(preallocation_end(MAX_SEGMENT_BYTES) > MAX_SEGMENT_BYTES);
+// The default segment fits the u32 positions of index entries.
+const _: () = assert!(DEFAULT_SEGMENT_BYTES <= MAX_SEGMENT_BYTES);
+// Several index entries per chunk, and the index tail is persisted well
+// before a segment fills.
+const _: () = assert!(INDEX_INTERVAL_BYTES <= WRITE_CHUNK_BYTES as u64);
+const _: () = assert!(INDEX_PERSIST_INTERVAL_BYTES < DEFAULT_SEGMENT_BYTES);
+// The tail cache holds at least the largest default batch.
+const _: () = assert!(DEFAULT_TAIL_CACHE_BYTES >= corelog_format::limits::DEFAULT_MAX_BATCH_BYTES);
+const _: () = assert!(SEGMENT_ROLL_JITTER_FRACTION >= 0.0 && SEGMENT_ROLL_JITTER_FRACTION < 1.0);
+
+/// Fetch long-poll waiters a partition holds before dropped ones are first
+/// pruned (see `PartitionLog::committed_changed`).
+pub const MIN_COMMIT_WAITERS_TO_PRUNE: usize = 64;

@@ -196,3 +196,26 @@ fn sequential_disk_reads_are_read_ahead_and_truncation_drops_the_window() {
         assert_eq!(log.stats().read_ahead_hits, hits, "the old window was dropped, not used");
     });
 }
+
+/// Long-poll fetches that time out drop their wait; on a partition that
+/// never moves nothing drains them, so the log must prune them itself.
+#[test]
+fn abandoned_commit_waits_do_not_accumulate() {
+    use corelog_storage::limits::MIN_COMMIT_WAITERS_TO_PRUNE;
+    let dir = common::test_dir();
+    run_local(async {
+        let log = PartitionLog::open(DmaStorage, dir.path(), LogConfig::default()).await.unwrap();
+        let live: Vec<_> = (0..10).map(|_| log.committed_changed()).collect();
+        for _ in 0..100_000 {
+            drop(log.committed_changed());
+        }
+        let bound = MIN_COMMIT_WAITERS_TO_PRUNE.max(2 * live.len()) + 1;
+        assert!(log.commit_waiters() <= bound, "{} waiters held, bound {bound}", log.commit_waiters());
+        // Pruning keeps the live ones: an append wakes every one of them.
+        log.append(batch(1, 1, 10, 0)).await.unwrap();
+        for wait in live {
+            assert_eq!(wait.await, Ok(()));
+        }
+        assert_eq!(log.commit_waiters(), 0);
+    });
+}

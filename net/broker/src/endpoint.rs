@@ -3,7 +3,6 @@
 
 use std::net::SocketAddr;
 use std::rc::Rc;
-use std::time::Duration;
 
 use crate::shard::Shard;
 use corelog_runtime::TcpListener;
@@ -11,10 +10,7 @@ use corelog_runtime::TcpListener;
 use super::connection;
 use super::context::ServerContext;
 use super::metrics::publish;
-
-/// Pause after a failed accept (e.g. out of file descriptors) so the loop
-/// doesn't spin.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
+use crate::limits::ACCEPT_BACKOFF;
 
 /// Listens on `host:base_port + core` and serves connections forever.
 /// Reports once on `ready` whether listening succeeded.

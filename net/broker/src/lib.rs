@@ -33,15 +33,13 @@ use corelog_protocol::limits::MAX_PARTITIONS_PER_TOPIC;
 use corelog_runtime::ExecutorConfig;
 use corelog_storage::limits::DEFAULT_TAIL_CACHE_BYTES;
 
+use crate::limits::START_TIMEOUT;
 use context::ServerContext;
 use corelog_coordinator::{CoordinatorConfig, DEFAULT_OFFSETS_TOPIC_PARTITIONS};
 use corelog_protocol::limits::DEFAULT_MAX_FRAME_BYTES;
 use groups::{GroupRuntime, GroupSettings};
 use metrics::http::MetricsServer;
 use metrics::BrokerMetrics;
-
-/// How long `Broker::start` waits for every core to listen.
-const START_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A single-node broker's settings (the `[broker]` part of corelog.toml).
 #[derive(Debug, Clone)]

@@ -1,7 +1,87 @@
 //! Every limit and default of the broker, in one place.
+//!
+//! A limit here is a contract: code names these rather than repeating numbers,
+//! and relations between them are checked at compile time below.
+
+use std::time::Duration;
+
+use corelog_format::limits::{DEFAULT_MAX_BATCH_BYTES, MAX_BATCH_BYTES_CEILING};
+use corelog_protocol::limits::{DEFAULT_MAX_FRAME_BYTES, MAX_MEMBER_METADATA_BYTES};
 
 /// How often each core ticks its partitions' interval flushes.
 pub const FLUSH_TICK_MS: u64 = 50;
 
 /// Default period of retention checks (Kafka's log.retention.check.interval.ms).
 pub const DEFAULT_RETENTION_CHECK_MS: u64 = 5 * 60 * 1000;
+
+// Cores and connections.
+
+/// How long `Broker::start` waits for every core to listen.
+pub const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Requests of one connection being handled at once; more waits (back-pressure
+/// on the client through TCP).
+pub const MAX_IN_FLIGHT_PER_CONNECTION: usize = 64;
+
+/// Smallest read from a client socket into its frame buffer.
+pub const MIN_READ_BYTES: usize = 64 * 1024;
+
+/// Largest single read from a client socket into its frame buffer.
+pub const MAX_READ_BYTES: usize = 1024 * 1024;
+
+/// Pause after a failed accept (e.g. out of file descriptors) so the loop
+/// doesn't spin.
+pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
+
+/// Longest a fetch may wait for data, whatever the client asks.
+pub const MAX_FETCH_WAIT: Duration = Duration::from_secs(30);
+
+// Consumer groups.
+
+/// Bytes asked of the log per read while a core replays its
+/// `__consumer_offsets` partition.
+pub const REPLAY_READ_BYTES: usize = 1024 * 1024;
+
+/// First pause before retrying a replay that failed; doubles up to
+/// [`LOAD_RETRY_MAX`].
+pub const LOAD_RETRY_MIN: Duration = Duration::from_millis(500);
+
+/// Longest pause between replay retries.
+pub const LOAD_RETRY_MAX: Duration = Duration::from_secs(30);
+
+/// Longest sleep of a core's group timer without a deadline.
+pub const IDLE_WAKE: Duration = Duration::from_secs(1);
+
+/// Shortest sleep of the group timer: deadlines closer together than this share one tick (a
+/// tick scans every group), and one a tick did not clear cannot spin the core.
+pub const TICK_GRANULARITY: Duration = Duration::from_millis(10);
+
+/// Largest batch the coordinator appends: big enough for the metadata of a
+/// large group (one record that cannot be split). Persists of many records
+/// are cut into batches of about `PERSIST_BATCH_BYTES` (groups/writer.rs) anyway.
+pub const OFFSETS_TOPIC_MAX_BATCH_BYTES: usize = 16 * 1024 * 1024;
+
+/// Longest a request waits for its group's partition to finish loading.
+pub const LOAD_WAIT: Duration = Duration::from_secs(5);
+
+// Metrics endpoint (HTTP).
+
+/// A metrics scraper gets this long to send its request and read the answer.
+pub const IO_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Largest HTTP request head the metrics endpoint reads.
+pub const MAX_REQUEST_BYTES: usize = 8 * 1024;
+
+/// How often each core publishes its metrics to the shared registry.
+pub const PUBLISH_INTERVAL: Duration = Duration::from_secs(1);
+
+// The default batch fits the default frame with room for the request around it.
+const _: () = assert!(DEFAULT_MAX_BATCH_BYTES < DEFAULT_MAX_FRAME_BYTES);
+// The largest group record a coordinator writes is a batch the log accepts.
+const _: () = assert!(OFFSETS_TOPIC_MAX_BATCH_BYTES <= MAX_BATCH_BYTES_CEILING);
+// A group's metadata (its members' subscriptions) fits one offsets-topic batch.
+const _: () = assert!(MAX_MEMBER_METADATA_BYTES < OFFSETS_TOPIC_MAX_BATCH_BYTES);
+// A socket read never exceeds what the decoder may hold for one frame.
+const _: () = assert!(MIN_READ_BYTES <= MAX_READ_BYTES && MAX_READ_BYTES <= DEFAULT_MAX_FRAME_BYTES);
+const _: () = assert!(LOAD_RETRY_MIN.as_millis() <= LOAD_RETRY_MAX.as_millis());
+const _: () = assert!(TICK_GRANULARITY.as_millis() <= IDLE_WAKE.as_millis());

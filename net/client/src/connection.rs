@@ -33,14 +33,12 @@ use futures::{AsyncReadExt, AsyncWriteExt, StreamExt};
 
 use super::config::ClientConfig;
 use super::error::{ClientError, ClientResult};
+use crate::limits::READ_BUFFER_BYTES;
 use corelog_protocol::{
     decode_response, encode_request, ApiKey, ApiVersionsRequest, ApiVersionsResponse, EncodedFrame, Frame,
     FrameDecoder, ProduceResponse, Request, Response,
 };
 use corelog_runtime::sync::Semaphore;
-
-/// Bytes asked of the socket per read.
-const READ_BUFFER_BYTES: usize = 128 * 1024;
 
 /// A pipelined connection to one endpoint. Cheap to clone (shared handle);
 /// closed when the last clone is dropped or [`Connection::close`] is called.

@@ -55,6 +55,7 @@ mod consumer_records;
 pub mod error;
 mod flush;
 pub mod group;
+pub mod limits;
 pub mod metadata;
 mod offsets;
 pub mod partitioner;

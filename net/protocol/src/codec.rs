@@ -28,7 +28,8 @@ use super::message::{ErrorBody, ErrorResponse, Request, Response};
 use super::produce::ProduceRequestWire;
 use super::records::{Chunk, DataSectionReader, DataSectionWriter};
 
-/// An encoded frame, ready for one vectored write: `head` is the header and
+/// An encoded frame, ready to write piece by piece (or in one vectored write
+/// where the transport has one): `head` is the header and
 /// the (padded) body; `data` is the data section as a list of slices, which
 /// are the caller's record-batch [`Bytes`] themselves (plus static padding),
 /// never copies.

@@ -2,8 +2,8 @@
 //!
 //! Each partition's batches travel as one contiguous range of the response's
 //! data section, unchanged from disk. On the server they are a list of
-//! [`Bytes`](bytes::Bytes) chunks (cache entries, DMA read buffers) sent with
-//! one vectored write; on the client they arrive as one zero-copy slice.
+//! [`Bytes`](bytes::Bytes) chunks (cache entries, DMA read buffers) sent one
+//! after another as they are; on the client they arrive as one zero-copy slice.
 
 use rkyv::{Archive, Deserialize, Serialize};
 

@@ -30,8 +30,8 @@
 //! 16, so record batches (padded to 16 by the engine) stay 16-aligned too.
 //!
 //! Why a data section: a fetch response's batches are the stored bytes; the
-//! server writes `[header+body, batch, batch, …]` with one vectored write and
-//! never copies a payload, and a produce request's batches are zero-copy
+//! server writes `[header+body, batch, batch, …]` piece by piece and never
+//! copies a payload, and a produce request's batches are zero-copy
 //! [`Bytes`] slices of the received frame.
 //!
 //! **Misalignment.** A [`FrameDecoder`] cuts frames out of a `BytesMut`, whose

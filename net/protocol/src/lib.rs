@@ -20,7 +20,7 @@
 //!   [`Response::Error`] ([`ErrorResponse::for_request`]).
 //! - [`encode_request`] / [`encode_response`] build an [`EncodedFrame`]: the
 //!   header and body in one buffer plus the data section as the caller's own
-//!   batch buffers, for one vectored write without copying payloads.
+//!   batch buffers, written in order without copying payloads.
 //!
 //! Every response carries a request-level [`ErrorCode`] and message, and
 //! per-topic or per-partition codes; partition-level `NotOwner` errors carry

@@ -114,21 +114,23 @@ pub const MAX_OFFSET_METADATA_LEN: usize = 4_096;
 /// Most group states a ListGroups request may filter on.
 pub const MAX_GROUP_STATES_FILTER: usize = 16;
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn limits_are_consistent() {
-        const {
-            assert!(DEFAULT_MAX_FRAME_BYTES <= MAX_FRAME_BYTES_CEILING);
-            assert!(MAX_FRAME_BYTES_CEILING <= u32::MAX as usize);
-            assert!(MAX_TOPICS_PER_REQUEST <= MAX_TOPICS_PER_RESPONSE);
-            assert!(MAX_PARTITIONS_PER_REQUEST <= MAX_PARTITIONS_PER_RESPONSE);
-            assert!(MAX_GROUPS_PER_REQUEST <= MAX_GROUPS_PER_RESPONSE);
-            assert!(MAX_GROUP_ID_LEN <= u16::MAX as usize);
-            assert!(MAX_MEMBER_ID_LEN <= u16::MAX as usize);
-            assert!(MAX_MEMBER_METADATA_BYTES < DEFAULT_MAX_FRAME_BYTES);
-        }
-    }
-}
+// Relations the codecs rely on, checked at compile time.
+const _: () = {
+    assert!(DEFAULT_MAX_FRAME_BYTES <= MAX_FRAME_BYTES_CEILING);
+    assert!(MAX_FRAME_BYTES_CEILING <= u32::MAX as usize);
+    assert!(MAX_TOPICS_PER_REQUEST <= MAX_TOPICS_PER_RESPONSE);
+    assert!(MAX_PARTITIONS_PER_REQUEST <= MAX_PARTITIONS_PER_RESPONSE);
+    assert!(MAX_GROUPS_PER_REQUEST <= MAX_GROUPS_PER_RESPONSE);
+    assert!(MAX_GROUP_ID_LEN <= u16::MAX as usize);
+    assert!(MAX_MEMBER_ID_LEN <= u16::MAX as usize);
+    assert!(MAX_MEMBER_METADATA_BYTES < DEFAULT_MAX_FRAME_BYTES);
+    // Batches travel in the data section at frame-aligned offsets and are
+    // read in place from the receive buffer: the two alignments must agree.
+    assert!(crate::frame::FRAME_ALIGNMENT == corelog_format::limits::BATCH_ALIGNMENT);
+    // The default batch fits the default frame with its request around it,
+    // and the largest batch the log accepts fits the largest frame.
+    assert!(corelog_format::limits::DEFAULT_MAX_BATCH_BYTES + crate::frame::FRAME_HEADER_LEN < DEFAULT_MAX_FRAME_BYTES);
+    assert!(corelog_format::limits::MAX_BATCH_BYTES_CEILING < MAX_FRAME_BYTES_CEILING);
+    // A topic's partitions fit one request.
+    assert!(MAX_PARTITIONS_PER_TOPIC as usize <= MAX_PARTITIONS_PER_REQUEST);
+};

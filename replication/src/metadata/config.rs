@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::MetadataError;
+use crate::limits::MIN_SEGMENT_BYTES;
 use corelog_format::limits::{DEFAULT_MAX_BATCH_BYTES, MAX_BATCH_BYTES_CEILING};
 use corelog_storage::limits::{DEFAULT_SEGMENT_BYTES, DEFAULT_SEGMENT_MAX_AGE_MS, MAX_SEGMENT_BYTES};
 use corelog_storage::log::{FlushPolicy, LogConfig};
@@ -21,9 +22,6 @@ pub const MAX_MESSAGE_BYTES: &str = "max.message.bytes";
 
 /// Every key a topic config accepts, in display order.
 pub const KEYS: [&str; 6] = [RETENTION_MS, RETENTION_BYTES, SEGMENT_BYTES, SEGMENT_MS, FLUSH_POLICY, MAX_MESSAGE_BYTES];
-
-/// Smallest segment a topic may ask for (a few batches).
-const MIN_SEGMENT_BYTES: u64 = 64 * 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TopicConfig {

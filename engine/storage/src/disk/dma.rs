@@ -29,7 +29,7 @@ impl Storage for DmaStorage {
     }
 
     async fn remove(&self, path: &Path) -> io::Result<()> {
-        std::fs::remove_file(path)
+        corelog_runtime::fs::remove_file(path).await
     }
 
     async fn sync_dir(&self, dir: &Path) -> io::Result<()> {

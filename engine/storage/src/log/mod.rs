@@ -41,6 +41,7 @@ pub use recovery::RecoveryReport;
 
 use crate::disk::{DmaStorage, Storage, StorageFile};
 use crate::error::{LogError, LogResult};
+use crate::limits::MIN_COMMIT_WAITERS_TO_PRUNE;
 use crate::segment::{ActiveSegment, SealedSegment};
 use cache::TailCache;
 use corelog_runtime::ReadBuf;
@@ -163,6 +164,9 @@ pub(crate) struct LogState<F: StorageFile> {
     committed: Mark,
     /// Readers waiting for the high watermark to move (fetch long-polls).
     commit_waiters: Vec<futures::channel::oneshot::Sender<()>>,
+    /// Size of `commit_waiters` at which canceled senders are next pruned
+    /// (twice the live ones at the last prune: amortized O(1) per waiter).
+    commit_waiters_pruned_at: usize,
     last_sync: Instant,
     /// A roll or truncation is rearranging segments: appenders must wait.
     exclusive: bool,
@@ -281,10 +285,25 @@ impl<S: Storage> PartitionLog<S> {
     }
 
     /// Resolves when the high watermark next moves (or the log is dropped).
+    ///
+    /// A long-poll fetch that times out drops its receiver; on an idle
+    /// partition nothing would ever drain its sender, so dead senders are
+    /// pruned here: the list holds at most twice the live waiters.
     pub fn committed_changed(&self) -> futures::channel::oneshot::Receiver<()> {
         let (tx, rx) = futures::channel::oneshot::channel();
-        self.state.borrow_mut().commit_waiters.push(tx);
+        let mut st = self.state.borrow_mut();
+        if st.commit_waiters.len() >= st.commit_waiters_pruned_at.max(MIN_COMMIT_WAITERS_TO_PRUNE) {
+            st.commit_waiters.retain(|w| !w.is_canceled());
+            st.commit_waiters_pruned_at = 2 * st.commit_waiters.len();
+        }
+        st.commit_waiters.push(tx);
         rx
+    }
+
+    /// Senders held for [`Self::committed_changed`] waiters, live or not yet
+    /// pruned (what a fetch long-poll costs an idle partition).
+    pub fn commit_waiters(&self) -> usize {
+        self.state.borrow().commit_waiters.len()
     }
 
     /// Bytes of all segments.

@@ -127,6 +127,7 @@ impl<S: Storage> PartitionLog<S> {
                 durable_seq: 0,
                 committed,
                 commit_waiters: Vec::new(),
+                commit_waiters_pruned_at: 0,
                 read_ahead: None,
                 truncations: 0,
                 last_sync: Instant::now(),

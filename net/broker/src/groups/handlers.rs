@@ -10,16 +10,14 @@
 //! replay (up to [`LOAD_WAIT`], then `CoordinatorNotAvailable`, retriable).
 
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::runtime::GroupRuntime;
 use super::topic;
 use crate::context::ServerContext;
+use crate::limits::LOAD_WAIT;
 use corelog_coordinator::coordinator_partition;
 use corelog_protocol::{ErrorCode, FindCoordinatorRequest, FindCoordinatorResponse, Request, Response};
-
-/// Longest a request waits for its group's partition to finish loading.
-pub const LOAD_WAIT: Duration = Duration::from_secs(5);
 
 /// FindCoordinator: the endpoint of the core owning the group's partition.
 pub async fn find_coordinator(request: FindCoordinatorRequest, context: &ServerContext) -> FindCoordinatorResponse {

@@ -2,12 +2,10 @@
 //! from the log start, in offset order, handed to a callback (the runtime
 //! feeds it to `GroupCoordinator::replay`).
 
+use crate::limits::REPLAY_READ_BYTES;
 use corelog_format::limits::MAX_BATCH_BYTES_CEILING;
 use corelog_format::{iter_batches, DecodedBatch};
 use corelog_storage::PartitionLog;
-
-/// Bytes asked of the log per read while replaying.
-const REPLAY_READ_BYTES: usize = 1024 * 1024;
 
 /// What a replay went through.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -10,19 +10,16 @@
 //! `offsets_partitions`, but an existing topic keeps its own count.
 
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::shard::Locate;
 use futures::channel::oneshot;
 
 use super::loader::{self, Next};
 use super::runtime::{GroupRuntime, Load};
+use crate::limits::LOAD_RETRY_MAX;
+use crate::limits::LOAD_RETRY_MIN;
 use corelog_coordinator::{Event, GroupCoordinator, OFFSETS_TOPIC};
-
-/// First pause before retrying a replay that failed; doubles up to
-/// [`LOAD_RETRY_MAX`].
-const LOAD_RETRY_MIN: Duration = Duration::from_millis(500);
-const LOAD_RETRY_MAX: Duration = Duration::from_secs(30);
 
 impl GroupRuntime {
     /// Follows the metadata: creates the coordinator once the topic exists,

@@ -13,14 +13,9 @@ use futures::future::{select, Either};
 
 use super::now_ms;
 use super::runtime::GroupRuntime;
+use crate::limits::IDLE_WAKE;
+use crate::limits::TICK_GRANULARITY;
 use corelog_coordinator::Event;
-
-/// Longest sleep without a deadline.
-pub const IDLE_WAKE: Duration = Duration::from_secs(1);
-
-/// Shortest sleep: deadlines closer together than this share one tick (a
-/// tick scans every group), and one a tick did not clear cannot spin the core.
-pub const TICK_GRANULARITY: Duration = Duration::from_millis(10);
 
 /// Ticks `runtime` at its deadlines until the shard stops.
 pub async fn run(runtime: Rc<GroupRuntime>) {

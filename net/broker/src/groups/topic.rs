@@ -16,13 +16,9 @@ use crate::shard::Shard;
 use corelog_replication::metadata::config::{FLUSH_POLICY, MAX_MESSAGE_BYTES, RETENTION_BYTES, RETENTION_MS};
 use corelog_replication::metadata::{Command, Metadata, MetadataError};
 
+use crate::limits::OFFSETS_TOPIC_MAX_BATCH_BYTES;
 use corelog_coordinator::OFFSETS_TOPIC;
 use corelog_protocol::{ErrorCode, TopicResult};
-
-/// Largest batch the coordinator appends: big enough for the metadata of a
-/// large group (one record that cannot be split). Persists of many records
-/// are cut into batches of about [`PERSIST_BATCH_BYTES`](super::writer) anyway.
-const OFFSETS_TOPIC_MAX_BATCH_BYTES: usize = 16 * 1024 * 1024;
 
 /// Whether `name` is a topic only the broker writes.
 pub fn is_internal_topic(name: &str) -> bool {

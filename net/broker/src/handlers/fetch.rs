@@ -13,10 +13,8 @@ use futures::future::select_all;
 use super::local_partition;
 use crate::context::ServerContext;
 use crate::errors::log_error_code;
+use crate::limits::MAX_FETCH_WAIT;
 use corelog_protocol::{ErrorCode, FetchPartitionResponse, FetchRequest, FetchResponse, FetchTopicResponse, Records};
-
-/// Longest a fetch may wait for data, whatever the client asks.
-const MAX_FETCH_WAIT: Duration = Duration::from_secs(30);
 
 pub async fn handle(request: FetchRequest, shard: &Shard, context: &ServerContext) -> FetchResponse {
     let started = Instant::now();

@@ -17,12 +17,8 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use super::BrokerMetrics;
-
-/// A client gets this long to send its request and read the answer.
-const IO_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Largest request head read.
-const MAX_REQUEST_BYTES: usize = 8 * 1024;
+use crate::limits::IO_TIMEOUT;
+use crate::limits::MAX_REQUEST_BYTES;
 
 const PROMETHEUS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 const OPENMETRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";

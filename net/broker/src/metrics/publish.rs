@@ -12,9 +12,7 @@ use corelog_storage::log::LogStats;
 use prometheus_client::metrics::gauge::Gauge;
 
 use super::{CoreMetrics, PartitionLabels};
-
-/// How often each core publishes.
-pub const PUBLISH_INTERVAL: Duration = Duration::from_secs(1);
+use crate::limits::PUBLISH_INTERVAL;
 
 /// Runs forever on the shard's core.
 pub async fn publish(shard: Rc<Shard>, metrics: CoreMetrics) {

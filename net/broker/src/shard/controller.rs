@@ -13,7 +13,6 @@ use super::state::Shard;
 use corelog_replication::metadata::{Command, Effect, Metadata, MetadataError, MetadataStore};
 
 pub struct Controller {
-    store: MetadataStore,
     metadata: Metadata,
 }
 
@@ -28,7 +27,7 @@ impl Controller {
         if metadata.version != before {
             store.save(&metadata)?;
         }
-        Ok((Controller { store, metadata }, effects))
+        Ok((Controller { metadata }, effects))
     }
 
     pub fn metadata(&self) -> &Metadata {
@@ -39,7 +38,10 @@ impl Controller {
     pub async fn handle(&mut self, shard: &Shard, command: Command) -> Result<Arc<Metadata>, MetadataError> {
         let mut next = self.metadata.clone();
         let effects = next.apply(command, shard.cores)?;
-        self.store.save(&next)?;
+        // Write, fsync, rename, fsync dir: milliseconds on a busy disk, which
+        // would stall every partition of this core, so off the executor.
+        let (dir, saved) = (shard.data_dir().to_path_buf(), next.clone());
+        corelog_runtime::fs::blocking(move || MetadataStore::new(&dir).save(&saved)).await?;
         self.metadata = next;
         let snapshot = Arc::new(self.metadata.clone());
         distribute(shard, snapshot.clone(), effects).await.map_err(MetadataError::Storage)?;

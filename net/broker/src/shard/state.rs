@@ -158,15 +158,12 @@ impl Shard {
                 let removed = self.partitions.borrow_mut().remove(&(topic.clone(), *partition));
                 drop(removed);
                 let dir = partition_dir(&self.data_dir, topic, *partition);
-                match std::fs::remove_dir_all(&dir) {
-                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                        return Err(format!("removing {}: {e}", dir.display()));
-                    }
-                    _ => {}
-                }
+                corelog_runtime::fs::remove_dir_all(&dir)
+                    .await
+                    .map_err(|e| format!("removing {}: {e}", dir.display()))?;
                 // The topic directory goes once its last partition is gone.
                 if let Some(topic_dir) = dir.parent() {
-                    let _ = std::fs::remove_dir(topic_dir);
+                    corelog_runtime::fs::remove_dir_if_empty(topic_dir).await;
                 }
             }
             Effect::Reconfigure { topic, partition, core, config } if *core == self.core => {

@@ -1,0 +1,9 @@
+//! Every limit of the client, in one place (batch and frame limits are
+//! corelog_format::limits and corelog_protocol::limits).
+
+/// Bytes asked of the socket per read.
+pub const READ_BUFFER_BYTES: usize = 128 * 1024;
+
+// A response is read in a few socket reads, never more bytes per read than
+// one frame may hold.
+const _: () = assert!(READ_BUFFER_BYTES <= corelog_protocol::limits::DEFAULT_MAX_FRAME_BYTES);
