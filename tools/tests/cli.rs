@@ -190,3 +190,20 @@ fn bad_input_gives_one_line_errors() {
         assert!(run.stdout.lines().count() > 4, "{args:?}: {}", run.stdout);
     }
 }
+
+/// A damaged metadata.json fails the start at once, naming the file, instead
+/// of leaving the cores never listening until a start timeout.
+#[test]
+fn a_truncated_metadata_file_fails_the_start_naming_it() {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir");
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("metadata.json"), br#"{"version": 3, "topics": {"orders": {"#).unwrap();
+    let config = dir.path().join("corelog.toml");
+    std::fs::write(&config, "[broker]\nio_memory_bytes = 1048576\n").unwrap();
+    let port = free_port().to_string();
+    let (config, data) = (config.to_str().unwrap(), data.to_str().unwrap());
+    let run = corelog(&["broker", "--config", config, "--data-dir", data, "--port", &port, "--cores", "1"], "");
+    let run = run.fails_with("metadata.json");
+    assert!(!run.stderr.contains("did not start listening"), "{}", run.stderr);
+}

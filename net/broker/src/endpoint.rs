@@ -10,7 +10,9 @@ use corelog_runtime::TcpListener;
 use super::connection;
 use super::context::ServerContext;
 use super::metrics::publish;
-use crate::limits::ACCEPT_BACKOFF;
+use std::time::{Duration, Instant};
+
+use crate::limits::{ACCEPT_BACKOFF, ACCEPT_BACKOFF_MAX, ACCEPT_LOG_INTERVAL};
 
 /// Listens on `host:base_port + core` and serves connections forever.
 /// Reports once on `ready` whether listening succeeded.
@@ -33,6 +35,7 @@ pub async fn serve(shard: Rc<Shard>, context: Rc<ServerContext>, ready: flume::S
     tracing::info!(core = shard.core, %addr, "listening");
     corelog_runtime::spawn_detached(publish::publish(shard.clone(), context.metrics.clone()));
     context.groups.start();
+    let mut failures = AcceptFailures::default();
     loop {
         let accepted = {
             let accept = std::pin::pin!(listener.accept());
@@ -44,11 +47,48 @@ pub async fn serve(shard: Rc<Shard>, context: Rc<ServerContext>, ready: flume::S
             }
         };
         match accepted {
-            Ok(stream) => corelog_runtime::spawn_detached(connection::serve(stream, shard.clone(), context.clone())),
-            Err(e) => {
-                tracing::warn!(core = shard.core, error = %e, "accept failed");
-                corelog_runtime::sleep(ACCEPT_BACKOFF).await;
+            Ok(stream) => {
+                failures.succeeded(shard.core);
+                corelog_runtime::spawn_detached(connection::serve(stream, shard.clone(), context.clone()))
             }
+            Err(e) => {
+                let pause = failures.failed(shard.core, &e);
+                corelog_runtime::sleep(pause).await;
+            }
+        }
+    }
+}
+
+/// Consecutive accept failures (out of file descriptors, mostly): the pause
+/// doubles up to [`ACCEPT_BACKOFF_MAX`] so a persistent error does not spin
+/// the core, and the log gets the first failure and then one line per
+/// [`ACCEPT_LOG_INTERVAL`] with the count, not a line every pause.
+#[derive(Default)]
+struct AcceptFailures {
+    in_a_row: u32,
+    unlogged: u64,
+    last_logged: Option<Instant>,
+}
+
+impl AcceptFailures {
+    fn failed(&mut self, core: u32, error: &std::io::Error) -> Duration {
+        self.in_a_row = self.in_a_row.saturating_add(1);
+        if self.last_logged.is_none_or(|at| at.elapsed() >= ACCEPT_LOG_INTERVAL) {
+            let suppressed = self.unlogged;
+            tracing::warn!(core, error = %error, failures_in_a_row = self.in_a_row, suppressed, "accept failed");
+            self.last_logged = Some(Instant::now());
+            self.unlogged = 0;
+        } else {
+            self.unlogged += 1;
+        }
+        let shift = (self.in_a_row - 1).min(16);
+        ACCEPT_BACKOFF.saturating_mul(1 << shift).min(ACCEPT_BACKOFF_MAX)
+    }
+
+    fn succeeded(&mut self, core: u32) {
+        if self.in_a_row > 0 {
+            tracing::info!(core, failures = self.in_a_row, "accepting again");
+            *self = AcceptFailures::default();
         }
     }
 }

@@ -33,6 +33,13 @@ pub const MAX_READ_BYTES: usize = 1024 * 1024;
 /// doesn't spin.
 pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
 
+/// Longest pause between accepts while they keep failing.
+pub const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
+
+/// At most one "accept failed" log line per core this often while accepts
+/// keep failing (the line carries how many were not logged).
+pub const ACCEPT_LOG_INTERVAL: Duration = Duration::from_secs(10);
+
 /// Longest a fetch may wait for data, whatever the client asks.
 pub const MAX_FETCH_WAIT: Duration = Duration::from_secs(30);
 
@@ -84,4 +91,6 @@ const _: () = assert!(MAX_MEMBER_METADATA_BYTES < OFFSETS_TOPIC_MAX_BATCH_BYTES)
 // A socket read never exceeds what the decoder may hold for one frame.
 const _: () = assert!(MIN_READ_BYTES <= MAX_READ_BYTES && MAX_READ_BYTES <= DEFAULT_MAX_FRAME_BYTES);
 const _: () = assert!(LOAD_RETRY_MIN.as_millis() <= LOAD_RETRY_MAX.as_millis());
+const _: () = assert!(ACCEPT_BACKOFF.as_millis() <= ACCEPT_BACKOFF_MAX.as_millis());
+const _: () = assert!(ACCEPT_BACKOFF_MAX.as_millis() < ACCEPT_LOG_INTERVAL.as_millis());
 const _: () = assert!(TICK_GRANULARITY.as_millis() <= IDLE_WAKE.as_millis());

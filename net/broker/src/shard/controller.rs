@@ -17,11 +17,14 @@ pub struct Controller {
 }
 
 impl Controller {
-    /// Loads the saved metadata and places every partition on this broker's
-    /// cores (moving those whose core no longer exists).
-    pub fn load(shard: &Shard) -> Result<(Controller, Vec<Effect>), MetadataError> {
+    /// Takes over the saved metadata (read by [`ShardSet::start`] before the
+    /// cores start, so a damaged file fails the start at once) and places every
+    /// partition on this broker's cores (moving those whose core no longer
+    /// exists).
+    ///
+    /// [`ShardSet::start`]: super::ShardSet::start
+    pub fn load(shard: &Shard, mut metadata: Metadata) -> Result<(Controller, Vec<Effect>), MetadataError> {
         let store = MetadataStore::new(shard.data_dir());
-        let mut metadata = store.load()?;
         let before = metadata.version;
         let effects = metadata.start_on(shard.cores);
         if metadata.version != before {

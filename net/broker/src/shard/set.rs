@@ -15,7 +15,7 @@ use super::controller::{distribute, Controller};
 use super::messages::ControlMessage;
 use super::state::Shard;
 use crate::limits::{DEFAULT_RETENTION_CHECK_MS, FLUSH_TICK_MS};
-use corelog_replication::metadata::MetadataError;
+use corelog_replication::metadata::{Metadata, MetadataError, MetadataStore};
 use corelog_runtime::{control_channel, spawn_cores, ControlReceiver, ControlSender, CoreHandle, ExecutorConfig};
 use corelog_storage::limits::DEFAULT_TAIL_CACHE_BYTES;
 
@@ -76,6 +76,10 @@ impl ShardSet {
     {
         std::fs::create_dir_all(&config.data_dir)?;
         let lock = lock_data_dir(&config.data_dir)?;
+        // Read here, not on core 0: a damaged file then fails the start at
+        // once with its name, instead of leaving the cores never listening.
+        let metadata = MetadataStore::new(&config.data_dir).load().map_err(|e| io::Error::other(e.to_string()))?;
+        let metadata = Arc::new(Mutex::new(Some(metadata)));
         let cores = config.cores.clamp(1, corelog_runtime::available_cores());
         let (senders, receivers): (Vec<_>, Vec<_>) = (0..cores).map(|_| control_channel()).unzip();
         let receivers: Arc<Mutex<Vec<Option<ControlReceiver<ControlMessage>>>>> =
@@ -85,9 +89,10 @@ impl ShardSet {
         let handles = spawn_cores(cores, &executor, move |core| {
             let rx = receivers.lock().expect("receivers lock").get_mut(core).and_then(Option::take);
             let (peers, config, serve) = (peers.clone(), config.clone(), serve.clone());
+            let metadata = if core == 0 { metadata.lock().expect("metadata lock").take() } else { None };
             async move {
                 let rx = rx.ok_or_else(|| format!("core {core} started twice"))?;
-                core_main(core as u32, rx, peers, config, serve).await
+                core_main(core as u32, rx, peers, config, metadata, serve).await
             }
         })?;
         Ok(ShardSet { handles, senders, _lock: lock })
@@ -131,6 +136,7 @@ async fn core_main<G, F>(
     rx: ControlReceiver<ControlMessage>,
     peers: Vec<ControlSender<ControlMessage>>,
     config: ShardSetConfig,
+    metadata: Option<Metadata>,
     serve: G,
 ) -> Result<(), String>
 where
@@ -139,8 +145,8 @@ where
 {
     let shard = Rc::new(Shard::new(core, &config.data_dir, config.tail_cache_bytes, peers));
     let mut controller = None;
-    if core == 0 {
-        let (c, effects) = Controller::load(&shard).map_err(|e| format!("loading metadata: {e}"))?;
+    if let Some(metadata) = metadata {
+        let (c, effects) = Controller::load(&shard, metadata).map_err(|e| format!("loading metadata: {e}"))?;
         let snapshot = Arc::new(c.metadata().clone());
         controller = Some(c);
         // Other cores' control loops are already running on their executors.
