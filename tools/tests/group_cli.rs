@@ -218,3 +218,22 @@ fn consumer_groups_through_the_cli() {
 fn chrono_free_now_ms() -> u128 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("after 1970").as_millis()
 }
+
+/// Looking at groups on a broker that never served one creates nothing:
+/// `__consumer_offsets` appears only with the first group that forms.
+#[test]
+fn read_only_group_commands_create_no_offsets_topic() {
+    let broker = BrokerProcess::start(GROUP_SETTINGS);
+    let bs = broker.bootstrap();
+    let b = bs.as_str();
+    corelog(&["group", "describe", "nosuchgroup", "-b", b], "").fails_with("does not exist");
+    corelog(&["group", "delete", "nosuchgroup", "-b", b], "").fails_with("does not exist");
+    assert_eq!(corelog(&["group", "list", "-b", b], "").ok().stdout, "");
+    corelog(&["topic", "describe", "__consumer_offsets", "-b", b], "").fails_with("__consumer_offsets");
+    // The first group that forms creates it.
+    corelog(&["topic", "create", "t", "-b", b], "").ok();
+    produce(b, "one", 0..3);
+    corelog(&["consume", "--topic", "t", "--group", "g", "-b", b], "").ok();
+    corelog(&["topic", "describe", "__consumer_offsets", "-b", b], "").ok();
+    assert!(corelog(&["group", "list", "-b", b], "").ok().stdout.contains('g'));
+}

@@ -139,7 +139,7 @@ pub use state_machine::GroupCoordinator;
 use corelog_protocol::hash::{murmur2, to_positive};
 
 /// The internal topic holding committed offsets and group metadata.
-pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
+pub use corelog_protocol::OFFSETS_TOPIC;
 
 /// Default partition count of [`OFFSETS_TOPIC`].
 pub const DEFAULT_OFFSETS_TOPIC_PARTITIONS: u32 = 16;

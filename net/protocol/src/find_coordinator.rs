@@ -2,13 +2,19 @@
 //!
 //! A group's coordinator is the core owning partition
 //! `coordinator_partition(group_id, P)` of the internal topic
-//! `__consumer_offsets` (see [`crate::coordinator::coordinator_partition`]).
+//! [`OFFSETS_TOPIC`] (see `corelog_coordinator::coordinator_partition`).
 //! Any core answers this request; the client then sends every other group
 //! request (join, sync, heartbeat, leave, offset commit/fetch, describe,
 //! delete) for that group to the returned endpoint, and asks again after a
 //! [`ErrorCode::NotCoordinator`] or [`ErrorCode::CoordinatorNotAvailable`].
 
 use rkyv::{Archive, Deserialize, Serialize};
+
+/// The internal topic holding committed offsets and group metadata. Named
+/// here, below both the client and the coordinator: the broker creates it on
+/// the first group request, and read-only tools check for it so they create
+/// nothing.
+pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
 
 use super::check::{self, Budget, Check};
 use super::error::ProtocolError;

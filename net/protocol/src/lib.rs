@@ -100,7 +100,7 @@ pub use decoder::FrameDecoder;
 pub use error::{EncodeError, ProtocolError};
 pub use error_code::ErrorCode;
 pub use fetch::{FetchPartition, FetchPartitionResponse, FetchRequest, FetchResponse, FetchTopic, FetchTopicResponse};
-pub use find_coordinator::{FindCoordinatorRequest, FindCoordinatorResponse};
+pub use find_coordinator::{FindCoordinatorRequest, FindCoordinatorResponse, OFFSETS_TOPIC};
 pub use frame::{Frame, FrameError, FrameHeader, FRAME_HEADER_LEN};
 pub use group_admin::{
     DeleteGroupsRequest, DeleteGroupsResponse, DescribeGroupsRequest, DescribeGroupsResponse, DescribedGroup,

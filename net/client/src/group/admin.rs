@@ -21,7 +21,7 @@ use crate::metadata::resolve;
 use corelog_protocol::consumer_protocol::{Assignment, Subscription};
 use corelog_protocol::{
     DeleteGroupsRequest, DescribeGroupsRequest, ErrorCode, GroupState, ListGroupsRequest, OffsetFetchRequest, Request,
-    Response, NO_GENERATION,
+    Response, NO_GENERATION, OFFSETS_TOPIC,
 };
 
 /// A group as ListGroups reports it.
@@ -73,6 +73,9 @@ pub struct GroupDescription {
 impl Admin {
     /// Every group of every coordinator, by id (asks every core endpoint).
     pub async fn list_groups(&self) -> ClientResult<Vec<GroupListing>> {
+        if !self.any_group_exists().await? {
+            return Ok(Vec::new());
+        }
         let cluster = self.cluster();
         if cluster.brokers().is_empty() {
             cluster.refresh().await?;
@@ -147,6 +150,9 @@ impl Admin {
     /// and assignments. A group the coordinator does not know fails with the
     /// broker's `UnknownGroup`.
     pub async fn describe_group(&self, group_id: &str) -> ClientResult<GroupDescription> {
+        if !self.any_group_exists().await? {
+            return Err(unknown_group(ClientError::Broker { code: ErrorCode::UnknownGroup, message: None }, group_id));
+        }
         let request = Request::DescribeGroups(DescribeGroupsRequest { group_ids: vec![group_id.to_owned()] });
         let (coordinator, described) = self
             .coordinator_call(group_id, &request, |response| match response {
@@ -188,6 +194,9 @@ impl Admin {
     /// Deletes `group_id` and its committed offsets. Only a group without
     /// members can be deleted (else the broker's `GroupNotEmpty`).
     pub async fn delete_group(&self, group_id: &str) -> ClientResult<()> {
+        if !self.any_group_exists().await? {
+            return Err(unknown_group(ClientError::Broker { code: ErrorCode::UnknownGroup, message: None }, group_id));
+        }
         let request = Request::DeleteGroups(DeleteGroupsRequest { group_ids: vec![group_id.to_owned()] });
         self.coordinator_call(group_id, &request, |response| match response {
             Response::DeleteGroups(mut resp) if resp.error.is_ok() => match resp.results.pop() {
@@ -204,6 +213,9 @@ impl Admin {
 
     /// Every offset `group_id` has committed (none for an unknown group).
     pub async fn group_offsets(&self, group_id: &str) -> ClientResult<BTreeMap<TopicPartition, u64>> {
+        if !self.any_group_exists().await? {
+            return Ok(BTreeMap::new());
+        }
         let request = Request::OffsetFetch(OffsetFetchRequest { group_id: group_id.to_owned(), topics: None });
         let (_, resp) = self
             .coordinator_call(group_id, &request, |response| match response {
@@ -251,6 +263,18 @@ impl Admin {
         })
         .await
         .map(|_| ())
+    }
+
+    /// Whether any group can exist. The broker creates [`OFFSETS_TOPIC`] on
+    /// the first group request (FindCoordinator or a coordinator api); until
+    /// then no group has state. The read-only calls ask the metadata first so
+    /// that looking at groups creates nothing.
+    async fn any_group_exists(&self) -> ClientResult<bool> {
+        match self.cluster().topic_metadata(OFFSETS_TOPIC).await {
+            Ok(_) => Ok(true),
+            Err(ClientError::UnknownTopic(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     /// Sends `request` to `group_id`'s coordinator; `extract` turns the
