@@ -20,7 +20,15 @@ pub struct BootstrapArgs {
     /// each partition's owning core directly).
     #[arg(long, short = 'b', value_name = "HOST:PORT,...", default_value = DEFAULT_BOOTSTRAP)]
     pub bootstrap: String,
+    /// How long to keep retrying while no broker accepts the connection
+    /// (refused or reset: one that is starting or restarting), in ms.
+    #[arg(long, value_name = "MS", default_value_t = DEFAULT_RECONNECT_TIMEOUT_MS)]
+    pub reconnect_timeout_ms: u64,
 }
+
+/// The default of `--reconnect-timeout-ms`: long enough for a broker to
+/// restart after a kill -9, short enough for a person who mistyped a port.
+pub const DEFAULT_RECONNECT_TIMEOUT_MS: u64 = 10_000;
 
 impl BootstrapArgs {
     /// The endpoints, resolved.
@@ -31,6 +39,7 @@ impl BootstrapArgs {
     /// Connects to the cluster and loads the metadata of every topic.
     pub async fn connect(&self, config: ClientConfig) -> Result<Cluster, String> {
         let addrs = self.addrs()?;
+        let config = ClientConfig { reconnect_timeout: Duration::from_millis(self.reconnect_timeout_ms), ..config };
         match Cluster::connect(&addrs, config).await {
             Ok(cluster) => Ok(cluster),
             Err(e @ (ClientError::NoBrokers(_) | ClientError::Io { .. } | ClientError::Timeout(_))) => {

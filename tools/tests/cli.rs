@@ -146,15 +146,19 @@ fn topics_produce_and_consume_through_the_cli() {
 fn bad_input_gives_one_line_errors() {
     // Nothing listens on a port that was free a moment ago.
     let down = format!("127.0.0.1:{}", free_port());
+    // (Retried for 200 ms, not the default 10 s: a restarting broker would be
+    // waited for.)
+    let quick = ["--reconnect-timeout-ms", "200"];
     for args in [
         vec!["topic", "list", "--bootstrap", &down],
         vec!["topic", "create", "t", "-b", &down],
         vec!["consume", "--topic", "t", "-b", &down],
     ] {
-        let run = corelog(&args, "").fails_with(&format!("cannot connect to {down}: "));
+        let run = corelog(&[&args[..], &quick].concat(), "").fails_with(&format!("cannot connect to {down}: "));
         assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
     }
-    corelog(&["produce", "--topic", "t", "-b", &down], "x\n").fails_with(&format!("cannot connect to {down}"));
+    corelog(&["produce", "--topic", "t", "-b", &down, quick[0], quick[1]], "x\n")
+        .fails_with(&format!("cannot connect to {down}"));
 
     let bad = [
         (vec!["consume", "--topic", "t", "--from", "yesterday"], "expected earliest, latest, offset:N or timestamp:MS"),

@@ -12,7 +12,7 @@ use super::context::ServerContext;
 use super::metrics::publish;
 use std::time::{Duration, Instant};
 
-use crate::limits::{ACCEPT_BACKOFF, ACCEPT_BACKOFF_MAX, ACCEPT_LOG_INTERVAL};
+use crate::limits::{ACCEPT_BACKOFF, ACCEPT_BACKOFF_MAX, ACCEPT_LOG_INTERVAL, BIND_RETRY_FOR, BIND_RETRY_PAUSE};
 
 /// Listens on `host:base_port + core` and serves connections forever.
 /// Reports once on `ready` whether listening succeeded.
@@ -24,7 +24,7 @@ pub async fn serve(shard: Rc<Shard>, context: Rc<ServerContext>, ready: flume::S
             return;
         }
     };
-    let listener = match TcpListener::bind(addr) {
+    let listener = match bind(addr, shard.core).await {
         Ok(l) => l,
         Err(e) => {
             let _ = ready.send(Err(format!("core {} cannot listen on {addr}: {e}", shard.core)));
@@ -55,6 +55,25 @@ pub async fn serve(shard: Rc<Shard>, context: Rc<ServerContext>, ready: flume::S
                 let pause = failures.failed(shard.core, &e);
                 corelog_runtime::sleep(pause).await;
             }
+        }
+    }
+}
+
+/// Binds `addr`, retrying for up to [`BIND_RETRY_FOR`] while it is in use:
+/// right after a kill -9 the dying process (or a TIME_WAIT peer of a
+/// reused port) may hold it for a moment, and a restart should ride that
+/// out instead of failing. Any other error fails at once.
+async fn bind(addr: SocketAddr, core: u32) -> std::io::Result<TcpListener> {
+    let started = Instant::now();
+    loop {
+        match TcpListener::bind(addr) {
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && started.elapsed() < BIND_RETRY_FOR => {
+                if started.elapsed() < BIND_RETRY_PAUSE {
+                    tracing::warn!(core, %addr, "address in use; retrying the bind for {BIND_RETRY_FOR:?}");
+                }
+                corelog_runtime::sleep(BIND_RETRY_PAUSE).await;
+            }
+            other => return other,
         }
     }
 }

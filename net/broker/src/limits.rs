@@ -33,6 +33,13 @@ pub const MAX_READ_BYTES: usize = 1024 * 1024;
 /// doesn't spin.
 pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
 
+/// How long a core keeps retrying to bind its port while it is in use (the
+/// previous broker process may still be dying), before the start fails.
+pub const BIND_RETRY_FOR: Duration = Duration::from_secs(10);
+
+/// Pause between bind attempts.
+pub const BIND_RETRY_PAUSE: Duration = Duration::from_millis(100);
+
 /// Longest pause between accepts while they keep failing.
 pub const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
 
@@ -91,6 +98,9 @@ const _: () = assert!(MAX_MEMBER_METADATA_BYTES < OFFSETS_TOPIC_MAX_BATCH_BYTES)
 // A socket read never exceeds what the decoder may hold for one frame.
 const _: () = assert!(MIN_READ_BYTES <= MAX_READ_BYTES && MAX_READ_BYTES <= DEFAULT_MAX_FRAME_BYTES);
 const _: () = assert!(LOAD_RETRY_MIN.as_millis() <= LOAD_RETRY_MAX.as_millis());
+const _: () = assert!(BIND_RETRY_PAUSE.as_millis() < BIND_RETRY_FOR.as_millis());
+// The whole start, bind retries included, fits the start timeout.
+const _: () = assert!(BIND_RETRY_FOR.as_millis() < START_TIMEOUT.as_millis());
 const _: () = assert!(ACCEPT_BACKOFF.as_millis() <= ACCEPT_BACKOFF_MAX.as_millis());
 const _: () = assert!(ACCEPT_BACKOFF_MAX.as_millis() < ACCEPT_LOG_INTERVAL.as_millis());
 const _: () = assert!(TICK_GRANULARITY.as_millis() <= IDLE_WAKE.as_millis());

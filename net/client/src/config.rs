@@ -33,6 +33,11 @@ pub struct ClientConfig {
     pub max_frame_bytes: usize,
     /// Pause before retrying after a retriable error. Default 100 ms.
     pub retry_backoff: Duration,
+    /// How long to keep retrying when no endpoint accepts a connection
+    /// (refused or reset: a broker starting or restarting), pausing from
+    /// `retry_backoff` doubling up to 1 s, before failing with
+    /// [`ClientError::NoBrokers`](crate::ClientError::NoBrokers). Default 30 s.
+    pub reconnect_timeout: Duration,
     /// Metadata older than this is refreshed before use. Default 5 min.
     pub metadata_max_age: Duration,
 }
@@ -46,6 +51,7 @@ impl Default for ClientConfig {
             max_in_flight: 64,
             max_frame_bytes: DEFAULT_MAX_FRAME_BYTES.max(64 << 20),
             retry_backoff: Duration::from_millis(100),
+            reconnect_timeout: Duration::from_secs(30),
             metadata_max_age: Duration::from_secs(300),
         }
     }

@@ -4,6 +4,10 @@
 /// Bytes asked of the socket per read.
 pub const READ_BUFFER_BYTES: usize = 128 * 1024;
 
+/// Longest pause between rounds of reconnect attempts when no endpoint
+/// answers (Kafka's `reconnect.backoff.max.ms`).
+pub const MAX_RECONNECT_BACKOFF: std::time::Duration = std::time::Duration::from_secs(1);
+
 // A response is read in a few socket reads, never more bytes per read than
 // one frame may hold.
 const _: () = assert!(READ_BUFFER_BYTES <= corelog_protocol::limits::DEFAULT_MAX_FRAME_BYTES);

@@ -23,6 +23,7 @@ use futures::future::{FutureExt, LocalBoxFuture, Shared};
 use super::config::ClientConfig;
 use super::connection::Connection;
 use super::error::{check_code, ClientError, ClientResult};
+use crate::limits::MAX_RECONNECT_BACKOFF;
 use corelog_protocol::{BrokerMetadata, Endpoint, ErrorCode, MetadataRequest, MetadataResponse, Request, Response};
 
 /// One partition as the metadata describes it.
@@ -315,20 +316,36 @@ impl Cluster {
     /// Sends `request` to any reachable endpoint: an open connection first,
     /// then the known core endpoints, then the bootstrap list. Only
     /// connection-level failures move on to the next endpoint.
+    ///
+    /// When every endpoint fails (refused, reset: a broker that is starting
+    /// or restarting), the round is tried again after a pause that doubles
+    /// from `retry_backoff` up to [`MAX_RECONNECT_BACKOFF`], until
+    /// `reconnect_timeout` has passed, as Kafka clients reconnect.
     pub async fn request_any(&self, request: &Request) -> ClientResult<Response> {
-        let mut last_err = None;
-        for addr in self.candidates() {
-            let attempt = async { self.connection(addr).await?.request(request).await }.await;
-            match attempt {
-                Ok(response) => return Ok(response),
-                Err(e @ (ClientError::Io { .. } | ClientError::Disconnected(_) | ClientError::Timeout(_))) => {
-                    tracing::debug!(%addr, error = %e, "endpoint unusable, trying the next");
-                    last_err = Some(e);
+        let config = &self.inner.config;
+        let deadline = Instant::now() + config.reconnect_timeout;
+        let mut backoff = config.retry_backoff.min(MAX_RECONNECT_BACKOFF);
+        loop {
+            let mut last_err = None;
+            for addr in self.candidates() {
+                let attempt = async { self.connection(addr).await?.request(request).await }.await;
+                match attempt {
+                    Ok(response) => return Ok(response),
+                    Err(e @ (ClientError::Io { .. } | ClientError::Disconnected(_) | ClientError::Timeout(_))) => {
+                        tracing::debug!(%addr, error = %e, "endpoint unusable, trying the next");
+                        last_err = Some(e);
+                    }
+                    Err(e) => return Err(e),
                 }
-                Err(e) => return Err(e),
             }
+            let reason = last_err.map_or_else(|| "no endpoints".to_owned(), |e| e.to_string());
+            if Instant::now() + backoff >= deadline {
+                return Err(ClientError::NoBrokers(reason));
+            }
+            tracing::debug!(error = %reason, ?backoff, "no endpoint answered; retrying");
+            corelog_runtime::sleep(backoff).await;
+            backoff = (backoff * 2).min(MAX_RECONNECT_BACKOFF);
         }
-        Err(ClientError::NoBrokers(last_err.map_or_else(|| "no endpoints".to_owned(), |e| e.to_string())))
     }
 
     /// Endpoints to try for a request any core can answer, best first.
