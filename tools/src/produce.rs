@@ -59,6 +59,12 @@ pub struct ProduceArgs {
     /// Compression of each batch.
     #[arg(long, value_enum, default_value_t = CompressionArg::None)]
     compression: CompressionArg,
+    /// Print a delivery report for every record to stdout, as it is
+    /// acknowledged: `LINE<TAB>PARTITION<TAB>OFFSET` (the input line number,
+    /// from 1; the offset is `-` with --acks 0, which gets no answer).
+    /// Reports come in acknowledgement order, not input order.
+    #[arg(long)]
+    print_offsets: bool,
     #[command(flatten)]
     bootstrap: BootstrapArgs,
 }
@@ -121,7 +127,7 @@ async fn produce(args: ProduceArgs) -> Result<(), String> {
 
     let separator = args.key_separator.as_deref().map(str::as_bytes);
     let mut pending = FuturesUnordered::new();
-    let mut tally = Tally::default();
+    let mut tally = Tally { print_offsets: args.print_offsets, ..Tally::default() };
     let mut line_no: u64 = 0;
     let mut read_error = None;
     while let Some(chunk) = lines.next().await {
@@ -183,10 +189,16 @@ struct Tally {
     sent: u64,
     failed: u64,
     first_error: Option<String>,
+    /// Print `LINE\tPARTITION\tOFFSET` for each delivered record.
+    print_offsets: bool,
 }
 
 impl Tally {
     fn record(&mut self, (line, outcome): (u64, ClientResult<RecordMetadata>)) {
+        if let (Ok(meta), true) = (&outcome, self.print_offsets) {
+            let offset = meta.offset.map_or_else(|| "-".to_owned(), |o| o.to_string());
+            println!("{line}\t{}\t{offset}", meta.partition);
+        }
         if let Err(e) = outcome {
             self.failed += 1;
             let msg = format!("line {line}: {}", describe(&e));

@@ -211,3 +211,43 @@ fn a_truncated_metadata_file_fails_the_start_naming_it() {
     let run = run.fails_with("metadata.json");
     assert!(!run.stderr.contains("did not start listening"), "{}", run.stderr);
 }
+
+/// `produce --print-offsets` tells where each input line went: every line
+/// once, and the consumer finds that line's value at that partition and offset.
+#[test]
+fn produce_reports_each_records_partition_and_offset() {
+    let broker = BrokerProcess::start("");
+    let bs = broker.bootstrap();
+    let b = bs.as_str();
+    corelog(&["topic", "create", "t", "--partitions", "3", "-b", b], "").ok();
+    let input: String = (1..=50).map(|i| format!("key-{i}:value-{i}\n")).collect();
+    let run = corelog(&["produce", "--topic", "t", "--key-separator", ":", "--print-offsets", "-b", b], &input).ok();
+    let mut reports: Vec<(u64, u32, u64)> = run
+        .stdout
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            assert_eq!(f.len(), 3, "{l:?}");
+            (f[0].parse().unwrap(), f[1].parse().unwrap(), f[2].parse().unwrap())
+        })
+        .collect();
+    reports.sort_unstable();
+    assert_eq!(reports.iter().map(|r| r.0).collect::<Vec<_>>(), (1..=50).collect::<Vec<u64>>());
+
+    let consumed = corelog(
+        &["consume", "--topic", "t", "--print-partition", "--print-offset", "--max-messages", "50", "-b", b],
+        "",
+    )
+    .ok()
+    .stdout;
+    let stored: std::collections::BTreeMap<(u32, u64), String> = consumed
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            ((f[0].parse().unwrap(), f[1].parse().unwrap()), f[2].to_owned())
+        })
+        .collect();
+    for (line, partition, offset) in reports {
+        assert_eq!(stored.get(&(partition, offset)), Some(&format!("value-{line}")), "line {line}");
+    }
+}
