@@ -33,6 +33,10 @@ pub struct BrokerSection {
     pub group_min_session_timeout_ms: Option<u32>,
     pub group_max_session_timeout_ms: Option<u32>,
     pub group_initial_rebalance_delay_ms: Option<u32>,
+    pub max_connections_per_core: Option<usize>,
+    pub request_memory_bytes_per_core: Option<usize>,
+    pub connection_idle_timeout_ms: Option<u64>,
+    pub request_receive_timeout_ms: Option<u64>,
 }
 
 impl ConfigFile {
@@ -63,6 +67,16 @@ impl ConfigFile {
             group_initial_rebalance_delay_ms: b
                 .group_initial_rebalance_delay_ms
                 .unwrap_or(d.group_initial_rebalance_delay_ms),
+            max_connections_per_core: b.max_connections_per_core.unwrap_or(d.max_connections_per_core),
+            request_memory_bytes_per_core: b.request_memory_bytes_per_core.unwrap_or(d.request_memory_bytes_per_core),
+            connection_idle_timeout: b
+                .connection_idle_timeout_ms
+                .map(Duration::from_millis)
+                .unwrap_or(d.connection_idle_timeout),
+            request_receive_timeout: b
+                .request_receive_timeout_ms
+                .map(Duration::from_millis)
+                .unwrap_or(d.request_receive_timeout),
         }
     }
 }
@@ -88,6 +102,10 @@ mod tests {
         assert_eq!(from_file.group_min_session_timeout_ms, d.group_min_session_timeout_ms);
         assert_eq!(from_file.group_max_session_timeout_ms, d.group_max_session_timeout_ms);
         assert_eq!(from_file.group_initial_rebalance_delay_ms, d.group_initial_rebalance_delay_ms);
+        assert_eq!(from_file.max_connections_per_core, d.max_connections_per_core);
+        assert_eq!(from_file.request_memory_bytes_per_core, d.request_memory_bytes_per_core);
+        assert_eq!(from_file.connection_idle_timeout, d.connection_idle_timeout);
+        assert_eq!(from_file.request_receive_timeout, d.request_receive_timeout);
     }
 
     #[test]

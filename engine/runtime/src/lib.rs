@@ -67,3 +67,8 @@ pub async fn timeout<F: std::future::Future>(duration: std::time::Duration, futu
         Either::Right(((), _)) => None,
     }
 }
+
+/// Runs `future` until `deadline`; None if it passed first.
+pub async fn timeout_at<F: std::future::Future>(deadline: std::time::Instant, future: F) -> Option<F::Output> {
+    timeout(deadline.saturating_duration_since(std::time::Instant::now()), future).await
+}

@@ -1,5 +1,6 @@
 //! Single-core async primitives: a FIFO [`Semaphore`] (with one permit, a
-//! fair mutex: no task can barge past one already waiting) and a [`Notify`].
+//! fair mutex: no task can barge past one already waiting; with many and
+//! weighted acquires, a byte budget) and a [`Notify`].
 //!
 //! Everything using them lives on one core (one executor), so they are built
 //! on `Rc`/`RefCell` and wakers, without atomics or locks.
@@ -19,43 +20,96 @@ pub struct Semaphore {
 
 struct SemState {
     permits: usize,
-    waiters: VecDeque<(u64, Waker)>,
+    /// Permits the semaphore was made with: no acquire asks for more.
+    capacity: usize,
+    /// Waiting acquires in arrival order: (id, permits wanted, waker).
+    waiters: VecDeque<(u64, usize, Waker)>,
     next_id: u64,
 }
 
 impl SemState {
     fn wake_front(&mut self) {
-        if self.permits > 0 {
-            if let Some((_, waker)) = self.waiters.front() {
+        if let Some((_, wanted, waker)) = self.waiters.front() {
+            if self.permits >= *wanted {
                 waker.wake_by_ref();
             }
         }
     }
+
+    fn release(&mut self, permits: usize) {
+        self.permits += permits;
+        debug_assert!(self.permits <= self.capacity, "more permits released than taken");
+        self.wake_front();
+    }
 }
 
-/// A permit of a [`Semaphore`]; released when dropped.
+/// Permits of a [`Semaphore`]; released when dropped.
 pub struct Permit {
     state: Rc<RefCell<SemState>>,
+    count: usize,
+}
+
+impl Permit {
+    /// Permits held.
+    pub fn count(&self) -> usize {
+        self.count
+    }
+
+    /// Gives back all but `keep` of the permits held (none if it holds fewer).
+    pub fn shrink_to(&mut self, keep: usize) {
+        if keep < self.count {
+            let freed = self.count - keep;
+            self.count = keep;
+            self.state.borrow_mut().release(freed);
+        }
+    }
+
+    /// Moves `count` of the permits held (at most all) into a new permit.
+    pub fn split(&mut self, count: usize) -> Permit {
+        let count = count.min(self.count);
+        self.count -= count;
+        Permit { state: self.state.clone(), count }
+    }
+
+    /// Takes over `other`'s permits (of the same semaphore).
+    pub fn merge(&mut self, mut other: Permit) {
+        debug_assert!(Rc::ptr_eq(&self.state, &other.state), "permits of another semaphore");
+        self.count += std::mem::take(&mut other.count);
+    }
 }
 
 impl Drop for Permit {
     fn drop(&mut self) {
-        let mut state = self.state.borrow_mut();
-        state.permits += 1;
-        state.wake_front();
+        if self.count > 0 {
+            self.state.borrow_mut().release(self.count);
+        }
     }
 }
 
 impl Semaphore {
     /// A semaphore with `permits` permits (at least one).
     pub fn new(permits: usize) -> Self {
-        let state = SemState { permits: permits.max(1), waiters: VecDeque::new(), next_id: 0 };
+        let permits = permits.max(1);
+        let state = SemState { permits, capacity: permits, waiters: VecDeque::new(), next_id: 0 };
         Semaphore { state: Rc::new(RefCell::new(state)) }
     }
 
     /// Waits for a permit.
     pub fn acquire(&self) -> Acquire {
-        Acquire { state: self.state.clone(), id: None }
+        self.acquire_many(1)
+    }
+
+    /// Waits for `permits` permits at once (clamped to the semaphore's
+    /// capacity, so it can always be granted); waiters are served in arrival
+    /// order, so a large acquire is not starved by small ones.
+    pub fn acquire_many(&self, permits: usize) -> Acquire {
+        let wanted = permits.min(self.state.borrow().capacity);
+        Acquire { state: self.state.clone(), id: None, wanted }
+    }
+
+    /// A permit holding nothing, to grow with [`Permit::merge`].
+    pub fn empty_permit(&self) -> Permit {
+        Permit { state: self.state.clone(), count: 0 }
     }
 
     /// Permits available right now.
@@ -64,10 +118,11 @@ impl Semaphore {
     }
 }
 
-/// Future of [`Semaphore::acquire`].
+/// Future of [`Semaphore::acquire`] and [`Semaphore::acquire_many`].
 pub struct Acquire {
     state: Rc<RefCell<SemState>>,
     id: Option<u64>,
+    wanted: usize,
 }
 
 impl Future for Acquire {
@@ -78,28 +133,28 @@ impl Future for Acquire {
         let mut state = this.state.borrow_mut();
         let first = match this.id {
             None => state.waiters.is_empty(),
-            Some(id) => state.waiters.front().is_some_and(|(front, _)| *front == id),
+            Some(id) => state.waiters.front().is_some_and(|(front, _, _)| *front == id),
         };
-        if first && state.permits > 0 {
-            state.permits -= 1;
+        if first && state.permits >= this.wanted {
+            state.permits -= this.wanted;
             if this.id.take().is_some() {
                 state.waiters.pop_front();
             }
             // More permits may be free for the next waiter.
             state.wake_front();
             drop(state);
-            return Poll::Ready(Permit { state: this.state.clone() });
+            return Poll::Ready(Permit { state: this.state.clone(), count: this.wanted });
         }
         match this.id {
             Some(id) => {
-                if let Some(entry) = state.waiters.iter_mut().find(|(w, _)| *w == id) {
-                    entry.1.clone_from(cx.waker());
+                if let Some(entry) = state.waiters.iter_mut().find(|(w, _, _)| *w == id) {
+                    entry.2.clone_from(cx.waker());
                 }
             }
             None => {
                 let id = state.next_id;
                 state.next_id += 1;
-                state.waiters.push_back((id, cx.waker().clone()));
+                state.waiters.push_back((id, this.wanted, cx.waker().clone()));
                 this.id = Some(id);
             }
         }
@@ -111,7 +166,7 @@ impl Drop for Acquire {
     fn drop(&mut self) {
         if let Some(id) = self.id {
             let mut state = self.state.borrow_mut();
-            state.waiters.retain(|(w, _)| *w != id);
+            state.waiters.retain(|(w, _, _)| *w != id);
             // If we were woken for a permit we will never take, pass it on.
             state.wake_front();
         }
@@ -206,6 +261,39 @@ mod tests {
         drop(b);
         drop(permit);
         assert!(poll_once(&mut c).is_ready());
+    }
+
+    #[test]
+    fn weighted_acquires_are_fifo_and_partial_releases_wake_the_next() {
+        let sem = Semaphore::new(100);
+        let Poll::Ready(mut big) = poll_once(&mut sem.acquire_many(80)) else { panic!("fits") };
+        let mut wants_50 = sem.acquire_many(50);
+        let mut wants_10 = sem.acquire_many(10);
+        assert!(poll_once(&mut wants_50).is_pending());
+        // 20 are free, but the 10 may not overtake the 50 waiting before it.
+        assert!(poll_once(&mut wants_10).is_pending());
+        let part = big.split(30);
+        assert_eq!((big.count(), part.count()), (50, 30));
+        drop(part);
+        let Poll::Ready(fifty) = poll_once(&mut wants_50) else { panic!("30 + 20 free") };
+        assert!(poll_once(&mut wants_10).is_pending());
+        big.shrink_to(40);
+        let Poll::Ready(ten) = poll_once(&mut wants_10) else { panic!("40 + 10 free") };
+        assert_eq!(sem.available(), 0);
+        let mut empty = sem.empty_permit();
+        empty.merge(fifty);
+        assert_eq!(empty.count(), 50);
+        drop((big, empty));
+        assert_eq!(sem.available(), 90, "only the ten are still held");
+        drop(ten);
+        assert_eq!(sem.available(), 100);
+    }
+
+    #[test]
+    fn an_acquire_larger_than_the_semaphore_is_clamped() {
+        let sem = Semaphore::new(10);
+        let Poll::Ready(p) = poll_once(&mut sem.acquire_many(1000)) else { panic!("clamped to 10") };
+        assert_eq!(p.count(), 10);
     }
 
     #[test]

@@ -12,6 +12,7 @@
 //! connection goes on.
 
 use std::rc::Rc;
+use std::time::Instant;
 
 use futures::channel::{mpsc, oneshot};
 use futures::{AsyncReadExt, AsyncWriteExt, SinkExt, StreamExt};
@@ -21,16 +22,14 @@ use corelog_runtime::TcpStream;
 
 use super::context::ServerContext;
 use super::handlers;
-use crate::limits::MAX_IN_FLIGHT_PER_CONNECTION;
-use crate::limits::MAX_READ_BYTES;
-use crate::limits::MIN_READ_BYTES;
+use crate::limits::{MAX_IDLE_BUFFER_BYTES, MAX_IN_FLIGHT_PER_CONNECTION, MAX_READ_BYTES, MIN_READ_BYTES, READ_GROWTH};
 use corelog_protocol::{
     decode_request, encode_response, EncodedFrame, ErrorCode, ErrorResponse, FrameDecoder, Response,
 };
 
 /// Serves one connection until the client goes away, a framing error, or the
 /// shard stops (then the socket is closed at once).
-pub async fn serve(stream: TcpStream, shard: Rc<Shard>, context: Rc<ServerContext>) {
+pub async fn serve(stream: TcpStream, shard: Rc<Shard>, context: Rc<ServerContext>, _open: OpenConnection) {
     let stopping = shard.clone();
     let stopped = std::pin::pin!(stopping.stopped());
     let session = std::pin::pin!(session(stream, shard, context));
@@ -58,33 +57,61 @@ async fn session(stream: TcpStream, shard: Rc<Shard>, context: Rc<ServerContext>
 
     let mut decoder = FrameDecoder::with_max_frame_len(context.config.max_frame_bytes);
     let mut tx = tx;
+    let (idle_timeout, receive_timeout) =
+        (context.config.connection_idle_timeout, context.config.request_receive_timeout);
+    // The bytes of this connection's receive buffer, reserved from the core's
+    // request memory before they are read (see `read_size`).
+    let mut held = context.request_memory.empty_permit();
+    // When the first byte of the request now arriving came in.
+    let mut request_started: Option<Instant> = None;
     'read: loop {
-        // Sized to the frame being read, within bounds: the buffer is
-        // zero-filled before the read, so reads never grow it far past the data.
-        let want = decoder.bytes_needed().unwrap_or(0).clamp(MIN_READ_BYTES, MAX_READ_BYTES);
+        let want = read_size(decoder.bytes_needed(), decoder.buffered_len());
+        let (deadline, waiting_for) = match request_started {
+            Some(at) => (at + receive_timeout, "the rest of a request"),
+            None => (Instant::now() + idle_timeout, "a request"),
+        };
+        // Back-pressure: with the core's request memory spent, this socket is
+        // not read until handled requests give some back.
+        let Some(grant) = corelog_runtime::timeout_at(deadline, context.request_memory.acquire_many(want)).await else {
+            tracing::debug!(%peer, "no request memory within the deadline for {waiting_for}; closing");
+            break;
+        };
+        held.merge(grant);
         let buf = decoder.buffer_mut();
         let len = buf.len();
         buf.resize(len + want, 0);
-        let n = match reader.read(&mut buf[len..]).await {
-            Ok(n) => n,
-            Err(e) => {
+        let n = match corelog_runtime::timeout_at(deadline, reader.read(&mut buf[len..])).await {
+            Some(Ok(n)) => n,
+            Some(Err(e)) => {
                 tracing::debug!(%peer, error = %e, "read failed");
+                0
+            }
+            None => {
+                tracing::debug!(%peer, "waited too long for {waiting_for}; closing");
                 0
             }
         };
         decoder.buffer_mut().truncate(len + n);
+        held.shrink_to(decoder.buffered_len());
         if n == 0 {
             break;
         }
+        request_started.get_or_insert_with(Instant::now);
         loop {
             match decoder.next_frame() {
                 Ok(Some(frame)) => {
+                    // The frame's bytes stay reserved until its handler is
+                    // done with them.
+                    let reserved = held.split(frame.header.frame_len());
+                    request_started = (decoder.buffered_len() > 0).then(Instant::now);
                     // Detached: a request runs to the end even if the client
                     // leaves (an append is never abandoned halfway).
                     let (shard, context, host) = (shard.clone(), context.clone(), client_host.clone());
                     let (done, response) = oneshot::channel();
                     corelog_runtime::spawn_detached(async move {
-                        let _ = done.send(handle(frame, &shard, &context, &host).await);
+                        let response = handle(frame, &shard, &context, &host).await;
+                        drop(reserved);
+                        let _ = done.send(response);
                     });
                     if tx.send(response).await.is_err() {
                         break 'read;
@@ -97,6 +124,12 @@ async fn session(stream: TcpStream, shard: Rc<Shard>, context: Rc<ServerContext>
                 }
             }
         }
+        // Between requests a connection keeps a small buffer, not the
+        // largest one it ever needed.
+        let buf = decoder.buffer_mut();
+        if buf.is_empty() && buf.capacity() > MAX_IDLE_BUFFER_BYTES {
+            *buf = bytes::BytesMut::new();
+        }
     }
     drop(tx);
     writing.join().await;
@@ -107,6 +140,33 @@ async fn session(stream: TcpStream, shard: Rc<Shard>, context: Rc<ServerContext>
 /// back to one piece per call), so each piece is its own io_uring send.
 /// Copying small chunks together would save sends at the cost of the
 /// zero-copy path; large fetch responses are a few 1 MiB pieces anyway.
+/// Counts a connection in `ServerContext::connections` from its accept (so
+/// a burst of accepts cannot overshoot the limit before their tasks run)
+/// until it closes.
+pub struct OpenConnection(Rc<ServerContext>);
+
+impl OpenConnection {
+    pub fn new(context: Rc<ServerContext>) -> Self {
+        context.connections.set(context.connections.get() + 1);
+        OpenConnection(context)
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.connections.set(self.0.connections.get() - 1);
+    }
+}
+
+/// How much to read next: what the frame in progress still needs, at least
+/// [`MIN_READ_BYTES`] (to take pipelined frames in one read), but never more
+/// than [`READ_GROWTH`] times the bytes already buffered: the buffer grows
+/// with bytes that actually arrived, not with a length a header announces.
+fn read_size(needed: Option<usize>, buffered: usize) -> usize {
+    let most = buffered.saturating_mul(READ_GROWTH).clamp(MIN_READ_BYTES, MAX_READ_BYTES);
+    needed.unwrap_or(MIN_READ_BYTES).clamp(MIN_READ_BYTES, most)
+}
+
 async fn write_frame<W: futures::AsyncWrite + Unpin>(writer: &mut W, frame: &EncodedFrame) -> std::io::Result<()> {
     writer.write_all(&frame.head).await?;
     for chunk in &frame.data {

@@ -19,6 +19,12 @@ pub struct ServerContext {
     pub metrics: CoreMetrics,
     /// This core's consumer-group coordinator.
     pub groups: Rc<GroupRuntime>,
+    /// This core's request memory, in bytes (`request_memory_bytes_per_core`):
+    /// connections reserve what they read and give it back when the request
+    /// is handled.
+    pub request_memory: corelog_runtime::sync::Semaphore,
+    /// Client connections this core serves right now.
+    pub connections: std::cell::Cell<usize>,
 }
 
 impl ServerContext {

@@ -35,7 +35,11 @@ pub async fn serve(shard: Rc<Shard>, context: Rc<ServerContext>, ready: flume::S
     tracing::info!(core = shard.core, %addr, "listening");
     corelog_runtime::spawn_detached(publish::publish(shard.clone(), context.metrics.clone()));
     context.groups.start();
+    if shard.core == 0 {
+        corelog_runtime::spawn_detached(super::memory::trim_periodically());
+    }
     let mut failures = AcceptFailures::default();
+    let mut refused = RefusedConnections::default();
     loop {
         let accepted = {
             let accept = std::pin::pin!(listener.accept());
@@ -49,7 +53,13 @@ pub async fn serve(shard: Rc<Shard>, context: Rc<ServerContext>, ready: flume::S
         match accepted {
             Ok(stream) => {
                 failures.succeeded(shard.core);
-                corelog_runtime::spawn_detached(connection::serve(stream, shard.clone(), context.clone()))
+                if context.connections.get() >= context.config.max_connections_per_core {
+                    refused.refuse(shard.core, context.config.max_connections_per_core);
+                    drop(stream);
+                    continue;
+                }
+                let open = connection::OpenConnection::new(context.clone());
+                corelog_runtime::spawn_detached(connection::serve(stream, shard.clone(), context.clone(), open))
             }
             Err(e) => {
                 let pause = failures.failed(shard.core, &e);
@@ -74,6 +84,30 @@ async fn bind(addr: SocketAddr, core: u32) -> std::io::Result<TcpListener> {
                 corelog_runtime::sleep(BIND_RETRY_PAUSE).await;
             }
             other => return other,
+        }
+    }
+}
+
+/// Connections closed at once because the core serves its maximum; logged
+/// at most once per [`ACCEPT_LOG_INTERVAL`] with the count since.
+#[derive(Default)]
+struct RefusedConnections {
+    unlogged: u64,
+    last_logged: Option<Instant>,
+}
+
+impl RefusedConnections {
+    fn refuse(&mut self, core: u32, max: usize) {
+        self.unlogged += 1;
+        if self.last_logged.is_none_or(|at| at.elapsed() >= ACCEPT_LOG_INTERVAL) {
+            tracing::warn!(
+                core,
+                max_connections_per_core = max,
+                refused = self.unlogged,
+                "too many connections; closing new ones"
+            );
+            self.last_logged = Some(Instant::now());
+            self.unlogged = 0;
         }
     }
 }

@@ -17,6 +17,7 @@ mod errors;
 mod groups;
 mod handlers;
 pub mod limits;
+mod memory;
 mod metrics;
 pub mod shard;
 
@@ -27,7 +28,10 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::limits::DEFAULT_RETENTION_CHECK_MS;
+use crate::limits::{
+    DEFAULT_CONNECTION_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS_PER_CORE, DEFAULT_REQUEST_MEMORY_BYTES_PER_CORE,
+    DEFAULT_REQUEST_RECEIVE_TIMEOUT, DEFAULT_RETENTION_CHECK_MS,
+};
 use crate::shard::{ShardSet, ShardSetConfig};
 use corelog_protocol::limits::MAX_PARTITIONS_PER_TOPIC;
 use corelog_runtime::ExecutorConfig;
@@ -88,6 +92,21 @@ pub struct BrokerConfig {
     /// started together form one generation instead of one per member. 0
     /// disables it. Default 3 s (Kafka's `group.initial.rebalance.delay.ms`).
     pub group_initial_rebalance_delay_ms: u32,
+    /// Most client connections one core serves at once; a connection past
+    /// it is accepted and closed at once (logged at most once per 10 s).
+    /// Default 4096.
+    pub max_connections_per_core: usize,
+    /// Bytes of requests one core holds while they arrive and while they are
+    /// handled: every read reserves its bytes first, so past this the core
+    /// stops reading sockets until requests finish (back-pressure, not
+    /// allocation). At least `max_frame_bytes`. Default 256 MiB.
+    pub request_memory_bytes_per_core: usize,
+    /// A connection with nothing to read for this long is closed. Default
+    /// 10 min (Kafka's `connections.max.idle.ms`).
+    pub connection_idle_timeout: Duration,
+    /// A request whose first bytes arrived must arrive whole within this, or
+    /// its connection is closed and its bytes given back. Default 30 s.
+    pub request_receive_timeout: Duration,
 }
 
 impl Default for BrokerConfig {
@@ -109,6 +128,10 @@ impl Default for BrokerConfig {
             group_min_session_timeout_ms: coordinator.min_session_timeout_ms,
             group_max_session_timeout_ms: coordinator.max_session_timeout_ms,
             group_initial_rebalance_delay_ms: coordinator.initial_rebalance_delay_ms,
+            max_connections_per_core: DEFAULT_MAX_CONNECTIONS_PER_CORE,
+            request_memory_bytes_per_core: DEFAULT_REQUEST_MEMORY_BYTES_PER_CORE,
+            connection_idle_timeout: DEFAULT_CONNECTION_IDLE_TIMEOUT,
+            request_receive_timeout: DEFAULT_REQUEST_RECEIVE_TIMEOUT,
         }
     }
 }
@@ -137,6 +160,16 @@ impl Broker {
             let message = format!("offsets_partitions must be in [1, {MAX_PARTITIONS_PER_TOPIC}]");
             return Err(io::Error::new(io::ErrorKind::InvalidInput, message));
         }
+        if config.request_memory_bytes_per_core < config.max_frame_bytes {
+            let message = format!(
+                "request_memory_bytes_per_core ({}) must be at least max_frame_bytes ({}): a largest frame must fit",
+                config.request_memory_bytes_per_core, config.max_frame_bytes
+            );
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, message));
+        }
+        if config.max_connections_per_core == 0 {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "max_connections_per_core must be at least 1"));
+        }
         let endpoints: Vec<SocketAddr> = (0..cores).map(|c| SocketAddr::new(ip, config.base_port + c as u16)).collect();
         let metrics = Arc::new(BrokerMetrics::new());
         let metrics_http = config
@@ -159,6 +192,8 @@ impl Broker {
                 config: context_config.clone(),
                 cores: core_count,
                 metrics: metrics.core(shard.core),
+                request_memory: corelog_runtime::sync::Semaphore::new(context_config.request_memory_bytes_per_core),
+                connections: std::cell::Cell::new(0),
                 groups: GroupRuntime::new(shard.clone(), GroupSettings::from_broker(&context_config)),
             });
             endpoint::serve(shard, context, ready_tx.clone())

@@ -29,6 +29,30 @@ pub const MIN_READ_BYTES: usize = 64 * 1024;
 /// Largest single read from a client socket into its frame buffer.
 pub const MAX_READ_BYTES: usize = 1024 * 1024;
 
+/// A read asks for at most this many times the bytes already buffered, so a
+/// connection's buffer grows with what arrived (64 KiB, then 256 KiB, then
+/// 1 MiB reads for a large request), never with a frame length it announces.
+pub const READ_GROWTH: usize = 4;
+
+/// A connection whose buffer emptied keeps it only up to this capacity;
+/// a larger one is freed until the next request needs it.
+pub const MAX_IDLE_BUFFER_BYTES: usize = 256 * 1024;
+
+/// Default most client connections one core serves at once.
+pub const DEFAULT_MAX_CONNECTIONS_PER_CORE: usize = 4096;
+
+/// Default bytes of requests one core holds while they arrive and are
+/// handled; past it the core stops reading sockets (back-pressure).
+pub const DEFAULT_REQUEST_MEMORY_BYTES_PER_CORE: usize = 256 * 1024 * 1024;
+
+/// Default: a connection silent this long is closed (Kafka's
+/// `connections.max.idle.ms`).
+pub const DEFAULT_CONNECTION_IDLE_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// Default: a request whose first bytes arrived must be complete this soon
+/// (a slowloris client is closed, and its bytes given back).
+pub const DEFAULT_REQUEST_RECEIVE_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Pause after a failed accept (e.g. out of file descriptors) so the loop
 /// doesn't spin.
 pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
@@ -78,6 +102,9 @@ pub const OFFSETS_TOPIC_MAX_BATCH_BYTES: usize = 16 * 1024 * 1024;
 /// Longest a request waits for its group's partition to finish loading.
 pub const LOAD_WAIT: Duration = Duration::from_secs(5);
 
+/// How often core 0 returns freed heap memory to the system (see memory.rs).
+pub const TRIM_INTERVAL: Duration = Duration::from_secs(5);
+
 // Metrics endpoint (HTTP).
 
 /// A metrics scraper gets this long to send its request and read the answer.
@@ -95,6 +122,10 @@ const _: () = assert!(DEFAULT_MAX_BATCH_BYTES < DEFAULT_MAX_FRAME_BYTES);
 const _: () = assert!(OFFSETS_TOPIC_MAX_BATCH_BYTES <= MAX_BATCH_BYTES_CEILING);
 // A group's metadata (its members' subscriptions) fits one offsets-topic batch.
 const _: () = assert!(MAX_MEMBER_METADATA_BYTES < OFFSETS_TOPIC_MAX_BATCH_BYTES);
+// The default request memory holds several frames of the largest default size
+// (a smaller configured one is refused at start).
+const _: () = assert!(DEFAULT_REQUEST_MEMORY_BYTES_PER_CORE >= 4 * DEFAULT_MAX_FRAME_BYTES);
+const _: () = assert!(MAX_IDLE_BUFFER_BYTES >= MIN_READ_BYTES && READ_GROWTH >= 2);
 // A socket read never exceeds what the decoder may hold for one frame.
 const _: () = assert!(MIN_READ_BYTES <= MAX_READ_BYTES && MAX_READ_BYTES <= DEFAULT_MAX_FRAME_BYTES);
 const _: () = assert!(LOAD_RETRY_MIN.as_millis() <= LOAD_RETRY_MAX.as_millis());

@@ -12,8 +12,9 @@ use super::limits::{DEFAULT_MAX_FRAME_BYTES, MAX_FRAME_BYTES_CEILING};
 /// until it returns `Ok(None)`: many frames may sit in the buffer at once
 /// (pipelining), and a frame may arrive in any number of pieces.
 ///
-/// The frame length is checked against the maximum as soon as its first four
-/// bytes arrive, and the whole header as soon as its 32 bytes arrive, so an
+/// The decoder never allocates for an announced length: the buffer holds
+/// exactly what was fed (or read into it). The frame length is checked
+/// against the maximum as soon as its first four bytes arrive, and the whole header as soon as its 32 bytes arrive, so an
 /// oversized or foreign stream is rejected before its payload is buffered.
 /// After an error the decoder is *failed*: every later call returns the same
 /// error, because the stream is no longer in frame — close the connection.
@@ -125,8 +126,9 @@ impl FrameDecoder {
         };
         header.validate(self.max_frame_len)?;
         if self.buf.len() < frame_len {
-            // Make room for the rest of this frame in one step.
-            self.buf.reserve(frame_len - self.buf.len());
+            // No room is reserved for the rest: the length is the peer's
+            // claim, and memory must follow bytes that arrived (the caller
+            // grows its reads with them).
             return Ok(None);
         }
         let bytes = self.buf.split_to(frame_len).freeze();
@@ -169,6 +171,17 @@ mod tests {
         assert!(d.next_frame().unwrap().is_some());
         assert_eq!(d.next_frame(), Ok(None));
         assert_eq!(d.buffered_len(), 0);
+    }
+
+    #[test]
+    fn an_announced_length_allocates_nothing() {
+        let mut d = FrameDecoder::new();
+        let mut h = FrameHeader::new(1, 0, 9, 0);
+        h.frame_len = (DEFAULT_MAX_FRAME_BYTES as u32).into();
+        d.feed(h.as_bytes());
+        assert_eq!(d.next_frame(), Ok(None));
+        assert_eq!(d.bytes_needed(), Some(DEFAULT_MAX_FRAME_BYTES - FRAME_HEADER_LEN));
+        assert!(d.buffer_mut().capacity() < 4096, "capacity {}", d.buffer_mut().capacity());
     }
 
     #[test]
