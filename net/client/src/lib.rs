@@ -57,11 +57,14 @@ mod flush;
 pub mod group;
 pub mod limits;
 pub mod metadata;
+mod metadata_fetch;
 mod offsets;
 pub mod partitioner;
 pub mod producer;
+mod producer_config;
 mod producer_record;
 mod producer_send;
+mod producer_state;
 
 pub use admin::Admin;
 pub use assignors::{Assignor, TopicPartition};

@@ -26,7 +26,6 @@ use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use corelog_format::Compression;
 use corelog_runtime::Task;
 use futures::channel::oneshot;
 
@@ -34,55 +33,15 @@ use super::accumulator::{Accumulator, ProducerBatch, RecordSlot};
 use super::error::{ClientError, ClientResult};
 use super::flush::FlushTracker;
 use super::metadata::Cluster;
+use super::metadata_fetch::MetadataFetch;
 use super::partitioner::Partitioner;
+pub use super::producer_config::ProducerConfig;
 use super::producer_record::{Delivery, ReportTo};
 pub use super::producer_record::{DeliveryCallback, DeliveryFuture, ProducerRecord, RecordMetadata};
-use super::producer_send::{send_request, MetadataFetch};
+use super::producer_send::send_request;
+use super::producer_state::{Shared, State};
 use super::ClientConfig;
-use corelog_protocol::Acks;
 use corelog_runtime::sync::Notify;
-
-/// Producer settings.
-#[derive(Debug, Clone)]
-pub struct ProducerConfig {
-    /// Acknowledgement level. Default [`Acks::All`].
-    pub acks: Acks,
-    /// How long a batch may wait for more records before it is sent. Default 5 ms.
-    pub linger: Duration,
-    /// Target encoded size of a batch in bytes (a bigger record gets a batch
-    /// of its own; keep below the topic's `max.message.bytes`). Default 64 KiB.
-    pub batch_size: usize,
-    /// Most produce requests in flight per endpoint. Default 5.
-    pub max_in_flight: usize,
-    /// Largest produce request (sum of its batches); more batches for an
-    /// endpoint go in further requests. Default 8 MiB.
-    pub max_request_bytes: usize,
-    /// How often a batch is retried after a retriable error. Default 10.
-    pub retries: u32,
-    /// Pause before a retry. Default 100 ms.
-    pub retry_backoff: Duration,
-    /// How long to wait for each produce response; also the broker-side
-    /// acks timeout. Default 30 s.
-    pub request_timeout: Duration,
-    /// Batch compression. Default none.
-    pub compression: Compression,
-}
-
-impl Default for ProducerConfig {
-    fn default() -> Self {
-        ProducerConfig {
-            acks: Acks::All,
-            linger: Duration::from_millis(5),
-            batch_size: 64 * 1024,
-            max_in_flight: 5,
-            max_request_bytes: 8 << 20,
-            retries: 10,
-            retry_backoff: Duration::from_millis(100),
-            request_timeout: Duration::from_secs(30),
-            compression: Compression::None,
-        }
-    }
-}
 
 /// Sends records to partitions, batched. Cheap to clone (shared handle);
 /// the background sender stops when the last clone is dropped (records not
@@ -108,36 +67,6 @@ pub struct Producer {
 struct ProducerInner {
     shared: Rc<Shared>,
     _sender: Task<()>,
-}
-
-pub(crate) struct Shared {
-    pub cluster: Cluster,
-    pub config: ProducerConfig,
-    pub state: RefCell<State>,
-    pub wake: Notify,
-}
-
-pub(crate) struct State {
-    pub acc: Accumulator,
-    pub partitioner: Partitioner,
-    /// Records of topics whose metadata is not known yet, in send order.
-    pub awaiting: HashMap<String, Vec<(ProducerRecord, RecordSlot)>>,
-    pub metadata: MetadataFetch,
-    pub in_flight: HashMap<SocketAddr, usize>,
-    pub flush: FlushTracker,
-    /// Callbacks with their outcomes and flush epochs, to be run once the
-    /// state is no longer borrowed.
-    pub callbacks: Vec<(DeliveryCallback, ClientResult<RecordMetadata>, u64)>,
-}
-
-impl State {
-    /// Reports a record's final outcome.
-    pub(crate) fn settle(&mut self, slot: RecordSlot, outcome: ClientResult<RecordMetadata>) {
-        match slot.report.report(outcome) {
-            Some((callback, outcome)) => self.callbacks.push((callback, outcome, slot.epoch)),
-            None => self.flush.done(slot.epoch),
-        }
-    }
 }
 
 impl Producer {
@@ -243,72 +172,9 @@ impl Producer {
     }
 }
 
+// The sender task's half of `Shared` (defined in `producer_state`): what to
+// send, to which endpoint, now.
 impl Shared {
-    /// Partitions a record of a topic with `count` partitions and adds it to
-    /// its batch; fails the record if its explicit partition does not exist.
-    pub(crate) fn append(
-        &self,
-        st: &mut State,
-        count: u32,
-        record: ProducerRecord,
-        slot: RecordSlot,
-    ) -> Option<super::accumulator::Appended> {
-        let ProducerRecord { topic, partition, key, value, headers, .. } = record;
-        let partition = st.partitioner.partition(&topic, partition, key.as_deref(), count);
-        if partition >= count {
-            st.settle(slot, Err(ClientError::UnknownPartition { topic, partition }));
-            return None;
-        }
-        let appended = st.acc.append(&topic, partition, key, value, headers, slot, Instant::now());
-        if appended.closed_batch {
-            st.partitioner.batch_closed(&topic, partition, count);
-        }
-        Some(appended)
-    }
-
-    /// Reports the outcome of a batch to its records: the base offset and
-    /// log-append time on success.
-    pub(crate) fn complete(
-        &self,
-        st: &mut State,
-        batch: ProducerBatch,
-        result: ClientResult<(Option<u64>, Option<i64>)>,
-    ) {
-        let ProducerBatch { topic, partition, records, .. } = batch;
-        for (i, slot) in records.into_iter().enumerate() {
-            let outcome = match &result {
-                Ok((base, append_time)) => Ok(RecordMetadata {
-                    topic: topic.clone(),
-                    partition,
-                    offset: base.map(|b| b + i as u64),
-                    timestamp: append_time.unwrap_or(slot.timestamp),
-                }),
-                Err(e) => Err(e.clone()),
-            };
-            st.settle(slot, outcome);
-        }
-    }
-
-    /// Runs the callbacks of settled records (outside the state borrow, so
-    /// they may send), then counts them done for `flush`.
-    pub(crate) fn run_callbacks(&self) {
-        loop {
-            let due = std::mem::take(&mut self.state.borrow_mut().callbacks);
-            if due.is_empty() {
-                return;
-            }
-            let mut epochs = Vec::with_capacity(due.len());
-            for (callback, outcome, epoch) in due {
-                callback(outcome);
-                epochs.push(epoch);
-            }
-            let mut st = self.state.borrow_mut();
-            for epoch in epochs {
-                st.flush.done(epoch);
-            }
-        }
-    }
-
     /// Sends what is due; returns when to look again (besides wake-ups).
     fn dispatch(self: &Rc<Self>) -> Option<Instant> {
         let now = Instant::now();

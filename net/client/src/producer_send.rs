@@ -12,26 +12,11 @@ use bytes::Bytes;
 use super::accumulator::ProducerBatch;
 use super::error::{ClientError, ClientResult};
 use super::metadata::resolve;
-use super::producer::{Shared, State};
+use super::producer_state::{Shared, State};
 use corelog_protocol::{
     Acks, ErrorCode, ProducePartition, ProducePartitionResponse, ProduceRequest, ProduceTopic, Records, Request,
     Response,
 };
-
-/// Metadata lookups of the producer, per topic.
-#[derive(Default)]
-pub(crate) struct MetadataFetch {
-    topics: HashMap<String, FetchState>,
-}
-
-enum FetchState {
-    Running,
-    /// Finished at `at`; `misses` lookups in a row did not find the topic.
-    Done {
-        at: Instant,
-        misses: u32,
-    },
-}
 
 /// Outcome of one batch: base offset and log-append time, or the error.
 type Outcome = ClientResult<(Option<u64>, Option<i64>)>;
@@ -42,16 +27,10 @@ impl Shared {
     /// returns when one may start. After `retries` lookups in a row that do
     /// not find the topic, the records waiting for it fail.
     pub(crate) fn fetch_metadata(self: &Rc<Self>, st: &mut State, topic: &str, force: bool) -> Option<Instant> {
-        let backoff = self.config.retry_backoff;
-        let misses = match st.metadata.topics.get(topic) {
-            Some(FetchState::Running) => return None,
-            Some(FetchState::Done { at, .. }) if !force && *at + backoff > Instant::now() => {
-                return Some(*at + backoff)
-            }
-            Some(FetchState::Done { misses, .. }) => *misses,
-            None => 0,
+        let misses = match st.metadata.start(topic, self.config.retry_backoff, force) {
+            Ok(misses) => misses,
+            Err(not_now) => return not_now,
         };
-        st.metadata.topics.insert(topic.to_owned(), FetchState::Running);
         let shared = self.clone();
         let topic = topic.to_owned();
         let lookup = async move {
@@ -59,14 +38,14 @@ impl Shared {
             let known = shared.cluster.topic(&topic).is_some();
             let misses = if known { 0 } else { misses + 1 };
             let mut st = shared.state.borrow_mut();
-            st.metadata.topics.insert(topic.clone(), FetchState::Done { at: Instant::now(), misses });
+            st.metadata.finished(&topic, misses);
             if !known && misses > shared.config.retries {
                 let err = result.err().unwrap_or_else(|| ClientError::UnknownTopic(topic.clone()));
                 tracing::debug!(%topic, error = %err, "giving up on records of an unavailable topic");
                 for (_, slot) in st.awaiting.remove(&topic).unwrap_or_default() {
                     st.settle(slot, Err(err.clone()));
                 }
-                st.metadata.topics.remove(&topic);
+                st.metadata.forget(&topic);
             }
             drop(st);
             shared.run_callbacks();

@@ -6,8 +6,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::events::{PersistId, RequestId};
 use super::records::{GroupMetadataValue, MemberMetadataValue};
-use super::state_machine::{PersistId, RequestId};
 use corelog_protocol::{GroupState, JoinGroupProtocol};
 
 /// A committed offset.

@@ -7,7 +7,7 @@ use super::check::{self, Budget, Check};
 use super::error::ProtocolError;
 use super::error_code::ErrorCode;
 use super::limits::{MAX_CONFIG_ENTRIES, MAX_CONFIG_KEY_LEN, MAX_CONFIG_VALUE_LEN};
-use super::topics::TopicResult;
+use super::topic_result::TopicResult;
 
 /// One config setting, e.g. `retention.ms = 86400000`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Archive, Serialize, Deserialize)]

@@ -26,8 +26,10 @@
 //! to 16, so when a frame sits at a 16-aligned address the body is 16-aligned
 //! (what rkyv needs for in-place access) and so is the data section. The body
 //! refers to byte ranges of the data section as `(offset, len)` pairs relative
-//! to the data section's start; the encoder starts every range on a multiple of
-//! 16, so record batches (padded to 16 by the engine) stay 16-aligned too.
+//! to the data section's start; the encoder starts every non-empty range on a
+//! multiple of 16, so record batches (padded to 16 by the engine) stay
+//! 16-aligned too (an empty range takes no padding and may start anywhere).
+//! The frame ends with the last range: the data section is not padded.
 //!
 //! Why a data section: a fetch response's batches are the stored bytes; the
 //! server writes `[header+body, batch, batch, …]` piece by piece and never

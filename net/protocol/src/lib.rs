@@ -30,7 +30,8 @@
 //!
 //! One file per group of apis: [`produce`], [`fetch`], [`list_offsets`],
 //! [`metadata`], [`api_versions`], [`topics`] (create/delete topics, create
-//! partitions), [`configs`]; and the consumer-group apis (keys 10–19):
+//! partitions), [`configs`], with [`topic_result`] the per-topic outcome both
+//! of the last two answer with; and the consumer-group apis (keys 10–19):
 //! [`find_coordinator`], [`group_membership`] (join, sync, heartbeat, leave),
 //! [`group_offsets`] (offset commit/fetch) and [`group_admin`]
 //! (list/describe/delete groups). [`consumer_protocol`] encodes what
@@ -87,6 +88,7 @@ pub mod message;
 pub mod metadata;
 pub mod produce;
 pub mod records;
+pub mod topic_result;
 pub mod topics;
 
 pub use api::ApiKey;

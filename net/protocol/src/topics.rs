@@ -1,5 +1,6 @@
-//! Topic administration: CreateTopics, DeleteTopics, CreatePartitions, and
-//! [`TopicResult`], the per-topic outcome they (and AlterConfigs) answer with.
+//! Topic administration: CreateTopics, DeleteTopics, CreatePartitions. They
+//! answer per topic with [`TopicResult`] (re-exported here; it lives in its
+//! own file because AlterConfigs answers with it too).
 
 use rkyv::{Archive, Deserialize, Serialize};
 
@@ -8,29 +9,7 @@ use super::configs::ConfigEntry;
 use super::error::ProtocolError;
 use super::error_code::ErrorCode;
 use super::limits::MAX_CONFIG_ENTRIES;
-
-/// The outcome for one topic of an administrative request.
-#[derive(Debug, Clone, PartialEq, Eq, Archive, Serialize, Deserialize)]
-pub struct TopicResult {
-    /// Topic name, as in the request.
-    pub name: String,
-    /// Per-topic error.
-    pub error: ErrorCode,
-    /// Detail for the error.
-    pub error_message: Option<String>,
-}
-
-impl TopicResult {
-    /// A success for `name`.
-    pub fn ok(name: impl Into<String>) -> Self {
-        TopicResult { name: name.into(), error: ErrorCode::None, error_message: None }
-    }
-
-    /// A failure for `name`.
-    pub fn err(name: impl Into<String>, error: ErrorCode, message: impl Into<String>) -> Self {
-        TopicResult { name: name.into(), error, error_message: Some(message.into()) }
-    }
-}
+pub use super::topic_result::TopicResult;
 
 /// One topic to create.
 #[derive(Debug, Clone, PartialEq, Eq, Archive, Serialize, Deserialize)]
@@ -119,13 +98,6 @@ pub struct CreatePartitionsResponse {
     pub error_message: Option<String>,
     /// One result per requested topic.
     pub topics: Vec<TopicResult>,
-}
-
-impl Check for ArchivedTopicResult {
-    fn check(&self, _budget: &mut Budget) -> Result<(), ProtocolError> {
-        check::topic_name(&self.name)?;
-        check::error_message(&self.error_message)
-    }
 }
 
 impl Check for ArchivedCreatableTopic {

@@ -1,0 +1,48 @@
+//! [`ProducerConfig`]: the settings of a [`Producer`](super::Producer).
+
+use std::time::Duration;
+
+use corelog_format::Compression;
+use corelog_protocol::Acks;
+
+/// Producer settings.
+#[derive(Debug, Clone)]
+pub struct ProducerConfig {
+    /// Acknowledgement level. Default [`Acks::All`].
+    pub acks: Acks,
+    /// How long a batch may wait for more records before it is sent. Default 5 ms.
+    pub linger: Duration,
+    /// Target encoded size of a batch in bytes (a bigger record gets a batch
+    /// of its own; keep below the topic's `max.message.bytes`). Default 64 KiB.
+    pub batch_size: usize,
+    /// Most produce requests in flight per endpoint. Default 5.
+    pub max_in_flight: usize,
+    /// Largest produce request (sum of its batches); more batches for an
+    /// endpoint go in further requests. Default 8 MiB.
+    pub max_request_bytes: usize,
+    /// How often a batch is retried after a retriable error. Default 10.
+    pub retries: u32,
+    /// Pause before a retry. Default 100 ms.
+    pub retry_backoff: Duration,
+    /// How long to wait for each produce response; also the broker-side
+    /// acks timeout. Default 30 s.
+    pub request_timeout: Duration,
+    /// Batch compression. Default none.
+    pub compression: Compression,
+}
+
+impl Default for ProducerConfig {
+    fn default() -> Self {
+        ProducerConfig {
+            acks: Acks::All,
+            linger: Duration::from_millis(5),
+            batch_size: 64 * 1024,
+            max_in_flight: 5,
+            max_request_bytes: 8 << 20,
+            retries: 10,
+            retry_backoff: Duration::from_millis(100),
+            request_timeout: Duration::from_secs(30),
+            compression: Compression::None,
+        }
+    }
+}
