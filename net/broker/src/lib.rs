@@ -2,7 +2,7 @@
 //! connections with pipelined requests answered in order, and the request
 //! handlers. Each core serves the partitions it owns; any core answers
 //! metadata and admin requests. With `metrics_port` set, a std thread serves
-//! Prometheus metrics (per-core labels) over HTTP; see [`metrics`]. Each
+//! Prometheus metrics (per-core labels) over HTTP; see `metrics`. Each
 //! core also runs a consumer-group coordinator for the partitions of
 //! `__consumer_offsets` it owns (see `groups` and docs/groups.md).
 //!

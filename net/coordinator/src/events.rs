@@ -21,7 +21,7 @@ pub struct RequestId(pub u64);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PersistId(pub u64);
 
-/// Settings of a [`GroupCoordinator`].
+/// Settings of a [`GroupCoordinator`](crate::GroupCoordinator).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CoordinatorConfig {
     /// Partitions of `__consumer_offsets` (`P` in `hash(group) % P`). Must be
@@ -148,10 +148,10 @@ pub enum Event {
     },
     /// Time passed: expire sessions, complete rebalances whose timeout (or
     /// initial delay) passed, expire old empty groups. Send at least every
-    /// few hundred ms, or at [`GroupCoordinator::next_deadline`].
+    /// few hundred ms, or at [`GroupCoordinator::next_deadline`](crate::GroupCoordinator::next_deadline).
     Tick,
     /// This coordinator now owns `partition` of `__consumer_offsets` and is
-    /// about to [`replay`](GroupCoordinator::replay) it: its groups' requests
+    /// about to [`replay`](crate::GroupCoordinator::replay) it: its groups' requests
     /// get `CoordinatorNotAvailable` until [`Event::Loaded`].
     Loading {
         /// The `__consumer_offsets` partition.

@@ -31,7 +31,7 @@ use super::records::{Chunk, DataSectionReader, DataSectionWriter};
 /// An encoded frame, ready to write piece by piece (or in one vectored write
 /// where the transport has one): `head` is the header and
 /// the (padded) body; `data` is the data section as a list of slices, which
-/// are the caller's record-batch [`Bytes`] themselves (plus static padding),
+/// are the caller's record-batch [`Bytes`](bytes::Bytes) themselves (plus static padding),
 /// never copies.
 #[derive(Debug, Clone)]
 pub struct EncodedFrame {

@@ -1,5 +1,6 @@
 //! DescribeConfigs and AlterConfigs: a topic's configs as key/value strings.
-//! The known keys and how their values parse are in [`super::config`].
+//! The known keys and how their values parse are the metadata's
+//! (`corelog_replication::metadata::config`), not the wire's.
 
 use rkyv::{Archive, Deserialize, Serialize};
 
@@ -12,7 +13,7 @@ use super::topic_result::TopicResult;
 /// One config setting, e.g. `retention.ms = 86400000`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Archive, Serialize, Deserialize)]
 pub struct ConfigEntry {
-    /// Config key (see [`super::config::ConfigKey`]).
+    /// Config key (see `corelog_replication::metadata::config`).
     pub key: String,
     /// Value, as text.
     pub value: String,

@@ -14,7 +14,7 @@ pub use super::topic_result::TopicResult;
 /// One topic to create.
 #[derive(Debug, Clone, PartialEq, Eq, Archive, Serialize, Deserialize)]
 pub struct CreatableTopic {
-    /// Name; must pass [`validate_topic_name`](super::limits::validate_topic_name).
+    /// Name; must pass the metadata's `validate_topic_name` (checked by the handler).
     pub name: String,
     /// Number of partitions, 1..=[`MAX_PARTITIONS_PER_TOPIC`] (checked by the
     /// handler, which answers [`ErrorCode::InvalidPartitions`]).
@@ -23,7 +23,7 @@ pub struct CreatableTopic {
     pub partitions: u32,
     /// Copies of each partition (1 on a single node).
     pub replication_factor: u16,
-    /// Topic configs overriding the broker defaults (see [`super::config`]).
+    /// Topic configs overriding the broker defaults (see `corelog_replication::metadata::config`).
     pub configs: Vec<ConfigEntry>,
 }
 

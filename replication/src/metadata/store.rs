@@ -2,8 +2,9 @@
 //!
 //! Write `metadata.json.tmp`, fsync it, rename over `metadata.json`, fsync
 //! the directory: after a crash the file is either the old or the new state,
-//! never a mix. Runs on the controller core; the file is small and changes
-//! rarely, so plain blocking I/O is fine here.
+//! never a mix. Synchronous: the broker loads it before its cores start and
+//! saves it from the controller core's blocking thread
+//! (`corelog_runtime::fs::blocking`), since the fsyncs take milliseconds.
 //!
 //! # File format
 //!
