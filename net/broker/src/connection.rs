@@ -16,6 +16,7 @@ use std::rc::Rc;
 use futures::channel::{mpsc, oneshot};
 use futures::{AsyncReadExt, AsyncWriteExt, SinkExt, StreamExt};
 
+use crate::limits::ZERO_COPY_MIN_FRAME_BYTES;
 use crate::shard::Shard;
 use corelog_runtime::TcpStream;
 
@@ -66,9 +67,7 @@ async fn session(stream: TcpStream, shard: Rc<Shard>, context: Rc<ServerContext>
     let mut decoder = FrameDecoder::with_max_frame_len(context.config.max_frame_bytes);
     let mut tx = tx;
     'read: loop {
-        // Sized to the frame being read, within bounds: the buffer is
-        // zero-filled before the read, so reads never grow it far past the data.
-        let want = decoder.bytes_needed().unwrap_or(0).clamp(MIN_READ_BYTES, MAX_READ_BYTES);
+        let want = read_size(decoder.buffered_len(), decoder.bytes_needed());
         let buf = decoder.buffer_mut();
         let len = buf.len();
         buf.resize(len + want, 0);
@@ -109,6 +108,22 @@ async fn session(stream: TcpStream, shard: Rc<Shard>, context: Rc<ServerContext>
     writing.join().await;
 }
 
+/// How much to read next, given the bytes of the frame being received so far
+/// and how many more it needs (if its length has arrived). Sized to the frame
+/// within bounds: the buffer is zero-filled before the read, so reads never
+/// grow it far past the data. A frame of at least
+/// `ZERO_COPY_MIN_FRAME_BYTES` is read exactly to its end, so it ends its
+/// receive buffer and shares it with no later frame: produce keeps slices of
+/// such frames in the tail cache, and a slice keeps its whole buffer alive.
+/// Smaller frames are read at least `MIN_READ_BYTES` at a time, so pipelined
+/// small requests share reads.
+fn read_size(buffered: usize, needed: Option<usize>) -> usize {
+    match needed {
+        Some(needed) if needed > 0 && buffered + needed >= ZERO_COPY_MIN_FRAME_BYTES => needed.min(MAX_READ_BYTES),
+        needed => needed.unwrap_or(0).clamp(MIN_READ_BYTES, MAX_READ_BYTES),
+    }
+}
+
 async fn write_frame<W: futures::AsyncWrite + Unpin>(writer: &mut W, frame: &EncodedFrame) -> std::io::Result<()> {
     writer.write_all(&frame.head).await?;
     for chunk in &frame.data {
@@ -129,7 +144,7 @@ async fn handle(
     let response = match decode_request(&frame) {
         Ok(request) => {
             drop(frame);
-            handlers::handle(request, shard, context, client_host).await?
+            handlers::handle(request, header.frame_len(), shard, context, client_host).await?
         }
         Err(e) => {
             tracing::debug!(error = %e, "undecodable request");
@@ -148,5 +163,20 @@ async fn handle(
             });
             encode_response(correlation_id, &fallback).ok()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn big_frames_are_read_exactly_to_their_end() {
+        assert_eq!(read_size(0, None), MIN_READ_BYTES, "a frame's start");
+        assert_eq!(read_size(10, Some(100)), MIN_READ_BYTES, "small frames share reads");
+        let rest = 512 * 1024 - MIN_READ_BYTES;
+        assert_eq!(read_size(MIN_READ_BYTES, Some(rest)), rest);
+        assert_eq!(read_size(ZERO_COPY_MIN_FRAME_BYTES - 10, Some(10)), 10, "nothing past the end of a big frame");
+        assert_eq!(read_size(0, Some(8 << 20)), MAX_READ_BYTES);
     }
 }
