@@ -45,6 +45,12 @@ pub enum BatchError {
     #[error("body_length {body_length} does not fit batch_length {batch_length}")]
     BodyLengthMismatch { body_length: usize, batch_length: usize },
 
+    #[error("no record batch in the bytes")]
+    NoBatches,
+
+    #[error("expected exactly one batch: its length is {batch_length} but {received} bytes were given")]
+    NotOneBatch { batch_length: usize, received: usize },
+
     #[error("batch has no records")]
     EmptyBatch,
 

@@ -12,6 +12,10 @@
 //!   scans, recovery): the CRC proves they are what we wrote.
 //! - [`validate_full`]: also decompresses and bytechecks the rkyv body. Required
 //!   for bytes from the network before they are stored or read in place.
+//!
+//! What is appended to a log is a [`ValidBatches`]: built only by checking
+//! (framing + CRC, or also the records for network input), it carries each
+//! batch's header so the log and the broker never parse or check it again.
 
 mod builder;
 mod compression;
@@ -20,6 +24,7 @@ pub mod header;
 pub mod limits;
 mod reader;
 mod record;
+mod valid;
 
 pub use builder::BatchBuilder;
 pub use compression::Compression;
@@ -27,6 +32,7 @@ pub use error::BatchError;
 pub use header::{compute_crc, padded_batch_len, BatchHeader, CRC_START, HEADER_LEN, MAGIC};
 pub use reader::{validate_full, validate_records, DecodedBatch};
 pub use record::{ArchivedRecord, ArchivedRecordHeader, Record, RecordHeader, RecordView};
+pub use valid::{ValidBatch, ValidBatches};
 
 use crate::limits::{BATCH_ALIGNMENT, MAX_BATCH_BYTES_CEILING, MAX_RECORDS_PER_BATCH, MAX_UNCOMPRESSED_BODY_BYTES};
 use core::mem::offset_of;

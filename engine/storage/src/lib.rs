@@ -16,4 +16,6 @@ pub mod log;
 pub mod segment;
 
 pub use error::{LogError, LogResult};
-pub use log::{AppendInfo, BatchSlice, Fetched, FlushPolicy, LogConfig, LogStats, PartitionLog, RecoveryReport};
+pub use log::{
+    AppendInfo, BatchSlice, CachedBatch, Fetched, FlushPolicy, LogConfig, LogStats, PartitionLog, RecoveryReport,
+};

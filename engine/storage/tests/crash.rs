@@ -116,7 +116,7 @@ async fn check_log(log: &PartitionLog<DmaStorage>) -> HashMap<u64, Found> {
         let fetched = log.read(next, 1024 * 1024).await.unwrap_or_else(|e| panic!("read at {next} (end {end}): {e}"));
         assert!(!fetched.slices.is_empty(), "read at {next} < end {end} returned nothing");
         for slice in &fetched.slices {
-            for bytes in iter_batches(slice, MAX_BATCH_BYTES_CEILING) {
+            for bytes in iter_batches(&slice.to_contiguous(), MAX_BATCH_BYTES_CEILING) {
                 let bytes = bytes.unwrap_or_else(|e| panic!("served batch near {next} is invalid: {e}"));
                 let batch = DecodedBatch::decode(bytes, MAX_BATCH_BYTES_CEILING)
                     .unwrap_or_else(|e| panic!("served batch near {next} does not decode: {e}"));

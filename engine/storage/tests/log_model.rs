@@ -153,7 +153,7 @@ type Got = (u64, Vec<Rec>, usize);
 fn decode_fetched(fetched: &Fetched) -> Vec<Got> {
     let mut out = Vec::new();
     for slice in &fetched.slices {
-        for batch in iter_batches(slice, MAX_BATCH_BYTES_CEILING) {
+        for batch in iter_batches(&slice.to_contiguous(), MAX_BATCH_BYTES_CEILING) {
             let batch = batch.expect("served batches are valid");
             let decoded = DecodedBatch::decode(batch, MAX_BATCH_BYTES_CEILING).expect("served batches decode");
             let recs = decoded

@@ -22,7 +22,10 @@ use corelog_runtime::TcpStream;
 
 use super::context::ServerContext;
 use super::handlers;
-use crate::limits::{MAX_IDLE_BUFFER_BYTES, MAX_IN_FLIGHT_PER_CONNECTION, MAX_READ_BYTES, MIN_READ_BYTES, READ_GROWTH};
+use crate::limits::{
+    MAX_IDLE_BUFFER_BYTES, MAX_IN_FLIGHT_PER_CONNECTION, MAX_READ_BYTES, MIN_READ_BYTES, READ_GROWTH,
+    ZERO_COPY_MIN_FRAME_BYTES,
+};
 use corelog_protocol::{
     decode_request, encode_response, EncodedFrame, ErrorCode, ErrorResponse, FrameDecoder, Response,
 };
@@ -65,7 +68,7 @@ async fn session(stream: TcpStream, shard: Rc<Shard>, context: Rc<ServerContext>
     // When the first byte of the request now arriving came in.
     let mut request_started: Option<Instant> = None;
     'read: loop {
-        let want = read_size(decoder.bytes_needed(), decoder.buffered_len());
+        let want = read_size(decoder.buffered_len(), decoder.bytes_needed());
         let (deadline, waiting_for) = match request_started {
             Some(at) => (at + receive_timeout, "the rest of a request"),
             None => (Instant::now() + idle_timeout, "a request"),
@@ -135,11 +138,6 @@ async fn session(stream: TcpStream, shard: Rc<Shard>, context: Rc<ServerContext>
     writing.join().await;
 }
 
-/// Writes the head, then each data chunk as it is. Not one vectored write:
-/// glommio 0.9's TCP stream has no vectored send (`poll_write_vectored` falls
-/// back to one piece per call), so each piece is its own io_uring send.
-/// Copying small chunks together would save sends at the cost of the
-/// zero-copy path; large fetch responses are a few 1 MiB pieces anyway.
 /// Counts a connection in `ServerContext::connections` from its accept (so
 /// a burst of accepts cannot overshoot the limit before their tasks run)
 /// until it closes.
@@ -158,15 +156,31 @@ impl Drop for OpenConnection {
     }
 }
 
-/// How much to read next: what the frame in progress still needs, at least
-/// [`MIN_READ_BYTES`] (to take pipelined frames in one read), but never more
-/// than [`READ_GROWTH`] times the bytes already buffered: the buffer grows
-/// with bytes that actually arrived, not with a length a header announces.
-fn read_size(needed: Option<usize>, buffered: usize) -> usize {
+/// How much to read next, given the bytes of the frame being received so far
+/// and how many more it needs (if its length has arrived).
+///
+/// - Never more than [`READ_GROWTH`] times the bytes already buffered (at
+///   least [`MIN_READ_BYTES`]): the buffer grows with bytes that actually
+///   arrived, not with a length a header announces.
+/// - A frame of at least [`ZERO_COPY_MIN_FRAME_BYTES`] is read exactly to its
+///   end, so it ends its receive buffer and shares it with no later frame:
+///   produce keeps slices of such frames in the tail cache, and a slice keeps
+///   its whole buffer alive.
+/// - Smaller frames are read at least [`MIN_READ_BYTES`] at a time, so
+///   pipelined small requests share reads.
+fn read_size(buffered: usize, needed: Option<usize>) -> usize {
     let most = buffered.saturating_mul(READ_GROWTH).clamp(MIN_READ_BYTES, MAX_READ_BYTES);
-    needed.unwrap_or(MIN_READ_BYTES).clamp(MIN_READ_BYTES, most)
+    match needed {
+        Some(needed) if needed > 0 && buffered + needed >= ZERO_COPY_MIN_FRAME_BYTES => needed.min(most),
+        needed => needed.unwrap_or(0).clamp(MIN_READ_BYTES, most),
+    }
 }
 
+/// Writes the head, then each data chunk as it is. Not one vectored write:
+/// glommio 0.9's TCP stream has no vectored send (`poll_write_vectored` falls
+/// back to one piece per call), so each piece is its own io_uring send.
+/// Copying small chunks together would save sends at the cost of the
+/// zero-copy path; large fetch responses are a few 1 MiB pieces anyway.
 async fn write_frame<W: futures::AsyncWrite + Unpin>(writer: &mut W, frame: &EncodedFrame) -> std::io::Result<()> {
     writer.write_all(&frame.head).await?;
     for chunk in &frame.data {
@@ -187,7 +201,7 @@ async fn handle(
     let response = match decode_request(&frame) {
         Ok(request) => {
             drop(frame);
-            handlers::handle(request, shard, context, client_host).await?
+            handlers::handle(request, header.frame_len(), shard, context, client_host).await?
         }
         Err(e) => {
             tracing::debug!(error = %e, "undecodable request");
@@ -206,5 +220,30 @@ async fn handle(
             });
             encode_response(correlation_id, &fallback).ok()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn big_frames_are_read_exactly_to_their_end() {
+        assert_eq!(read_size(0, None), MIN_READ_BYTES, "a frame's start");
+        assert_eq!(read_size(10, Some(100)), MIN_READ_BYTES, "small frames share reads");
+        let rest = 200 * 1024 - MIN_READ_BYTES;
+        assert_eq!(read_size(MIN_READ_BYTES, Some(rest)), rest);
+        assert_eq!(read_size(ZERO_COPY_MIN_FRAME_BYTES - 10, Some(10)), 10, "nothing past the end of a big frame");
+    }
+
+    #[test]
+    fn reads_grow_with_what_arrived_not_with_what_was_announced() {
+        // A header announcing 8 MiB: 64 KiB, then 4x what arrived each time.
+        let announced = 8 << 20;
+        assert_eq!(read_size(32, Some(announced - 32)), MIN_READ_BYTES);
+        assert_eq!(read_size(MIN_READ_BYTES, Some(announced - MIN_READ_BYTES)), 4 * MIN_READ_BYTES);
+        assert_eq!(read_size(5 * MIN_READ_BYTES, Some(announced)), MAX_READ_BYTES);
+        // Small frames: the floor, within the growth bound.
+        assert_eq!(read_size(0, Some(100)), MIN_READ_BYTES);
     }
 }

@@ -29,6 +29,17 @@ pub const MIN_READ_BYTES: usize = 64 * 1024;
 /// Largest single read from a client socket into its frame buffer.
 pub const MAX_READ_BYTES: usize = 1024 * 1024;
 
+/// A produce request's batches are stored without a copy (the tail cache
+/// keeps slices of the received frame) only if its frame is at least this
+/// big and at least half of it is batches being appended; otherwise each
+/// partition's batches are first copied into a buffer of their own. A slice
+/// keeps its whole receive buffer alive, which the cache's budget does not
+/// see: a connection reads a frame this big exactly to its end, so the frame
+/// has a buffer of its own, while smaller frames share reads of at least this
+/// size with their neighbours and slack. Equal to the smallest socket read,
+/// for that reason.
+pub const ZERO_COPY_MIN_FRAME_BYTES: usize = 64 * 1024;
+
 /// A read asks for at most this many times the bytes already buffered, so a
 /// connection's buffer grows with what arrived (64 KiB, then 256 KiB, then
 /// 1 MiB reads for a large request), never with a frame length it announces.
@@ -126,6 +137,7 @@ const _: () = assert!(MAX_MEMBER_METADATA_BYTES < OFFSETS_TOPIC_MAX_BATCH_BYTES)
 // (a smaller configured one is refused at start).
 const _: () = assert!(DEFAULT_REQUEST_MEMORY_BYTES_PER_CORE >= 4 * DEFAULT_MAX_FRAME_BYTES);
 const _: () = assert!(MAX_IDLE_BUFFER_BYTES >= MIN_READ_BYTES && READ_GROWTH >= 2);
+const _: () = assert!(ZERO_COPY_MIN_FRAME_BYTES == MIN_READ_BYTES);
 // A socket read never exceeds what the decoder may hold for one frame.
 const _: () = assert!(MIN_READ_BYTES <= MAX_READ_BYTES && MAX_READ_BYTES <= DEFAULT_MAX_FRAME_BYTES);
 const _: () = assert!(LOAD_RETRY_MIN.as_millis() <= LOAD_RETRY_MAX.as_millis());

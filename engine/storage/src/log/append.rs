@@ -3,8 +3,9 @@
 use std::rc::Rc;
 use std::time::Instant;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use rand::Rng;
+use zerocopy::IntoBytes;
 
 use std::path::Path;
 
@@ -16,7 +17,7 @@ use crate::segment::active::ChunkWrite;
 use crate::segment::index_file::{write_planned, IndexFile};
 use crate::segment::indexer::Indexer;
 use crate::segment::{ActiveSegment, FlushPlan, SealedSegment, SegmentFiles};
-use corelog_format::BatchHeader;
+use corelog_format::{BatchError, ValidBatch, ValidBatches, HEADER_LEN};
 
 impl<S: Storage> PartitionLog<S> {
     /// Appends one encoded batch (as built by `BatchBuilder` or received from
@@ -34,40 +35,40 @@ impl<S: Storage> PartitionLog<S> {
     }
 
     /// Appends several batches back to back (no other append lands between
-    /// them), returning the first base offset and the last offset.
+    /// them), returning the first base offset and the last offset. Each
+    /// buffer must hold exactly one batch; they are checked (framing and
+    /// CRC) here.
     pub async fn append_batches(&self, batches: Vec<BytesMut>) -> LogResult<AppendInfo> {
         let max = self.config.borrow().max_batch_bytes;
-        for batch in &batches {
+        let mut valid = Vec::with_capacity(batches.len());
+        for batch in batches {
             if batch.len() > max {
                 return Err(LogError::BatchTooLarge { size: batch.len(), max });
             }
-            corelog_format::validate(batch, max)?;
+            match ValidBatch::new(batch.freeze(), max) {
+                Ok(batch) => valid.push(batch),
+                Err(BatchError::NotOneBatch { batch_length, received }) => {
+                    return Err(LogError::NotOneBatch { batch_length, received })
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
-        self.append_validated(batches).await
+        self.append_valid(ValidBatches::from_batches(valid)?).await
     }
 
-    /// [`Self::append_batches`] for batches the caller already passed through
-    /// `corelog_format::validate` (framing and CRC; the broker does so with the full
-    /// network checks), so the CRC is not computed again on the produce path.
-    /// Lengths and the size limit are still checked here, cheaply.
-    pub async fn append_validated(&self, mut batches: Vec<BytesMut>) -> LogResult<AppendInfo> {
+    /// [`Self::append_batches`] for batches already checked (the broker
+    /// checks a producer's with the full network checks): nothing is parsed
+    /// or checked again but the size limit, which may have changed since.
+    /// The batches' bytes are not modified: the stored header (base offset,
+    /// leader epoch) is written into the segment's staging buffer along with
+    /// the rest of each batch (the one copy), and the tail cache keeps the
+    /// given bytes with a copy of that header.
+    pub async fn append_valid(&self, batches: ValidBatches) -> LogResult<AppendInfo> {
         let max = self.config.borrow().max_batch_bytes;
-        let mut total = 0u64;
-        for batch in &batches {
-            if batch.len() > max {
-                return Err(LogError::BatchTooLarge { size: batch.len(), max });
-            }
-            let header = BatchHeader::parse(batch)
-                .ok_or(LogError::InvalidBatch(corelog_format::BatchError::TooShort { len: batch.len() }))?;
-            let len = header.batch_length();
-            if len != batch.len() {
-                return Err(LogError::NotOneBatch { batch_length: len, received: batch.len() });
-            }
-            total += len as u64;
+        if let Some(batch) = batches.iter().find(|b| b.len() > max) {
+            return Err(LogError::BatchTooLarge { size: batch.len(), max });
         }
-        if batches.is_empty() {
-            return Err(LogError::InvalidBatch(corelog_format::BatchError::TooShort { len: 0 }));
-        }
+        let total = batches.byte_len() as u64;
         self.make_room(total).await?;
 
         let (info, seq, files, early, preallocate) = {
@@ -75,13 +76,11 @@ impl<S: Storage> PartitionLog<S> {
             st.check_failed()?;
             let first_offset = st.active.next_offset();
             let budget = self.config.borrow().tail_cache_bytes;
-            for mut batch in batches.drain(..) {
+            for batch in batches {
                 let len = batch.len() as u64;
                 let base_offset = st.active.next_offset();
-                let header = BatchHeader::parse_mut(&mut batch).expect("validated above");
-                header.base_offset.set(base_offset);
-                header.leader_epoch.set(st.leader_epoch);
-                let staged = st.active.stage(&batch);
+                let header = batch.assigned_header(base_offset, st.leader_epoch);
+                let staged = st.active.stage(&header, &batch.bytes()[HEADER_LEN..]);
                 st.appended_seq += len;
                 st.stats.appended_batches += 1;
                 st.stats.appended_bytes += len;
@@ -91,7 +90,8 @@ impl<S: Storage> PartitionLog<S> {
                     next_offset: staged.next_offset,
                     seq_end: seq,
                 });
-                st.cache.push(base_offset, staged.next_offset, seq, batch.freeze());
+                let stored_header = Bytes::copy_from_slice(header.as_bytes());
+                st.cache.push(base_offset, staged.next_offset, seq, stored_header, batch.into_bytes());
             }
             let written = st.written_seq;
             st.cache.evict(budget, written);

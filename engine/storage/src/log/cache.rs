@@ -2,8 +2,11 @@
 //! the log are served without touching the disk.
 //!
 //! Bounded by bytes, except that a batch not yet written to its segment file
-//! is never evicted (the file can't serve it yet). Batches are kept as the
-//! `Bytes` the producer's request arrived in: caching costs no copy.
+//! is never evicted (the file can't serve it yet). A batch is kept as the
+//! `Bytes` it was appended from (for a produce request, a slice of the
+//! received frame) plus an 80-byte copy of its header as the log stamped it
+//! (base offset, leader epoch): caching copies only the header, and a read
+//! returns the two pieces to be sent one after the other.
 //!
 //! Lives on: the core owning the partition.
 
@@ -11,12 +14,52 @@ use std::collections::VecDeque;
 
 use bytes::Bytes;
 
+/// One batch read from the cache: `header` then `rest` are the batch's bytes
+/// as stored, to be sent one after the other.
+///
+/// Lives on: the core owning the partition.
+#[derive(Clone)]
+pub struct CachedBatch {
+    /// The stored header (base offset and leader epoch assigned).
+    pub header: Bytes,
+    /// Body and padding, sharing the appended bytes' memory.
+    pub rest: Bytes,
+}
+
+impl CachedBatch {
+    /// Encoded size of the batch.
+    pub fn len(&self) -> usize {
+        self.header.len() + self.rest.len()
+    }
+
+    /// Always false for a batch the log appended. Here for API symmetry.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 struct Entry {
     base_offset: u64,
     next_offset: u64,
     /// Log byte sequence just past this batch (see `PartitionLog`).
     seq_end: u64,
-    bytes: Bytes,
+    /// The stored header, replacing the first `header.len()` bytes of `batch`.
+    header: Bytes,
+    /// The batch as appended (its own header as the producer sent it).
+    batch: Bytes,
+}
+
+impl Entry {
+    fn len(&self) -> usize {
+        self.batch.len()
+    }
+
+    /// Memory the entry keeps alive, as counted against the budget: the
+    /// appended batch whole (serving its rest keeps its first bytes too) and
+    /// the header copy.
+    fn held_bytes(&self) -> usize {
+        self.header.len() + self.batch.len()
+    }
 }
 
 #[derive(Default)]
@@ -26,10 +69,14 @@ pub struct TailCache {
 }
 
 impl TailCache {
-    pub fn push(&mut self, base_offset: u64, next_offset: u64, seq_end: u64, bytes: Bytes) {
+    /// Keeps `batch` (as appended) to be served with `header` (as stored)
+    /// in place of its first `header.len()` bytes.
+    pub fn push(&mut self, base_offset: u64, next_offset: u64, seq_end: u64, header: Bytes, batch: Bytes) {
         debug_assert!(self.entries.back().is_none_or(|e| e.next_offset == base_offset));
-        self.bytes += bytes.len();
-        self.entries.push_back(Entry { base_offset, next_offset, seq_end, bytes });
+        debug_assert!(header.len() <= batch.len());
+        let entry = Entry { base_offset, next_offset, seq_end, header, batch };
+        self.bytes += entry.held_bytes();
+        self.entries.push_back(entry);
     }
 
     /// Evicts the oldest batches while over `budget`, keeping any batch whose
@@ -38,7 +85,7 @@ impl TailCache {
         while self.bytes > budget {
             match self.entries.front() {
                 Some(e) if e.seq_end <= written_seq => {
-                    self.bytes -= e.bytes.len();
+                    self.bytes -= e.held_bytes();
                     self.entries.pop_front();
                 }
                 _ => break,
@@ -54,7 +101,7 @@ impl TailCache {
     /// Batches from the one containing `offset`, up to `max_bytes` (at least
     /// one) and ending at or before `limit_offset`. None if the cache does not
     /// reach back to `offset`.
-    pub fn read(&self, offset: u64, max_bytes: usize, limit_offset: u64) -> Option<Vec<Bytes>> {
+    pub fn read(&self, offset: u64, max_bytes: usize, limit_offset: u64) -> Option<Vec<CachedBatch>> {
         let start = self.start_offset()?;
         if offset < start {
             return None;
@@ -63,11 +110,11 @@ impl TailCache {
         let mut out = Vec::new();
         let mut total = 0usize;
         for e in self.entries.range(first..) {
-            if e.next_offset > limit_offset || (!out.is_empty() && total + e.bytes.len() > max_bytes) {
+            if e.next_offset > limit_offset || (!out.is_empty() && total + e.len() > max_bytes) {
                 break;
             }
-            total += e.bytes.len();
-            out.push(e.bytes.clone());
+            total += e.len();
+            out.push(CachedBatch { header: e.header.clone(), rest: e.batch.slice(e.header.len()..) });
         }
         Some(out)
     }
@@ -76,10 +123,11 @@ impl TailCache {
     pub fn truncate(&mut self, offset: u64) {
         while self.entries.back().is_some_and(|e| e.next_offset > offset) {
             let e = self.entries.pop_back().expect("checked non-empty");
-            self.bytes -= e.bytes.len();
+            self.bytes -= e.held_bytes();
         }
     }
 
+    /// Memory held, as counted against the budget.
     pub fn bytes(&self) -> usize {
         self.bytes
     }
@@ -92,7 +140,7 @@ mod tests {
     fn cache_of(batches: &[(u64, u64)]) -> TailCache {
         let mut c = TailCache::default();
         for (i, (b, n)) in batches.iter().enumerate() {
-            c.push(*b, *n, (i as u64 + 1) * 10, Bytes::from(vec![0u8; 10]));
+            c.push(*b, *n, (i as u64 + 1) * 10, Bytes::from(vec![1u8; 2]), Bytes::from(vec![0u8; 10]));
         }
         c
     }
@@ -111,7 +159,7 @@ mod tests {
         let mut c = cache_of(&[(0, 5), (5, 10), (10, 12)]);
         c.evict(0, 10);
         assert_eq!(c.start_offset(), Some(5));
-        assert_eq!(c.bytes(), 20);
+        assert_eq!(c.bytes(), 24);
         assert!(c.read(3, 100, 12).is_none());
     }
 
@@ -120,5 +168,23 @@ mod tests {
         let mut c = cache_of(&[(0, 5), (5, 10), (10, 12)]);
         c.truncate(7);
         assert_eq!(c.read(0, 100, 12).map(|v| v.len()), Some(1));
+    }
+
+    #[test]
+    fn serves_the_stored_header_and_counts_what_it_holds() {
+        let mut c = TailCache::default();
+        let batch = Bytes::from_static(b"OLDrest-of-batch");
+        c.push(0, 1, 10, Bytes::from_static(b"NEW"), batch.clone());
+        c.push(1, 2, 20, Bytes::from_static(b"NEW"), batch.clone());
+        assert_eq!(c.bytes(), 2 * (3 + batch.len()), "the batch whole plus the header copy");
+        let got = c.read(0, 1, 2).unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!((&got[0].header[..], &got[0].rest[..]), (&b"NEW"[..], &b"rest-of-batch"[..]));
+        assert_eq!(got[0].len(), batch.len());
+        assert_eq!(got[0].rest.as_ptr(), batch[3..].as_ptr(), "served from the appended bytes");
+        c.truncate(1);
+        assert_eq!(c.bytes(), 3 + batch.len());
+        c.evict(0, 10);
+        assert_eq!((c.bytes(), c.start_offset()), (0, None));
     }
 }

@@ -28,14 +28,14 @@ mod recovery;
 pub mod retention;
 mod truncate;
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::Instant;
 
-use bytes::Bytes;
-
+pub use cache::CachedBatch;
 pub use config::{FlushPolicy, LogConfig};
 pub use recovery::RecoveryReport;
 
@@ -53,29 +53,42 @@ pub struct AppendInfo {
     pub last_offset: u64,
 }
 
-/// Whole batches returned by a read, each slice holding one or more batches
-/// exactly as stored (and as sent on the wire).
+/// Whole batches returned by a read. Each slice holds whole batches exactly
+/// as stored (and as sent on the wire); a cached one holds them in two pieces.
+///
+/// Lives on: the core owning the partition (a disk slice is a core-local DMA
+/// buffer).
 #[derive(Clone)]
 pub enum BatchSlice {
-    /// From the tail cache.
-    Memory(Bytes),
+    /// One batch from the tail cache: its stored header, then the rest of
+    /// the batch in the buffer it was appended from (no copy). A sender
+    /// sends the two one after the other.
+    Memory(CachedBatch),
     /// From a segment file, in the DMA read buffer (no copy).
     Disk(ReadBuf),
 }
 
-impl std::ops::Deref for BatchSlice {
-    type Target = [u8];
-    fn deref(&self) -> &[u8] {
+impl BatchSlice {
+    /// Bytes of the batches.
+    pub fn len(&self) -> usize {
         match self {
-            BatchSlice::Memory(b) => b,
-            BatchSlice::Disk(r) => r,
+            BatchSlice::Memory(b) => b.len(),
+            BatchSlice::Disk(r) => r.len(),
         }
     }
-}
 
-impl AsRef<[u8]> for BatchSlice {
-    fn as_ref(&self) -> &[u8] {
-        self
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The batches in one buffer: borrowed from a disk read, a copy of a
+    /// cached batch (whose header and rest live apart). For callers that
+    /// walk the batches (replays, checks); the fetch path sends the pieces.
+    pub fn to_contiguous(&self) -> Cow<'_, [u8]> {
+        match self {
+            BatchSlice::Memory(b) => Cow::Owned([&b.header[..], &b.rest[..]].concat()),
+            BatchSlice::Disk(r) => Cow::Borrowed(r),
+        }
     }
 }
 

@@ -14,7 +14,7 @@ use corelog_format::DecodedBatch;
 
 /// Where a read is served from, decided without awaiting.
 enum Source<F> {
-    Cache(Vec<bytes::Bytes>),
+    Cache(Vec<super::CachedBatch>),
     File { files: Rc<SegmentFiles<F>>, start: u64, limit: u64, ahead: Option<ReadAhead>, truncations: u64 },
 }
 

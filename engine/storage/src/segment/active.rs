@@ -1,6 +1,7 @@
 //! The active segment: the one segment of a partition that takes appends.
 //!
-//! Appends are copied once into block-aligned staging chunks. A chunk that
+//! Appends are copied once into block-aligned staging chunks (the stored
+//! header, then the rest of the batch from the buffer it arrived in). A chunk that
 //! fills up is handed out at once to be written (write-behind: the appender
 //! that filled it writes it, so several writes are in flight while an
 //! fdatasync runs); a flush writes the rest: chunks not yet handed out and the
@@ -26,8 +27,9 @@ use crate::segment::index_file::{IndexFile, IndexWrite};
 use crate::segment::indexer::Indexer;
 use crate::segment::offset_index::OffsetEntry;
 use crate::segment::time_index::TimeEntry;
-use corelog_format::BatchHeader;
+use corelog_format::{BatchHeader, HEADER_LEN};
 use corelog_runtime::IoBuf;
+use zerocopy::IntoBytes;
 
 /// A staging chunk: `buf` will be written at file position `pos`.
 struct Chunk {
@@ -155,21 +157,25 @@ impl<F: StorageFile> ActiveSegment<F> {
         self.planned < self.size
     }
 
-    /// Copies a validated batch (header already carrying its base offset)
-    /// into the staging chunks and indexes it.
-    pub fn stage(&mut self, batch: &[u8]) -> Staged {
-        let header = BatchHeader::parse(batch).expect("staged batches are validated");
+    /// Copies one batch into the staging chunks and indexes it: `header` as
+    /// the log assigned it (carrying this segment's next offset), then
+    /// `rest`, the batch's bytes after its header as appended. This is the
+    /// one copy an append makes.
+    pub fn stage(&mut self, header: &BatchHeader, rest: &[u8]) -> Staged {
         assert_eq!(header.base_offset(), self.next_offset, "offsets must be contiguous");
+        let len = (HEADER_LEN + rest.len()) as u64;
+        debug_assert_eq!(len, header.batch_length() as u64, "staged batches are validated");
         let position = self.size;
-        let entries = self.indexer.observe(position, batch.len() as u64, header.base_offset(), header.max_timestamp());
+        let entries = self.indexer.observe(position, len, header.base_offset(), header.max_timestamp());
         if let Some(e) = entries.offset {
             self.offset_index.push(e);
         }
         if let Some(e) = entries.time {
             self.time_index.push(e);
         }
-        self.copy_in(batch);
-        self.size += batch.len() as u64;
+        self.copy_in(header.as_bytes());
+        self.copy_in(rest);
+        self.size += len;
         self.next_offset = header.next_offset();
         self.max_timestamp = self.max_timestamp.max(header.max_timestamp());
         Staged { position, base_offset: header.base_offset(), next_offset: self.next_offset }

@@ -44,7 +44,7 @@ pub async fn read_all_values<S: corelog_storage::disk::Storage>(
 pub fn values(fetched: &Fetched) -> Vec<(u64, Vec<u8>)> {
     let mut out = Vec::new();
     for slice in &fetched.slices {
-        for batch in corelog_format::iter_batches(slice, MAX_BATCH_BYTES_CEILING) {
+        for batch in corelog_format::iter_batches(&slice.to_contiguous(), MAX_BATCH_BYTES_CEILING) {
             let batch = batch.expect("served batches are valid");
             let decoded = DecodedBatch::decode(batch, MAX_BATCH_BYTES_CEILING).expect("decodes");
             for r in decoded.records() {

@@ -38,7 +38,8 @@ pub async fn replay(log: &PartitionLog, mut apply: impl FnMut(u64, &[u8], &[u8])
         let fetched = log.read(offset, REPLAY_READ_BYTES).await.map_err(|e| format!("reading offset {offset}: {e}"))?;
         let mut next = offset;
         for slice in &fetched.slices {
-            for batch in iter_batches(slice, MAX_BATCH_BYTES_CEILING) {
+            // A cached batch is copied whole here; replays are rare.
+            for batch in iter_batches(&slice.to_contiguous(), MAX_BATCH_BYTES_CEILING) {
                 let batch = batch.map_err(|e| format!("batch after offset {next}: {e}"))?;
                 let decoded = DecodedBatch::decode(batch, MAX_BATCH_BYTES_CEILING)
                     .map_err(|e| format!("batch after offset {next}: {e}"))?;

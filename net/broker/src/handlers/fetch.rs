@@ -1,7 +1,9 @@
 //! Fetch: committed batches from this core's partitions, with long-poll.
 //!
 //! The response carries the stored bytes unchanged: cache buffers and disk
-//! read buffers go into the response's data section as they are.
+//! read buffers go into the response's data section as they are. A cached
+//! batch is two chunks, its stored header and the rest of it as it was
+//! produced, which the data section lays out back to back.
 
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -86,8 +88,11 @@ async fn read_once(
                             let mut records = Records::new();
                             for slice in fetched.slices {
                                 match slice {
-                                    BatchSlice::Memory(b) => records.push(b),
-                                    disk @ BatchSlice::Disk(_) => records.push_local(Rc::new(disk)),
+                                    BatchSlice::Memory(cached) => {
+                                        records.push(cached.header);
+                                        records.push(cached.rest);
+                                    }
+                                    BatchSlice::Disk(buf) => records.push_local(Rc::new(buf)),
                                 }
                             }
                             total += records.len();

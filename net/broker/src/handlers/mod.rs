@@ -16,11 +16,17 @@ use super::context::ServerContext;
 use super::groups;
 use corelog_protocol::{Endpoint, ErrorCode, Request, Response};
 
-/// Serves one request from a client at `client_host`; None when the client
-/// wants no response (acks=0).
-pub async fn handle(request: Request, shard: &Shard, context: &ServerContext, client_host: &str) -> Option<Response> {
+/// Serves one request, which arrived in a frame of `frame_len` bytes, from a
+/// client at `client_host`; None when the client wants no response (acks=0).
+pub async fn handle(
+    request: Request,
+    frame_len: usize,
+    shard: &Shard,
+    context: &ServerContext,
+    client_host: &str,
+) -> Option<Response> {
     Some(match request {
-        Request::Produce(r) => return produce::handle(r, shard, context).await.map(Response::Produce),
+        Request::Produce(r) => return produce::handle(r, frame_len, shard, context).await.map(Response::Produce),
         Request::Fetch(r) => Response::Fetch(fetch::handle(r, shard, context).await),
         Request::ListOffsets(r) => Response::ListOffsets(list_offsets::handle(r, shard, context).await),
         Request::Metadata(r) => Response::Metadata(metadata::metadata(r, shard, context)),

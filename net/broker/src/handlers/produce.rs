@@ -1,12 +1,23 @@
 //! Produce: append each partition's batches to its log on this core.
+//!
+//! Every partition's batches are checked first, all of them, into
+//! `ValidBatches` (framing, CRC, records), which the log appends without
+//! checking or parsing them again. The batches are the slices of the
+//! received frame they arrived in: the log copies each once, into the
+//! segment's staging buffer, and its tail cache keeps the slices. Since a
+//! slice keeps the whole frame alive, a frame that is small or mostly not
+//! stored (other cores' partitions, rejected batches) is not kept: its
+//! batches are copied into buffers of their own first (see
+//! [`ZERO_COPY_MIN_FRAME_BYTES`]).
 
+use std::rc::Rc;
 use std::time::Instant;
 
-use bytes::BytesMut;
 use futures::future::join_all;
 
-use crate::shard::Shard;
-use corelog_format::{iter_batches, validate_records, BatchError, BatchHeader};
+use crate::limits::ZERO_COPY_MIN_FRAME_BYTES;
+use crate::shard::{Partition, Shard};
+use corelog_format::{BatchError, ValidBatches};
 
 use super::local_partition;
 use crate::context::ServerContext;
@@ -16,21 +27,48 @@ use corelog_protocol::{
     Acks, ErrorCode, ProducePartition, ProducePartitionResponse, ProduceRequest, ProduceResponse, ProduceTopicResponse,
 };
 
+/// A partition's batches ready to append, or its answer if they can't be.
+type Checked = Result<(Rc<Partition>, ValidBatches), ProducePartitionResponse>;
+
 /// Appends every partition's batches (partitions concurrently, so they share
-/// group commits); None for acks=0, which gets no response.
+/// group commits); None for acks=0, which gets no response. `frame_len` is
+/// the size of the frame the request arrived in.
 ///
 /// Appends are never abandoned halfway, so `timeout_ms` does not cut them
 /// short: on one node an append ends when the disk answers. (It will bound
 /// the wait for in-sync replicas once replication exists.)
-pub async fn handle(request: ProduceRequest, shard: &Shard, context: &ServerContext) -> Option<ProduceResponse> {
+pub async fn handle(
+    request: ProduceRequest,
+    frame_len: usize,
+    shard: &Shard,
+    context: &ServerContext,
+) -> Option<ProduceResponse> {
     let started = Instant::now();
     let acks = request.acks;
-    let mut topics = Vec::with_capacity(request.topics.len());
-    for topic in request.topics {
-        let name = topic.name;
-        let partitions = join_all(topic.partitions.into_iter().map(|p| {
+    let mut checked: Vec<(String, Vec<Checked>)> = request
+        .topics
+        .into_iter()
+        .map(|topic| {
+            let partitions = topic.partitions.into_iter().map(|p| check(&topic.name, p, shard, context)).collect();
+            (topic.name, partitions)
+        })
+        .collect();
+    let stored: usize = checked.iter().flat_map(|(_, ps)| ps.iter().flatten()).map(|(_, b)| b.byte_len()).sum();
+    if !keeps_frame(frame_len, stored) {
+        for (_, batches) in checked.iter_mut().flat_map(|(_, ps)| ps.iter_mut().flatten()) {
+            *batches = batches.compacted();
+        }
+    }
+    let mut topics = Vec::with_capacity(checked.len());
+    for (name, partitions) in checked {
+        let partitions = join_all(partitions.into_iter().map(|p| {
             let name = &name;
-            async move { append(name, p, shard, context).await }
+            async move {
+                match p {
+                    Ok((partition, batches)) => append(name, &partition, batches, context).await,
+                    Err(failed) => failed,
+                }
+            }
         }))
         .await;
         topics.push(ProduceTopicResponse { name, partitions });
@@ -38,6 +76,12 @@ pub async fn handle(request: ProduceRequest, shard: &Shard, context: &ServerCont
     let errors = topics.iter().flat_map(|t| &t.partitions).filter(|p| p.error != ErrorCode::None).count();
     context.metrics.produced(started.elapsed(), errors);
     (acks != Acks::None).then_some(ProduceResponse { error: ErrorCode::None, error_message: None, topics })
+}
+
+/// Whether the batches may stay in the received frame: it has a buffer of
+/// its own (big enough) and the batches stored are most of it.
+fn keeps_frame(frame_len: usize, stored: usize) -> bool {
+    frame_len >= ZERO_COPY_MIN_FRAME_BYTES && stored.saturating_mul(2) >= frame_len
 }
 
 fn failed(
@@ -57,65 +101,75 @@ fn failed(
     }
 }
 
-/// Validates every batch of the partition first (all or nothing: a request
-/// with one bad batch appends none), then appends them in order.
-async fn append(topic: &str, p: ProducePartition, shard: &Shard, context: &ServerContext) -> ProducePartitionResponse {
+/// Finds the partition and checks all its batches (all or nothing: a
+/// request with one bad batch appends none for that partition).
+fn check(topic: &str, p: ProducePartition, shard: &Shard, context: &ServerContext) -> Checked {
     let id = p.partition;
     if is_internal_topic(topic) {
-        return failed(
+        return Err(failed(
             id,
             ErrorCode::InvalidRequest,
             format!("{topic} is an internal topic: only the broker writes it"),
             None,
-        );
+        ));
     }
-    let partition = match local_partition(shard, context, topic, id) {
-        Ok(partition) => partition,
-        Err((code, owner, message)) => return failed(id, code, message, owner),
-    };
+    let partition =
+        local_partition(shard, context, topic, id).map_err(|(code, owner, m)| failed(id, code, m, owner))?;
     let max = partition.log.config().max_batch_bytes;
-    let bytes = p.records.to_bytes();
-    let mut batches = Vec::new();
-    for batch in iter_batches(&bytes, max) {
-        // iter_batches checked framing and CRC; only the records remain.
-        let checked = batch.and_then(|b| {
-            let header = BatchHeader::parse(b).ok_or(BatchError::TooShort { len: b.len() })?;
-            validate_records(b, header).map(|_| b)
-        });
-        match checked {
-            Ok(b) => batches.push(b),
-            Err(e) => {
-                let code = match e {
-                    BatchError::LengthOverMax { .. } | BatchError::BatchTooLarge { .. } => ErrorCode::BatchTooLarge,
-                    _ => ErrorCode::CorruptBatch,
-                };
-                return failed(id, code, format!("{topic}/{id}: {e}"), None);
-            }
+    match ValidBatches::from_network(p.records.to_bytes(), max) {
+        Ok(batches) => Ok((partition, batches)),
+        Err(e) => {
+            let code = match e {
+                BatchError::LengthOverMax { .. } | BatchError::BatchTooLarge { .. } => ErrorCode::BatchTooLarge,
+                _ => ErrorCode::CorruptBatch,
+            };
+            let message = match e {
+                BatchError::NoBatches => format!("{topic}/{id}: no record batch in the request"),
+                e => format!("{topic}/{id}: {e}"),
+            };
+            Err(failed(id, code, message, None))
         }
     }
-    if batches.is_empty() {
-        return failed(id, ErrorCode::CorruptBatch, format!("{topic}/{id}: no record batch in the request"), None);
-    }
-    let bytes_in: usize = batches.iter().map(|b| b.len()).sum();
-    let records_in: u32 = batches.iter().filter_map(|b| BatchHeader::parse(b)).map(BatchHeader::record_count).sum();
-    // One copy, into buffers the log may patch (base offset, epoch) and keep
-    // in its tail cache; appended back to back, so every batch's offsets
-    // follow from the first. The CRC was checked above, not again.
-    let owned: Vec<BytesMut> = batches.into_iter().map(BytesMut::from).collect();
-    let base_offset = match partition.log.append_validated(owned).await {
+}
+
+/// Appends one partition's checked batches back to back, so every batch's
+/// offsets follow from the first.
+async fn append(
+    topic: &str,
+    partition: &Partition,
+    batches: ValidBatches,
+    context: &ServerContext,
+) -> ProducePartitionResponse {
+    let id = partition.id;
+    let (bytes_in, records_in) = (batches.byte_len(), batches.record_count());
+    match partition.log.append_valid(batches).await {
         Ok(info) => {
             context.metrics.appended(bytes_in, records_in);
-            Some(info.base_offset)
+            ProducePartitionResponse {
+                partition: id,
+                error: ErrorCode::None,
+                error_message: None,
+                base_offset: info.base_offset,
+                log_append_time: None,
+                log_start_offset: partition.log.log_start_offset(),
+                current_owner: None,
+            }
         }
-        Err(e) => return failed(id, log_error_code(&e), format!("{topic}/{id}: {e}"), None),
-    };
-    ProducePartitionResponse {
-        partition: id,
-        error: ErrorCode::None,
-        error_message: None,
-        base_offset: base_offset.unwrap_or(0),
-        log_append_time: None,
-        log_start_offset: partition.log.log_start_offset(),
-        current_owner: None,
+        Err(e) => failed(id, log_error_code(&e), format!("{topic}/{id}: {e}"), None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_only_big_frames_that_are_mostly_stored_batches() {
+        let min = ZERO_COPY_MIN_FRAME_BYTES;
+        assert!(keeps_frame(min, min - 100), "a big frame of batches");
+        assert!(keeps_frame(8 << 20, 4 << 20), "half of it stored");
+        assert!(!keeps_frame(8 << 20, (4 << 20) - 1), "most of it other partitions or rejected");
+        assert!(!keeps_frame(min - 1, min - 1), "small frames share their receive buffer");
+        assert!(!keeps_frame(min, 0));
     }
 }

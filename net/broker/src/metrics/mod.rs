@@ -19,7 +19,7 @@ pub mod publish;
 
 use std::time::Duration;
 
-use corelog_format::BatchHeader;
+use corelog_format::{BatchHeader, HEADER_LEN};
 use corelog_storage::log::{MicrosHistogram, MICROS_HISTOGRAM_BUCKETS};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -258,10 +258,10 @@ pub struct CoreMetrics {
 }
 
 impl CoreMetrics {
-    /// One appended batch of `bytes` bytes holding `records` records.
-    pub fn appended(&self, bytes: usize, records: u32) {
+    /// Appended batches of `bytes` bytes holding `records` records.
+    pub fn appended(&self, bytes: usize, records: u64) {
         self.bytes_in.inc_by(bytes as u64);
-        self.records_in.inc_by(u64::from(records));
+        self.records_in.inc_by(records);
     }
 
     /// A produce request served in `elapsed`, with `errors` partitions failed.
@@ -280,10 +280,8 @@ impl CoreMetrics {
             if p.error != ErrorCode::None {
                 errors += 1;
             }
-            for chunk in p.records.chunks() {
-                bytes += chunk.len() as u64;
-                records += count_records(chunk);
-            }
+            bytes += p.records.len() as u64;
+            records += count_records(p.records.chunks().iter().map(|c| &c[..]));
         }
         self.fetch_requests.inc();
         self.bytes_out.inc_by(bytes);
@@ -311,18 +309,37 @@ impl Drop for ConnectionGuard {
     }
 }
 
-/// Records in `bytes`, whole stored batches back to back (headers only are
-/// read: these are batches this broker wrote and checked).
-pub fn count_records(bytes: &[u8]) -> u64 {
-    let mut rest = bytes;
+/// Records in whole stored batches laid back to back across `chunks` (a
+/// response's data, where a cached batch is its header and its rest in two
+/// chunks). Only headers are read: these are batches this broker wrote and
+/// checked. A batch cut short is not counted, nor is anything after a header
+/// split across chunks (the log never returns one).
+pub fn count_records<'a>(chunks: impl IntoIterator<Item = &'a [u8]>) -> u64 {
     let mut records = 0u64;
-    while let Some(header) = BatchHeader::parse(rest) {
-        let len = header.batch_length();
-        if len == 0 || len > rest.len() {
-            break;
+    // The batch being walked: its bytes not yet seen and its record count.
+    let mut current: Option<(usize, u32)> = None;
+    for chunk in chunks {
+        let mut rest = chunk;
+        while !rest.is_empty() {
+            let (left, count) = match current {
+                Some(batch) => batch,
+                None => {
+                    let Some(header) = BatchHeader::parse(rest) else { return records };
+                    if header.batch_length() < HEADER_LEN {
+                        return records;
+                    }
+                    (header.batch_length(), header.record_count())
+                }
+            };
+            let n = left.min(rest.len());
+            rest = &rest[n..];
+            if n == left {
+                records += u64::from(count);
+                current = None;
+            } else {
+                current = Some((left - n, count));
+            }
         }
-        records += u64::from(header.record_count());
-        rest = &rest[len..];
     }
     records
 }
@@ -344,9 +361,15 @@ mod tests {
     fn count_records_walks_batch_headers() {
         let mut bytes = batch(3);
         bytes.extend_from_slice(&batch(5));
-        assert_eq!(count_records(&bytes), 8);
-        assert_eq!(count_records(&bytes[..bytes.len() - 1]), 3, "a cut batch is not counted");
-        assert_eq!(count_records(&[]), 0);
+        assert_eq!(count_records([&bytes[..]]), 8);
+        assert_eq!(count_records([&bytes[..bytes.len() - 1]]), 3, "a cut batch is not counted");
+        assert_eq!(count_records([]), 0);
+        // Split as a fetch from the tail cache sends them: header, then rest.
+        let first = batch(3).len();
+        let (a, b) = bytes.split_at(first);
+        assert_eq!(count_records([&a[..HEADER_LEN], &a[HEADER_LEN..], &b[..HEADER_LEN], &b[HEADER_LEN..]]), 8);
+        assert_eq!(count_records([&a[..HEADER_LEN], &a[HEADER_LEN..], &b[..HEADER_LEN]]), 3);
+        assert_eq!(count_records([&bytes[..40], &bytes[40..]]), 0, "a header split across chunks");
     }
 
     #[test]
