@@ -85,6 +85,16 @@ pub const ACCEPT_LOG_INTERVAL: Duration = Duration::from_secs(10);
 /// Longest a fetch may wait for data, whatever the client asks.
 pub const MAX_FETCH_WAIT: Duration = Duration::from_secs(30);
 
+/// First pause before retrying to reopen a failed partition log; doubles up
+/// to [`REOPEN_RETRY_MAX`].
+pub const REOPEN_RETRY_MIN: Duration = Duration::from_millis(500);
+
+/// Longest pause between attempts to reopen a failed partition log.
+pub const REOPEN_RETRY_MAX: Duration = Duration::from_secs(10);
+
+/// How often a reopen checks whether requests still hold the failed log.
+pub const REOPEN_QUIESCE_POLL: Duration = Duration::from_millis(50);
+
 // Consumer groups.
 
 /// Bytes asked of the log per read while a core replays its
@@ -141,6 +151,8 @@ const _: () = assert!(ZERO_COPY_MIN_FRAME_BYTES == MIN_READ_BYTES);
 // A socket read never exceeds what the decoder may hold for one frame.
 const _: () = assert!(MIN_READ_BYTES <= MAX_READ_BYTES && MAX_READ_BYTES <= DEFAULT_MAX_FRAME_BYTES);
 const _: () = assert!(LOAD_RETRY_MIN.as_millis() <= LOAD_RETRY_MAX.as_millis());
+const _: () = assert!(REOPEN_RETRY_MIN.as_millis() <= REOPEN_RETRY_MAX.as_millis());
+const _: () = assert!(REOPEN_QUIESCE_POLL.as_millis() < REOPEN_RETRY_MIN.as_millis());
 const _: () = assert!(BIND_RETRY_PAUSE.as_millis() < BIND_RETRY_FOR.as_millis());
 // The whole start, bind retries included, fits the start timeout.
 const _: () = assert!(BIND_RETRY_FOR.as_millis() < START_TIMEOUT.as_millis());

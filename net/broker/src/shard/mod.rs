@@ -9,6 +9,7 @@
 pub mod controller;
 pub mod messages;
 pub mod partition;
+mod reopen;
 pub mod set;
 pub mod state;
 

@@ -189,7 +189,8 @@ where
     Ok(())
 }
 
-/// Interval flushes and retention for this core's partitions.
+/// Interval flushes and retention for this core's partitions, and bringing
+/// failed logs back (see reopen.rs).
 async fn maintenance(shard: Rc<Shard>, retention_check: Duration) {
     let mut last_retention = Instant::now();
     loop {
@@ -199,6 +200,12 @@ async fn maintenance(shard: Rc<Shard>, retention_check: Duration) {
             last_retention = Instant::now();
         }
         for p in shard.partitions() {
+            // A failed log is brought back, not flushed (that would fail
+            // every tick).
+            if p.log.failure().is_some() {
+                shard.reopen_if_failed(&p);
+                continue;
+            }
             if let Err(e) = p.log.flush_if_due().await {
                 tracing::warn!(topic = %p.topic, partition = p.id, error = %e, "interval flush failed");
             }

@@ -38,6 +38,9 @@ pub struct Shard {
     data_dir: PathBuf,
     tail_cache_bytes: usize,
     partitions: RefCell<HashMap<(String, u32), Rc<Partition>>>,
+    /// Partitions whose log failed since this core started, with how their
+    /// reopening goes (see reopen.rs).
+    pub(super) reopening: RefCell<HashMap<(String, u32), super::reopen::Reopening>>,
     metadata: RefCell<Arc<Metadata>>,
     /// Control channel of every core, indexed by core id (this one included).
     peers: Vec<ControlSender<ControlMessage>>,
@@ -57,6 +60,7 @@ impl Shard {
             data_dir: data_dir.to_path_buf(),
             tail_cache_bytes,
             partitions: RefCell::default(),
+            reopening: RefCell::default(),
             metadata: RefCell::default(),
             peers,
             ready_tx: RefCell::new(Some(tx)),
@@ -105,6 +109,25 @@ impl Shard {
                 Some(core) if *core == self.core => Locate::UnknownPartition,
                 Some(core) => Locate::Remote { core: *core },
             },
+        }
+    }
+
+    /// Whether `partition` (this very instance) is the one this core serves.
+    pub(super) fn holds(&self, partition: &Rc<Partition>) -> bool {
+        let key = (partition.topic.clone(), partition.id);
+        self.partitions.borrow().get(&key).is_some_and(|p| Rc::ptr_eq(p, partition))
+    }
+
+    /// Serves `fresh` instead of `old` (same topic and partition), unless
+    /// `old` was removed or replaced meanwhile; true if it was swapped.
+    pub(super) fn replace_partition(&self, old: &Rc<Partition>, fresh: Rc<Partition>) -> bool {
+        let mut partitions = self.partitions.borrow_mut();
+        match partitions.get_mut(&(old.topic.clone(), old.id)) {
+            Some(current) if Rc::ptr_eq(current, old) => {
+                *current = fresh;
+                true
+            }
+            _ => false,
         }
     }
 
