@@ -5,7 +5,6 @@ mod cli_support;
 
 use std::net::TcpStream;
 use std::os::unix::process::CommandExt;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use cli_support::*;
@@ -18,20 +17,9 @@ const CONNECTIONS: usize = 200;
 #[test]
 fn failed_accepts_back_off_and_are_logged_once_per_interval() {
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir");
-    let config = dir.path().join("corelog.toml");
-    std::fs::write(&config, "[broker]\nio_memory_bytes = 1048576\n").unwrap();
     let log_path = dir.path().join("broker.log");
     let port = free_port();
-    let mut command = Command::new(BIN);
-    command
-        .args(["broker", "--config"])
-        .arg(&config)
-        .arg("--data-dir")
-        .arg(dir.path().join("data"))
-        .args(["--port", &port.to_string(), "--cores", "1"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log_path).unwrap());
+    let mut command = broker_command(dir.path(), port, "");
     // SAFETY: setrlimit is async-signal-safe; nothing else runs in the child
     // between fork and exec.
     unsafe {

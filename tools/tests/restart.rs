@@ -6,10 +6,9 @@
 mod cli_support;
 mod support;
 
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use cli_support::{corelog, free_port, read_all, wait_until_accepting, wait_with_limit, BIN};
+use cli_support::{broker_command, corelog, free_port, read_all, spawn_corelog, wait_until_accepting, wait_with_limit};
 use support::BrokerProc;
 
 #[test]
@@ -23,14 +22,7 @@ fn a_consumer_started_while_the_broker_restarts_waits_for_it() {
     broker.kill();
 
     let args = ["consume", "--topic", "t", "--from", "earliest", "--max-messages", "100", "-b", b.as_str()];
-    let mut consumer = Command::new(BIN)
-        .args(args)
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn the consumer");
+    let mut consumer = spawn_corelog(&args);
     let (stdout, stderr) = (read_all(consumer.stdout.take().unwrap()), read_all(consumer.stderr.take().unwrap()));
     // Its first connection attempts are refused: nothing listens yet.
     std::thread::sleep(Duration::from_millis(500));
@@ -46,23 +38,11 @@ fn a_consumer_started_while_the_broker_restarts_waits_for_it() {
 #[test]
 fn a_broker_whose_port_is_still_held_retries_the_bind() {
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir");
-    let config = dir.path().join("corelog.toml");
-    std::fs::write(&config, "[broker]\nio_memory_bytes = 1048576\n").unwrap();
     let port = free_port();
     // Stands in for the previous broker process, not yet gone.
     let holder = std::net::TcpListener::bind(("127.0.0.1", port)).expect("hold the port");
     let log_path = dir.path().join("broker.log");
-    let mut broker = Command::new(BIN)
-        .args(["broker", "--config"])
-        .arg(&config)
-        .arg("--data-dir")
-        .arg(dir.path().join("data"))
-        .args(["--port", &port.to_string(), "--cores", "1"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log_path).unwrap())
-        .spawn()
-        .expect("spawn the broker");
+    let mut broker = broker_command(dir.path(), port, "").spawn().expect("spawn the broker");
     std::thread::sleep(Duration::from_millis(700));
     assert!(broker.try_wait().unwrap().is_none(), "{}", std::fs::read_to_string(&log_path).unwrap());
     drop(holder);

@@ -23,30 +23,37 @@ pub struct BrokerProcess {
     _dir: tempfile::TempDir,
 }
 
+/// A `corelog broker --cores 1` command on `port` with its config, data and
+/// log (stderr) under `dir`, not yet spawned (callers may add limits).
+/// Its corelog.toml `[broker]` section holds `extra_settings` (lines of
+/// `key = value`) besides a small io_memory.
+pub fn broker_command(dir: &std::path::Path, port: u16, extra_settings: &str) -> Command {
+    // Little io_uring memory: RLIMIT_MEMLOCK is small for most users.
+    let config = dir.join("corelog.toml");
+    std::fs::write(&config, format!("[broker]\nio_memory_bytes = 1048576\n{extra_settings}")).expect("config");
+    let log = std::fs::File::create(dir.join("broker.log")).expect("log file");
+    let mut command = Command::new(BIN);
+    command
+        .args(["broker", "--config"])
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .args(["--port", &port.to_string(), "--cores", "1"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log);
+    command
+}
+
 impl BrokerProcess {
-    /// Starts a broker whose corelog.toml `[broker]` section holds
-    /// `extra_settings` (lines of `key = value`) besides a small io_memory.
+    /// Starts a broker (see [`broker_command`]) on a free port.
     pub fn start(extra_settings: &str) -> BrokerProcess {
         let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir");
-        // Little io_uring memory: RLIMIT_MEMLOCK is small for most users.
-        let config = dir.path().join("corelog.toml");
-        std::fs::write(&config, format!("[broker]\nio_memory_bytes = 1048576\n{extra_settings}")).expect("config");
+        let log_path = dir.path().join("broker.log");
         let mut last_log = String::new();
         for _ in 0..10 {
             let port = free_port();
-            let log_path = dir.path().join("broker.log");
-            let log = std::fs::File::create(&log_path).expect("log file");
-            let mut child = Command::new(BIN)
-                .args(["broker", "--config"])
-                .arg(&config)
-                .arg("--data-dir")
-                .arg(dir.path().join("data"))
-                .args(["--port", &port.to_string(), "--cores", "1"])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .expect("spawn the broker");
+            let mut child = broker_command(dir.path(), port, extra_settings).spawn().expect("spawn the broker");
             if wait_until_accepting(&mut child, port) {
                 return BrokerProcess { child, port, _dir: dir };
             }
@@ -129,16 +136,21 @@ impl Run {
     }
 }
 
-/// Runs `corelog ARGS` with `stdin` as its input, with a time limit.
-pub fn corelog(args: &[&str], stdin: &str) -> Run {
-    let mut child = Command::new(BIN)
+/// A `corelog ARGS` process with piped stdin, stdout and stderr.
+pub fn spawn_corelog(args: &[&str]) -> Child {
+    Command::new(BIN)
         .args(args)
         .env_remove("RUST_LOG")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("spawn corelog");
+        .expect("spawn corelog")
+}
+
+/// Runs `corelog ARGS` with `stdin` as its input, with a time limit.
+pub fn corelog(args: &[&str], stdin: &str) -> Run {
+    let mut child = spawn_corelog(args);
     let mut input = child.stdin.take().expect("stdin");
     let stdin = stdin.to_owned();
     let writer = std::thread::spawn(move || {
