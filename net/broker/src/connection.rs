@@ -238,11 +238,11 @@ mod tests {
 
     #[test]
     fn reads_grow_with_what_arrived_not_with_what_was_announced() {
-        // A header announcing 8 MiB: 64 KiB, then 4x what arrived each time.
+        // A header announcing 8 MiB: 64 KiB, then READ_GROWTH x what arrived.
         let announced = 8 << 20;
         assert_eq!(read_size(32, Some(announced - 32)), MIN_READ_BYTES);
-        assert_eq!(read_size(MIN_READ_BYTES, Some(announced - MIN_READ_BYTES)), 4 * MIN_READ_BYTES);
-        assert_eq!(read_size(5 * MIN_READ_BYTES, Some(announced)), MAX_READ_BYTES);
+        assert_eq!(read_size(MIN_READ_BYTES / 4, Some(announced)), (MIN_READ_BYTES / 4) * READ_GROWTH);
+        assert_eq!(read_size(MIN_READ_BYTES, Some(announced - MIN_READ_BYTES)), MAX_READ_BYTES);
         // Small frames: the floor, within the growth bound.
         assert_eq!(read_size(0, Some(100)), MIN_READ_BYTES);
     }

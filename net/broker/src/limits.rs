@@ -41,9 +41,11 @@ pub const MAX_READ_BYTES: usize = 1024 * 1024;
 pub const ZERO_COPY_MIN_FRAME_BYTES: usize = 64 * 1024;
 
 /// A read asks for at most this many times the bytes already buffered, so a
-/// connection's buffer grows with what arrived (64 KiB, then 256 KiB, then
-/// 1 MiB reads for a large request), never with a frame length it announces.
-pub const READ_GROWTH: usize = 4;
+/// connection's buffer grows with what arrived (a 64 KiB read, then up to
+/// 1 MiB), never with a frame length it announces. 16, not less: a 1 MiB
+/// produce request then takes two reads, as when reads followed the
+/// announced length (measured: 4 cost ~10% of durable produce throughput).
+pub const READ_GROWTH: usize = 16;
 
 /// A connection whose buffer emptied keeps it only up to this capacity;
 /// a larger one is freed until the next request needs it.
