@@ -10,7 +10,9 @@ pub fn log_error_code(e: &LogError) -> ErrorCode {
         LogError::InvalidBatch(_) | LogError::NotOneBatch { .. } => ErrorCode::CorruptBatch,
         LogError::BatchTooLarge { .. } => ErrorCode::BatchTooLarge,
         LogError::OffsetOutOfRange { .. } => ErrorCode::OffsetOutOfRange,
-        LogError::Io(_) | LogError::Corrupt { .. } | LogError::Failed(_) => ErrorCode::StorageError,
+        LogError::Io(_) | LogError::Corrupt { .. } | LogError::CorruptBatch { .. } | LogError::Failed(_) => {
+            ErrorCode::StorageError
+        }
     }
 }
 
