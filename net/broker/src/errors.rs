@@ -10,9 +10,9 @@ pub fn log_error_code(e: &LogError) -> ErrorCode {
         LogError::InvalidBatch(_) | LogError::NotOneBatch { .. } => ErrorCode::CorruptBatch,
         LogError::BatchTooLarge { .. } => ErrorCode::BatchTooLarge,
         LogError::OffsetOutOfRange { .. } => ErrorCode::OffsetOutOfRange,
-        LogError::Io(_) | LogError::Corrupt { .. } | LogError::CorruptBatch { .. } | LogError::Failed(_) => {
-            ErrorCode::StorageError
-        }
+        // Damaged stored data: a retry reads the same bytes.
+        LogError::CorruptBatch { .. } => ErrorCode::CorruptMessage,
+        LogError::Io(_) | LogError::Corrupt { .. } | LogError::Failed(_) => ErrorCode::StorageError,
     }
 }
 
