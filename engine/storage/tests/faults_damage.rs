@@ -293,3 +293,52 @@ fn leader_epoch_resumes_at_the_last_batch_and_never_goes_back() {
         assert_eq!(header.leader_epoch(), 5, "appended after reopening, at the last batch's epoch");
     });
 }
+
+/// After a damaged batch whose length field is damaged too, the read scans
+/// for the next batch. A record whose value is itself a well-formed batch,
+/// with offsets that would fit, must not be taken for it: a candidate counts
+/// only if the batch after it checks out too and continues its offsets.
+#[test]
+fn a_batch_inside_a_record_is_not_taken_for_the_next_batch() {
+    let dir = common::test_dir();
+    let cfg = config(ONE_SEGMENT);
+    let (trojan_base, acked) = run_local(async {
+        let log = PartitionLog::open(DmaStorage, dir.path(), cfg.clone()).await.unwrap();
+        let mut acked = fill(&log, 0, 20, 3, 200).await;
+        let trojan_base = log.log_end_offset();
+        // A stored-looking batch of one record whose base offset lies inside
+        // the batch that carries it, so its offsets fit where it sits.
+        let mut inner = common::batch(999, 1, 10, 0);
+        inner[..8].copy_from_slice(&(trojan_base + 1).to_le_bytes());
+        // Copies of it behind 0..16 bytes of padding: one of them sits at a
+        // 16-aligned file position, where a batch could start.
+        let mut b = corelog_format::BatchBuilder::new(corelog_format::Compression::None);
+        for pad in 0..16 {
+            let mut value = vec![b'p'; pad];
+            value.extend_from_slice(&inner);
+            b.push(None, &value, 0, &[]);
+        }
+        log.append(b.build().unwrap()).await.unwrap();
+        acked.extend(fill(&log, 100, 20, 3, 200).await);
+        (trojan_base, acked)
+    });
+    let path = seg_file(dir.path(), 0, "log");
+    let batches = batches_in(&path);
+    let at = batches.iter().position(|b| b.base == trojan_base).unwrap();
+    let (trojan, next) = (batches[at], batches[at + 1]);
+    assert_eq!(next.base, trojan_base + 16);
+    // Its length field: +16, so where it claims to end is no batch.
+    let storage = FaultyStorage::new(DmaStorage);
+    run_local(async {
+        let log = PartitionLog::open(storage.clone(), dir.path(), cfg).await.unwrap();
+        storage.arm(Fault::FlipBitOnRead { path_contains: ".log".into(), pos: trojan.pos + 8, bit: 4 });
+        for offset in [trojan_base, trojan_base + 1, trojan_base + 15] {
+            let e = log.read(offset, READ_BYTES).await.err().expect("never served");
+            assert_names(&e, 0, &trojan, next.base);
+        }
+        let (rest, err) = consume(&log, next.base).await;
+        assert!(err.is_none(), "{err:?}");
+        let want: Vec<_> = expected(&acked).into_iter().filter(|(o, _)| *o >= next.base).collect();
+        assert!(rest == want);
+    });
+}
