@@ -18,6 +18,16 @@ pub enum LogError {
     OffsetOutOfRange { offset: u64, log_start: u64, log_end: u64 },
     #[error("corrupt data at {segment}:{position}: {reason}")]
     Corrupt { segment: u64, position: u64, reason: String },
+    /// A stored batch failed its check when read (damaged on disk), so it is
+    /// not served. `offset` is the base offset it should carry (known from
+    /// where it lies); `next_offset` is where the log is readable again, the
+    /// first offset of the next batch that checks out (a reader at or past
+    /// it skips the damage). Retrying reads the same bytes: not transient.
+    #[error(
+        "stored batch at offset {offset} is damaged ({reason}; segment {segment}, byte {position}); \
+         the log is readable again from offset {next_offset}"
+    )]
+    CorruptBatch { offset: u64, next_offset: u64, segment: u64, position: u64, reason: String },
     /// An earlier write or fdatasync failed; the log refuses appends until it
     /// is reopened (and recovered), because what reached the disk is unknown.
     #[error("log is failed after an earlier I/O error ({0}); reopen to recover")]

@@ -53,6 +53,13 @@ pub const DEFAULT_TAIL_CACHE_BYTES: usize = 64 * 1024 * 1024;
 /// Size of one disk read when serving a fetch from a sealed or active segment.
 pub const READ_CHUNK_BYTES: usize = 1024 * 1024;
 
+/// After a damaged batch, how far past its start a read looks for the next
+/// batch that checks out before it falls back to the next offset-index entry
+/// (which is at most an index interval and one batch away while the index is
+/// whole): bounds the work a read of damaged data does. Room for a default
+/// maximum-size batch several times over.
+pub const RESYNC_SCAN_BYTES: u64 = 4 * READ_CHUNK_BYTES as u64;
+
 /// Largest segment file: index entries store positions as u32.
 pub const MAX_SEGMENT_BYTES: u64 = u32::MAX as u64 - MAX_BATCH_BYTES_CEILING as u64;
 
@@ -64,6 +71,9 @@ pub const INDEX_PERSIST_INTERVAL_BYTES: u64 = 16 * 1024 * 1024;
 // Chunks and reads are O_DIRECT transfers: whole blocks.
 const _: () = assert!(WRITE_CHUNK_BYTES.is_multiple_of(BLOCK_SIZE));
 const _: () = assert!(READ_CHUNK_BYTES.is_multiple_of(BLOCK_SIZE));
+// The resync scan reaches past a default maximum-size batch and an index interval.
+const _: () =
+    assert!(RESYNC_SCAN_BYTES >= corelog_format::limits::DEFAULT_MAX_BATCH_BYTES as u64 + INDEX_INTERVAL_BYTES);
 // Preallocation steps are whole blocks, the small one below the large one.
 const _: () = assert!(SEGMENT_PREALLOCATE_MIN.is_multiple_of(BLOCK_SIZE as u64));
 const _: () = assert!(SEGMENT_PREALLOCATE_STEP.is_multiple_of(BLOCK_SIZE as u64));

@@ -42,7 +42,7 @@ fn bit_flip_on_read_of_a_sealed_segment_is_reported_never_served() {
         });
         for offset in [hit.base, hit.last] {
             match log.read(offset, 1 << 20).await {
-                Err(LogError::Corrupt { segment, .. }) => assert_eq!(segment, victim),
+                Err(LogError::CorruptBatch { segment, .. }) => assert_eq!(segment, victim),
                 Err(e) => panic!("read at {offset}: expected Corrupt, got {e}"),
                 Ok(f) => panic!("read at {offset} served {} bytes from a damaged batch", f.byte_len()),
             }

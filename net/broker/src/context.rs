@@ -25,6 +25,8 @@ pub struct ServerContext {
     pub request_memory: corelog_runtime::sync::Semaphore,
     /// Client connections this core serves right now.
     pub connections: std::cell::Cell<usize>,
+    /// Damaged stored batches this core's reads ran into (counted, logged once).
+    pub damaged: super::damaged::DamagedBatches,
 }
 
 impl ServerContext {

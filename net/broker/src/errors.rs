@@ -10,6 +10,8 @@ pub fn log_error_code(e: &LogError) -> ErrorCode {
         LogError::InvalidBatch(_) | LogError::NotOneBatch { .. } => ErrorCode::CorruptBatch,
         LogError::BatchTooLarge { .. } => ErrorCode::BatchTooLarge,
         LogError::OffsetOutOfRange { .. } => ErrorCode::OffsetOutOfRange,
+        // Damaged stored data: a retry reads the same bytes.
+        LogError::CorruptBatch { .. } => ErrorCode::CorruptMessage,
         LogError::Io(_) | LogError::Corrupt { .. } | LogError::Failed(_) => ErrorCode::StorageError,
     }
 }

@@ -12,6 +12,7 @@
 
 mod connection;
 mod context;
+mod damaged;
 mod endpoint;
 mod errors;
 mod groups;
@@ -194,6 +195,7 @@ impl Broker {
                 metrics: metrics.core(shard.core),
                 request_memory: corelog_runtime::sync::Semaphore::new(context_config.request_memory_bytes_per_core),
                 connections: std::cell::Cell::new(0),
+                damaged: damaged::DamagedBatches::default(),
                 groups: GroupRuntime::new(shard.clone(), GroupSettings::from_broker(&context_config)),
             });
             endpoint::serve(shard, context, ready_tx.clone())

@@ -84,6 +84,18 @@ pub const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
 /// keep failing (the line carries how many were not logged).
 pub const ACCEPT_LOG_INTERVAL: Duration = Duration::from_secs(10);
 
+/// Damaged stored batches each core remembers as already counted and logged
+/// (damaged.rs): about 100 KiB per core at most.
+pub const MAX_REMEMBERED_DAMAGED_BATCHES: usize = 1024;
+
+/// Warnings about damaged batches a core logs per
+/// [`DAMAGED_BATCH_LOG_INTERVAL`] at most (the next one logged says how many
+/// were not).
+pub const DAMAGED_BATCH_WARNINGS_PER_INTERVAL: usize = 10;
+
+/// The window of [`DAMAGED_BATCH_WARNINGS_PER_INTERVAL`].
+pub const DAMAGED_BATCH_LOG_INTERVAL: Duration = Duration::from_secs(60);
+
 /// Longest a fetch may wait for data, whatever the client asks.
 pub const MAX_FETCH_WAIT: Duration = Duration::from_secs(30);
 

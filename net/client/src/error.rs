@@ -82,6 +82,22 @@ pub enum ClientError {
         /// The owner the broker pointed at, if it said.
         current_owner: Option<Endpoint>,
     },
+    /// A stored batch of the partition is damaged on the broker's disk and
+    /// was not served (the broker's `CorruptMessage`). Not retriable: seek
+    /// past it to go on; the broker's message says from which offset the
+    /// log is readable again.
+    #[error("corrupt data in topic {topic:?} partition {partition} at offset {offset}: {}", message.as_deref().unwrap_or("a stored batch is damaged"))]
+    CorruptMessage {
+        /// Topic name.
+        topic: String,
+        /// Partition id.
+        partition: u32,
+        /// The offset that was being read.
+        offset: u64,
+        /// The broker's detail: the damaged batch's offset, why, and the
+        /// offset the log is readable again from.
+        message: Option<String>,
+    },
     /// The request got no answer in time.
     #[error("request timed out after {0:?}")]
     Timeout(Duration),
@@ -117,6 +133,7 @@ impl ClientError {
             | ClientError::NotOwner { .. } => true,
             ClientError::Broker { code, .. } => code.is_retriable(),
             ClientError::Protocol(_)
+            | ClientError::CorruptMessage { .. }
             | ClientError::Encode(_)
             | ClientError::Batch(_)
             | ClientError::InvalidArgument(_)
@@ -148,6 +165,7 @@ impl ClientError {
             ClientError::UnknownTopic(_) => Some(ErrorCode::UnknownTopic),
             ClientError::UnknownPartition { .. } => Some(ErrorCode::UnknownPartition),
             ClientError::NotOwner { .. } => Some(ErrorCode::NotOwner),
+            ClientError::CorruptMessage { .. } => Some(ErrorCode::CorruptMessage),
             _ => None,
         }
     }
@@ -232,5 +250,17 @@ mod tests {
         assert_eq!(e.code(), Some(ErrorCode::OffsetOutOfRange));
         assert!(!e.needs_metadata_refresh());
         assert!(e.to_string().contains("past end"));
+    }
+
+    #[test]
+    fn corrupt_message_names_the_partition_and_is_final() {
+        let message = Some("stored batch at offset 150 is damaged".to_owned());
+        let e = ClientError::CorruptMessage { topic: "t".into(), partition: 2, offset: 150, message };
+        assert!(!e.is_retriable());
+        assert!(!e.needs_metadata_refresh());
+        assert_eq!(e.code(), Some(ErrorCode::CorruptMessage));
+        let text = e.to_string();
+        assert!(text.contains("corrupt") && text.contains("\"t\" partition 2 at offset 150"), "{text}");
+        assert!(text.contains("stored batch at offset 150 is damaged"), "{text}");
     }
 }

@@ -68,11 +68,16 @@ pub enum ErrorCode {
     UnknownGroup = 24,
     /// Group api: the group still has members (cannot be deleted).
     GroupNotEmpty = 25,
+    /// A stored record batch failed its check when read (damaged on disk),
+    /// so it was not served (Kafka's CORRUPT_MESSAGE). The message names the
+    /// batch's offset and the offset the log is readable again from. Not
+    /// retriable: a retry reads the same bytes.
+    CorruptMessage = 26,
 }
 
 impl ErrorCode {
     /// Every code, in wire-number order.
-    pub const ALL: [ErrorCode; 26] = [
+    pub const ALL: [ErrorCode; 27] = [
         ErrorCode::None,
         ErrorCode::UnknownTopic,
         ErrorCode::UnknownPartition,
@@ -99,6 +104,7 @@ impl ErrorCode {
         ErrorCode::InconsistentGroupProtocol,
         ErrorCode::UnknownGroup,
         ErrorCode::GroupNotEmpty,
+        ErrorCode::CorruptMessage,
     ];
 
     /// The wire number.
@@ -172,6 +178,7 @@ impl ErrorCode {
             ErrorCode::InconsistentGroupProtocol => "inconsistent group protocol",
             ErrorCode::UnknownGroup => "unknown group",
             ErrorCode::GroupNotEmpty => "group is not empty",
+            ErrorCode::CorruptMessage => "a stored record batch is damaged (not served)",
         }
     }
 }
@@ -238,7 +245,8 @@ mod tests {
         assert_eq!(ErrorCode::NotOwner.code(), 3);
         assert_eq!(ErrorCode::UnknownServerError.code(), 17);
         assert_eq!(ErrorCode::GroupNotEmpty.code(), 25);
-        assert_eq!(ErrorCode::from_u16(26), None);
+        assert_eq!(ErrorCode::CorruptMessage.code(), 26);
+        assert_eq!(ErrorCode::from_u16(27), None);
         assert_eq!(ErrorCode::from_wire(999), ErrorCode::UnknownServerError);
     }
 
@@ -248,6 +256,7 @@ mod tests {
         assert!(ErrorCode::RequestTimedOut.is_retriable());
         assert!(!ErrorCode::None.is_retriable());
         assert!(!ErrorCode::CorruptBatch.is_retriable());
+        assert!(!ErrorCode::CorruptMessage.is_retriable());
         assert!(!ErrorCode::InvalidRequest.is_retriable());
         assert!(!ErrorCode::OffsetOutOfRange.is_retriable());
     }

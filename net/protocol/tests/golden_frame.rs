@@ -295,6 +295,46 @@ fn golden_frame_header_fields_are_checked() {
     assert!(decode_request(&Frame::from_bytes(Bytes::from(bytes), DEFAULT_MAX_FRAME).unwrap()).is_err());
 }
 
+#[test]
+fn error_codes_keep_their_wire_numbers() {
+    // Error codes travel as raw u16s: a renumbered code is read as another by
+    // a peer of another build. New codes are appended, never inserted.
+    let pinned = [
+        (ErrorCode::None, 0),
+        (ErrorCode::UnknownTopic, 1),
+        (ErrorCode::UnknownPartition, 2),
+        (ErrorCode::NotOwner, 3),
+        (ErrorCode::CorruptBatch, 4),
+        (ErrorCode::BatchTooLarge, 5),
+        (ErrorCode::InvalidRequest, 6),
+        (ErrorCode::UnsupportedApi, 7),
+        (ErrorCode::UnsupportedVersion, 8),
+        (ErrorCode::TopicAlreadyExists, 9),
+        (ErrorCode::InvalidTopicName, 10),
+        (ErrorCode::InvalidConfig, 11),
+        (ErrorCode::InvalidPartitions, 12),
+        (ErrorCode::OffsetOutOfRange, 13),
+        (ErrorCode::RequestTimedOut, 14),
+        (ErrorCode::StorageError, 15),
+        (ErrorCode::NotEnoughReplicas, 16),
+        (ErrorCode::UnknownServerError, 17),
+        (ErrorCode::UnknownMemberId, 18),
+        (ErrorCode::IllegalGeneration, 19),
+        (ErrorCode::RebalanceInProgress, 20),
+        (ErrorCode::CoordinatorNotAvailable, 21),
+        (ErrorCode::NotCoordinator, 22),
+        (ErrorCode::InconsistentGroupProtocol, 23),
+        (ErrorCode::UnknownGroup, 24),
+        (ErrorCode::GroupNotEmpty, 25),
+        (ErrorCode::CorruptMessage, 26),
+    ];
+    assert_eq!(pinned.len(), ErrorCode::ALL.len(), "a code without a pinned number");
+    for (code, wire) in pinned {
+        assert_eq!(code.code(), wire, "{code:?}: {WIRE_FORMAT_CHANGED}");
+        assert_eq!(ErrorCode::from_wire(wire), code, "{code:?}: {WIRE_FORMAT_CHANGED}");
+    }
+}
+
 const DEFAULT_MAX_FRAME: usize = limits::DEFAULT_MAX_FRAME_BYTES;
 
 fn one_frame(bytes: &[u8]) -> Frame {

@@ -347,8 +347,11 @@ impl<S: Storage> PartitionLog<S> {
     }
 
     /// Epoch stamped into every batch appended from now on (replication).
+    /// Epochs never go back (a lower one is ignored): reads refuse a stored
+    /// batch whose epoch is above the log's, as damage.
     pub fn set_leader_epoch(&self, epoch: u32) {
-        self.state.borrow_mut().leader_epoch = epoch;
+        let mut st = self.state.borrow_mut();
+        st.leader_epoch = st.leader_epoch.max(epoch);
     }
 
     /// Whether an earlier I/O error put the log into the failed state.

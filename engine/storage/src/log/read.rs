@@ -6,7 +6,7 @@ use super::readahead::ReadAhead;
 use super::{BatchSlice, Fetched, PartitionLog};
 use crate::disk::{Storage, StorageFile};
 use crate::error::{LogError, LogResult};
-use crate::segment::reader::{read_batches, read_window};
+use crate::segment::reader::{next_good_batch, read_batches, read_window, Boundary, Damage, ReadOutcome};
 use crate::segment::scan::{scan, ScanStop};
 use crate::segment::SegmentFiles;
 use corelog_format::limits::MAX_BATCH_BYTES_CEILING;
@@ -15,7 +15,15 @@ use corelog_format::DecodedBatch;
 /// Where a read is served from, decided without awaiting.
 enum Source<F> {
     Cache(Vec<super::CachedBatch>),
-    File { files: Rc<SegmentFiles<F>>, start: u64, limit: u64, ahead: Option<ReadAhead>, truncations: u64 },
+    File {
+        files: Rc<SegmentFiles<F>>,
+        /// The boundary the read starts at, and the end of what is readable.
+        start: Boundary,
+        end: Boundary,
+        max_epoch: u32,
+        ahead: Option<ReadAhead>,
+        truncations: u64,
+    },
 }
 
 impl<S: Storage> PartitionLog<S> {
@@ -23,6 +31,11 @@ impl<S: Storage> PartitionLog<S> {
     /// `max_bytes` (at least one batch if any is committed at `offset`).
     /// Reading at or past the high watermark (up to the log end) returns
     /// nothing; outside [log start, log end] is an error.
+    ///
+    /// Batches read from a file are checked first (`segment/reader.rs`): a
+    /// damaged one is never served. Reading it, or any offset up to the next
+    /// batch that checks out, fails with [`LogError::CorruptBatch`]; a read
+    /// of a later offset walks past the damage.
     pub async fn read(&self, offset: u64, max_bytes: usize) -> LogResult<Fetched> {
         let (source, log_start_offset, log_end_offset, high_watermark) = {
             let mut st = self.state.borrow_mut();
@@ -35,35 +48,58 @@ impl<S: Storage> PartitionLog<S> {
             } else if let Some(batches) = st.cache.read(offset, max_bytes, hw) {
                 Source::Cache(batches)
             } else {
-                let (files, start, limit) = if offset >= st.active.base_offset() {
-                    (st.active.files.clone(), st.active.lookup(offset).0, st.committed.position)
+                let (files, (position, base), end) = if offset >= st.active.base_offset() {
+                    let end = Boundary { position: st.committed.position, offset: st.committed.offset };
+                    (st.active.files.clone(), st.active.lookup(offset), end)
                 } else {
                     let (_, seg) = st.sealed.range(..=offset).next_back().expect("offset >= log start has a segment");
-                    (seg.files.clone(), seg.lookup(offset).0, seg.size)
+                    (seg.files.clone(), seg.lookup(offset), Boundary { position: seg.size, offset: seg.next_offset })
                 };
                 let truncations = st.truncations;
                 let ahead = st.read_ahead.take().filter(|ra| ra.serves(truncations, files.base_offset, offset));
-                let start = ahead.as_ref().map_or(start, ReadAhead::position);
-                Source::File { files, start, limit, ahead, truncations }
+                // A read-ahead window starts at the batch that starts at `offset`.
+                let start = match &ahead {
+                    Some(ra) => Boundary { position: ra.position(), offset },
+                    None => Boundary { position, offset: base },
+                };
+                Source::File { files, start, end, max_epoch: st.leader_epoch, ahead, truncations }
             };
             (source, start, end, hw)
         };
         let slices = match source {
             Source::Cache(batches) => batches.into_iter().map(BatchSlice::Memory).collect(),
-            Source::File { files, start, limit, ahead, truncations } => {
-                let ahead = match ahead {
+            Source::File { files, mut start, end, max_epoch, ahead, truncations } => {
+                let mut ahead = match ahead {
                     Some(ra) => ra.bytes().await,
                     None => None,
                 };
-                let hit = ahead.is_some();
-                let run = read_batches(&files.log, files.base_offset, start, limit, offset, max_bytes, ahead).await;
-                let mut st = self.state.borrow_mut();
-                st.stats.read_ahead_hits += u64::from(hit);
-                match run? {
+                self.state.borrow_mut().stats.read_ahead_hits += u64::from(ahead.is_some());
+                let run = loop {
+                    let read = read_batches(&files.log, start, end, max_epoch, offset, max_bytes, ahead.take());
+                    let damage = match read.await? {
+                        ReadOutcome::Damaged(damage) => damage,
+                        ReadOutcome::Batches(run) => break Some(run),
+                        ReadOutcome::Empty => break None,
+                    };
+                    let known = self.known_after(files.base_offset, damage.at.position, end);
+                    let next = next_good_batch(&files.log, &damage, known, max_epoch).await?;
+                    if self.state.borrow().truncations != truncations {
+                        // A truncation rewrote the file under the read: what
+                        // failed may be new batches, not damage. Read again.
+                        return Box::pin(self.read(offset, max_bytes)).await;
+                    }
+                    if offset >= next.offset {
+                        start = next; // the read is for offsets after the damage
+                        continue;
+                    }
+                    return Err(corrupt_batch(files.base_offset, damage, next));
+                };
+                match run {
                     Some(run) => {
-                        if run.end < limit {
-                            let len = (limit - run.end).min(read_window(max_bytes) as u64) as usize;
-                            st.read_ahead = Some(ReadAhead::start(truncations, files, run.next_offset, run.end, len));
+                        if run.end < end.position {
+                            let len = (end.position - run.end).min(read_window(max_bytes) as u64) as usize;
+                            let ra = ReadAhead::start(truncations, files, run.next_offset, run.end, len);
+                            self.state.borrow_mut().read_ahead = Some(ra);
                         }
                         vec![BatchSlice::Disk(run.bytes)]
                     }
@@ -72,6 +108,25 @@ impl<S: Storage> PartitionLog<S> {
             }
         };
         Ok(Fetched { slices, log_start_offset, log_end_offset, high_watermark })
+    }
+
+    /// The first batch boundary after `position` in the segment at `base`
+    /// that its offset index vouches for, before `end`; else `end`.
+    fn known_after(&self, base: u64, position: u64, end: Boundary) -> Boundary {
+        let st = self.state.borrow();
+        let entries = if st.active.base_offset() == base {
+            Some(st.active.offset_index.entries())
+        } else {
+            st.sealed.get(&base).map(|s| s.offset_entries())
+        };
+        let entry = entries.and_then(|entries| {
+            let after = entries.partition_point(|e| u64::from(e.position) <= position);
+            entries.get(after)
+        });
+        entry
+            .map(|e| Boundary { position: u64::from(e.position), offset: base + u64::from(e.relative_offset) })
+            .filter(|b| b.position < end.position)
+            .unwrap_or(end)
     }
 
     /// The first record whose timestamp is >= `timestamp`: `(offset,
@@ -83,17 +138,20 @@ impl<S: Storage> PartitionLog<S> {
             let st = self.state.borrow();
             let sealed = st.sealed.values().find(|s| s.max_timestamp >= timestamp).map(|s| {
                 let (pos, base) = s.lookup_time(timestamp);
-                (s.files.clone(), pos, base, s.size)
+                (s.files.clone(), pos, base, Boundary { position: s.size, offset: s.next_offset })
             });
-            sealed.or_else(|| {
+            let target = sealed.or_else(|| {
                 (st.active.max_timestamp() >= timestamp).then(|| {
                     let (pos, base) = st.active.lookup_time(timestamp);
                     // Committed bytes of the active segment are on disk.
-                    (st.active.files.clone(), pos, base, st.committed.position)
+                    let end = Boundary { position: st.committed.position, offset: st.committed.offset };
+                    (st.active.files.clone(), pos, base, end)
                 })
-            })
+            });
+            target.map(|t| (t, st.leader_epoch))
         };
-        let Some((files, start, expected, limit)) = target else { return Ok(None) };
+        let Some(((files, start, expected, end), max_epoch)) = target else { return Ok(None) };
+        let limit = end.position;
         let mut found: Option<(u64, u64)> = None;
         let outcome = scan(&files.log, start, limit, expected, |b| {
             if b.max_timestamp >= timestamp {
@@ -105,7 +163,14 @@ impl<S: Storage> PartitionLog<S> {
         .await?;
         if let ScanStop::Corrupt(reason) = outcome.stop {
             if found.is_none() {
-                return Err(LogError::Corrupt { segment: files.base_offset, position: outcome.end, reason });
+                let damage = Damage {
+                    at: Boundary { position: outcome.end, offset: outcome.next_offset },
+                    claimed_len: None,
+                    reason,
+                };
+                let known = self.known_after(files.base_offset, damage.at.position, end);
+                let next = next_good_batch(&files.log, &damage, known, max_epoch).await?;
+                return Err(corrupt_batch(files.base_offset, damage, next));
             }
         }
         let Some((position, len)) = found else { return Ok(None) };
@@ -113,5 +178,17 @@ impl<S: Storage> PartitionLog<S> {
         let decoded = DecodedBatch::decode(&bytes, MAX_BATCH_BYTES_CEILING)?;
         let first = decoded.records().find(|r| r.timestamp >= timestamp).map(|r| (r.offset, r.timestamp));
         Ok(first)
+    }
+}
+
+/// The error for a read of the damaged batch `damage` of the segment at
+/// `segment`, readable again at `next`.
+fn corrupt_batch(segment: u64, damage: Damage, next: Boundary) -> LogError {
+    LogError::CorruptBatch {
+        offset: damage.at.offset,
+        next_offset: next.offset,
+        segment,
+        position: damage.at.position,
+        reason: damage.reason,
     }
 }

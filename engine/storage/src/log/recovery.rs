@@ -9,8 +9,19 @@
 //! - index files behind the log, missing, or pointing at garbage: entries
 //!   rebuilt by scanning (counted in `indexes_rebuilt`);
 //! - a sealed segment that doesn't end where the next one starts (a crash
-//!   mid-roll, or media damage): every later segment is removed, since the
-//!   log must stay contiguous (counted in `segments_removed`).
+//!   mid-roll): every later segment is removed, since the log must stay
+//!   contiguous (counted in `segments_removed`).
+//!
+//! A segment with a successor was synced whole before the successor was
+//! created (a roll flushes, trims and syncs it first), so a bad batch in its
+//! tail is damage, not a torn write: if its sealed indexes are intact it is
+//! kept whole (counted in `bad_batches`, logged) and reads refuse the damaged
+//! batch, instead of cutting it and removing every later segment. Only each
+//! segment's tail (from its last index entry) is scanned here, to keep the
+//! start fast; damage anywhere else is found when it is read.
+//!
+//! The log's leader epoch resumes at the last batch's: epochs never go back,
+//! and reads refuse a batch whose epoch is above the log's.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -53,6 +64,8 @@ pub(super) struct Checked<F: StorageFile> {
     indexer: Indexer,
     /// The segment's indexes must be written again in sealed form.
     rewrite_index: bool,
+    /// Leader epoch of the last batch the tail scan saw.
+    last_epoch: Option<u32>,
 }
 
 impl<S: Storage> PartitionLog<S> {
@@ -68,10 +81,12 @@ impl<S: Storage> PartitionLog<S> {
         let mut report = RecoveryReport::default();
         let mut sealed = BTreeMap::new();
         let mut active = None;
+        let mut leader_epoch = 0;
         let mut i = 0;
         while i < bases.len() {
             let base = bases[i];
-            let c = check_segment(&storage, base, dir, &mut report, i + 1 < bases.len()).await?;
+            let c = check_segment(&storage, base, dir, &mut report, bases.get(i + 1).copied()).await?;
+            leader_epoch = c.last_epoch.unwrap_or(leader_epoch);
             let end = c.outcome.end;
             let mut is_last = i + 1 == bases.len();
             if !is_last && c.outcome.next_offset != bases[i + 1] {
@@ -121,7 +136,7 @@ impl<S: Storage> PartitionLog<S> {
                 active,
                 cache: TailCache::default(),
                 log_start_offset,
-                leader_epoch: 0,
+                leader_epoch,
                 appended_seq: 0,
                 written_seq: 0,
                 durable_seq: 0,
@@ -175,42 +190,63 @@ pub(super) async fn resume_active<F: StorageFile>(c: Checked<F>, config: &LogCon
 
 /// Opens one segment's files, loads its indexes and checks its tail; cuts
 /// the log file at the end of the valid prefix. A segment with a successor
-/// (`sealed`) must have intact sealed indexes, or they are rebuilt whole.
+/// (whose base offset is `successor`) must have intact sealed indexes, or
+/// they are rebuilt whole; with them, damage in its tail is kept (module
+/// docs), and the segment ends where the successor begins.
 pub(super) async fn check_segment<S: Storage>(
     storage: &S,
     base: u64,
     dir: &Path,
     report: &mut RecoveryReport,
-    sealed: bool,
+    successor: Option<u64>,
 ) -> LogResult<Checked<S::File>> {
+    let sealed = successor.is_some();
     let files = SegmentFiles::open(storage, dir, base, false).await?;
     let size_on_disk = files.log.size().await?;
     let (mut offsets, offsets_form) = IndexFile::load(&files.offset_index, size_on_disk).await?;
     let (mut times, times_form) = IndexFile::load(&files.time_index, size_on_disk).await?;
     let damaged = offsets_form == IndexForm::Damaged || times_form == IndexForm::Damaged;
     let mut rewrite_index = sealed && (offsets_form != IndexForm::Sealed || times_form != IndexForm::Sealed);
+    // Sealed indexes are checksummed, and written after the log was synced
+    // whole: they describe the file as it was sealed.
+    let trusted = sealed && !rewrite_index;
     if damaged || rewrite_index {
         report.indexes_rebuilt += 1;
         offsets.replace(Vec::new());
         times.replace(Vec::new());
     }
-    let (outcome, indexer) = match tail_scan(&files, size_on_disk, &mut offsets, &mut times).await? {
-        Some(done) => done,
-        None => {
-            // The index points at something that isn't the batch it names.
-            report.indexes_rebuilt += 1;
-            rewrite_index = sealed;
-            offsets.replace(Vec::new());
-            times.replace(Vec::new());
-            tail_scan(&files, size_on_disk, &mut offsets, &mut times)
-                .await?
-                .expect("a scan from the segment start always completes")
+    let mut scanned = tail_scan(&files, size_on_disk, &mut offsets, &mut times).await?;
+    if scanned.failed_at_entry && !trusted {
+        // The index points at something that isn't the batch it names.
+        report.indexes_rebuilt += 1;
+        rewrite_index = sealed;
+        offsets.replace(Vec::new());
+        times.replace(Vec::new());
+        scanned = tail_scan(&files, size_on_disk, &mut offsets, &mut times).await?;
+        debug_assert!(!scanned.failed_at_entry, "a scan from the segment start always completes");
+    }
+    let TailScan { mut outcome, indexer, last_epoch, .. } = scanned;
+    match (&outcome.stop, successor.filter(|_| trusted)) {
+        // A trusted sealed segment was trimmed to its last batch: stopping
+        // anywhere before its end (even at zeroes) is damage.
+        (stop, Some(next_base)) if outcome.end < size_on_disk => {
+            report.bad_batches += 1;
+            let reason = match stop {
+                ScanStop::Corrupt(reason) => reason.as_str(),
+                _ => "zeroes where a batch should be",
+            };
+            tracing::warn!(dir = %dir.display(), segment = base, position = outcome.end, reason,
+                "damaged batch in a sealed segment; keeping the segment whole (reads refuse the batch)");
+            outcome.end = size_on_disk;
+            outcome.next_offset = next_base;
         }
-    };
-    if let ScanStop::Corrupt(reason) = &outcome.stop {
-        report.bad_batches += 1;
-        report.truncated_bytes += size_on_disk - outcome.end;
-        tracing::warn!(dir = %dir.display(), segment = base, position = outcome.end, %reason, "bad batch; truncating the segment here");
+        (ScanStop::Corrupt(reason), _) => {
+            report.bad_batches += 1;
+            report.truncated_bytes += size_on_disk - outcome.end;
+            tracing::warn!(dir = %dir.display(), segment = base, position = outcome.end, %reason,
+                "bad batch; truncating the segment here");
+        }
+        _ => {}
     }
     let end = outcome.end;
     if end < size_on_disk {
@@ -220,17 +256,28 @@ pub(super) async fn check_segment<S: Storage>(
     offsets.truncate_to_position(end);
     times.truncate_to_position(end);
     rewrite_index |= sealed && (offsets.is_dirty() || times.is_dirty());
-    Ok(Checked { files, outcome, offsets, times, indexer, rewrite_index })
+    Ok(Checked { files, outcome, offsets, times, indexer, rewrite_index, last_epoch })
+}
+
+/// What a tail scan found.
+struct TailScan {
+    outcome: ScanOutcome,
+    indexer: Indexer,
+    /// The scan failed right at an index entry (a bad index, or a damaged
+    /// batch there); no entries were added.
+    failed_at_entry: bool,
+    /// Leader epoch of the last batch seen.
+    last_epoch: Option<u32>,
 }
 
 /// Scans from the last point both indexes cover, adding entries for what it
-/// finds. None if the scan failed right at an index entry (a bad index).
+/// finds.
 async fn tail_scan<F: StorageFile>(
     files: &SegmentFiles<F>,
     size: u64,
     offsets: &mut IndexFile<OffsetEntry>,
     times: &mut IndexFile<TimeEntry>,
-) -> std::io::Result<Option<(ScanOutcome, Indexer)>> {
+) -> std::io::Result<TailScan> {
     let base = files.base_offset;
     // Time entries are made together with offset entries, so the last time
     // entry is never past the last offset entry; resuming from it makes the
@@ -249,10 +296,12 @@ async fn tail_scan<F: StorageFile>(
     let last_time = if start == 0 { i64::MIN } else { running_max };
     let mut indexer = Indexer::new(base, indexed_through, running_max, last_time);
     let (mut new_offsets, mut new_times) = (Vec::new(), Vec::new());
+    let mut last_epoch = None;
     let outcome = scan(&files.log, start, size, expected, |b| {
         let entries = indexer.observe(b.position, u64::from(b.len), b.base_offset, b.max_timestamp);
         new_offsets.extend(entries.offset);
         new_times.extend(entries.time);
+        last_epoch = Some(b.leader_epoch);
         true
     })
     .await?;
@@ -260,7 +309,7 @@ async fn tail_scan<F: StorageFile>(
     // it points (garbage, or zeroes from a write lost with the power) means
     // the index can't be trusted, nor the data before it.
     if start > 0 && outcome.end == start {
-        return Ok(None);
+        return Ok(TailScan { outcome, indexer, failed_at_entry: true, last_epoch });
     }
     for e in new_offsets {
         offsets.push(e);
@@ -268,5 +317,5 @@ async fn tail_scan<F: StorageFile>(
     for e in new_times {
         times.push(e);
     }
-    Ok(Some((outcome, indexer)))
+    Ok(TailScan { outcome, indexer, failed_at_entry: false, last_epoch })
 }

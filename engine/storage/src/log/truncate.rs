@@ -76,7 +76,7 @@ impl<S: Storage> PartitionLog<S> {
         drop(files);
 
         let mut report = RecoveryReport::default();
-        let checked = check_segment(&self.storage, base, &self.dir, &mut report, false).await?;
+        let checked = check_segment(&self.storage, base, &self.dir, &mut report, None).await?;
         let config = self.config.borrow().clone();
         let active = resume_active(checked, &config).await;
         guard.disarm();

@@ -17,6 +17,7 @@ pub struct ScannedBatch {
     pub base_offset: u64,
     pub next_offset: u64,
     pub max_timestamp: i64,
+    pub leader_epoch: u32,
 }
 
 /// Why a scan stopped.
@@ -151,5 +152,6 @@ fn check(bytes: &[u8], position: u64, expected_offset: u64) -> Result<ScannedBat
         base_offset: header.base_offset(),
         next_offset: header.next_offset(),
         max_timestamp: header.max_timestamp(),
+        leader_epoch: header.leader_epoch(),
     })
 }

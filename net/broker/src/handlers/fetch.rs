@@ -101,6 +101,7 @@ async fn read_once(
                         }
                         Ok(None) => {}
                         Err(e) => {
+                            context.damaged.report(&context.metrics, &topic.name, p.partition, &e);
                             out.error = log_error_code(&e);
                             out.error_message = Some(e.to_string());
                             settled = true;

@@ -10,6 +10,7 @@ use corelog_protocol::{
     ErrorCode, ListOffsetsPartitionResponse, ListOffsetsRequest, ListOffsetsResponse, ListOffsetsTopicResponse,
     OffsetSpec,
 };
+use corelog_storage::LogError;
 
 pub async fn handle(request: ListOffsetsRequest, shard: &Shard, context: &ServerContext) -> ListOffsetsResponse {
     let mut topics = Vec::with_capacity(request.topics.len());
@@ -37,6 +38,10 @@ pub async fn handle(request: ListOffsetsRequest, shard: &Shard, context: &Server
                             out.timestamp = Some(timestamp);
                         }
                         Ok(None) => {}
+                        Err(e @ LogError::CorruptBatch { .. }) => {
+                            context.damaged.report(&context.metrics, &topic.name, p.partition, &e);
+                            out.error = log_error_code(&e);
+                        }
                         Err(e) => {
                             tracing::warn!(topic = %topic.name, partition = p.partition, error = %e, "timestamp lookup failed");
                             out.error = log_error_code(&e);

@@ -83,6 +83,7 @@ pub struct BrokerMetrics {
     segments_deleted: Counters,
     recovery_bad_batches: Counters,
     recovery_truncated_bytes: Counters,
+    corrupt_batches: Counters,
     partition_size: PartitionGauges,
     partition_log_end_offset: PartitionGauges,
 }
@@ -119,6 +120,7 @@ impl BrokerMetrics {
             segments_deleted: Counters::default(),
             recovery_bad_batches: Counters::default(),
             recovery_truncated_bytes: Counters::default(),
+            corrupt_batches: Counters::default(),
             partition_size: PartitionGauges::default(),
             partition_log_end_offset: PartitionGauges::default(),
         };
@@ -163,13 +165,19 @@ impl BrokerMetrics {
         r.register("segments_deleted", "Sealed segments deleted by retention", self.segments_deleted.clone());
         r.register(
             "recovery_bad_batches",
-            "Bad batches (torn writes, corruption) found and truncated when partitions were opened",
+            "Bad batches (torn writes, corruption) found when partitions were opened: cut from the active \
+             segment's tail, kept (and refused on read) in a sealed segment",
             self.recovery_bad_batches.clone(),
         );
         r.register(
             "recovery_truncated_bytes",
             "Bytes cut from segment tails when partitions were opened",
             self.recovery_truncated_bytes.clone(),
+        );
+        r.register(
+            "corrupt_batches",
+            "Damaged stored batches reads ran into (not served; each counted once per core while remembered)",
+            self.corrupt_batches.clone(),
         );
         r.register("partition_size_bytes", "Bytes of all segments of a partition", self.partition_size.clone());
         r.register(
@@ -208,6 +216,7 @@ impl BrokerMetrics {
             segments_deleted: counter(&self.segments_deleted),
             recovery_bad_batches: counter(&self.recovery_bad_batches),
             recovery_truncated_bytes: counter(&self.recovery_truncated_bytes),
+            corrupt_batches: counter(&self.corrupt_batches),
             partition_size: self.partition_size.clone(),
             partition_log_end_offset: self.partition_log_end_offset.clone(),
         }
@@ -251,6 +260,7 @@ pub struct CoreMetrics {
     segments_deleted: Counter,
     recovery_bad_batches: Counter,
     recovery_truncated_bytes: Counter,
+    corrupt_batches: Counter,
     /// Shared families: touched only by the once-a-second publisher, which
     /// caches the handles of its own partitions.
     partition_size: PartitionGauges,
@@ -290,6 +300,11 @@ impl CoreMetrics {
             self.fetch_errors.inc_by(errors);
         }
         self.fetch_latency.observe(elapsed);
+    }
+
+    /// A read ran into a damaged stored batch not seen before.
+    pub fn corrupt_batch_found(&self) {
+        self.corrupt_batches.inc();
     }
 
     /// A client connection accepted; the guard counts it as open until dropped.

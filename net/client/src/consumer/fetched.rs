@@ -68,6 +68,13 @@ impl Consumer {
                     };
                     None
                 }
+                ErrorCode::CorruptMessage => {
+                    // Damaged on disk: the same read fails the same way, so
+                    // it is the caller's to decide (seek past it, or stop).
+                    s.retry_at = Some(now + backoff);
+                    let message = p.error_message.clone();
+                    Some(ClientError::CorruptMessage { topic: topic.to_string(), partition, offset, message })
+                }
                 code => {
                     let owner = p.current_owner.clone();
                     let message = p.error_message.clone();
@@ -82,8 +89,13 @@ impl Consumer {
                 }
             };
             match err {
-                Some(e) if e.needs_metadata_refresh() => self.mark_stale(&topic),
-                Some(e) if e.is_retriable() => {}
+                Some(e) if e.needs_metadata_refresh() => {
+                    tracing::debug!(%topic, partition, offset, error = %e, "fetch: stale metadata; refreshing");
+                    self.mark_stale(&topic)
+                }
+                Some(e) if e.is_retriable() => {
+                    tracing::debug!(%topic, partition, offset, error = %e, "fetch failed; retrying after a backoff")
+                }
                 Some(e) => self.defer(e),
                 None => {}
             }
