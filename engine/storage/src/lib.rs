@@ -17,3 +17,4 @@ pub mod segment;
 
 pub use error::{LogError, LogResult};
 pub use log::{AppendInfo, BatchSlice, Fetched, FlushPolicy, LogConfig, LogStats, PartitionLog, RecoveryReport};
+pub use segment::{FdCache, FdCacheStats};
