@@ -13,7 +13,7 @@ use crate::disk::{Storage, StorageFile};
 use crate::error::{LogError, LogResult};
 use crate::limits::{preallocation_end, MAX_SEGMENT_BYTES, SEGMENT_ROLL_JITTER_FRACTION};
 use crate::segment::active::ChunkWrite;
-use crate::segment::index_file::{write_planned, IndexFile};
+use crate::segment::index_file::{persist_planned, IndexFile};
 use crate::segment::indexer::Indexer;
 use crate::segment::{ActiveSegment, FdCache, FlushPlan, OpenSegment, SealedSegment, SegmentFiles};
 use corelog_format::BatchHeader;
@@ -323,8 +323,8 @@ impl<S: Storage> PartitionLog<S> {
             target
         };
         let (oi, ti) = self.state.borrow_mut().active.plan_index_writes(force_index);
-        let oi = write_planned(&files.offset_index, oi).await.map_err(|e| self.fail("index write", &e))?;
-        let ti = write_planned(&files.time_index, ti).await.map_err(|e| self.fail("index write", &e))?;
+        let oi = persist_planned(&files.offset_index, oi).await.map_err(|e| self.fail("index write", &e))?;
+        let ti = persist_planned(&files.time_index, ti).await.map_err(|e| self.fail("index write", &e))?;
         self.state.borrow_mut().active.index_written(oi, ti);
         let Some(target) = target else { return Ok(()) };
         if sync && self.state.borrow().durable_seq < target.seq_end {
