@@ -83,6 +83,8 @@ pub struct BrokerMetrics {
     segments_deleted: Counters,
     recovery_bad_batches: Counters,
     recovery_truncated_bytes: Counters,
+    fd_cache_open_files: Gauges,
+    fd_cache_opens: Counters,
     partition_size: PartitionGauges,
     partition_log_end_offset: PartitionGauges,
 }
@@ -119,6 +121,8 @@ impl BrokerMetrics {
             segments_deleted: Counters::default(),
             recovery_bad_batches: Counters::default(),
             recovery_truncated_bytes: Counters::default(),
+            fd_cache_open_files: Gauges::default(),
+            fd_cache_opens: Counters::default(),
             partition_size: PartitionGauges::default(),
             partition_log_end_offset: PartitionGauges::default(),
         };
@@ -171,6 +175,16 @@ impl BrokerMetrics {
             "Bytes cut from segment tails when partitions were opened",
             self.recovery_truncated_bytes.clone(),
         );
+        r.register(
+            "fd_cache_open_files",
+            "Sealed-segment files open in the core's fd cache",
+            self.fd_cache_open_files.clone(),
+        );
+        r.register(
+            "fd_cache_opens",
+            "Sealed-segment files opened because they were not in the core's fd cache",
+            self.fd_cache_opens.clone(),
+        );
         r.register("partition_size_bytes", "Bytes of all segments of a partition", self.partition_size.clone());
         r.register(
             "partition_log_end_offset",
@@ -208,6 +222,8 @@ impl BrokerMetrics {
             segments_deleted: counter(&self.segments_deleted),
             recovery_bad_batches: counter(&self.recovery_bad_batches),
             recovery_truncated_bytes: counter(&self.recovery_truncated_bytes),
+            fd_cache_open_files: gauge(&self.fd_cache_open_files),
+            fd_cache_opens: counter(&self.fd_cache_opens),
             partition_size: self.partition_size.clone(),
             partition_log_end_offset: self.partition_log_end_offset.clone(),
         }
@@ -251,6 +267,8 @@ pub struct CoreMetrics {
     segments_deleted: Counter,
     recovery_bad_batches: Counter,
     recovery_truncated_bytes: Counter,
+    fd_cache_open_files: Gauge,
+    fd_cache_opens: Counter,
     /// Shared families: touched only by the once-a-second publisher, which
     /// caches the handles of its own partitions.
     partition_size: PartitionGauges,
