@@ -10,13 +10,60 @@ use std::path::Path;
 use glommio::io::{DmaBuffer, OpenOptions, ReadResult};
 
 fn to_io(e: glommio::GlommioError<()>) -> io::Error {
-    e.into()
+    match e {
+        // glommio's own conversion keeps the kind of an I/O error but not its
+        // OS error code, which callers need to tell "out of descriptors"
+        // from other failures ([`os_error`]).
+        glommio::GlommioError::EnhancedIoError { source, op, path, .. } => {
+            let what = match path {
+                Some(path) => format!("{op} {}", path.display()),
+                None => op.to_string(),
+            };
+            io::Error::new(source.kind(), WithContext { what, source })
+        }
+        other => other.into(),
+    }
+}
+
+/// An OS error and what was being done when it happened.
+#[derive(Debug)]
+struct WithContext {
+    what: String,
+    source: io::Error,
+}
+
+impl std::fmt::Display for WithContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.source, self.what)
+    }
+}
+
+impl std::error::Error for WithContext {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+/// The OS error code (`errno`) behind an I/O error, also when a file
+/// operation of this crate wrapped it with what it was doing.
+pub fn os_error(e: &io::Error) -> Option<i32> {
+    e.raw_os_error().or_else(|| {
+        e.get_ref().and_then(|inner| inner.downcast_ref::<WithContext>()).and_then(|c| c.source.raw_os_error())
+    })
 }
 
 /// A block-aligned buffer a [`DmaFile`] can write without a bounce copy.
 pub struct IoBuf(DmaBuffer);
 
 impl IoBuf {
+    /// A buffer from this executor's DMA allocator: the one every
+    /// [`DmaFile`] of the executor allocates from, so it suits any of them.
+    /// For callers that must prepare a write before the file is open (files
+    /// opened on demand, see corelog-storage's fd cache).
+    pub fn alloc(len: usize) -> IoBuf {
+        IoBuf(glommio::allocate_dma_buffer(len))
+    }
+
     pub fn len(&self) -> usize {
         self.0.len()
     }
@@ -169,4 +216,25 @@ pub async fn sync_dir(path: &Path) -> io::Result<()> {
     let dir = glommio::io::Directory::open(&path).await.map_err(to_io)?;
     dir.sync().await.map_err(to_io)?;
     dir.close().await.map_err(to_io)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_errors_keep_their_os_error_code_and_say_what_failed() {
+        const EMFILE: i32 = 24;
+        let e = to_io(glommio::GlommioError::EnhancedIoError {
+            source: io::Error::from_raw_os_error(EMFILE),
+            op: "Opening",
+            path: Some("/data/t/0/00000000000000000000.log".into()),
+            fd: None,
+        });
+        assert_eq!(os_error(&e), Some(EMFILE));
+        let shown = e.to_string();
+        assert!(shown.contains("Too many open files") && shown.contains("Opening /data/t/0/"), "{shown}");
+        assert_eq!(os_error(&io::Error::from_raw_os_error(EMFILE)), Some(EMFILE));
+        assert_eq!(os_error(&io::Error::other("no code")), None);
+    }
 }

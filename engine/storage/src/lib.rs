@@ -19,3 +19,4 @@ pub use error::{LogError, LogResult};
 pub use log::{
     AppendInfo, BatchSlice, CachedBatch, Fetched, FlushPolicy, LogConfig, LogStats, PartitionLog, RecoveryReport,
 };
+pub use segment::{FdCache, FdCacheStats};

@@ -91,6 +91,63 @@ const _: () = assert!(INDEX_PERSIST_INTERVAL_BYTES < DEFAULT_SEGMENT_BYTES);
 const _: () = assert!(DEFAULT_TAIL_CACHE_BYTES >= corelog_format::limits::DEFAULT_MAX_BATCH_BYTES);
 const _: () = assert!(SEGMENT_ROLL_JITTER_FRACTION >= 0.0 && SEGMENT_ROLL_JITTER_FRACTION < 1.0);
 
+// File descriptors (see `segment::fd_cache`).
+
+/// Descriptors an open partition holds for good: its active segment's log.
+/// Its index files are opened only while written, its sealed segments'
+/// logs through the core's fd cache.
+pub const FDS_PER_PARTITION: u64 = 1;
+
+/// Most descriptors one partition opens at once for a moment, beyond its
+/// own: a segment's three files while recovery checks it or a roll creates
+/// the next one (the old log closes after), plus a directory sync.
+pub const MAX_TRANSIENT_FDS_PER_PARTITION: u64 = 4;
+
+/// Sealed-segment files kept open by a log opened alone
+/// (`PartitionLog::open`, not sharing a core's cache).
+pub const DEFAULT_FD_CACHE_PER_LOG: usize = 16;
+
+/// Fewest sealed-segment files a core's fd cache keeps open, however small
+/// the descriptor limit: below this, consumers reading a few partitions
+/// from disk would reopen files on every read.
+pub const MIN_FD_CACHE_PER_CORE: usize = 16;
+
+/// Most sealed-segment files a core's fd cache keeps open, however large the
+/// limit: past this, opening a file on a miss (microseconds, once per
+/// segment a consumer moves to) costs less than what more descriptors
+/// would take from partitions.
+pub const MAX_FD_CACHE_PER_CORE: usize = 1024;
+
+/// The share of the descriptors left for partitions and caches that the
+/// caches get: 1/8 (the rest is for partitions, one descriptor each).
+pub const FD_CACHE_SHARE_DIVISOR: u64 = 8;
+
+/// Descriptors of a core's fd cache when `fds` descriptors are left for the
+/// partitions and caches of `cores` cores: [`FD_CACHE_SHARE_DIVISOR`]-th of
+/// them, split evenly, within [`MIN_FD_CACHE_PER_CORE`,
+/// `MAX_FD_CACHE_PER_CORE`].
+pub const fn fd_cache_per_core(fds: u64, cores: u64) -> usize {
+    let share = fds / FD_CACHE_SHARE_DIVISOR / if cores == 0 { 1 } else { cores };
+    if share < MIN_FD_CACHE_PER_CORE as u64 {
+        MIN_FD_CACHE_PER_CORE
+    } else if share > MAX_FD_CACHE_PER_CORE as u64 {
+        MAX_FD_CACHE_PER_CORE
+    } else {
+        share as usize
+    }
+}
+
+// A cache holds at least one file, and its bounds are ordered.
+const _: () = assert!(MIN_FD_CACHE_PER_CORE >= 1 && DEFAULT_FD_CACHE_PER_LOG >= 1);
+const _: () = assert!(MIN_FD_CACHE_PER_CORE <= MAX_FD_CACHE_PER_CORE);
+const _: () = assert!(FD_CACHE_SHARE_DIVISOR >= 2);
+// A partition's moment of opening more files includes what it holds.
+const _: () = assert!(MAX_TRANSIENT_FDS_PER_PARTITION >= 3 * FDS_PER_PARTITION);
+// The cache takes its share and never more than the bound, whatever the limit.
+const _: () = assert!(fd_cache_per_core(0, 1) == MIN_FD_CACHE_PER_CORE);
+const _: () = assert!(fd_cache_per_core(u64::MAX, 1) == MAX_FD_CACHE_PER_CORE);
+const _: () = assert!(fd_cache_per_core(16_000, 2) == 1000);
+
 /// Fetch long-poll waiters a partition holds before dropped ones are first
 /// pruned (see `PartitionLog::committed_changed`).
 pub const MIN_COMMIT_WAITERS_TO_PRUNE: usize = 64;

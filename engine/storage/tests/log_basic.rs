@@ -219,3 +219,34 @@ fn abandoned_commit_waits_do_not_accumulate() {
         assert_eq!(log.commit_waiters(), 0);
     });
 }
+
+/// The active segment's index files are opened only to be written; one that
+/// cannot be opened (out of descriptors, here: a directory in its place)
+/// leaves its entries for a later write instead of failing the log.
+#[test]
+fn an_index_file_that_cannot_be_opened_is_written_later_and_the_log_goes_on() {
+    let dir = common::test_dir();
+    let index = dir.path().join("00000000000000000000.index");
+    run_local(async {
+        let log = PartitionLog::open(DmaStorage, dir.path(), LogConfig::default()).await.unwrap();
+        for i in 0..20 {
+            log.append(batch(i, 10, 100, 1000)).await.unwrap();
+        }
+        std::fs::remove_file(&index).unwrap();
+        std::fs::create_dir(&index).unwrap();
+        log.flush().await.expect("a flush whose index write cannot open its file");
+        assert_eq!(log.failure(), None);
+        log.append(batch(20, 10, 100, 1000)).await.expect("appends go on");
+        std::fs::remove_dir(&index).unwrap();
+        log.flush().await.unwrap();
+    });
+    // Written at the second flush: the entries point at the batches.
+    assert!(std::fs::metadata(&index).unwrap().len() > 0, "the index was not written after all");
+    run_local(async {
+        let log = PartitionLog::open(DmaStorage, dir.path(), LogConfig::default()).await.unwrap();
+        assert_eq!(log.stats().recovery.indexes_rebuilt, 0);
+        let all = read_all_values(&log, 0).await;
+        assert_eq!(all.len(), 210);
+        assert!(all[205].1.starts_with(b"20:5:"));
+    });
+}

@@ -23,6 +23,6 @@ pub fn metadata_error_code(e: &MetadataError) -> ErrorCode {
         MetadataError::InvalidTopicName(_) => ErrorCode::InvalidTopicName,
         MetadataError::InvalidPartitions(_) => ErrorCode::InvalidPartitions,
         MetadataError::InvalidConfig(_) => ErrorCode::InvalidConfig,
-        MetadataError::Storage(_) => ErrorCode::StorageError,
+        MetadataError::Storage(_) | MetadataError::CannotOpenPartition { .. } => ErrorCode::StorageError,
     }
 }

@@ -15,6 +15,7 @@ mod context;
 mod damaged;
 mod endpoint;
 mod errors;
+pub mod fd_limit;
 mod groups;
 mod handlers;
 pub mod limits;
@@ -147,7 +148,9 @@ pub struct Broker {
 
 impl Broker {
     /// Starts one pinned executor per core and returns once every core
-    /// listens on its endpoint.
+    /// listens on its endpoint. First raises the process's soft open-file
+    /// limit to the hard one and logs how many partitions it leaves room
+    /// for (see [`fd_limit`]).
     pub fn start(config: BrokerConfig) -> io::Result<Broker> {
         let ip: IpAddr = config
             .host
@@ -171,6 +174,7 @@ impl Broker {
         if config.max_connections_per_core == 0 {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "max_connections_per_core must be at least 1"));
         }
+        let fd_budget = fd_limit::raise_and_budget(cores as u64, config.max_connections_per_core as u64)?;
         let endpoints: Vec<SocketAddr> = (0..cores).map(|c| SocketAddr::new(ip, config.base_port + c as u16)).collect();
         let metrics = Arc::new(BrokerMetrics::new());
         let metrics_http = config
@@ -184,6 +188,7 @@ impl Broker {
             tail_cache_bytes: config.tail_cache_bytes,
             retention_check: config.retention_check,
             executor: ExecutorConfig { io_memory: config.io_memory, ..ExecutorConfig::default() },
+            fd_budget,
         };
         let (context_config, core_count) = (config.clone(), cores as u32);
         let shards = ShardSet::start(shard_config, move |shard| {

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use corelog_format::limits::{DEFAULT_MAX_BATCH_BYTES, MAX_BATCH_BYTES_CEILING};
 use corelog_protocol::limits::{DEFAULT_MAX_FRAME_BYTES, MAX_MEMBER_METADATA_BYTES};
+use corelog_storage::limits::{fd_cache_per_core, FDS_PER_PARTITION, MAX_TRANSIENT_FDS_PER_PARTITION};
 
 /// How often each core ticks its partitions' interval flushes.
 pub const FLUSH_TICK_MS: u64 = 50;
@@ -108,6 +109,61 @@ pub const REOPEN_RETRY_MAX: Duration = Duration::from_secs(10);
 
 /// How often a reopen checks whether requests still hold the failed log.
 pub const REOPEN_QUIESCE_POLL: Duration = Duration::from_millis(50);
+// File descriptors (see fd_limit.rs and docs/broker.md).
+
+/// Descriptors kept for each core besides its partitions: its three
+/// io_uring rings, eventfd and listener, and the files it opens for a moment
+/// (a partition being created, recovered or rolled, directory syncs,
+/// metadata saves), a few at once.
+pub const FDS_RESERVED_PER_CORE: u64 = 32;
+
+/// Descriptors kept for the process: stdin, stdout and stderr, the data
+/// directory's lock, log files, the metrics listener and its scrapers.
+pub const FDS_RESERVED_PER_PROCESS: u64 = 32;
+
+/// Of the open-file limit, 1 in this many descriptors is kept for client
+/// connections (at most `max_connections_per_core` per core).
+pub const CONNECTION_FDS_DIVISOR: u64 = 8;
+
+/// How a broker spends its open-file limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FdBudget {
+    /// The soft RLIMIT_NOFILE the broker runs with.
+    pub limit: u64,
+    /// Kept for connections, the cores' own descriptors and the process's.
+    pub reserved: u64,
+    /// Sealed-segment files each core's fd cache keeps open.
+    pub fd_cache_per_core: usize,
+    /// Partitions that fit in what is left, at `FDS_PER_PARTITION` each.
+    pub partitions: u64,
+}
+
+/// The budget of a broker with `cores` cores under an open-file limit of
+/// `limit`: connections, cores and process get their reserve first, the
+/// fd caches their share of the rest, and partitions what remains.
+pub const fn fd_budget(limit: u64, cores: u64, max_connections_per_core: u64) -> FdBudget {
+    let cores = if cores == 0 { 1 } else { cores };
+    let connections = limit / CONNECTION_FDS_DIVISOR;
+    let connections = if connections < max_connections_per_core.saturating_mul(cores) {
+        connections
+    } else {
+        max_connections_per_core.saturating_mul(cores)
+    };
+    let reserved = FDS_RESERVED_PER_PROCESS + FDS_RESERVED_PER_CORE * cores + connections;
+    let left = limit.saturating_sub(reserved);
+    let fd_cache_per_core = fd_cache_per_core(left, cores);
+    let partitions = left.saturating_sub(fd_cache_per_core as u64 * cores) / FDS_PER_PARTITION;
+    FdBudget { limit, reserved, fd_cache_per_core, partitions }
+}
+
+/// Tries at removing a new partition's directory while the process is out
+/// of descriptors (a create that failed for want of them; see
+/// `Shard::remove_partition_dir`), [`DIR_REMOVE_RETRY_PAUSE`] apart.
+pub const DIR_REMOVE_ATTEMPTS: u32 = 20;
+
+/// Pause between those tries: long enough for the executor to run an I/O
+/// cycle, which releases the descriptors of files dropped before it.
+pub const DIR_REMOVE_RETRY_PAUSE: Duration = Duration::from_millis(10);
 
 // Consumer groups.
 
@@ -173,3 +229,13 @@ const _: () = assert!(BIND_RETRY_FOR.as_millis() < START_TIMEOUT.as_millis());
 const _: () = assert!(ACCEPT_BACKOFF.as_millis() <= ACCEPT_BACKOFF_MAX.as_millis());
 const _: () = assert!(ACCEPT_BACKOFF_MAX.as_millis() < ACCEPT_LOG_INTERVAL.as_millis());
 const _: () = assert!(TICK_GRANULARITY.as_millis() <= IDLE_WAKE.as_millis());
+// A core's reserve covers its own descriptors (3 rings, an eventfd, a
+// listener) and several partitions opening or rolling at once.
+const _: () = assert!(FDS_RESERVED_PER_CORE >= 5 + 4 * MAX_TRANSIENT_FDS_PER_PARTITION);
+const _: () = assert!(CONNECTION_FDS_DIVISOR >= 2);
+// The promise in docs/broker.md: 10,000 partitions fit a 20,000-descriptor
+// limit with the default connection limit, on 1 to 8 cores.
+const _: () = assert!(fd_budget(20_000, 1, DEFAULT_MAX_CONNECTIONS_PER_CORE as u64).partitions >= 10_000);
+const _: () = assert!(fd_budget(20_000, 8, DEFAULT_MAX_CONNECTIONS_PER_CORE as u64).partitions >= 10_000);
+// A limit too small for the reserves leaves no partitions, never an underflow.
+const _: () = assert!(fd_budget(10, 4, 4096).partitions == 0);

@@ -195,3 +195,41 @@ fn recovery_truncations_are_counted() {
     let labels = [("core", "0"), ("topic", "r"), ("partition", "0")];
     assert_eq!(s.get("corelog_partition_log_end_offset", &labels), 3.0, "the damaged batch is gone");
 }
+
+#[test]
+fn reads_of_sealed_segments_go_through_the_fd_cache_and_are_counted() {
+    let mut broker = TestBroker::start_with_metrics(1);
+    let mut c = WireClient::connect(broker.endpoints()[0]);
+    let segment_bytes = ConfigEntry { key: "segment.bytes".into(), value: "65536".into() };
+    let request = Request::CreateTopics(CreateTopicsRequest {
+        topics: vec![CreatableTopic {
+            name: "s".into(),
+            partitions: 1,
+            replication_factor: 1,
+            configs: vec![segment_bytes],
+        }],
+        timeout_ms: 10_000,
+        validate_only: false,
+    });
+    let Response::CreateTopics(created) = c.call(&request) else { panic!("not a create response") };
+    assert_eq!(created.topics[0].error, ErrorCode::None, "{created:?}");
+    let first = batch("first", 3000);
+    assert!(first.len() > 32 * 1024, "batches of {} bytes do not fill a 64 KiB segment in three", first.len());
+    for b in [first, batch("second", 3000), batch("third", 3000)] {
+        assert_eq!(produce_result(c.call(&produce("s", 0, b, Acks::All))).error, ErrorCode::None);
+    }
+    drop(c);
+    // Restarted, so reads find nothing in the tail cache and go to the files.
+    broker.broker.take().expect("running").shutdown().expect("clean shutdown");
+    let broker = TestBroker::start_in(broker.dir.take().expect("dir"), 1, true);
+    let s = Scrape::until(&broker, |s| s.try_get("corelog_partitions", &[("core", "0")]) == Some(1.0));
+    assert!(s.core("corelog_segments", 0) >= 2.0, "no sealed segment to read");
+    assert_eq!(s.core("corelog_fd_cache_open_files", 0), 0.0, "recovery keeps no sealed file open");
+    assert_eq!(s.core("corelog_fd_cache_opens_total", 0), 0.0);
+
+    let mut c = WireClient::connect(broker.endpoints()[0]);
+    let f = fetch_result(c.call(&fetch("s", 0, 0, 0)));
+    assert_eq!(values(&f.records, 0)[0], (0, "first-0".to_string()));
+    let s = Scrape::until(&broker, |s| s.try_get("corelog_fd_cache_open_files", &[("core", "0")]) == Some(1.0));
+    assert_eq!(s.core("corelog_fd_cache_opens_total", 0), 1.0, "the first segment's log, opened once");
+}

@@ -25,4 +25,9 @@ pub enum MetadataError {
     InvalidConfig(String),
     #[error("metadata storage: {0}")]
     Storage(String),
+    /// A partition of a topic being created (or grown) could not be opened
+    /// on its core, e.g. out of file descriptors: nothing of the command was
+    /// kept.
+    #[error("cannot open partition {topic}/{partition}: {reason}")]
+    CannotOpenPartition { topic: String, partition: u32, reason: String },
 }

@@ -14,9 +14,9 @@ use crate::disk::{Storage, StorageFile};
 use crate::error::{LogError, LogResult};
 use crate::limits::{preallocation_end, MAX_SEGMENT_BYTES, SEGMENT_ROLL_JITTER_FRACTION};
 use crate::segment::active::ChunkWrite;
-use crate::segment::index_file::{write_planned, IndexFile};
+use crate::segment::index_file::{persist_planned, IndexFile};
 use crate::segment::indexer::Indexer;
-use crate::segment::{ActiveSegment, FlushPlan, SealedSegment, SegmentFiles};
+use crate::segment::{ActiveSegment, FdCache, FlushPlan, OpenSegment, SealedSegment, SegmentFiles};
 use corelog_format::{BatchError, ValidBatch, ValidBatches, HEADER_LEN};
 
 impl<S: Storage> PartitionLog<S> {
@@ -323,8 +323,8 @@ impl<S: Storage> PartitionLog<S> {
             target
         };
         let (oi, ti) = self.state.borrow_mut().active.plan_index_writes(force_index);
-        let oi = write_planned(&files.offset_index, oi).await.map_err(|e| self.fail("index write", &e))?;
-        let ti = write_planned(&files.time_index, ti).await.map_err(|e| self.fail("index write", &e))?;
+        let oi = persist_planned(&files.offset_index, oi).await.map_err(|e| self.fail("index write", &e))?;
+        let ti = persist_planned(&files.time_index, ti).await.map_err(|e| self.fail("index write", &e))?;
         self.state.borrow_mut().active.index_written(oi, ti);
         let Some(target) = target else { return Ok(()) };
         if sync && self.state.borrow().durable_seq < target.seq_end {
@@ -372,7 +372,7 @@ impl<S: Storage> PartitionLog<S> {
             return Err(self.fail("sealing segment", &e));
         }
         let config = self.config.borrow().clone();
-        let created = create_active(&self.storage, &self.dir, next_offset, &config).await;
+        let created = create_active(&self.fds, &self.dir, next_offset, &config).await;
         guard.disarm();
         let active = match created {
             Ok(a) => a,
@@ -387,7 +387,7 @@ impl<S: Storage> PartitionLog<S> {
         st.commit(start);
         st.sealed.insert(
             files.base_offset,
-            Rc::new(SealedSegment::new(files, next_offset, size, max_timestamp, offsets, times)),
+            Rc::new(SealedSegment::new(Rc::new(files.to_sealed()), next_offset, size, max_timestamp, offsets, times)),
         );
         st.stats.segments_rolled += 1;
         tracing::debug!(dir = %self.dir.display(), base_offset = next_offset, "rolled segment");
@@ -395,14 +395,16 @@ impl<S: Storage> PartitionLog<S> {
     }
 }
 
-/// Creates the files of a new, empty active segment at `base_offset`.
+/// Creates the files of a new, empty active segment at `base_offset`; its
+/// log stays open, its index files close until next written.
 pub(super) async fn create_active<S: Storage>(
-    storage: &S,
+    fds: &Rc<FdCache<S>>,
     dir: &Path,
     base_offset: u64,
     config: &LogConfig,
 ) -> std::io::Result<ActiveSegment<S::File>> {
-    let files = SegmentFiles::open(storage, dir, base_offset, true).await?;
+    let storage = fds.storage();
+    let files = OpenSegment::open(storage, dir, base_offset, true).await?;
     // Index files left by an earlier segment at this offset (a crash while
     // removing it) must not leak stale entries into the new one.
     files.offset_index.truncate(0).await?;
@@ -410,7 +412,7 @@ pub(super) async fn create_active<S: Storage>(
     files.log.preallocate(preallocation_end(0)).await?;
     storage.sync_dir(dir).await?;
     Ok(ActiveSegment::resume(
-        Rc::new(files),
+        Rc::new(SegmentFiles::active(fds, dir, base_offset, files.log)),
         base_offset,
         0,
         &[],
@@ -451,12 +453,15 @@ async fn seal_files<F: StorageFile>(
 ) -> std::io::Result<()> {
     files.log.truncate(size).await?;
     files.log.fdatasync().await?;
-    write_sealed_indexes(files, offsets, times).await
+    // Opened here (and closed once written), not held while the segment is active.
+    let (offset_index, time_index) = (files.offset_index.open().await?, files.time_index.open().await?);
+    write_sealed_indexes(&*offset_index, &*time_index, offsets, times).await
 }
 
 /// Writes both indexes whole, trimmed to their exact length, and syncs them.
 pub(super) async fn write_sealed_indexes<F: StorageFile>(
-    files: &SegmentFiles<F>,
+    offset_index: &F,
+    time_index: &F,
     offsets: &[crate::segment::offset_index::OffsetEntry],
     times: &[crate::segment::time_index::TimeEntry],
 ) -> std::io::Result<()> {
@@ -464,14 +469,14 @@ pub(super) async fn write_sealed_indexes<F: StorageFile>(
     oi.replace(offsets.to_vec());
     let mut ti = IndexFile::default();
     ti.replace(times.to_vec());
-    let (write, len) = oi.plan_sealed_write(&files.offset_index);
-    files.offset_index.write_at(write.buf, write.pos).await?;
-    files.offset_index.truncate(len).await?;
-    files.offset_index.fdatasync().await?;
-    let (write, len) = ti.plan_sealed_write(&files.time_index);
-    files.time_index.write_at(write.buf, write.pos).await?;
-    files.time_index.truncate(len).await?;
-    files.time_index.fdatasync().await
+    let (write, len) = oi.plan_sealed_write(offset_index);
+    offset_index.write_at(write.buf, write.pos).await?;
+    offset_index.truncate(len).await?;
+    offset_index.fdatasync().await?;
+    let (write, len) = ti.plan_sealed_write(time_index);
+    time_index.write_at(write.buf, write.pos).await?;
+    time_index.truncate(len).await?;
+    time_index.fdatasync().await
 }
 
 /// Hands leadership back (and wakes the waiters) however the leader's

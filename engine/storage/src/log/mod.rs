@@ -42,7 +42,7 @@ pub use recovery::RecoveryReport;
 use crate::disk::{DmaStorage, Storage, StorageFile};
 use crate::error::{LogError, LogResult};
 use crate::limits::MIN_COMMIT_WAITERS_TO_PRUNE;
-use crate::segment::{ActiveSegment, SealedSegment};
+use crate::segment::{ActiveSegment, FdCache, SealedSegment};
 use cache::TailCache;
 use corelog_runtime::ReadBuf;
 
@@ -272,6 +272,9 @@ impl<F: StorageFile> LogState<F> {
 pub struct PartitionLog<S: Storage = DmaStorage> {
     dir: PathBuf,
     storage: S,
+    /// Where sealed segments' files are opened (the core's cache, shared
+    /// with its other logs); `storage` is the cache's own.
+    fds: Rc<FdCache<S>>,
     config: RefCell<LogConfig>,
     state: RefCell<LogState<S::File>>,
     io: corelog_runtime::sync::Semaphore,

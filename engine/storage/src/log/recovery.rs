@@ -34,14 +34,14 @@ use super::cache::TailCache;
 use super::{LogConfig, LogState, LogStats, Mark, PartitionLog};
 use crate::disk::{Storage, StorageFile};
 use crate::error::LogResult;
-use crate::limits::{preallocation_end, BLOCK_SIZE};
+use crate::limits::{preallocation_end, BLOCK_SIZE, DEFAULT_FD_CACHE_PER_LOG};
 use crate::segment::files::parse_log_name;
 use crate::segment::index_file::{IndexFile, IndexForm};
 use crate::segment::indexer::Indexer;
 use crate::segment::offset_index::OffsetEntry;
 use crate::segment::scan::{scan, ScanOutcome, ScanStop};
 use crate::segment::time_index::TimeEntry;
-use crate::segment::{ActiveSegment, SealedSegment, SegmentFiles};
+use crate::segment::{ActiveSegment, FdCache, OpenSegment, SealedSegment, SegmentFiles};
 
 /// What recovery found and fixed when the log was opened.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -55,9 +55,9 @@ pub struct RecoveryReport {
     pub segments_removed: u64,
 }
 
-/// One segment after its tail was checked.
+/// One segment after its tail was checked, its three files still open.
 pub(super) struct Checked<F: StorageFile> {
-    files: SegmentFiles<F>,
+    files: OpenSegment<F>,
     outcome: ScanOutcome,
     offsets: IndexFile<OffsetEntry>,
     times: IndexFile<TimeEntry>,
@@ -69,8 +69,20 @@ pub(super) struct Checked<F: StorageFile> {
 }
 
 impl<S: Storage> PartitionLog<S> {
-    /// Opens (creating if needed) the log in `dir`, recovering it.
+    /// Opens (creating if needed) the log in `dir`, recovering it. Its
+    /// sealed segments' files go through a cache of its own, of
+    /// [`DEFAULT_FD_CACHE_PER_LOG`] files; logs that should share one
+    /// descriptor budget (a core's) use [`Self::open_with_cache`].
     pub async fn open(storage: S, dir: &Path, config: LogConfig) -> LogResult<Self> {
+        Self::open_with_cache(&FdCache::new(storage, DEFAULT_FD_CACHE_PER_LOG), dir, config).await
+    }
+
+    /// Opens (creating if needed) the log in `dir`, recovering it, with its
+    /// sealed segments' files opened through `fds`, the cache of the core it
+    /// lives on. While open it holds one descriptor of its own (its active
+    /// segment's log); recovery opens one segment's three files at a time.
+    pub async fn open_with_cache(fds: &Rc<FdCache<S>>, dir: &Path, config: LogConfig) -> LogResult<Self> {
+        let storage = fds.storage().clone();
         std::fs::create_dir_all(dir)?;
         let mut bases: Vec<u64> = std::fs::read_dir(dir)?
             .filter_map(|e| e.ok())
@@ -101,13 +113,21 @@ impl<S: Storage> PartitionLog<S> {
             }
             report.segments += 1;
             if is_last {
-                active = Some(resume_active(c, &config).await?);
+                active = Some(resume_active(c, fds, dir, &config).await?);
             } else {
                 if c.rewrite_index {
-                    write_sealed_indexes(&c.files, c.offsets.entries(), c.times.entries()).await?;
+                    write_sealed_indexes(
+                        &c.files.offset_index,
+                        &c.files.time_index,
+                        c.offsets.entries(),
+                        c.times.entries(),
+                    )
+                    .await?;
                 }
+                // The files checked here close; reads open the log again
+                // through the cache.
                 let segment = SealedSegment::new(
-                    Rc::new(c.files),
+                    Rc::new(SegmentFiles::sealed(fds, dir, base)),
                     c.outcome.next_offset,
                     end,
                     c.indexer.running_max(),
@@ -120,7 +140,7 @@ impl<S: Storage> PartitionLog<S> {
         }
         let active = match active {
             Some(a) => a,
-            None => create_active(&storage, dir, 0, &config).await?,
+            None => create_active(fds, dir, 0, &config).await?,
         };
         let log_start_offset = sealed.keys().next().copied().unwrap_or(active.base_offset());
         let committed = Mark { offset: active.next_offset(), position: active.size() };
@@ -130,6 +150,7 @@ impl<S: Storage> PartitionLog<S> {
         Ok(PartitionLog {
             dir: dir.to_path_buf(),
             storage,
+            fds: fds.clone(),
             config: RefCell::new(config),
             state: RefCell::new(LogState {
                 sealed,
@@ -161,8 +182,14 @@ impl<S: Storage> PartitionLog<S> {
 }
 
 /// Turns a checked last segment into the active one: its partial tail block
-/// read back into memory, space preallocated ahead.
-pub(super) async fn resume_active<F: StorageFile>(c: Checked<F>, config: &LogConfig) -> LogResult<ActiveSegment<F>> {
+/// read back into memory, space preallocated ahead. The log stays open; the
+/// index files close (they are opened again when next written).
+pub(super) async fn resume_active<S: Storage>(
+    c: Checked<S::File>,
+    fds: &Rc<FdCache<S>>,
+    dir: &Path,
+    config: &LogConfig,
+) -> LogResult<ActiveSegment<S::File>> {
     let end = c.outcome.end;
     // The active index grows in place: drop a sealed trailer and anything
     // past the entries already kept.
@@ -175,8 +202,9 @@ pub(super) async fn resume_active<F: StorageFile>(c: Checked<F>, config: &LogCon
         Vec::new()
     };
     c.files.log.preallocate(preallocation_end(end)).await?;
+    let OpenSegment { base_offset, log, .. } = c.files;
     Ok(ActiveSegment::resume(
-        Rc::new(c.files),
+        Rc::new(SegmentFiles::active(fds, dir, base_offset, log)),
         c.outcome.next_offset,
         end,
         &tail,
@@ -201,7 +229,7 @@ pub(super) async fn check_segment<S: Storage>(
     successor: Option<u64>,
 ) -> LogResult<Checked<S::File>> {
     let sealed = successor.is_some();
-    let files = SegmentFiles::open(storage, dir, base, false).await?;
+    let files = OpenSegment::open(storage, dir, base, false).await?;
     let size_on_disk = files.log.size().await?;
     let (mut offsets, offsets_form) = IndexFile::load(&files.offset_index, size_on_disk).await?;
     let (mut times, times_form) = IndexFile::load(&files.time_index, size_on_disk).await?;
@@ -273,7 +301,7 @@ struct TailScan {
 /// Scans from the last point both indexes cover, adding entries for what it
 /// finds.
 async fn tail_scan<F: StorageFile>(
-    files: &SegmentFiles<F>,
+    files: &OpenSegment<F>,
     size: u64,
     offsets: &mut IndexFile<OffsetEntry>,
     times: &mut IndexFile<TimeEntry>,

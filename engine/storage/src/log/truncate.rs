@@ -78,7 +78,7 @@ impl<S: Storage> PartitionLog<S> {
         let mut report = RecoveryReport::default();
         let checked = check_segment(&self.storage, base, &self.dir, &mut report, None).await?;
         let config = self.config.borrow().clone();
-        let active = resume_active(checked, &config).await;
+        let active = resume_active(checked, &self.fds, &self.dir, &config).await;
         guard.disarm();
         let active = active?;
         let mut st = self.state.borrow_mut();

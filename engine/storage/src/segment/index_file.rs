@@ -32,6 +32,7 @@ use std::io;
 
 use crate::disk::StorageFile;
 use crate::limits::BLOCK_SIZE;
+use crate::segment::files::SegmentFile;
 use corelog_runtime::IoBuf;
 
 /// A fixed-size index entry.
@@ -216,5 +217,27 @@ pub async fn write_planned<F: StorageFile>(file: &F, write: Option<IndexWrite>) 
             Ok(Some(w.entries))
         }
         None => Ok(None),
+    }
+}
+
+/// [`write_planned`] on an active segment's index file, opened for it. The
+/// entries are advisory (recovery checks what they point at), so an index
+/// file that cannot be opened now, e.g. out of descriptors, is left behind
+/// this time rather than failing the log: its entries stay in memory and go
+/// out with the next persist, the roll or the close. A failed write is an
+/// error.
+pub async fn persist_planned<F: StorageFile>(
+    file: &SegmentFile<F>,
+    write: Option<IndexWrite>,
+) -> io::Result<Option<usize>> {
+    if write.is_none() {
+        return Ok(None);
+    }
+    match file.open().await {
+        Ok(opened) => write_planned(&*opened, write).await,
+        Err(e) => {
+            tracing::warn!(path = %file.path().display(), error = %e, "cannot open the index file; its tail is written later");
+            Ok(None)
+        }
     }
 }

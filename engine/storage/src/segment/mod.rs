@@ -3,8 +3,11 @@
 //! A partition is a sequence of sealed segments followed by exactly one
 //! active segment. [`active::ActiveSegment`] stages and plans writes;
 //! [`sealed::SealedSegment`] is the immutable reader it turns into on roll.
+//! [`files::SegmentFiles`] says which of their files stay open: the active
+//! log only; sealed logs go through the core's [`fd_cache::FdCache`].
 
 pub mod active;
+pub mod fd_cache;
 pub mod files;
 pub mod index_file;
 pub mod indexer;
@@ -15,7 +18,8 @@ pub mod sealed;
 pub mod time_index;
 
 pub use active::{ActiveSegment, FlushPlan, Staged};
-pub use files::SegmentFiles;
+pub use fd_cache::{FdCache, FdCacheStats};
+pub use files::{OpenSegment, SegmentFiles};
 pub use sealed::SealedSegment;
 
 /// `offset` relative to a segment's base, saturated into the index's u32.

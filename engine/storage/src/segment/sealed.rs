@@ -13,6 +13,8 @@ use crate::segment::offset_index::{lookup_offset, OffsetEntry};
 use crate::segment::time_index::{lookup_time, TimeEntry};
 
 pub struct SealedSegment<F: StorageFile> {
+    /// Its log is opened through the core's fd cache, its indexes only if
+    /// they are rewritten (their entries are below, in memory).
     pub files: Rc<SegmentFiles<F>>,
     pub base_offset: u64,
     /// Offset after its last batch (the next segment's base).

@@ -84,6 +84,8 @@ pub struct BrokerMetrics {
     recovery_bad_batches: Counters,
     recovery_truncated_bytes: Counters,
     corrupt_batches: Counters,
+    fd_cache_open_files: Gauges,
+    fd_cache_opens: Counters,
     partition_size: PartitionGauges,
     partition_log_end_offset: PartitionGauges,
 }
@@ -121,6 +123,8 @@ impl BrokerMetrics {
             recovery_bad_batches: Counters::default(),
             recovery_truncated_bytes: Counters::default(),
             corrupt_batches: Counters::default(),
+            fd_cache_open_files: Gauges::default(),
+            fd_cache_opens: Counters::default(),
             partition_size: PartitionGauges::default(),
             partition_log_end_offset: PartitionGauges::default(),
         };
@@ -179,6 +183,16 @@ impl BrokerMetrics {
             "Damaged stored batches reads ran into (not served; each counted once per core while remembered)",
             self.corrupt_batches.clone(),
         );
+        r.register(
+            "fd_cache_open_files",
+            "Sealed-segment files open in the core's fd cache",
+            self.fd_cache_open_files.clone(),
+        );
+        r.register(
+            "fd_cache_opens",
+            "Sealed-segment files opened because they were not in the core's fd cache",
+            self.fd_cache_opens.clone(),
+        );
         r.register("partition_size_bytes", "Bytes of all segments of a partition", self.partition_size.clone());
         r.register(
             "partition_log_end_offset",
@@ -217,6 +231,8 @@ impl BrokerMetrics {
             recovery_bad_batches: counter(&self.recovery_bad_batches),
             recovery_truncated_bytes: counter(&self.recovery_truncated_bytes),
             corrupt_batches: counter(&self.corrupt_batches),
+            fd_cache_open_files: gauge(&self.fd_cache_open_files),
+            fd_cache_opens: counter(&self.fd_cache_opens),
             partition_size: self.partition_size.clone(),
             partition_log_end_offset: self.partition_log_end_offset.clone(),
         }
@@ -261,6 +277,8 @@ pub struct CoreMetrics {
     recovery_bad_batches: Counter,
     recovery_truncated_bytes: Counter,
     corrupt_batches: Counter,
+    fd_cache_open_files: Gauge,
+    fd_cache_opens: Counter,
     /// Shared families: touched only by the once-a-second publisher, which
     /// caches the handles of its own partitions.
     partition_size: PartitionGauges,

@@ -1,7 +1,8 @@
 //! Copies what lives inside a core's `!Send` engine state into that core's
 //! metrics, once a second: partition, segment and size gauges, and the
 //! deltas of each partition log's counters (fdatasync latencies, rolls,
-//! retention deletes, recovery findings) since the last pass.
+//! retention deletes, recovery findings) since the last pass, and the
+//! core's fd cache (files open, files opened).
 
 use std::collections::HashMap;
 use std::rc::{Rc, Weak};
@@ -9,6 +10,7 @@ use std::time::Duration;
 
 use crate::shard::{Partition, Shard};
 use corelog_storage::log::LogStats;
+use corelog_storage::FdCacheStats;
 use prometheus_client::metrics::gauge::Gauge;
 
 use super::{CoreMetrics, PartitionLabels};
@@ -19,6 +21,7 @@ pub async fn publish(shard: Rc<Shard>, metrics: CoreMetrics) {
     let mut publisher = Publisher::new(metrics);
     loop {
         publisher.publish(&shard.partitions());
+        publisher.publish_fd_cache(shard.fd_cache().stats());
         corelog_runtime::sleep(PUBLISH_INTERVAL).await;
     }
 }
@@ -37,11 +40,13 @@ struct Seen {
 struct Publisher {
     metrics: CoreMetrics,
     seen: HashMap<(String, u32), Seen>,
+    /// The fd cache's open count at the last pass.
+    fd_cache_opens: u64,
 }
 
 impl Publisher {
     fn new(metrics: CoreMetrics) -> Self {
-        Publisher { metrics, seen: HashMap::new() }
+        Publisher { metrics, seen: HashMap::new(), fd_cache_opens: 0 }
     }
 
     fn labels(&self, topic: &str, partition: u32) -> PartitionLabels {
@@ -89,6 +94,12 @@ impl Publisher {
         m.partitions.set(partitions.len() as i64);
         m.segments.set(clamp_i64(segments));
         m.log_size.set(clamp_i64(bytes));
+    }
+
+    fn publish_fd_cache(&mut self, stats: FdCacheStats) {
+        self.metrics.fd_cache_open_files.set(stats.open as i64);
+        self.metrics.fd_cache_opens.inc_by(stats.opens.saturating_sub(self.fd_cache_opens));
+        self.fd_cache_opens = stats.opens;
     }
 
     /// Adds what the log counted between `old` and `new`.

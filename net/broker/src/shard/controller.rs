@@ -37,18 +37,92 @@ impl Controller {
         &self.metadata
     }
 
-    /// Validates, persists and distributes one command.
+    /// Validates, persists and distributes one command, all or nothing for
+    /// new partitions: every one is opened on its core first, and only if
+    /// all open is the new metadata saved and adopted. If one cannot be
+    /// opened (out of file descriptors, disk full) or the save fails, every
+    /// core closes and removes what it opened, the metadata stays as it was
+    /// and the error is the answer.
     pub async fn handle(&mut self, shard: &Shard, command: Command) -> Result<Arc<Metadata>, MetadataError> {
         let mut next = self.metadata.clone();
         let effects = next.apply(command, shard.cores)?;
+        let (opens, others): (Vec<Effect>, Vec<Effect>) =
+            effects.into_iter().partition(|e| matches!(e, Effect::Open { .. }));
+        if !opens.is_empty() {
+            if let Err(e) = prepare(shard, &opens).await {
+                discard(shard).await;
+                return Err(e);
+            }
+        }
         // Write, fsync, rename, fsync dir: milliseconds on a busy disk, which
         // would stall every partition of this core, so off the executor.
         let (dir, saved) = (shard.data_dir().to_path_buf(), next.clone());
-        corelog_runtime::fs::blocking(move || MetadataStore::new(&dir).save(&saved)).await?;
+        if let Err(e) = corelog_runtime::fs::blocking(move || MetadataStore::new(&dir).save(&saved)).await {
+            discard(shard).await;
+            return Err(e);
+        }
         self.metadata = next;
         let snapshot = Arc::new(self.metadata.clone());
-        distribute(shard, snapshot.clone(), effects).await.map_err(MetadataError::Storage)?;
+        distribute(shard, snapshot.clone(), others).await.map_err(MetadataError::Storage)?;
+        if !opens.is_empty() {
+            warn_past_budget(shard, &self.metadata);
+        }
         Ok(snapshot)
+    }
+}
+
+/// Opens new partitions on their cores (held back from serving until
+/// committed); waits for every core, so none is still opening when the
+/// caller discards.
+async fn prepare(shard: &Shard, opens: &[Effect]) -> Result<(), MetadataError> {
+    let mut waits = Vec::new();
+    for core in 0..shard.cores {
+        let mine: Vec<Effect> = opens.iter().filter(|e| effect_core(e) == core).cloned().collect();
+        if core == shard.core || mine.is_empty() {
+            continue;
+        }
+        let (done, rx) = oneshot::channel();
+        let msg = ControlMessage::Prepare { effects: mine, done };
+        shard.peer(core).send_async(msg).await.map_err(|_| MetadataError::Storage(format!("core {core} is gone")))?;
+        waits.push((core, rx));
+    }
+    let mut result = shard.prepare(opens).await;
+    for (core, rx) in waits {
+        let r = rx.await.unwrap_or_else(|_| Err(MetadataError::Storage(format!("core {core} dropped the update"))));
+        if result.is_ok() {
+            result = r;
+        }
+    }
+    result
+}
+
+/// Every core closes and removes the partitions it prepared.
+async fn discard(shard: &Shard) {
+    let mut waits = Vec::new();
+    for core in (0..shard.cores).filter(|c| *c != shard.core) {
+        let (done, rx) = oneshot::channel();
+        if shard.peer(core).send_async(ControlMessage::Discard { done }).await.is_ok() {
+            waits.push(rx);
+        }
+    }
+    shard.discard_pending().await;
+    for rx in waits {
+        let _ = rx.await;
+    }
+}
+
+/// Partitions past what the open-file limit leaves room for still open
+/// (connections use the reserve), but the operator should know.
+fn warn_past_budget(shard: &Shard, metadata: &Metadata) {
+    let partitions: u64 = metadata.topics.values().map(|t| t.partitions.len() as u64).sum();
+    let budget = shard.fd_budget();
+    if partitions > budget.partitions {
+        tracing::warn!(
+            partitions,
+            room = budget.partitions,
+            limit = budget.limit,
+            "more partitions than the open-file limit leaves room for: connections may be refused; raise the limit"
+        );
     }
 }
 

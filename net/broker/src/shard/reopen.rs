@@ -23,7 +23,6 @@
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use corelog_storage::disk::DmaStorage;
 use corelog_storage::log::PartitionLog;
 
 use super::partition::{partition_dir, Partition};
@@ -114,7 +113,7 @@ async fn reopen(shard: Rc<Shard>, old: Rc<Partition>, delay: Option<Duration>) {
             continue;
         }
         attempts += 1;
-        match PartitionLog::open(DmaStorage, &dir, old.log.config()).await {
+        match PartitionLog::open_with_cache(shard.fd_cache(), &dir, old.log.config()).await {
             Ok(log) => {
                 let report = log.stats().recovery;
                 let fresh = Rc::new(Partition { topic: old.topic.clone(), id: old.id, log });

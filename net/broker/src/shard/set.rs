@@ -14,7 +14,7 @@ use futures::channel::oneshot;
 use super::controller::{distribute, Controller};
 use super::messages::ControlMessage;
 use super::state::Shard;
-use crate::limits::{DEFAULT_RETENTION_CHECK_MS, FLUSH_TICK_MS};
+use crate::limits::{fd_budget, FdBudget, DEFAULT_MAX_CONNECTIONS_PER_CORE, DEFAULT_RETENTION_CHECK_MS, FLUSH_TICK_MS};
 use corelog_replication::metadata::{Metadata, MetadataError, MetadataStore};
 use corelog_runtime::{control_channel, spawn_cores, ControlReceiver, ControlSender, CoreHandle, ExecutorConfig};
 use corelog_storage::limits::DEFAULT_TAIL_CACHE_BYTES;
@@ -27,6 +27,8 @@ pub struct ShardSetConfig {
     pub tail_cache_bytes: usize,
     pub retention_check: Duration,
     pub executor: ExecutorConfig,
+    /// How the open-file limit is spent (each core's fd cache size).
+    pub fd_budget: FdBudget,
 }
 
 impl Default for ShardSetConfig {
@@ -37,6 +39,8 @@ impl Default for ShardSetConfig {
             tail_cache_bytes: DEFAULT_TAIL_CACHE_BYTES,
             retention_check: Duration::from_millis(DEFAULT_RETENTION_CHECK_MS),
             executor: ExecutorConfig::default(),
+            // The limit of a typical shell; `Broker::start` passes the real one.
+            fd_budget: fd_budget(1024, 1, DEFAULT_MAX_CONNECTIONS_PER_CORE as u64),
         }
     }
 }
@@ -143,19 +147,13 @@ where
     G: Fn(Rc<Shard>) -> F,
     F: Future<Output = ()> + 'static,
 {
-    let shard = Rc::new(Shard::new(core, &config.data_dir, config.tail_cache_bytes, peers));
+    let shard = Rc::new(Shard::new(core, &config.data_dir, config.tail_cache_bytes, config.fd_budget, peers));
     let mut controller = None;
+    let mut opening = None;
     if let Some(metadata) = metadata {
         let (c, effects) = Controller::load(&shard, metadata).map_err(|e| format!("loading metadata: {e}"))?;
-        let snapshot = Arc::new(c.metadata().clone());
+        opening = Some((Arc::new(c.metadata().clone()), effects));
         controller = Some(c);
-        // Other cores' control loops are already running on their executors.
-        let runtime_shard = shard.clone();
-        corelog_runtime::spawn_detached(async move {
-            if let Err(e) = distribute(&runtime_shard, snapshot, effects).await {
-                tracing::error!(error = %e, "opening partitions at start failed");
-            }
-        });
     }
     corelog_runtime::spawn_detached(maintenance(shard.clone(), config.retention_check));
     {
@@ -166,6 +164,17 @@ where
             served.await;
         });
     }
+    if let Some((snapshot, effects)) = opening {
+        // Other cores' control loops are already running on their
+        // executors. This one starts after: admin commands sent meanwhile
+        // wait in the channel instead of changing partitions being opened.
+        let started = Instant::now();
+        let partitions = effects.len();
+        match distribute(&shard, snapshot, effects).await {
+            Ok(()) => tracing::info!(partitions, elapsed = ?started.elapsed(), "opened every partition"),
+            Err(e) => tracing::error!(error = %e, "opening partitions at start failed"),
+        }
+    }
     while let Ok(msg) = rx.recv_async().await {
         match msg {
             ControlMessage::Admin { command, reply } => {
@@ -174,6 +183,13 @@ where
                     None => Err(MetadataError::Storage(format!("core {core} is not the controller"))),
                 };
                 let _ = reply.send(result);
+            }
+            ControlMessage::Prepare { effects, done } => {
+                let _ = done.send(shard.prepare(&effects).await);
+            }
+            ControlMessage::Discard { done } => {
+                shard.discard_pending().await;
+                let _ = done.send(());
             }
             ControlMessage::Apply { metadata, effects, done } => {
                 let _ = done.send(shard.apply(metadata, &effects).await);

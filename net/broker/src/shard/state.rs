@@ -16,10 +16,12 @@ use futures::FutureExt;
 
 use super::messages::ControlMessage;
 use super::partition::{partition_dir, Partition};
-use corelog_replication::metadata::{Command, Effect, Metadata, MetadataError};
+use crate::limits::{FdBudget, DIR_REMOVE_ATTEMPTS, DIR_REMOVE_RETRY_PAUSE};
+use corelog_replication::metadata::{Command, Effect, Metadata, MetadataError, TopicConfig};
 use corelog_runtime::ControlSender;
 use corelog_storage::disk::DmaStorage;
 use corelog_storage::log::PartitionLog;
+use corelog_storage::{FdCache, LogError};
 
 /// Where a partition lives, from this core's point of view.
 pub enum Locate {
@@ -37,10 +39,17 @@ pub struct Shard {
     pub cores: u32,
     data_dir: PathBuf,
     tail_cache_bytes: usize,
+    /// How the open-file limit is spent (the same on every core).
+    fd_budget: FdBudget,
+    /// The sealed-segment files open on this core, shared by its partitions.
+    fds: Rc<FdCache<DmaStorage>>,
     partitions: RefCell<HashMap<(String, u32), Rc<Partition>>>,
     /// Partitions whose log failed since this core started, with how their
     /// reopening goes (see reopen.rs).
     pub(super) reopening: RefCell<HashMap<(String, u32), super::reopen::Reopening>>,
+    /// Partitions opened for a command the controller has not committed yet:
+    /// not served, and removed again if the command fails.
+    pending: RefCell<HashMap<(String, u32), Rc<Partition>>>,
     metadata: RefCell<Arc<Metadata>>,
     /// Control channel of every core, indexed by core id (this one included).
     peers: Vec<ControlSender<ControlMessage>>,
@@ -51,7 +60,13 @@ pub struct Shard {
 }
 
 impl Shard {
-    pub fn new(core: u32, data_dir: &Path, tail_cache_bytes: usize, peers: Vec<ControlSender<ControlMessage>>) -> Self {
+    pub fn new(
+        core: u32,
+        data_dir: &Path,
+        tail_cache_bytes: usize,
+        fd_budget: FdBudget,
+        peers: Vec<ControlSender<ControlMessage>>,
+    ) -> Self {
         let (tx, rx) = oneshot::channel();
         let (stop_tx, stop_rx) = oneshot::channel();
         Shard {
@@ -59,8 +74,11 @@ impl Shard {
             cores: peers.len() as u32,
             data_dir: data_dir.to_path_buf(),
             tail_cache_bytes,
+            fd_budget,
+            fds: FdCache::new(DmaStorage, fd_budget.fd_cache_per_core),
             partitions: RefCell::default(),
             reopening: RefCell::default(),
+            pending: RefCell::default(),
             metadata: RefCell::default(),
             peers,
             ready_tx: RefCell::new(Some(tx)),
@@ -72,6 +90,15 @@ impl Shard {
 
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
+    }
+
+    pub fn fd_budget(&self) -> FdBudget {
+        self.fd_budget
+    }
+
+    /// This core's cache of open sealed-segment files.
+    pub fn fd_cache(&self) -> &Rc<FdCache<DmaStorage>> {
+        &self.fds
     }
 
     /// Resolves once this core has opened its partitions at start.
@@ -151,8 +178,104 @@ impl Shard {
         &self.peers[core as usize]
     }
 
-    /// Carries out the effects addressed to this core and adopts `metadata`.
+    /// Opens the new partitions `effects` give this core, without serving
+    /// them (see [`ControlMessage::Prepare`]). On the first that fails, the
+    /// ones opened are closed and every directory made is removed.
+    pub(super) async fn prepare(&self, effects: &[Effect]) -> Result<(), MetadataError> {
+        for effect in effects {
+            let Effect::Open { topic, partition, core, config } = effect else { continue };
+            if *core != self.core {
+                continue;
+            }
+            match self.open_partition(topic, *partition, config).await {
+                Ok(part) => {
+                    self.pending.borrow_mut().insert((topic.clone(), *partition), part);
+                }
+                Err(e) => {
+                    let reason = self.explain(&e);
+                    tracing::warn!(core = self.core, %topic, partition, %reason, "cannot open a new partition; undoing the command");
+                    self.discard_pending().await;
+                    // Opening may have made its directory before failing.
+                    self.remove_partition_dir(topic, *partition).await;
+                    return Err(MetadataError::CannotOpenPartition {
+                        topic: topic.clone(),
+                        partition: *partition,
+                        reason,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Closes the partitions prepared on this core and removes their
+    /// directories (and their topic's, once empty).
+    pub(super) async fn discard_pending(&self) {
+        let pending: Vec<_> = self.pending.borrow_mut().drain().collect();
+        for ((topic, partition), part) in pending {
+            drop(part);
+            self.remove_partition_dir(&topic, partition).await;
+        }
+    }
+
+    /// Why opening a partition failed, in words an operator can act on.
+    fn explain(&self, e: &LogError) -> String {
+        let LogError::Io(io) = e else { return e.to_string() };
+        if corelog_runtime::os_error(io) == Some(libc::EMFILE) {
+            format!(
+                "{io}; the open-file limit of {} leaves room for about {} partitions (raise it: ulimit -n, LimitNOFILE=)",
+                self.fd_budget.limit, self.fd_budget.partitions
+            )
+        } else {
+            io.to_string()
+        }
+    }
+
+    async fn open_partition(
+        &self,
+        topic: &str,
+        partition: u32,
+        config: &TopicConfig,
+    ) -> Result<Rc<Partition>, LogError> {
+        let dir = partition_dir(&self.data_dir, topic, partition);
+        let log = PartitionLog::open_with_cache(&self.fds, &dir, config.log_config(self.tail_cache_bytes)).await?;
+        Ok(Rc::new(Partition { topic: topic.to_string(), id: partition, log }))
+    }
+
+    /// Removes a partition's directory (after its log was dropped).
+    ///
+    /// Walking the directory takes a descriptor. Right after a create ran out
+    /// of them there is none until the closes of the partitions just dropped
+    /// reach the kernel, at the executor's next I/O cycle; so "too many open
+    /// files" is retried after a pause (which is such a cycle).
+    async fn remove_partition_dir(&self, topic: &str, partition: u32) {
+        let dir = partition_dir(&self.data_dir, topic, partition);
+        let mut attempt = 1;
+        loop {
+            match corelog_runtime::fs::remove_dir_all(&dir).await {
+                Err(e) if e.raw_os_error() == Some(libc::EMFILE) && attempt < DIR_REMOVE_ATTEMPTS => {
+                    attempt += 1;
+                    corelog_runtime::sleep(DIR_REMOVE_RETRY_PAUSE).await;
+                }
+                Err(e) => {
+                    tracing::warn!(core = self.core, dir = %dir.display(), error = %e, "cannot remove a partition directory");
+                    break;
+                }
+                Ok(()) => break,
+            }
+        }
+        // The topic directory goes once its last partition is gone.
+        if let Some(topic_dir) = dir.parent() {
+            corelog_runtime::fs::remove_dir_if_empty(topic_dir).await;
+        }
+    }
+
+    /// Serves the partitions prepared on this core, carries out the effects
+    /// addressed to it and adopts `metadata`.
     pub(super) async fn apply(&self, metadata: Arc<Metadata>, effects: &[Effect]) -> Result<(), String> {
+        // The metadata naming them is saved: they may be served from now on.
+        let prepared: Vec<_> = self.pending.borrow_mut().drain().collect();
+        self.partitions.borrow_mut().extend(prepared);
         let mut first_error = None;
         for effect in effects {
             if let Err(e) = self.apply_one(effect).await {
@@ -169,12 +292,13 @@ impl Shard {
 
     async fn apply_one(&self, effect: &Effect) -> Result<(), String> {
         match effect {
+            // Partitions already in the metadata (at start); new ones come
+            // prepared.
             Effect::Open { topic, partition, core, config } if *core == self.core => {
-                let dir = partition_dir(&self.data_dir, topic, *partition);
-                let log = PartitionLog::open(DmaStorage, &dir, config.log_config(self.tail_cache_bytes))
+                let part = self
+                    .open_partition(topic, *partition, config)
                     .await
-                    .map_err(|e| format!("opening {topic}/{partition}: {e}"))?;
-                let part = Rc::new(Partition { topic: topic.clone(), id: *partition, log });
+                    .map_err(|e| format!("opening {topic}/{partition}: {}", self.explain(&e)))?;
                 self.partitions.borrow_mut().insert((topic.clone(), *partition), part);
             }
             Effect::Remove { topic, partition, core } if *core == self.core => {
