@@ -7,6 +7,11 @@ set -euo pipefail
 
 command -v cargo >/dev/null || { echo "cargo not found: install Rust with rustup first" >&2; exit 1; }
 command -v cc >/dev/null || { apt-get update -qq && apt-get install -y -qq gcc; }
+# tools/tests/disk_full.rs fills a loop-mounted ext4 file system of its own:
+# mkfs.ext4 (e2fsprogs), mount and fallocate (util-linux).
+if ! command -v mkfs.ext4 >/dev/null || ! command -v fallocate >/dev/null; then
+  apt-get update -qq && apt-get install -y -qq e2fsprogs util-linux mount
+fi
 
 # io_uring must be usable: glommio needs it for every executor.
 if [ -r /proc/sys/kernel/io_uring_disabled ] && [ "$(cat /proc/sys/kernel/io_uring_disabled)" != "0" ]; then
