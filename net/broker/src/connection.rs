@@ -22,6 +22,7 @@ use corelog_runtime::TcpStream;
 
 use super::context::ServerContext;
 use super::handlers;
+use super::metrics::ConnectionGuard;
 use crate::limits::{
     MAX_IDLE_BUFFER_BYTES, MAX_IN_FLIGHT_PER_CONNECTION, MAX_READ_BYTES, MIN_READ_BYTES, READ_GROWTH,
     ZERO_COPY_MIN_FRAME_BYTES,
@@ -32,7 +33,10 @@ use corelog_protocol::{
 
 /// Serves one connection until the client goes away, a framing error, or the
 /// shard stops (then the socket is closed at once).
-pub async fn serve(stream: TcpStream, shard: Rc<Shard>, context: Rc<ServerContext>, _open: OpenConnection) {
+/// `_open` counts the connection from its accept (so a burst of accepts
+/// cannot overshoot `max_connections_per_core` before their tasks run)
+/// until it closes.
+pub async fn serve(stream: TcpStream, shard: Rc<Shard>, context: Rc<ServerContext>, _open: ConnectionGuard) {
     let stopping = shard.clone();
     let stopped = std::pin::pin!(stopping.stopped());
     let session = std::pin::pin!(session(stream, shard, context));
@@ -40,7 +44,6 @@ pub async fn serve(stream: TcpStream, shard: Rc<Shard>, context: Rc<ServerContex
 }
 
 async fn session(stream: TcpStream, shard: Rc<Shard>, context: Rc<ServerContext>) {
-    let _open = context.metrics.connection_opened();
     let peer_addr = stream.peer_addr().ok();
     let peer = peer_addr.map(|a| a.to_string()).unwrap_or_default();
     // The client's address as group descriptions show it.
@@ -136,24 +139,6 @@ async fn session(stream: TcpStream, shard: Rc<Shard>, context: Rc<ServerContext>
     }
     drop(tx);
     writing.join().await;
-}
-
-/// Counts a connection in `ServerContext::connections` from its accept (so
-/// a burst of accepts cannot overshoot the limit before their tasks run)
-/// until it closes.
-pub struct OpenConnection(Rc<ServerContext>);
-
-impl OpenConnection {
-    pub fn new(context: Rc<ServerContext>) -> Self {
-        context.connections.set(context.connections.get() + 1);
-        OpenConnection(context)
-    }
-}
-
-impl Drop for OpenConnection {
-    fn drop(&mut self) {
-        self.0.connections.set(self.0.connections.get() - 1);
-    }
 }
 
 /// How much to read next, given the bytes of the frame being received so far

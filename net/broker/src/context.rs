@@ -23,8 +23,6 @@ pub struct ServerContext {
     /// connections reserve what they read and give it back when the request
     /// is handled.
     pub request_memory: corelog_runtime::sync::Semaphore,
-    /// Client connections this core serves right now.
-    pub connections: std::cell::Cell<usize>,
     /// Damaged stored batches this core's reads ran into (counted, logged once).
     pub damaged: super::damaged::DamagedBatches,
 }

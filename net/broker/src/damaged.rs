@@ -9,32 +9,33 @@
 
 use std::cell::RefCell;
 use std::collections::HashSet;
-use std::time::Instant;
 
 use corelog_storage::LogError;
 
 use crate::limits::{DAMAGED_BATCH_LOG_INTERVAL, DAMAGED_BATCH_WARNINGS_PER_INTERVAL, MAX_REMEMBERED_DAMAGED_BATCHES};
+use crate::log_throttle::LogThrottle;
 use crate::metrics::CoreMetrics;
 
 /// A damaged batch: topic, partition, segment base offset, byte position.
 type Place = (String, u32, u64, u64);
 
-#[derive(Default)]
 pub struct DamagedBatches {
     state: RefCell<State>,
 }
 
-#[derive(Default)]
+impl Default for DamagedBatches {
+    fn default() -> Self {
+        let log = LogThrottle::new(DAMAGED_BATCH_LOG_INTERVAL, DAMAGED_BATCH_WARNINGS_PER_INTERVAL);
+        DamagedBatches { state: RefCell::new(State { seen: HashSet::new(), log }) }
+    }
+}
+
 struct State {
     /// Batches already counted and logged (at most
     /// `MAX_REMEMBERED_DAMAGED_BATCHES`; past that, new ones are counted and
     /// logged each time they are read, within the rate limit).
     seen: HashSet<Place>,
-    /// Start of the current rate-limit window and the warnings logged in it.
-    window: Option<Instant>,
-    logged: usize,
-    /// Warnings dropped by the rate limit since the last one logged.
-    suppressed: u64,
+    log: LogThrottle,
 }
 
 impl DamagedBatches {
@@ -51,17 +52,7 @@ impl DamagedBatches {
             st.seen.insert(place);
         }
         metrics.corrupt_batch_found();
-        let now = Instant::now();
-        if st.window.is_none_or(|start| now.duration_since(start) >= DAMAGED_BATCH_LOG_INTERVAL) {
-            st.window = Some(now);
-            st.logged = 0;
-        }
-        if st.logged >= DAMAGED_BATCH_WARNINGS_PER_INTERVAL {
-            st.suppressed += 1;
-            return;
-        }
-        st.logged += 1;
-        let suppressed = std::mem::take(&mut st.suppressed);
+        let Some(suppressed) = st.log.allow() else { return };
         tracing::warn!(
             topic,
             partition,

@@ -13,6 +13,7 @@ use super::metrics::publish;
 use std::time::{Duration, Instant};
 
 use crate::limits::{ACCEPT_BACKOFF, ACCEPT_BACKOFF_MAX, ACCEPT_LOG_INTERVAL, BIND_RETRY_FOR, BIND_RETRY_PAUSE};
+use crate::log_throttle::LogThrottle;
 
 /// Listens on `host:base_port + core` and serves connections forever.
 /// Reports once on `ready` whether listening succeeded.
@@ -53,12 +54,12 @@ pub async fn serve(shard: Rc<Shard>, context: Rc<ServerContext>, ready: flume::S
         match accepted {
             Ok(stream) => {
                 failures.succeeded(shard.core);
-                if context.connections.get() >= context.config.max_connections_per_core {
+                if context.metrics.open_connections() >= context.config.max_connections_per_core {
                     refused.refuse(shard.core, context.config.max_connections_per_core);
                     drop(stream);
                     continue;
                 }
-                let open = connection::OpenConnection::new(context.clone());
+                let open = context.metrics.connection_opened();
                 corelog_runtime::spawn_detached(connection::serve(stream, shard.clone(), context.clone(), open))
             }
             Err(e) => {
@@ -75,10 +76,11 @@ pub async fn serve(shard: Rc<Shard>, context: Rc<ServerContext>, ready: flume::S
 /// out instead of failing. Any other error fails at once.
 async fn bind(addr: SocketAddr, core: u32) -> std::io::Result<TcpListener> {
     let started = Instant::now();
+    let mut warned = false;
     loop {
         match TcpListener::bind(addr) {
             Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && started.elapsed() < BIND_RETRY_FOR => {
-                if started.elapsed() < BIND_RETRY_PAUSE {
+                if !std::mem::replace(&mut warned, true) {
                     tracing::warn!(core, %addr, "address in use; retrying the bind for {BIND_RETRY_FOR:?}");
                 }
                 corelog_runtime::sleep(BIND_RETRY_PAUSE).await;
@@ -90,24 +92,19 @@ async fn bind(addr: SocketAddr, core: u32) -> std::io::Result<TcpListener> {
 
 /// Connections closed at once because the core serves its maximum; logged
 /// at most once per [`ACCEPT_LOG_INTERVAL`] with the count since.
-#[derive(Default)]
-struct RefusedConnections {
-    unlogged: u64,
-    last_logged: Option<Instant>,
+struct RefusedConnections(LogThrottle);
+
+impl Default for RefusedConnections {
+    fn default() -> Self {
+        RefusedConnections(LogThrottle::new(ACCEPT_LOG_INTERVAL, 1))
+    }
 }
 
 impl RefusedConnections {
     fn refuse(&mut self, core: u32, max: usize) {
-        self.unlogged += 1;
-        if self.last_logged.is_none_or(|at| at.elapsed() >= ACCEPT_LOG_INTERVAL) {
-            tracing::warn!(
-                core,
-                max_connections_per_core = max,
-                refused = self.unlogged,
-                "too many connections; closing new ones"
-            );
-            self.last_logged = Some(Instant::now());
-            self.unlogged = 0;
+        if let Some(suppressed) = self.0.allow() {
+            let refused = suppressed + 1;
+            tracing::warn!(core, max_connections_per_core = max, refused, "too many connections; closing new ones");
         }
     }
 }
@@ -116,23 +113,22 @@ impl RefusedConnections {
 /// doubles up to [`ACCEPT_BACKOFF_MAX`] so a persistent error does not spin
 /// the core, and the log gets the first failure and then one line per
 /// [`ACCEPT_LOG_INTERVAL`] with the count, not a line every pause.
-#[derive(Default)]
 struct AcceptFailures {
     in_a_row: u32,
-    unlogged: u64,
-    last_logged: Option<Instant>,
+    log: LogThrottle,
+}
+
+impl Default for AcceptFailures {
+    fn default() -> Self {
+        AcceptFailures { in_a_row: 0, log: LogThrottle::new(ACCEPT_LOG_INTERVAL, 1) }
+    }
 }
 
 impl AcceptFailures {
     fn failed(&mut self, core: u32, error: &std::io::Error) -> Duration {
         self.in_a_row = self.in_a_row.saturating_add(1);
-        if self.last_logged.is_none_or(|at| at.elapsed() >= ACCEPT_LOG_INTERVAL) {
-            let suppressed = self.unlogged;
+        if let Some(suppressed) = self.log.allow() {
             tracing::warn!(core, error = %error, failures_in_a_row = self.in_a_row, suppressed, "accept failed");
-            self.last_logged = Some(Instant::now());
-            self.unlogged = 0;
-        } else {
-            self.unlogged += 1;
         }
         let shift = (self.in_a_row - 1).min(16);
         ACCEPT_BACKOFF.saturating_mul(1 << shift).min(ACCEPT_BACKOFF_MAX)

@@ -19,6 +19,7 @@ pub mod fd_limit;
 mod groups;
 mod handlers;
 pub mod limits;
+mod log_throttle;
 mod memory;
 mod metrics;
 pub mod shard;
@@ -199,7 +200,6 @@ impl Broker {
                 cores: core_count,
                 metrics: metrics.core(shard.core),
                 request_memory: corelog_runtime::sync::Semaphore::new(context_config.request_memory_bytes_per_core),
-                connections: std::cell::Cell::new(0),
                 damaged: damaged::DamagedBatches::default(),
                 groups: GroupRuntime::new(shard.clone(), GroupSettings::from_broker(&context_config)),
             });

@@ -326,6 +326,11 @@ impl CoreMetrics {
     }
 
     /// A client connection accepted; the guard counts it as open until dropped.
+    /// Client connections this core serves now (accepted, not yet closed).
+    pub fn open_connections(&self) -> usize {
+        usize::try_from(self.connections.get()).unwrap_or(0)
+    }
+
     pub fn connection_opened(&self) -> ConnectionGuard {
         self.connections_accepted.inc();
         self.connections.inc();

@@ -83,9 +83,7 @@ impl Shard {
 
 /// Sleeps `pause` unless the shard stops first; false if it stopped.
 async fn pause_unless_stopped(shard: &Shard, pause: Duration) -> bool {
-    let stopped = std::pin::pin!(shard.stopped());
-    let slept = std::pin::pin!(corelog_runtime::sleep(pause));
-    matches!(futures::future::select(stopped, slept).await, futures::future::Either::Right(_))
+    corelog_runtime::timeout(pause, shard.stopped()).await.is_none()
 }
 
 async fn reopen(shard: Rc<Shard>, old: Rc<Partition>, delay: Option<Duration>) {
