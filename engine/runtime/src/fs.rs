@@ -2,34 +2,24 @@
 //! unlinks, directory trees. None of them may block a core's executor (a
 //! `remove_dir_all` of a big partition, or an unlink that frees a 1 GiB
 //! segment, can take milliseconds during which every partition of the core
-//! would stall), so they run on the executor's blocking thread pool.
+//! would stall), so they run on the executor's blocking thread pool
+//! ([`crate::blocking`]).
 //!
 //! Lives on: any core; each call completes on the core that made it.
 
 use std::io;
 use std::path::{Path, PathBuf};
 
-/// Runs `work` on the calling executor's blocking thread pool and waits for
-/// it without blocking the core. For synchronous calls that cannot be made
-/// cooperative (file-system metadata operations, fsync of a small file).
-pub async fn blocking<F, R>(work: F) -> R
-where
-    F: FnOnce() -> R + Send + 'static,
-    R: Send + 'static,
-{
-    glommio::executor().spawn_blocking(work).await
-}
-
 /// Removes a file.
 pub async fn remove_file(path: &Path) -> io::Result<()> {
     let path = path.to_path_buf();
-    blocking(move || std::fs::remove_file(path)).await
+    crate::blocking(move || std::fs::remove_file(path)).await
 }
 
 /// Removes a directory and everything in it; Ok if it did not exist.
 pub async fn remove_dir_all(path: &Path) -> io::Result<()> {
     let path = path.to_path_buf();
-    blocking(move || match std::fs::remove_dir_all(&path) {
+    crate::blocking(move || match std::fs::remove_dir_all(&path) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         other => other,
     })
@@ -39,13 +29,13 @@ pub async fn remove_dir_all(path: &Path) -> io::Result<()> {
 /// Removes a directory if it is empty; false if it was not (or is gone).
 pub async fn remove_dir_if_empty(path: &Path) -> bool {
     let path = path.to_path_buf();
-    blocking(move || std::fs::remove_dir(path).is_ok()).await
+    crate::blocking(move || std::fs::remove_dir(path).is_ok()).await
 }
 
 /// Creates a directory and its parents.
 pub async fn create_dir_all(path: &Path) -> io::Result<()> {
     let path: PathBuf = path.to_path_buf();
-    blocking(move || std::fs::create_dir_all(path)).await
+    crate::blocking(move || std::fs::create_dir_all(path)).await
 }
 
 #[cfg(test)]
@@ -68,7 +58,7 @@ mod tests {
             remove_dir_all(&dir).await.unwrap();
             // The work ran on another thread than the executor's.
             let here = std::thread::current().id();
-            assert_ne!(blocking(|| std::thread::current().id()).await, here);
+            assert_ne!(crate::blocking(|| std::thread::current().id()).await, here);
         });
     }
 }

@@ -72,3 +72,14 @@ pub async fn timeout<F: std::future::Future>(duration: std::time::Duration, futu
 pub async fn timeout_at<F: std::future::Future>(deadline: std::time::Instant, future: F) -> Option<F::Output> {
     timeout(deadline.saturating_duration_since(std::time::Instant::now()), future).await
 }
+
+/// Runs `work` on the calling executor's blocking thread pool and waits for
+/// it without blocking the core. For synchronous calls that cannot be made
+/// cooperative (file-system metadata operations, fsync of a small file).
+pub async fn blocking<F, R>(work: F) -> R
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    glommio::executor().spawn_blocking(work).await
+}

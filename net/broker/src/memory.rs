@@ -15,7 +15,7 @@ use crate::limits::TRIM_INTERVAL;
 pub async fn trim_periodically() {
     loop {
         corelog_runtime::sleep(TRIM_INTERVAL).await;
-        corelog_runtime::fs::blocking(trim).await;
+        corelog_runtime::blocking(trim).await;
     }
 }
 

@@ -4,7 +4,7 @@
 //! the directory: after a crash the file is either the old or the new state,
 //! never a mix. Synchronous: the broker loads it before its cores start and
 //! saves it from the controller core's blocking thread
-//! (`corelog_runtime::fs::blocking`), since the fsyncs take milliseconds.
+//! (`corelog_runtime::blocking`), since the fsyncs take milliseconds.
 //!
 //! # File format
 //!

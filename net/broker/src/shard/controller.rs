@@ -57,7 +57,7 @@ impl Controller {
         // Write, fsync, rename, fsync dir: milliseconds on a busy disk, which
         // would stall every partition of this core, so off the executor.
         let (dir, saved) = (shard.data_dir().to_path_buf(), next.clone());
-        if let Err(e) = corelog_runtime::fs::blocking(move || MetadataStore::new(&dir).save(&saved)).await {
+        if let Err(e) = corelog_runtime::blocking(move || MetadataStore::new(&dir).save(&saved)).await {
             discard(shard).await;
             return Err(e);
         }
