@@ -44,6 +44,8 @@ fn start_broker(data_dir: &Path) -> Broker {
             data_dir: data_dir.to_path_buf(),
             cores,
             io_memory: 1 << 20,
+            // A clash is answered with another port, not waited out.
+            bind_retry: Duration::ZERO,
             ..BrokerConfig::default()
         };
         match Broker::start(config) {

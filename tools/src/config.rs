@@ -37,6 +37,7 @@ pub struct BrokerSection {
     pub request_memory_bytes_per_core: Option<usize>,
     pub connection_idle_timeout_ms: Option<u64>,
     pub request_receive_timeout_ms: Option<u64>,
+    pub bind_retry_ms: Option<u64>,
 }
 
 impl ConfigFile {
@@ -77,6 +78,7 @@ impl ConfigFile {
                 .request_receive_timeout_ms
                 .map(Duration::from_millis)
                 .unwrap_or(d.request_receive_timeout),
+            bind_retry: b.bind_retry_ms.map(Duration::from_millis).unwrap_or(d.bind_retry),
         }
     }
 }
@@ -106,6 +108,7 @@ mod tests {
         assert_eq!(from_file.request_memory_bytes_per_core, d.request_memory_bytes_per_core);
         assert_eq!(from_file.connection_idle_timeout, d.connection_idle_timeout);
         assert_eq!(from_file.request_receive_timeout, d.request_receive_timeout);
+        assert_eq!(from_file.bind_retry, d.bind_retry);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use super::context::ServerContext;
 use super::metrics::publish;
 use std::time::{Duration, Instant};
 
-use crate::limits::{ACCEPT_BACKOFF, ACCEPT_BACKOFF_MAX, ACCEPT_LOG_INTERVAL, BIND_RETRY_FOR, BIND_RETRY_PAUSE};
+use crate::limits::{ACCEPT_BACKOFF, ACCEPT_BACKOFF_MAX, ACCEPT_LOG_INTERVAL, BIND_RETRY_PAUSE};
 use crate::log_throttle::LogThrottle;
 
 /// Listens on `host:base_port + core` and serves connections forever.
@@ -25,7 +25,7 @@ pub async fn serve(shard: Rc<Shard>, context: Rc<ServerContext>, ready: flume::S
             return;
         }
     };
-    let listener = match bind(addr, shard.core).await {
+    let listener = match bind(addr, shard.core, context.config.bind_retry).await {
         Ok(l) => l,
         Err(e) => {
             let _ = ready.send(Err(format!("core {} cannot listen on {addr}: {e}", shard.core)));
@@ -70,18 +70,18 @@ pub async fn serve(shard: Rc<Shard>, context: Rc<ServerContext>, ready: flume::S
     }
 }
 
-/// Binds `addr`, retrying for up to [`BIND_RETRY_FOR`] while it is in use:
+/// Binds `addr`, retrying for up to `retry_for` while it is in use:
 /// right after a kill -9 the dying process (or a TIME_WAIT peer of a
 /// reused port) may hold it for a moment, and a restart should ride that
 /// out instead of failing. Any other error fails at once.
-async fn bind(addr: SocketAddr, core: u32) -> std::io::Result<TcpListener> {
+async fn bind(addr: SocketAddr, core: u32, retry_for: Duration) -> std::io::Result<TcpListener> {
     let started = Instant::now();
     let mut warned = false;
     loop {
         match TcpListener::bind(addr) {
-            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && started.elapsed() < BIND_RETRY_FOR => {
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && started.elapsed() < retry_for => {
                 if !std::mem::replace(&mut warned, true) {
-                    tracing::warn!(core, %addr, "address in use; retrying the bind for {BIND_RETRY_FOR:?}");
+                    tracing::warn!(core, %addr, "address in use; retrying the bind for {retry_for:?}");
                 }
                 corelog_runtime::sleep(BIND_RETRY_PAUSE).await;
             }

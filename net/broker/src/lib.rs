@@ -32,8 +32,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::limits::{
-    DEFAULT_CONNECTION_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS_PER_CORE, DEFAULT_REQUEST_MEMORY_BYTES_PER_CORE,
-    DEFAULT_REQUEST_RECEIVE_TIMEOUT, DEFAULT_RETENTION_CHECK_MS,
+    DEFAULT_BIND_RETRY, DEFAULT_CONNECTION_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS_PER_CORE,
+    DEFAULT_REQUEST_MEMORY_BYTES_PER_CORE, DEFAULT_REQUEST_RECEIVE_TIMEOUT, DEFAULT_RETENTION_CHECK_MS,
 };
 use crate::shard::{ShardSet, ShardSetConfig};
 use corelog_protocol::limits::MAX_PARTITIONS_PER_TOPIC;
@@ -110,6 +110,10 @@ pub struct BrokerConfig {
     /// A request whose first bytes arrived must arrive whole within this, or
     /// its connection is closed and its bytes given back. Default 30 s.
     pub request_receive_timeout: Duration,
+    /// How long a core keeps retrying to bind its port while it is in use
+    /// (the previous broker process may still be dying). Default 10 s; 0
+    /// fails at once, for a caller that picks another port on a clash.
+    pub bind_retry: Duration,
 }
 
 impl Default for BrokerConfig {
@@ -135,6 +139,7 @@ impl Default for BrokerConfig {
             request_memory_bytes_per_core: DEFAULT_REQUEST_MEMORY_BYTES_PER_CORE,
             connection_idle_timeout: DEFAULT_CONNECTION_IDLE_TIMEOUT,
             request_receive_timeout: DEFAULT_REQUEST_RECEIVE_TIMEOUT,
+            bind_retry: DEFAULT_BIND_RETRY,
         }
     }
 }

@@ -71,9 +71,10 @@ pub const DEFAULT_REQUEST_RECEIVE_TIMEOUT: Duration = Duration::from_secs(30);
 /// doesn't spin.
 pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
 
-/// How long a core keeps retrying to bind its port while it is in use (the
-/// previous broker process may still be dying), before the start fails.
-pub const BIND_RETRY_FOR: Duration = Duration::from_secs(10);
+/// Default of `BrokerConfig::bind_retry`: how long a core keeps retrying to
+/// bind its port while it is in use (the previous broker process may still
+/// be dying), before the start fails.
+pub const DEFAULT_BIND_RETRY: Duration = Duration::from_secs(10);
 
 /// Pause between bind attempts.
 pub const BIND_RETRY_PAUSE: Duration = Duration::from_millis(100);
@@ -223,9 +224,9 @@ const _: () = assert!(MIN_READ_BYTES <= MAX_READ_BYTES && MAX_READ_BYTES <= DEFA
 const _: () = assert!(LOAD_RETRY_MIN.as_millis() <= LOAD_RETRY_MAX.as_millis());
 const _: () = assert!(REOPEN_RETRY_MIN.as_millis() <= REOPEN_RETRY_MAX.as_millis());
 const _: () = assert!(REOPEN_QUIESCE_POLL.as_millis() < REOPEN_RETRY_MIN.as_millis());
-const _: () = assert!(BIND_RETRY_PAUSE.as_millis() < BIND_RETRY_FOR.as_millis());
+const _: () = assert!(BIND_RETRY_PAUSE.as_millis() < DEFAULT_BIND_RETRY.as_millis());
 // The whole start, bind retries included, fits the start timeout.
-const _: () = assert!(BIND_RETRY_FOR.as_millis() < START_TIMEOUT.as_millis());
+const _: () = assert!(DEFAULT_BIND_RETRY.as_millis() < START_TIMEOUT.as_millis());
 const _: () = assert!(ACCEPT_BACKOFF.as_millis() <= ACCEPT_BACKOFF_MAX.as_millis());
 const _: () = assert!(ACCEPT_BACKOFF_MAX.as_millis() < ACCEPT_LOG_INTERVAL.as_millis());
 const _: () = assert!(TICK_GRANULARITY.as_millis() <= IDLE_WAKE.as_millis());

@@ -271,6 +271,8 @@ fn a_second_broker_cannot_take_the_same_data_dir_or_port() {
         data_dir: other_dir.path().to_path_buf(),
         cores: 1,
         io_memory: 1 << 20,
+        // Refused at once rather than after the default bind retry.
+        bind_retry: Duration::ZERO,
         ..BrokerConfig::default()
     };
     assert!(Broker::start(same_port).is_err(), "the port is taken");

@@ -40,6 +40,8 @@ impl TestBroker {
                 data_dir: dir.path().to_path_buf(),
                 cores,
                 io_memory: 1 << 20,
+                // A clash is answered with another port, not waited out.
+                bind_retry: Duration::ZERO,
                 metrics_port: metrics.then_some(0),
                 ..BrokerConfig::default()
             };
@@ -298,7 +300,8 @@ impl TestBroker {
     /// A broker whose config is the test default with `tune` applied (ports
     /// and data dir are still the test's own).
     pub fn start_tuned(cores: usize, tune: impl Fn(&mut BrokerConfig)) -> TestBroker {
-        let mut config = BrokerConfig { cores, io_memory: 1 << 20, ..BrokerConfig::default() };
+        let mut config =
+            BrokerConfig { cores, io_memory: 1 << 20, bind_retry: Duration::ZERO, ..BrokerConfig::default() };
         tune(&mut config);
         Self::start_config_in(new_dir(), config)
     }
