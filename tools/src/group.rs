@@ -93,7 +93,7 @@ struct ResetArgs {
 }
 
 /// Parses `T` or `T:P,P,...`.
-fn parse_topic_partitions(text: &str) -> Result<(String, Option<Vec<u32>>), String> {
+pub(crate) fn parse_topic_partitions(text: &str) -> Result<(String, Option<Vec<u32>>), String> {
     match text.split_once(':') {
         None if !text.is_empty() => Ok((text.to_owned(), None)),
         Some((topic, list)) if !topic.is_empty() => {

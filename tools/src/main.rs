@@ -3,6 +3,7 @@
 
 mod bootstrap;
 mod broker;
+mod cluster;
 mod config;
 mod consume;
 mod group;
@@ -41,6 +42,9 @@ enum Command {
     /// Administer consumer groups: list, describe (offsets and lag),
     /// delete, reset-offsets.
     Group(group::GroupArgs),
+    /// The cluster: status (brokers, controller quorum) and leader
+    /// elections.
+    Cluster(cluster::ClusterArgs),
 }
 
 fn main() {
@@ -77,6 +81,10 @@ fn main() {
         Command::Group(args) => {
             init_logging("warn");
             group::run(args)
+        }
+        Command::Cluster(args) => {
+            init_logging("warn");
+            cluster::run(args)
         }
     };
     if let Err(e) = result {

@@ -181,7 +181,10 @@ async fn describe_topic(args: DescribeArgs) -> Result<(), String> {
     let mut out = String::new();
     let count = topic.partition_count();
     out.push_str(&format!("Topic: {}\tPartitions: {count}\n\n", topic.name));
-    let mut rows = vec![["PARTITION", "OWNER", "LOG-START", "LOG-END", "STATUS"].map(str::to_owned).to_vec()];
+    let mut rows = vec![["PARTITION", "LEADER", "EPOCH", "REPLICAS", "ISR", "LOG-START", "LOG-END", "STATUS"]
+        .map(str::to_owned)
+        .to_vec()];
+    let nodes = |ids: &[u32]| ids.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
     for p in &topic.partitions {
         let (start, end) = offsets(&admin, &topic, p).await;
         let show = |o: Option<u64>| o.map_or_else(|| "-".to_owned(), |o| o.to_string());
@@ -191,7 +194,16 @@ async fn describe_topic(args: DescribeArgs) -> Result<(), String> {
             (None, _) => "none".to_owned(),
         };
         let status = if p.error.is_ok() { "ok".to_owned() } else { p.error.message().to_owned() };
-        rows.push(vec![p.partition.to_string(), owner, show(start), show(end), status]);
+        rows.push(vec![
+            p.partition.to_string(),
+            owner,
+            p.leader_epoch.to_string(),
+            nodes(&p.replicas),
+            nodes(&p.isr),
+            show(start),
+            show(end),
+            status,
+        ]);
     }
     table(&mut out, &rows);
     out.push('\n');

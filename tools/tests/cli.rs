@@ -34,6 +34,8 @@ fn topics_produce_and_consume_through_the_cli() {
     assert!(described.contains("Partitions: 2"), "{described}");
     let partition_rows: Vec<&str> = described.lines().filter(|l| l.contains(&format!("{b} (node 0 core 0)"))).collect();
     assert_eq!(partition_rows.len(), 2, "{described}");
+    // A one-node cluster: node 0 is every partition's only replica and in sync.
+    assert!(partition_rows.iter().all(|l| l.split_whitespace().skip(6).take(3).eq(["0", "0", "0"])), "{described}");
     assert!(described.lines().any(|l| l.split_whitespace().eq(["retention.ms", "86400000", "topic"])), "{described}");
     assert!(described.lines().any(|l| l.split_whitespace().eq(["flush.policy", "always", "default"])), "{described}");
 
@@ -250,4 +252,25 @@ fn produce_reports_each_records_partition_and_offset() {
     for (line, partition, offset) in reports {
         assert_eq!(stored.get(&(partition, offset)), Some(&format!("value-{line}")), "line {line}");
     }
+}
+
+#[test]
+fn cluster_status_and_elect_leaders_on_a_one_node_cluster() {
+    let broker = BrokerProcess::start("");
+    let bs = broker.bootstrap();
+    let b = bs.as_str();
+    corelog(&["topic", "create", "orders", "--partitions", "2", "-b", b], "").ok();
+
+    let status = corelog(&["cluster", "status", "-b", b], "").ok().stdout;
+    assert!(status.starts_with("Controllers: 0\tLeader: 0\t"), "{status}");
+    assert!(status.contains("Brokers: 1\tFenced: none"), "{status}");
+    let row = lines(&status).into_iter().find(|l| l.starts_with("0 ")).unwrap_or_else(|| panic!("{status}"));
+    assert!(row.contains(&format!("127.0.0.1:{}", broker.port())) && row.contains("active"), "{status}");
+
+    let elected = corelog(&["cluster", "elect-leaders", "--topic", "orders", "-b", b], "").ok().stdout;
+    let rows: Vec<Vec<&str>> = lines(&elected).iter().skip(1).map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(rows, vec![vec!["orders", "0", "0", "not", "needed"], vec!["orders", "1", "0", "not", "needed"]]);
+
+    corelog(&["cluster", "elect-leaders", "--topic", "orders:7", "-b", b], "").fails_with("could not be elected");
+    corelog(&["cluster", "elect-leaders", "--topic", "orders:x", "-b", b], "").fails_with("TOPIC or TOPIC:P");
 }

@@ -174,7 +174,7 @@ impl Admin {
     }
 }
 
-fn wrong_api(what: &str) -> ClientError {
+pub(crate) fn wrong_api(what: &str) -> ClientError {
     ClientError::Protocol(format!("{what} answered with another api"))
 }
 

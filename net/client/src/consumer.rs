@@ -380,11 +380,7 @@ impl Consumer {
     fn fetch_request(&self, asked: &[Asked]) -> FetchRequest {
         let mut topics: Vec<FetchTopic> = Vec::new();
         for Asked { topic, partition, offset, .. } in asked {
-            let p = corelog_protocol::FetchPartition {
-                partition: *partition,
-                fetch_offset: *offset,
-                partition_max_bytes: self.config.partition_max_bytes,
-            };
+            let p = corelog_protocol::FetchPartition::new(*partition, *offset, self.config.partition_max_bytes);
             match topics.last_mut().filter(|t| *t.name == **topic) {
                 Some(t) => t.partitions.push(p),
                 None => topics.push(FetchTopic { name: topic.to_string(), partitions: vec![p] }),

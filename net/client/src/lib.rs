@@ -47,6 +47,7 @@
 
 mod accumulator;
 pub mod admin;
+mod admin_cluster;
 pub mod assignors;
 pub mod config;
 pub mod connection;

@@ -37,6 +37,12 @@ pub struct PartitionInfo {
     pub owner: Option<Endpoint>,
     /// The owner's endpoint resolved to a socket address.
     pub addr: Option<SocketAddr>,
+    /// The leader's epoch.
+    pub leader_epoch: u32,
+    /// Node ids of every replica, the preferred leader first.
+    pub replicas: Vec<u32>,
+    /// Node ids of the in-sync replicas.
+    pub isr: Vec<u32>,
     /// First offset in the log, if the answering core knew it.
     pub log_start_offset: Option<u64>,
     /// Next offset to be written, if the answering core knew it.
@@ -270,6 +276,9 @@ impl Cluster {
                     error: p.error,
                     addr: p.owner.as_ref().and_then(|o| resolve(&o.host, o.port)),
                     owner: p.owner,
+                    leader_epoch: p.leader_epoch,
+                    replicas: p.replicas,
+                    isr: p.isr,
                     log_start_offset: p.log_start_offset,
                     log_end_offset: p.log_end_offset,
                 })

@@ -48,11 +48,23 @@ pub enum ApiKey {
     DescribeGroups = 18,
     /// Delete empty groups and their offsets.
     DeleteGroups = 19,
+    /// Controller: a metadata command for the quorum's log (brokers and admin forwarding).
+    ControllerWrite = 20,
+    /// Controller: a broker's session heartbeat.
+    BrokerHeartbeat = 21,
+    /// Controller: a broker's long poll for a newer metadata image.
+    MetadataUpdate = 22,
+    /// Controller: one Raft message between controller nodes.
+    RaftMessage = 23,
+    /// Brokers, their state and the controller quorum.
+    DescribeCluster = 24,
+    /// Elect preferred (or unclean) partition leaders.
+    ElectLeaders = 25,
 }
 
 impl ApiKey {
     /// Every api this build knows, in wire-number order.
-    pub const ALL: [ApiKey; 20] = [
+    pub const ALL: [ApiKey; 26] = [
         ApiKey::Produce,
         ApiKey::Fetch,
         ApiKey::ListOffsets,
@@ -73,6 +85,12 @@ impl ApiKey {
         ApiKey::ListGroups,
         ApiKey::DescribeGroups,
         ApiKey::DeleteGroups,
+        ApiKey::ControllerWrite,
+        ApiKey::BrokerHeartbeat,
+        ApiKey::MetadataUpdate,
+        ApiKey::RaftMessage,
+        ApiKey::DescribeCluster,
+        ApiKey::ElectLeaders,
     ];
 
     /// The wire number.
@@ -86,13 +104,27 @@ impl ApiKey {
     }
 
     /// Oldest version of this api this build can decode and encode.
+    ///
+    /// Fetch and Metadata are at version 1 since the cluster (leader epochs,
+    /// replicas, in-sync replicas, divergence): their version-0 layouts are
+    /// no longer spoken, so an older peer gets `UnsupportedVersion` instead of
+    /// a misread body.
     pub const fn min_version(self) -> u16 {
-        0
+        self.max_version()
     }
 
     /// Newest version of this api this build can decode and encode.
     pub const fn max_version(self) -> u16 {
-        0
+        match self {
+            ApiKey::Fetch | ApiKey::Metadata => 1,
+            _ => 0,
+        }
+    }
+
+    /// Whether this api is served on a controller's controller port (and
+    /// only there), not on a core's client endpoint.
+    pub const fn is_controller_api(self) -> bool {
+        matches!(self, ApiKey::ControllerWrite | ApiKey::BrokerHeartbeat | ApiKey::MetadataUpdate | ApiKey::RaftMessage)
     }
 
     /// Whether this is a consumer-group api answered by the group's
@@ -140,6 +172,12 @@ impl ApiKey {
             ApiKey::ListGroups => "list_groups",
             ApiKey::DescribeGroups => "describe_groups",
             ApiKey::DeleteGroups => "delete_groups",
+            ApiKey::ControllerWrite => "controller_write",
+            ApiKey::BrokerHeartbeat => "broker_heartbeat",
+            ApiKey::MetadataUpdate => "metadata_update",
+            ApiKey::RaftMessage => "raft_message",
+            ApiKey::DescribeCluster => "describe_cluster",
+            ApiKey::ElectLeaders => "elect_leaders",
         }
     }
 }
@@ -159,14 +197,19 @@ mod tests {
         for (i, key) in ApiKey::ALL.iter().enumerate() {
             assert_eq!(usize::from(key.code()), i);
             assert_eq!(ApiKey::from_u16(key.code()), Some(*key));
-            assert!(key.supports(0));
-            assert!(!key.supports(1));
+            assert!(key.supports(key.max_version()));
+            assert!(!key.supports(key.max_version() + 1));
         }
         assert_eq!(ApiKey::Produce.code(), 0);
         assert_eq!(ApiKey::ApiVersions.code(), 4);
         assert_eq!(ApiKey::FindCoordinator.code(), 10);
+        assert_eq!(ApiKey::ControllerWrite.code(), 20);
+        assert_eq!(ApiKey::ElectLeaders.code(), 25);
+        // The cluster's layouts of Fetch and Metadata: version 0 is refused.
+        assert!(!ApiKey::Fetch.supports(0) && !ApiKey::Metadata.supports(0));
         assert_eq!(ApiKey::DeleteGroups.code(), 19);
-        assert_eq!(ApiKey::from_u16(20), None);
+        assert_eq!(ApiKey::from_u16(26), None);
+        assert!(ApiKey::RaftMessage.is_controller_api() && !ApiKey::DescribeCluster.is_controller_api());
         assert!(ApiKey::JoinGroup.is_coordinator_api());
         assert!(!ApiKey::FindCoordinator.is_coordinator_api());
         assert!(!ApiKey::Produce.is_coordinator_api());

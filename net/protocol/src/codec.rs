@@ -105,6 +105,12 @@ pub fn encode_request(correlation_id: u32, request: &Request) -> Result<EncodedF
         Request::ListGroups(r) => build(header, r, none()),
         Request::DescribeGroups(r) => build(header, r, none()),
         Request::DeleteGroups(r) => build(header, r, none()),
+        Request::ControllerWrite(r) => build(header, r, none()),
+        Request::BrokerHeartbeat(r) => build(header, r, none()),
+        Request::MetadataUpdate(r) => build(header, r, none()),
+        Request::RaftMessage(r) => build(header, r, none()),
+        Request::DescribeCluster(r) => build(header, r, none()),
+        Request::ElectLeaders(r) => build(header, r, none()),
     }
 }
 
@@ -142,6 +148,12 @@ pub fn encode_response(correlation_id: u32, response: &Response) -> Result<Encod
         Response::ListGroups(r) => build(v0(), r, none()),
         Response::DescribeGroups(r) => build(v0(), r, none()),
         Response::DeleteGroups(r) => build(v0(), r, none()),
+        Response::ControllerWrite(r) => build(v0(), r, none()),
+        Response::BrokerHeartbeat(r) => build(v0(), r, none()),
+        Response::MetadataUpdate(r) => build(v0(), r, none()),
+        Response::RaftMessage(r) => build(v0(), r, none()),
+        Response::DescribeCluster(r) => build(v0(), r, none()),
+        Response::ElectLeaders(r) => build(v0(), r, none()),
         Response::Error(e) => {
             let body = ErrorBody { error: e.error, message: e.message.clone() };
             let header = FrameHeader::new(e.api_key, e.api_version, correlation_id, FLAG_RESPONSE | FLAG_ERROR_BODY);
@@ -246,6 +258,12 @@ pub fn decode_request(frame: &Frame) -> Result<Request, ProtocolError> {
         ApiKey::ListGroups => Request::ListGroups(decode_plain(frame, b())?),
         ApiKey::DescribeGroups => Request::DescribeGroups(decode_plain(frame, b())?),
         ApiKey::DeleteGroups => Request::DeleteGroups(decode_plain(frame, b())?),
+        ApiKey::ControllerWrite => Request::ControllerWrite(decode_plain(frame, b())?),
+        ApiKey::BrokerHeartbeat => Request::BrokerHeartbeat(decode_plain(frame, b())?),
+        ApiKey::MetadataUpdate => Request::MetadataUpdate(decode_plain(frame, b())?),
+        ApiKey::RaftMessage => Request::RaftMessage(decode_plain(frame, b())?),
+        ApiKey::DescribeCluster => Request::DescribeCluster(decode_plain(frame, b())?),
+        ApiKey::ElectLeaders => Request::ElectLeaders(decode_plain(frame, b())?),
     })
 }
 
@@ -291,5 +309,11 @@ pub fn decode_response(frame: &Frame) -> Result<Response, ProtocolError> {
         ApiKey::ListGroups => Response::ListGroups(decode_plain(frame, b())?),
         ApiKey::DescribeGroups => Response::DescribeGroups(decode_plain(frame, b())?),
         ApiKey::DeleteGroups => Response::DeleteGroups(decode_plain(frame, b())?),
+        ApiKey::ControllerWrite => Response::ControllerWrite(decode_plain(frame, b())?),
+        ApiKey::BrokerHeartbeat => Response::BrokerHeartbeat(decode_plain(frame, b())?),
+        ApiKey::MetadataUpdate => Response::MetadataUpdate(decode_plain(frame, b())?),
+        ApiKey::RaftMessage => Response::RaftMessage(decode_plain(frame, b())?),
+        ApiKey::DescribeCluster => Response::DescribeCluster(decode_plain(frame, b())?),
+        ApiKey::ElectLeaders => Response::ElectLeaders(decode_plain(frame, b())?),
     })
 }

@@ -20,8 +20,11 @@ pub enum ErrorCode {
     UnknownTopic = 1,
     /// The topic exists but has no such partition.
     UnknownPartition = 2,
-    /// This core does not own the partition; the response's `current_owner`
-    /// says which node/core endpoint does. Refresh metadata and retry there.
+    /// This core does not lead the partition (another core or broker owns
+    /// it, or this broker is only a follower of it: Kafka's
+    /// NOT_LEADER_OR_FOLLOWER); the response's `current_owner` says which
+    /// node/core endpoint leads it, when known. Refresh metadata and retry
+    /// there.
     NotOwner = 3,
     /// A record batch failed validation: bad length, CRC or rkyv structure.
     CorruptBatch = 4,
@@ -73,11 +76,45 @@ pub enum ErrorCode {
     /// batch's offset and the offset the log is readable again from. Not
     /// retriable: a retry reads the same bytes.
     CorruptMessage = 26,
+    /// Replication: the request names a leader epoch older than the
+    /// partition's current one (the sender's metadata is stale: refresh it).
+    FencedLeaderEpoch = 27,
+    /// Replication: the request names a leader epoch newer than this
+    /// replica knows (this broker's metadata is behind: retry shortly).
+    UnknownLeaderEpoch = 28,
+    /// `acks=all`: the batch was appended but the in-sync replicas shrank
+    /// below `min.insync.replicas` before it was replicated (Kafka's
+    /// NOT_ENOUGH_REPLICAS_AFTER_APPEND). A retry may duplicate it.
+    NotEnoughReplicasAfterAppend = 29,
+    /// Controller api sent to a controller that is not the quorum's leader
+    /// (or to a broker that is not a controller); the message names the
+    /// leader when known.
+    NotController = 30,
+    /// Controller api: the broker epoch is not the broker's current one (it
+    /// re-registered, or was never registered).
+    StaleBrokerEpoch = 31,
+    /// The replication factor is zero, above the limit, or above the number
+    /// of live brokers.
+    InvalidReplicationFactor = 32,
+    /// The partition has no leader right now (an election is under way, or
+    /// every in-sync replica is down).
+    LeaderNotAvailable = 33,
+    /// AlterPartition: the partition epoch is stale (the ISR or leader
+    /// changed meanwhile).
+    InvalidUpdateVersion = 34,
+    /// AlterPartition: the new ISR names a replica that is not a replica or
+    /// is fenced.
+    IneligibleReplica = 35,
+    /// An unknown broker (node id) was named.
+    UnknownBroker = 36,
+    /// ElectLeaders: the partition's preferred replica already leads it
+    /// (Kafka's ELECTION_NOT_NEEDED).
+    ElectionNotNeeded = 37,
 }
 
 impl ErrorCode {
     /// Every code, in wire-number order.
-    pub const ALL: [ErrorCode; 27] = [
+    pub const ALL: [ErrorCode; 38] = [
         ErrorCode::None,
         ErrorCode::UnknownTopic,
         ErrorCode::UnknownPartition,
@@ -105,6 +142,17 @@ impl ErrorCode {
         ErrorCode::UnknownGroup,
         ErrorCode::GroupNotEmpty,
         ErrorCode::CorruptMessage,
+        ErrorCode::FencedLeaderEpoch,
+        ErrorCode::UnknownLeaderEpoch,
+        ErrorCode::NotEnoughReplicasAfterAppend,
+        ErrorCode::NotController,
+        ErrorCode::StaleBrokerEpoch,
+        ErrorCode::InvalidReplicationFactor,
+        ErrorCode::LeaderNotAvailable,
+        ErrorCode::InvalidUpdateVersion,
+        ErrorCode::IneligibleReplica,
+        ErrorCode::UnknownBroker,
+        ErrorCode::ElectionNotNeeded,
     ];
 
     /// The wire number.
@@ -146,6 +194,11 @@ impl ErrorCode {
                 | ErrorCode::RebalanceInProgress
                 | ErrorCode::CoordinatorNotAvailable
                 | ErrorCode::NotCoordinator
+                | ErrorCode::FencedLeaderEpoch
+                | ErrorCode::UnknownLeaderEpoch
+                | ErrorCode::NotEnoughReplicasAfterAppend
+                | ErrorCode::NotController
+                | ErrorCode::LeaderNotAvailable
         )
     }
 
@@ -155,7 +208,7 @@ impl ErrorCode {
             ErrorCode::None => "no error",
             ErrorCode::UnknownTopic => "unknown topic",
             ErrorCode::UnknownPartition => "unknown partition",
-            ErrorCode::NotOwner => "this core does not own the partition",
+            ErrorCode::NotOwner => "this core does not lead the partition",
             ErrorCode::CorruptBatch => "corrupt record batch (bad length, CRC or structure)",
             ErrorCode::BatchTooLarge => "record batch larger than the topic allows",
             ErrorCode::InvalidRequest => "invalid request",
@@ -179,6 +232,19 @@ impl ErrorCode {
             ErrorCode::UnknownGroup => "unknown group",
             ErrorCode::GroupNotEmpty => "group is not empty",
             ErrorCode::CorruptMessage => "a stored record batch is damaged (not served)",
+            ErrorCode::FencedLeaderEpoch => "the leader epoch is older than the partition's current one",
+            ErrorCode::UnknownLeaderEpoch => "the leader epoch is newer than this replica knows",
+            ErrorCode::NotEnoughReplicasAfterAppend => {
+                "appended, but the in-sync replicas fell below min.insync.replicas"
+            }
+            ErrorCode::NotController => "not the active controller",
+            ErrorCode::StaleBrokerEpoch => "stale broker epoch",
+            ErrorCode::InvalidReplicationFactor => "invalid replication factor",
+            ErrorCode::LeaderNotAvailable => "the partition has no leader right now",
+            ErrorCode::InvalidUpdateVersion => "stale partition epoch",
+            ErrorCode::IneligibleReplica => "ineligible replica for the in-sync set",
+            ErrorCode::UnknownBroker => "unknown broker",
+            ErrorCode::ElectionNotNeeded => "the preferred replica already leads the partition",
         }
     }
 }
@@ -246,7 +312,8 @@ mod tests {
         assert_eq!(ErrorCode::UnknownServerError.code(), 17);
         assert_eq!(ErrorCode::GroupNotEmpty.code(), 25);
         assert_eq!(ErrorCode::CorruptMessage.code(), 26);
-        assert_eq!(ErrorCode::from_u16(27), None);
+        assert_eq!(ErrorCode::ElectionNotNeeded.code(), 37);
+        assert_eq!(ErrorCode::from_u16(38), None);
         assert_eq!(ErrorCode::from_wire(999), ErrorCode::UnknownServerError);
     }
 

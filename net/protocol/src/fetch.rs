@@ -23,6 +23,40 @@ pub struct FetchPartition {
     /// Most bytes to return for this partition (at least one whole batch is
     /// returned even if larger, so a consumer can always make progress).
     pub partition_max_bytes: u32,
+    /// The leader epoch the sender believes current (KIP-320): a leader at
+    /// another epoch answers `FencedLeaderEpoch` / `UnknownLeaderEpoch`
+    /// instead of serving a stale view. `None`: not checked.
+    pub current_leader_epoch: Option<u32>,
+    /// Replica fetches: the epoch of the last batch the follower holds
+    /// (below `fetch_offset`), so the leader can tell it where its log
+    /// diverged (KIP-595's inline divergence check). `None` for an empty log.
+    pub last_fetched_epoch: Option<u32>,
+}
+
+impl FetchPartition {
+    /// A consumer's read of `partition` from `fetch_offset`, with no epoch
+    /// checks.
+    pub fn new(partition: u32, fetch_offset: u64, partition_max_bytes: u32) -> Self {
+        FetchPartition {
+            partition,
+            fetch_offset,
+            partition_max_bytes,
+            current_leader_epoch: None,
+            last_fetched_epoch: None,
+        }
+    }
+}
+
+/// Where a follower's log diverged from the leader's: the largest epoch the
+/// leader has at or below the follower's last fetched epoch, and the
+/// leader's end offset for it. The follower truncates to the smaller of that
+/// and its own end offset for that epoch (KIP-279), then fetches again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Archive, Serialize, Deserialize)]
+pub struct EpochEndOffset {
+    /// Leader epoch.
+    pub epoch: u32,
+    /// Offset just past that epoch's last record on the leader.
+    pub end_offset: u64,
 }
 
 /// The partitions of one topic to read.
@@ -66,6 +100,11 @@ pub struct FetchPartitionResponse {
     pub log_end_offset: u64,
     /// With [`ErrorCode::NotOwner`]: the endpoint that owns the partition now.
     pub current_owner: Option<Endpoint>,
+    /// The answering leader's epoch, when it leads the partition.
+    pub leader_epoch: Option<u32>,
+    /// Replica fetches: set (and `records` empty) when the follower's log
+    /// diverged before `fetch_offset`.
+    pub diverging_epoch: Option<EpochEndOffset>,
     /// Whole record batches, back to back, exactly as stored.
     pub records: Records,
 }
@@ -120,6 +159,8 @@ pub(crate) struct FetchPartitionResponseWire {
     log_start_offset: u64,
     log_end_offset: u64,
     current_owner: Option<Endpoint>,
+    leader_epoch: Option<u32>,
+    diverging_epoch: Option<EpochEndOffset>,
     records: DataRef,
 }
 
@@ -151,6 +192,8 @@ impl FetchResponse {
                     log_start_offset: p.log_start_offset,
                     log_end_offset: p.log_end_offset,
                     current_owner: p.current_owner.clone(),
+                    leader_epoch: p.leader_epoch,
+                    diverging_epoch: p.diverging_epoch,
                     records: data.push(&p.records)?,
                 });
             }
@@ -175,6 +218,8 @@ impl FetchResponseWire {
                     log_start_offset: p.log_start_offset,
                     log_end_offset: p.log_end_offset,
                     current_owner: p.current_owner,
+                    leader_epoch: p.leader_epoch,
+                    diverging_epoch: p.diverging_epoch,
                     records: data.take(p.records.offset, p.records.len)?,
                 });
             }

@@ -36,6 +36,9 @@
 //! [`group_offsets`] (offset commit/fetch) and [`group_admin`]
 //! (list/describe/delete groups). [`consumer_protocol`] encodes what
 //! consumers put in the group apis' opaque metadata and assignment bytes.
+//! The cluster's: [`controller_rpc`] (keys 20–23, spoken only on a
+//! controller's controller port) and [`cluster_admin`] (describe cluster,
+//! elect leaders).
 //!
 //! # Example
 //!
@@ -69,9 +72,11 @@ pub mod api;
 pub mod api_versions;
 mod body;
 mod check;
+pub mod cluster_admin;
 pub mod codec;
 pub mod configs;
 pub mod consumer_protocol;
+pub mod controller_rpc;
 pub mod decoder;
 pub mod error;
 pub mod error_code;
@@ -93,15 +98,25 @@ pub mod topics;
 
 pub use api::ApiKey;
 pub use api_versions::{supported_api_versions, ApiVersionRange, ApiVersionsRequest, ApiVersionsResponse};
+pub use cluster_admin::{
+    ClusterBroker, DescribeClusterRequest, DescribeClusterResponse, ElectLeadersRequest, ElectLeadersResponse,
+    ElectPartitionResult, ElectTopic, ElectTopicResult, ElectionKind,
+};
 pub use codec::{decode_request, decode_response, encode_request, encode_response, EncodedFrame};
 pub use configs::{
     AlterConfigOp, AlterConfigsRequest, AlterConfigsResponse, AlterTopicConfigs, ConfigEntry, DescribeConfigsRequest,
     DescribeConfigsResponse, DescribedConfig, TopicConfigs,
 };
+pub use controller_rpc::{
+    BrokerHeartbeatRequest, BrokerHeartbeatResponse, ControllerWriteRequest, ControllerWriteResponse,
+    MetadataUpdateRequest, MetadataUpdateResponse, RaftMessageRequest, RaftMessageResponse,
+};
 pub use decoder::FrameDecoder;
 pub use error::{EncodeError, ProtocolError};
 pub use error_code::ErrorCode;
-pub use fetch::{FetchPartition, FetchPartitionResponse, FetchRequest, FetchResponse, FetchTopic, FetchTopicResponse};
+pub use fetch::{
+    EpochEndOffset, FetchPartition, FetchPartitionResponse, FetchRequest, FetchResponse, FetchTopic, FetchTopicResponse,
+};
 pub use find_coordinator::{FindCoordinatorRequest, FindCoordinatorResponse, OFFSETS_TOPIC};
 pub use frame::{Frame, FrameError, FrameHeader, FRAME_HEADER_LEN};
 pub use group_admin::{

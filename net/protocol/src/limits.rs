@@ -114,6 +114,26 @@ pub const MAX_OFFSET_METADATA_LEN: usize = 4_096;
 /// Most group states a ListGroups request may filter on.
 pub const MAX_GROUP_STATES_FILTER: usize = 16;
 
+/// Most replicas a partition may have (the replication factor's ceiling):
+/// every replica list and in-sync list on the wire is bounded by it.
+pub const MAX_REPLICATION_FACTOR: usize = 16;
+
+/// Largest serialized metadata command a ControllerWrite may carry (a
+/// topic creation with every config entry is a few KiB).
+pub const MAX_CONTROLLER_COMMAND_BYTES: usize = 1 << 20;
+
+/// Largest serialized cluster metadata image a MetadataUpdate response may
+/// carry (about 120 bytes per partition: 64 MiB is half a million).
+pub const MAX_METADATA_IMAGE_BYTES: usize = 64 << 20;
+
+/// Largest encoded Raft message between controllers. Raft's own
+/// `max_size_per_msg` keeps appends well below it; a snapshot (the whole
+/// metadata image) is the largest message.
+pub const MAX_RAFT_MESSAGE_BYTES: usize = MAX_METADATA_IMAGE_BYTES + (1 << 20);
+
+/// Most controllers (Raft voters) a cluster may name.
+pub const MAX_CONTROLLERS: usize = 9;
+
 // Relations the codecs rely on, checked at compile time.
 const _: () = {
     assert!(DEFAULT_MAX_FRAME_BYTES <= MAX_FRAME_BYTES_CEILING);
@@ -121,6 +141,12 @@ const _: () = {
     assert!(MAX_TOPICS_PER_REQUEST <= MAX_TOPICS_PER_RESPONSE);
     assert!(MAX_PARTITIONS_PER_REQUEST <= MAX_PARTITIONS_PER_RESPONSE);
     assert!(MAX_GROUPS_PER_REQUEST <= MAX_GROUPS_PER_RESPONSE);
+    // A snapshot message carries a whole metadata image, and it must fit in
+    // a frame the controllers' connections accept.
+    assert!(MAX_METADATA_IMAGE_BYTES < MAX_RAFT_MESSAGE_BYTES);
+    assert!(MAX_RAFT_MESSAGE_BYTES < MAX_FRAME_BYTES_CEILING);
+    assert!(MAX_CONTROLLER_COMMAND_BYTES < DEFAULT_MAX_FRAME_BYTES);
+    assert!(MAX_CONTROLLERS <= MAX_BROKERS);
     assert!(MAX_GROUP_ID_LEN <= u16::MAX as usize);
     assert!(MAX_MEMBER_ID_LEN <= u16::MAX as usize);
     assert!(MAX_MEMBER_METADATA_BYTES < DEFAULT_MAX_FRAME_BYTES);

@@ -6,7 +6,14 @@ use rkyv::{Archive, Deserialize, Serialize};
 use super::api::ApiKey;
 use super::api_versions::{ApiVersionsRequest, ApiVersionsResponse};
 use super::check::{self, Budget, Check};
+use super::cluster_admin::{
+    DescribeClusterRequest, DescribeClusterResponse, ElectLeadersRequest, ElectLeadersResponse,
+};
 use super::configs::{AlterConfigsRequest, AlterConfigsResponse, DescribeConfigsRequest, DescribeConfigsResponse};
+use super::controller_rpc::{
+    BrokerHeartbeatRequest, BrokerHeartbeatResponse, ControllerWriteRequest, ControllerWriteResponse,
+    MetadataUpdateRequest, MetadataUpdateResponse, RaftMessageRequest, RaftMessageResponse,
+};
 use super::error::ProtocolError;
 use super::error_code::ErrorCode;
 use super::fetch::{FetchRequest, FetchResponse};
@@ -76,6 +83,18 @@ pub enum Request {
     DescribeGroups(DescribeGroupsRequest),
     /// See [`DeleteGroupsRequest`].
     DeleteGroups(DeleteGroupsRequest),
+    /// See [`ControllerWriteRequest`].
+    ControllerWrite(ControllerWriteRequest),
+    /// See [`BrokerHeartbeatRequest`].
+    BrokerHeartbeat(BrokerHeartbeatRequest),
+    /// See [`MetadataUpdateRequest`].
+    MetadataUpdate(MetadataUpdateRequest),
+    /// See [`RaftMessageRequest`].
+    RaftMessage(RaftMessageRequest),
+    /// See [`DescribeClusterRequest`].
+    DescribeCluster(DescribeClusterRequest),
+    /// See [`ElectLeadersRequest`].
+    ElectLeaders(ElectLeadersRequest),
 }
 
 impl Request {
@@ -102,6 +121,12 @@ impl Request {
             Request::ListGroups(_) => ApiKey::ListGroups,
             Request::DescribeGroups(_) => ApiKey::DescribeGroups,
             Request::DeleteGroups(_) => ApiKey::DeleteGroups,
+            Request::ControllerWrite(_) => ApiKey::ControllerWrite,
+            Request::BrokerHeartbeat(_) => ApiKey::BrokerHeartbeat,
+            Request::MetadataUpdate(_) => ApiKey::MetadataUpdate,
+            Request::RaftMessage(_) => ApiKey::RaftMessage,
+            Request::DescribeCluster(_) => ApiKey::DescribeCluster,
+            Request::ElectLeaders(_) => ApiKey::ElectLeaders,
         }
     }
 
@@ -173,6 +198,12 @@ impl Request {
                 error_message: message,
                 results: r.group_ids.iter().map(|g| GroupResult { group_id: g.clone(), error }).collect(),
             }),
+            Request::ControllerWrite(_) => plain!(ControllerWrite, ControllerWriteResponse),
+            Request::BrokerHeartbeat(_) => plain!(BrokerHeartbeat, BrokerHeartbeatResponse),
+            Request::MetadataUpdate(_) => plain!(MetadataUpdate, MetadataUpdateResponse),
+            Request::RaftMessage(_) => Response::RaftMessage(RaftMessageResponse { error, error_message: message }),
+            Request::DescribeCluster(_) => plain!(DescribeCluster, DescribeClusterResponse),
+            Request::ElectLeaders(_) => plain!(ElectLeaders, ElectLeadersResponse),
         }
     }
 
@@ -226,6 +257,18 @@ pub enum Response {
     DescribeGroups(DescribeGroupsResponse),
     /// See [`DeleteGroupsResponse`].
     DeleteGroups(DeleteGroupsResponse),
+    /// See [`ControllerWriteResponse`].
+    ControllerWrite(ControllerWriteResponse),
+    /// See [`BrokerHeartbeatResponse`].
+    BrokerHeartbeat(BrokerHeartbeatResponse),
+    /// See [`MetadataUpdateResponse`].
+    MetadataUpdate(MetadataUpdateResponse),
+    /// See [`RaftMessageResponse`].
+    RaftMessage(RaftMessageResponse),
+    /// See [`DescribeClusterResponse`].
+    DescribeCluster(DescribeClusterResponse),
+    /// See [`ElectLeadersResponse`].
+    ElectLeaders(ElectLeadersResponse),
     /// The request could not be decoded (unknown api, unsupported version,
     /// invalid body); sent with the `ERROR_BODY` frame flag.
     Error(ErrorResponse),
@@ -256,6 +299,12 @@ impl Response {
             Response::ListGroups(_) => ApiKey::ListGroups.code(),
             Response::DescribeGroups(_) => ApiKey::DescribeGroups.code(),
             Response::DeleteGroups(_) => ApiKey::DeleteGroups.code(),
+            Response::ControllerWrite(_) => ApiKey::ControllerWrite.code(),
+            Response::BrokerHeartbeat(_) => ApiKey::BrokerHeartbeat.code(),
+            Response::MetadataUpdate(_) => ApiKey::MetadataUpdate.code(),
+            Response::RaftMessage(_) => ApiKey::RaftMessage.code(),
+            Response::DescribeCluster(_) => ApiKey::DescribeCluster.code(),
+            Response::ElectLeaders(_) => ApiKey::ElectLeaders.code(),
             Response::Error(e) => e.api_key,
         }
     }
@@ -283,6 +332,12 @@ impl Response {
             Response::ListGroups(r) => r.error,
             Response::DescribeGroups(r) => r.error,
             Response::DeleteGroups(r) => r.error,
+            Response::ControllerWrite(r) => r.error,
+            Response::BrokerHeartbeat(r) => r.error,
+            Response::MetadataUpdate(r) => r.error,
+            Response::RaftMessage(r) => r.error,
+            Response::DescribeCluster(r) => r.error,
+            Response::ElectLeaders(r) => r.error,
             Response::Error(r) => r.error,
         }
     }

@@ -1,5 +1,5 @@
-//! Metadata: brokers, their per-core endpoints, topics, and which node and
-//! core owns each partition. Any core answers it; clients then connect to the
+//! Metadata: brokers, their per-core endpoints, topics, and per partition
+//! its leader (node and core), leader epoch, replicas and in-sync replicas. Any core answers it; clients then connect to the
 //! owning core's endpoint directly.
 
 use rkyv::{Archive, Deserialize, Serialize};
@@ -7,7 +7,7 @@ use rkyv::{Archive, Deserialize, Serialize};
 use super::check::{self, Budget, Check};
 use super::error::ProtocolError;
 use super::error_code::ErrorCode;
-use super::limits::{MAX_BROKERS, MAX_ENDPOINTS_PER_BROKER};
+use super::limits::{MAX_BROKERS, MAX_ENDPOINTS_PER_BROKER, MAX_REPLICATION_FACTOR};
 
 /// Metadata request.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Archive, Serialize, Deserialize)]
@@ -57,8 +57,16 @@ pub struct PartitionMetadata {
     pub partition: u32,
     /// Per-partition error (e.g. no owner currently available).
     pub error: ErrorCode,
-    /// The owning node/core and its endpoint; `None` while it has no owner.
+    /// The leader's node/core and its endpoint: where produce and fetch go.
+    /// `None` while it has no leader (an election is under way, or every
+    /// in-sync replica is down).
     pub owner: Option<Endpoint>,
+    /// The leader's epoch (bumped by every leader change).
+    pub leader_epoch: u32,
+    /// Node ids of every replica, the preferred leader first.
+    pub replicas: Vec<u32>,
+    /// Node ids of the in-sync replicas.
+    pub isr: Vec<u32>,
     /// First offset still in the log, if the answering broker knows it.
     pub log_start_offset: Option<u64>,
     /// Offset the next appended record gets, if the answering broker knows it.
@@ -83,8 +91,10 @@ pub struct MetadataResponse {
     pub error: ErrorCode,
     /// Detail for a request-level error.
     pub error_message: Option<String>,
-    /// Every live broker.
+    /// Every live (unfenced) broker.
     pub brokers: Vec<BrokerMetadata>,
+    /// Node id of the controller quorum's leader, if known.
+    pub controller_id: Option<u32>,
     /// The requested topics (all topics if the request said `None`).
     pub topics: Vec<TopicMetadata>,
 }
@@ -113,6 +123,8 @@ impl Check for ArchivedBrokerMetadata {
 
 impl Check for ArchivedPartitionMetadata {
     fn check(&self, budget: &mut Budget) -> Result<(), ProtocolError> {
+        check::limit("number of replicas", self.replicas.len(), MAX_REPLICATION_FACTOR)?;
+        check::limit("number of in-sync replicas", self.isr.len(), MAX_REPLICATION_FACTOR)?;
         match self.owner.as_ref() {
             Some(owner) => owner.check(budget),
             None => Ok(()),

@@ -10,6 +10,9 @@
 //! deliberate change to a message: give the api a new version (`ApiKey`'s
 //! `max_version`) and keep decoding the old one (these constants stay, as the
 //! old version's tests), and add constants for the new version next to them.
+//! Dropping an old version (raising `min_version`) is deliberate too: its
+//! constants stay, as the test that it is refused, never misread (Fetch v0,
+//! see `dropped_versions_are_refused_not_misread`).
 //! A change to the frame header itself needs a new frame magic.
 //!
 //! The constants were printed once from this build, then read field by field
@@ -135,7 +138,9 @@ fn fetch_response() -> Response {
     })
 }
 
-const FETCH_RESPONSE: &str = concat!(
+/// Fetch version 0 (before leader epochs and divergence): no longer
+/// spoken, kept to check that it is refused rather than misread.
+const FETCH_RESPONSE_V0: &str = concat!(
     "18010000 0100 0000 09000000 ", //  0 frame_len 280, api_key 1 (Fetch), api_version 0, correlation_id 9
     "c8000000 0100 434c ",          // 12 body_len 200, flags RESPONSE, magic
     "000000000000000000000000 ",    // 20 reserved
@@ -164,6 +169,44 @@ const FETCH_RESPONSE: &str = concat!(
     "e0ffffff 01000000 ",                  // 192   topics -> 160, len 1
     "0000000000000000 ",                   // 200 padding to frame offset 240 = 32 + pad16(200)
     // data section at 240: partition 2's batch, unchanged
+    "000102030405060708090a0b0c0d0e0f",
+    "101112131415161718191a1b1c1d1e1f",
+    "2021222324252627",
+);
+
+const FETCH_RESPONSE: &str = concat!(
+    "58010000 0100 0100 09000000 ", //  0 frame_len 344, api_key 1 (Fetch), api_version 1, correlation_id 9
+    "08010000 0100 434c ",          // 12 body_len 264, flags RESPONSE, magic
+    "000000000000000000000000 ",    // 20 reserved
+    // body at 32; partitions are 112 bytes each
+    "02000000 0000 0000 ",                 //   0 partitions[0]: partition 2, error None, pad
+    "00000000 0000000000000000 00000000 ", //   8   error_message None, pad to 8
+    "0a00000000000000 ",                   //  24   high_watermark 10
+    "0000000000000000 ",                   //  32   log_start_offset 0
+    "0a00000000000000 ",                   //  40   log_end_offset 10
+    "00000000 00000000 0000 0000 0000000000000000 0000 0000 ", // 48 current_owner None
+    "00000000 00000000 ",                  //  72   leader_epoch None
+    "00000000 00000000 00000000 00000000 0000000000000000 ", // 80 diverging_epoch None
+    "00000000 28000000 ",                  // 104   records at data offset 0, len 40
+    "05000000 0300 0000 ",                 // 112 partitions[1]: partition 5, error 3 (NotOwner), pad
+    "01000000 6d6f766564ffffff 00000000 ", // 120   error_message Some("moved") inline, pad to 8
+    "0000000000000000 ",                   // 136   high_watermark 0
+    "0000000000000000 ",                   // 144   log_start_offset 0
+    "0000000000000000 ",                   // 152   log_end_offset 0
+    "01000000 ",                           // 160   current_owner Some:
+    "01000000 0300 0000 ",                 // 164     node_id 1, core_id 3, pad
+    "68ffffffffffffff ",                   // 172     host "h" inline
+    "8f23 0000 ",                          // 180     port 9103, pad
+    "00000000 00000000 ",                  // 184   leader_epoch None
+    "00000000 00000000 00000000 00000000 0000000000000000 ", // 192 diverging_epoch None
+    "28000000 00000000 ",                  // 216   records at data offset 40, len 0 (empty)
+    "6f7264657273ffff ",                   // 224 topics[0]: name "orders" inline
+    "18ffffff 02000000 ",                  // 232   partitions -> 0, len 2
+    "0000 0000 ",                          // 240 root: error None, pad
+    "00000000 0000000000000000 ",          // 244   error_message None
+    "e0ffffff 01000000 ",                  // 256   topics -> 224, len 1
+    "0000000000000000 ",                   // 264 padding to frame offset 304 = 32 + pad16(264)
+    // data section at 304: partition 2's batch, unchanged
     "000102030405060708090a0b0c0d0e0f",
     "101112131415161718191a1b1c1d1e1f",
     "2021222324252627",
@@ -233,6 +276,16 @@ fn responses_encode_to_their_golden_frames() {
     ] {
         let encoded = encode_response(correlation_id, &response).unwrap().to_contiguous();
         assert_golden(&encoded, &unhex(golden), what);
+    }
+}
+
+#[test]
+fn dropped_versions_are_refused_not_misread() {
+    let frame = one_frame(&unhex(FETCH_RESPONSE_V0));
+    assert_eq!(frame.header.api_version(), 0);
+    match decode_response(&frame) {
+        Err(ProtocolError::UnsupportedVersion { api: ApiKey::Fetch, version: 0 }) => {}
+        other => panic!("fetch v0 must be refused, got {other:?}"),
     }
 }
 
@@ -327,6 +380,17 @@ fn error_codes_keep_their_wire_numbers() {
         (ErrorCode::UnknownGroup, 24),
         (ErrorCode::GroupNotEmpty, 25),
         (ErrorCode::CorruptMessage, 26),
+        (ErrorCode::FencedLeaderEpoch, 27),
+        (ErrorCode::UnknownLeaderEpoch, 28),
+        (ErrorCode::NotEnoughReplicasAfterAppend, 29),
+        (ErrorCode::NotController, 30),
+        (ErrorCode::StaleBrokerEpoch, 31),
+        (ErrorCode::InvalidReplicationFactor, 32),
+        (ErrorCode::LeaderNotAvailable, 33),
+        (ErrorCode::InvalidUpdateVersion, 34),
+        (ErrorCode::IneligibleReplica, 35),
+        (ErrorCode::UnknownBroker, 36),
+        (ErrorCode::ElectionNotNeeded, 37),
     ];
     assert_eq!(pinned.len(), ErrorCode::ALL.len(), "a code without a pinned number");
     for (code, wire) in pinned {

@@ -224,10 +224,7 @@ fn body_limits_enforced() {
         topics: (0..2)
             .map(|t| FetchTopic {
                 name: format!("t{t}"),
-                partitions: vec![
-                    FetchPartition { partition: 0, fetch_offset: 0, partition_max_bytes: 0 };
-                    MAX_PARTITIONS_PER_REQUEST / 2 + 1
-                ],
+                partitions: vec![FetchPartition::new(0, 0, 0); MAX_PARTITIONS_PER_REQUEST / 2 + 1],
             })
             .collect(),
         ..Default::default()

@@ -33,6 +33,11 @@ pub fn metadata(request: MetadataRequest, shard: &Shard, context: &ServerContext
                             partition: p as u32,
                             error: ErrorCode::None,
                             owner: Some(context.endpoint(*core)),
+                            // A one-node cluster: this broker is the only
+                            // replica and has led from the start.
+                            leader_epoch: 0,
+                            replicas: vec![context.config.node_id],
+                            isr: vec![context.config.node_id],
                             log_start_offset: start,
                             log_end_offset: end,
                         }
@@ -42,7 +47,13 @@ pub fn metadata(request: MetadataRequest, shard: &Shard, context: &ServerContext
             }
         })
         .collect();
-    MetadataResponse { error: ErrorCode::None, error_message: None, brokers: vec![context.broker_metadata()], topics }
+    MetadataResponse {
+        error: ErrorCode::None,
+        error_message: None,
+        brokers: vec![context.broker_metadata()],
+        topics,
+        controller_id: Some(context.config.node_id),
+    }
 }
 
 pub fn api_versions(context: &ServerContext) -> ApiVersionsResponse {

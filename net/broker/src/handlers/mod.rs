@@ -2,6 +2,7 @@
 //! and returns the response; none of them panics on what a client sends.
 
 mod admin;
+mod cluster;
 mod configs;
 mod fetch;
 mod list_offsets;
@@ -63,6 +64,12 @@ pub async fn handle(
         | Request::ListGroups(_)
         | Request::DescribeGroups(_)
         | Request::DeleteGroups(_)) => groups::handlers::handle(r, client_host, context).await,
+        Request::DescribeCluster(_) => Response::DescribeCluster(cluster::describe_cluster(shard, context)),
+        Request::ElectLeaders(r) => Response::ElectLeaders(cluster::elect_leaders(r, shard, context)),
+        r @ (Request::ControllerWrite(_)
+        | Request::BrokerHeartbeat(_)
+        | Request::MetadataUpdate(_)
+        | Request::RaftMessage(_)) => cluster::not_on_client_endpoint(&r),
     })
 }
 

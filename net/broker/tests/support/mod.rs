@@ -203,7 +203,7 @@ pub fn fetch(topic: &str, partition: u32, offset: u64, max_wait_ms: u32) -> Requ
         max_bytes: 4 << 20,
         topics: vec![FetchTopic {
             name: topic.into(),
-            partitions: vec![FetchPartition { partition, fetch_offset: offset, partition_max_bytes: 4 << 20 }],
+            partitions: vec![FetchPartition::new(partition, offset, 4 << 20)],
         }],
     })
 }

@@ -84,8 +84,20 @@ pub fn sample_requests() -> Vec<Request> {
             topics: vec![FetchTopic {
                 name: "orders".into(),
                 partitions: vec![
-                    FetchPartition { partition: 0, fetch_offset: 0, partition_max_bytes: 1 << 20 },
-                    FetchPartition { partition: 1, fetch_offset: u64::MAX, partition_max_bytes: 0 },
+                    FetchPartition {
+                        partition: 0,
+                        fetch_offset: 0,
+                        partition_max_bytes: 1 << 20,
+                        current_leader_epoch: None,
+                        last_fetched_epoch: None,
+                    },
+                    FetchPartition {
+                        partition: 1,
+                        fetch_offset: u64::MAX,
+                        partition_max_bytes: 0,
+                        current_leader_epoch: Some(7),
+                        last_fetched_epoch: Some(6),
+                    },
                 ],
             }],
         }),
@@ -188,6 +200,16 @@ pub fn sample_group_requests() -> Vec<Request> {
         Request::ListGroups(ListGroupsRequest { states_filter: vec![GroupState::Stable, GroupState::Empty] }),
         Request::DescribeGroups(DescribeGroupsRequest { group_ids: vec!["billing".into(), "missing".into()] }),
         Request::DeleteGroups(DeleteGroupsRequest { group_ids: vec!["old".into()] }),
+        Request::ControllerWrite(ControllerWriteRequest { command: br#"{"DeleteTopic":{"name":"x"}}"#.to_vec() }),
+        Request::BrokerHeartbeat(BrokerHeartbeatRequest { node_id: 2, broker_epoch: 17, applied_version: 40 }),
+        Request::MetadataUpdate(MetadataUpdateRequest { node_id: 2, have_version: 40, max_wait_ms: 2000 }),
+        Request::RaftMessage(RaftMessageRequest { message: vec![8, 1, 16, 2] }),
+        Request::DescribeCluster(DescribeClusterRequest {}),
+        Request::ElectLeaders(ElectLeadersRequest { kind: ElectionKind::Preferred, topics: None }),
+        Request::ElectLeaders(ElectLeadersRequest {
+            kind: ElectionKind::Unclean,
+            topics: Some(vec![ElectTopic { name: "orders".into(), partitions: vec![0, 3] }]),
+        }),
     ]
 }
 
@@ -216,13 +238,19 @@ pub fn sample_responses() -> Vec<Response> {
                             partition: 0,
                             error: ErrorCode::None,
                             owner: Some(endpoint(1, 0)),
+                            leader_epoch: 3,
+                            replicas: vec![1, 2, 3],
+                            isr: vec![1, 3],
                             log_start_offset: Some(0),
                             log_end_offset: Some(1234),
                         },
                         PartitionMetadata {
                             partition: 1,
-                            error: ErrorCode::NotOwner,
+                            error: ErrorCode::LeaderNotAvailable,
                             owner: None,
+                            leader_epoch: 0,
+                            replicas: vec![],
+                            isr: vec![],
                             log_start_offset: None,
                             log_end_offset: None,
                         },
@@ -230,6 +258,7 @@ pub fn sample_responses() -> Vec<Response> {
                 },
                 TopicMetadata { name: "missing".into(), error: ErrorCode::UnknownTopic, partitions: vec![] },
             ],
+            controller_id: Some(2),
         }),
         Response::CreateTopics(CreateTopicsResponse {
             error: ErrorCode::None,
@@ -308,6 +337,8 @@ pub fn sample_responses() -> Vec<Response> {
                         log_start_offset: 0,
                         log_end_offset: 200,
                         current_owner: None,
+                        leader_epoch: Some(4),
+                        diverging_epoch: None,
                         records: Records::from_chunks([batch(9, 112), batch(10, 64), batch(11, 3)]),
                     },
                     FetchPartitionResponse {
@@ -318,6 +349,8 @@ pub fn sample_responses() -> Vec<Response> {
                         log_start_offset: 0,
                         log_end_offset: 200,
                         current_owner: Some(endpoint(1, 1)),
+                        leader_epoch: None,
+                        diverging_epoch: Some(EpochEndOffset { epoch: 3, end_offset: 150 }),
                         records: Records::new(),
                     },
                     FetchPartitionResponse {
@@ -463,6 +496,54 @@ pub fn sample_responses() -> Vec<Response> {
                 GroupResult { group_id: "old".into(), error: ErrorCode::None },
                 GroupResult { group_id: "busy".into(), error: ErrorCode::GroupNotEmpty },
             ],
+        }),
+        Response::ControllerWrite(ControllerWriteResponse {
+            error: ErrorCode::NotController,
+            error_message: Some("node 1 is not the controller leader".into()),
+            version: 0,
+            leader: Some(3),
+        }),
+        Response::BrokerHeartbeat(BrokerHeartbeatResponse {
+            error: ErrorCode::None,
+            error_message: None,
+            fenced: false,
+            leader: None,
+        }),
+        Response::MetadataUpdate(MetadataUpdateResponse {
+            error: ErrorCode::None,
+            error_message: None,
+            version: 41,
+            image: br#"{"format_version":2}"#.to_vec(),
+            leader: None,
+        }),
+        Response::RaftMessage(RaftMessageResponse { error: ErrorCode::None, error_message: None }),
+        Response::DescribeCluster(DescribeClusterResponse {
+            error: ErrorCode::None,
+            error_message: None,
+            controller_leader: Some(1),
+            controllers: vec![1, 2, 3],
+            metadata_version: 41,
+            brokers: vec![ClusterBroker {
+                node_id: 1,
+                host: "broker-1.example".into(),
+                base_port: 9100,
+                cores: 2,
+                fenced: false,
+                broker_epoch: 12,
+            }],
+        }),
+        Response::ElectLeaders(ElectLeadersResponse {
+            error: ErrorCode::None,
+            error_message: None,
+            topics: vec![ElectTopicResult {
+                name: "orders".into(),
+                partitions: vec![ElectPartitionResult {
+                    partition: 0,
+                    error: ErrorCode::None,
+                    error_message: None,
+                    leader: Some(1),
+                }],
+            }],
         }),
         Response::Error(ErrorResponse {
             api_key: 999,
