@@ -7,7 +7,9 @@
 
 mod cluster_support;
 
-use cluster_support::proxy::{Direction, Fault, FaultProxy, MAX_BUFFERED_BYTES_PER_DIRECTION};
+use cluster_support::proxy::{
+    Direction, Fault, FaultProxy, MAX_BUFFERED_BYTES_PER_DIRECTION, MAX_CONNECTIONS, MAX_DELAY,
+};
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -300,6 +302,23 @@ fn black_hole_both_ways_keeps_the_connection_up_and_reaches_nobody() {
 }
 
 #[test]
+fn black_hole_swallows_bytes_already_in_flight() {
+    let server = Server::start(Mode::Echo);
+    let proxy = FaultProxy::start(server.addr).unwrap();
+    let mut stream = connect(&proxy);
+    proxy.set_fault(Direction::ToTarget, Fault::Delay(Duration::from_secs(5)));
+    stream.write_all(b"in flight").unwrap();
+    wait_until("the bytes are in the proxy", || proxy.bytes_held(Direction::ToTarget) == 9);
+
+    proxy.set_fault(Direction::ToTarget, Fault::DropBytes);
+    wait_until("the delayed bytes are dropped", || proxy.bytes_dropped(Direction::ToTarget) == 9);
+    assert_eq!(proxy.bytes_held(Direction::ToTarget), 0);
+    proxy.heal();
+    assert_eq!(round_trip(&mut stream, b"after"), b"after");
+    assert_eq!(server.received(), 5, "the dropped bytes never reached the server");
+}
+
+#[test]
 fn close_during_a_black_hole_is_held_until_healed() {
     let server = Server::start(Mode::Echo);
     let proxy = FaultProxy::start(server.addr).unwrap();
@@ -377,4 +396,35 @@ fn stalled_target_applies_back_pressure_and_stop_still_ends_every_thread() {
     // queue: stopping must still end both.
     assert!(proxy.stop(), "every proxy thread ends");
     assert_closed(&mut stream);
+}
+
+#[test]
+fn connections_beyond_the_limit_are_closed_at_once() {
+    let server = Server::start(Mode::Echo);
+    let proxy = FaultProxy::start(server.addr).unwrap();
+    let mut streams: Vec<TcpStream> = (0..MAX_CONNECTIONS).map(|_| connect(&proxy)).collect();
+    for stream in &mut streams {
+        assert_eq!(round_trip(stream, b"in"), b"in");
+    }
+    assert_eq!(proxy.connections_open(), MAX_CONNECTIONS);
+
+    if let Ok(mut over) = TcpStream::connect(proxy.local_addr()) {
+        assert_closed(&mut over);
+    }
+    wait_until("the proxy counts the refusal", || proxy.connections_refused() == 1);
+    assert_eq!(server.connections(), MAX_CONNECTIONS as u64);
+
+    drop(streams.pop());
+    wait_until("a slot is free", || proxy.connections_open() == MAX_CONNECTIONS - 1);
+    let mut next = connect(&proxy);
+    assert_eq!(round_trip(&mut next, b"next"), b"next");
+    assert_eq!(proxy.connections_accepted(), MAX_CONNECTIONS as u64 + 1);
+}
+
+#[test]
+#[should_panic(expected = "above")]
+fn a_delay_above_the_limit_is_a_test_bug() {
+    let server = Server::start(Mode::Echo);
+    let proxy = FaultProxy::start(server.addr).unwrap();
+    proxy.delay(MAX_DELAY + Duration::from_millis(1));
 }

@@ -90,8 +90,10 @@ pub enum Fault {
     /// Forwarded once they have been in the proxy this long, in order.
     Delay(Duration),
     /// Read and discarded: the connections stay up and the peer hears
-    /// nothing, like a partition where packets vanish. A close (FIN) is held
-    /// back, not discarded, and goes through once the fault lifts.
+    /// nothing, like a partition where packets vanish. Bytes already queued
+    /// vanish too (a writer blocked on a stalled destination finishes its
+    /// segment first). A close (FIN) is held back, not discarded, and goes
+    /// through once the fault lifts.
     DropBytes,
 }
 
@@ -299,6 +301,8 @@ struct Shared {
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
+/// Everything the faults and the link list need, under `Shared::state`
+/// (taken by the handle, the acceptor and every connection thread).
 struct State {
     faults: [Fault; 2],
     cut: bool,
@@ -350,7 +354,8 @@ impl Link {
     }
 }
 
-/// What travels from a reader to its writer.
+/// What travels from a reader thread to the writer thread of the same
+/// direction.
 enum Segment {
     Bytes {
         data: Vec<u8>,
@@ -362,7 +367,7 @@ enum Segment {
     },
 }
 
-/// The writer's decision for the segment at the head of its queue.
+/// A writer thread's decision for the segment at the head of its queue.
 enum Release {
     Send,
     Discard,
@@ -475,14 +480,9 @@ impl Shared {
                     return;
                 }
             };
-            let i = direction.index();
-            self.received[i].fetch_add(n as u64, Ordering::SeqCst);
-            // Discarded here too, not only by the writer, so a black hole
-            // keeps reading even while the destination is stalled.
-            if self.state().faults[i] == Fault::DropBytes {
-                self.dropped[i].fetch_add(n as u64, Ordering::SeqCst);
-                continue;
-            }
+            self.received[direction.index()].fetch_add(n as u64, Ordering::SeqCst);
+            // Queued even under a black hole: the writer decides, so bytes
+            // already in flight when the fault starts vanish too.
             let segment = Segment::Bytes { data: buf[..n].to_vec(), arrived: Instant::now() };
             if queue.send(segment).is_err() {
                 return;
