@@ -24,7 +24,10 @@ fn placement_rotates_preferred_leaders_over_the_brokers() {
     let a = part(&m, "t", 1);
     assert_eq!((a.isr.clone(), a.leader, a.leader_epoch, a.partition_epoch), (vec![1, 2, 0], Some(1), 0, 0));
     assert_eq!(changed(&changes).len(), 3, "one PartitionChanged per new partition");
-    assert!(changed(&changes).iter().enumerate().all(|(p, (t, pp, a))| t == "t" && *pp == p as u32 && *a == part(&m, "t", p as u32)));
+    assert!(changed(&changes)
+        .iter()
+        .enumerate()
+        .all(|(p, (t, pp, a))| t == "t" && *pp == p as u32 && *a == part(&m, "t", p as u32)));
 }
 
 #[test]
@@ -80,9 +83,7 @@ fn the_core_index_is_the_least_loaded_one_every_replica_has() {
 #[test]
 fn bad_replication_factors_are_refused_with_the_reason() {
     let mut m = cluster(3, 1);
-    let rf_error = |why: &'static str| {
-        move |e: &ClusterError| matches!(e, ClusterError::InvalidReplicationFactor(m) if m.contains(why))
-    };
+    let rf_error = |why: &'static str| move |e: &ClusterError| matches!(e, ClusterError::InvalidReplicationFactor(m) if m.contains(why));
     refused(&mut m, create_command("t", 1, 0, &[]), rf_error("must be in [1,"));
     refused(&mut m, create_command("t", 1, MAX_REPLICATION_FACTOR + 1, &[]), rf_error("must be in [1,"));
     refused(&mut m, create_command("t", 1, 4, &[]), rf_error("3 available"));
@@ -114,18 +115,37 @@ fn topic_commands_are_refused_for_bad_names_ids_counts_and_configs() {
         config: Default::default(),
     };
     refused(&mut m, zero_id, |e| matches!(e, ClusterError::InvalidTopicId { existing: None, .. }));
-    refused(&mut m, create_command("t", 1, 1, &[]), |e| matches!(e, ClusterError::Metadata(MetadataError::TopicExists(_))));
-    refused(&mut m, create_command("a/b", 1, 1, &[]), |e| matches!(e, ClusterError::Metadata(MetadataError::InvalidTopicName(_))));
-    refused(&mut m, create_command("u", 0, 1, &[]), |e| matches!(e, ClusterError::Metadata(MetadataError::InvalidPartitions(_))));
+    refused(&mut m, create_command("t", 1, 1, &[]), |e| {
+        matches!(e, ClusterError::Metadata(MetadataError::TopicExists(_)))
+    });
+    refused(&mut m, create_command("a/b", 1, 1, &[]), |e| {
+        matches!(e, ClusterError::Metadata(MetadataError::InvalidTopicName(_)))
+    });
+    refused(&mut m, create_command("u", 0, 1, &[]), |e| {
+        matches!(e, ClusterError::Metadata(MetadataError::InvalidPartitions(_)))
+    });
     for config in [[(MIN_INSYNC_REPLICAS, "4")], [("segment.bytes", "1")], [("no.such.key", "1")]] {
-        refused(&mut m, create_command("u", 1, 3, &config), |e| matches!(e, ClusterError::Metadata(MetadataError::InvalidConfig(_))));
+        refused(&mut m, create_command("u", 1, 3, &config), |e| {
+            matches!(e, ClusterError::Metadata(MetadataError::InvalidConfig(_)))
+        });
     }
-    refused(&mut m, Command::CreatePartitions { name: "t".into(), total: 2 }, |e| matches!(e, ClusterError::Metadata(MetadataError::InvalidPartitions(_))));
-    refused(&mut m, Command::CreatePartitions { name: "x".into(), total: 2 }, |e| matches!(e, ClusterError::Metadata(MetadataError::UnknownTopic(_))));
-    refused(&mut m, Command::DeleteTopic { name: "x".into() }, |e| matches!(e, ClusterError::Metadata(MetadataError::UnknownTopic(_))));
-    let alter = |k: &str, v: &str| Command::AlterConfig { name: "t".into(), entries: [(k.to_string(), v.to_string())].into() };
-    refused(&mut m, alter(MIN_INSYNC_REPLICAS, "0"), |e| matches!(e, ClusterError::Metadata(MetadataError::InvalidConfig(_))));
-    refused(&mut m, alter(UNCLEAN_LEADER_ELECTION_ENABLE, "maybe"), |e| matches!(e, ClusterError::Metadata(MetadataError::InvalidConfig(_))));
+    refused(&mut m, Command::CreatePartitions { name: "t".into(), total: 2 }, |e| {
+        matches!(e, ClusterError::Metadata(MetadataError::InvalidPartitions(_)))
+    });
+    refused(&mut m, Command::CreatePartitions { name: "x".into(), total: 2 }, |e| {
+        matches!(e, ClusterError::Metadata(MetadataError::UnknownTopic(_)))
+    });
+    refused(&mut m, Command::DeleteTopic { name: "x".into() }, |e| {
+        matches!(e, ClusterError::Metadata(MetadataError::UnknownTopic(_)))
+    });
+    let alter =
+        |k: &str, v: &str| Command::AlterConfig { name: "t".into(), entries: [(k.to_string(), v.to_string())].into() };
+    refused(&mut m, alter(MIN_INSYNC_REPLICAS, "0"), |e| {
+        matches!(e, ClusterError::Metadata(MetadataError::InvalidConfig(_)))
+    });
+    refused(&mut m, alter(UNCLEAN_LEADER_ELECTION_ENABLE, "maybe"), |e| {
+        matches!(e, ClusterError::Metadata(MetadataError::InvalidConfig(_)))
+    });
 }
 
 #[test]
@@ -133,12 +153,18 @@ fn configs_split_into_the_log_and_replication_halves() {
     let mut m = cluster(3, 1);
     create(&mut m, "d", 1, 3, &[]);
     let d = m.topic("d").unwrap();
-    assert_eq!((d.replication.replication_factor, d.replication.min_insync_replicas, d.replication.unclean_leader_election), (3, 2, false));
+    assert_eq!(
+        (d.replication.replication_factor, d.replication.min_insync_replicas, d.replication.unclean_leader_election),
+        (3, 2, false)
+    );
     create(&mut m, "t", 1, 3, &[(MIN_INSYNC_REPLICAS, "3"), ("retention.ms", "5")]);
     let t = m.topic("t").unwrap();
     assert_eq!((t.replication.min_insync_replicas, t.config.retention_ms), (3, Some(5)));
     let version = m.version;
-    let entries = [(UNCLEAN_LEADER_ELECTION_ENABLE.to_string(), "true".to_string()), ("retention.ms".to_string(), "7".to_string())];
+    let entries = [
+        (UNCLEAN_LEADER_ELECTION_ENABLE.to_string(), "true".to_string()),
+        ("retention.ms".to_string(), "7".to_string()),
+    ];
     let changes = m.apply(Command::AlterConfig { name: "t".into(), entries: entries.clone().into() }).unwrap();
     assert_eq!(changes, vec![Change::TopicConfigChanged { topic: "t".into() }]);
     let t = m.topic("t").unwrap();
@@ -163,7 +189,12 @@ fn grow_and_delete_tell_the_replicas() {
         .partitions
         .iter()
         .enumerate()
-        .map(|(p, a)| Change::PartitionRemoved { topic: "t".into(), partition: p as u32, core: a.core, replicas: a.replicas.clone() })
+        .map(|(p, a)| Change::PartitionRemoved {
+            topic: "t".into(),
+            partition: p as u32,
+            core: a.core,
+            replicas: a.replicas.clone(),
+        })
         .collect();
     assert_eq!(removed, expected);
     assert!(m.topics.is_empty());
@@ -184,8 +215,12 @@ fn registration_gives_a_new_epoch_per_incarnation_and_starts_fenced() {
     refused(&mut m, Command::UnfenceBroker { node_id: 3, broker_epoch: b.broker_epoch + 1 }, |e| {
         matches!(e, ClusterError::StaleBrokerEpoch { node_id: 3, .. })
     });
-    refused(&mut m, Command::UnfenceBroker { node_id: 4, broker_epoch: 1 }, |e| matches!(e, ClusterError::UnknownBroker(4)));
-    refused(&mut m, Command::FenceBroker { node_id: 4, broker_epoch: 1 }, |e| matches!(e, ClusterError::UnknownBroker(4)));
+    refused(&mut m, Command::UnfenceBroker { node_id: 4, broker_epoch: 1 }, |e| {
+        matches!(e, ClusterError::UnknownBroker(4))
+    });
+    refused(&mut m, Command::FenceBroker { node_id: 4, broker_epoch: 1 }, |e| {
+        matches!(e, ClusterError::UnknownBroker(4))
+    });
     unfence(&mut m, 3);
     assert!(!m.broker(3).unwrap().fenced);
     assert_eq!(unfence(&mut m, 3), vec![], "already unfenced");
@@ -193,17 +228,27 @@ fn registration_gives_a_new_epoch_per_incarnation_and_starts_fenced() {
     m.apply(register_command(3, 78, 2)).unwrap();
     let again = m.broker(3).unwrap();
     assert!(again.fenced && again.broker_epoch > b.broker_epoch);
-    refused(&mut m, Command::FenceBroker { node_id: 3, broker_epoch: b.broker_epoch }, |e| {
-        matches!(e, ClusterError::StaleBrokerEpoch { requested, .. } if *requested == b.broker_epoch)
-    });
+    refused(
+        &mut m,
+        Command::FenceBroker { node_id: 3, broker_epoch: b.broker_epoch },
+        |e| matches!(e, ClusterError::StaleBrokerEpoch { requested, .. } if *requested == b.broker_epoch),
+    );
     assert_eq!(fence(&mut m, 3), vec![], "already fenced");
-    let bad = |host: &str, base_port: u16, cores: u32| Command::RegisterBroker { node_id: 9, incarnation: 1, host: host.into(), base_port, cores };
+    let bad = |host: &str, base_port: u16, cores: u32| Command::RegisterBroker {
+        node_id: 9,
+        incarnation: 1,
+        host: host.into(),
+        base_port,
+        cores,
+    };
     for command in [bad("", 9092, 1), bad("h", 9092, 0), bad("h", 65535, 2), bad(&"h".repeat(256), 1, 1)] {
         refused(&mut m, command, |e| matches!(e, ClusterError::InvalidRegistration(_)));
     }
-    refused(&mut m, Command::RegisterBroker { node_id: u32::MAX, incarnation: 1, host: "h".into(), base_port: 1, cores: 1 }, |e| {
-        matches!(e, ClusterError::InvalidRegistration(_))
-    });
+    refused(
+        &mut m,
+        Command::RegisterBroker { node_id: u32::MAX, incarnation: 1, host: "h".into(), base_port: 1, cores: 1 },
+        |e| matches!(e, ClusterError::InvalidRegistration(_)),
+    );
 }
 
 #[test]
@@ -230,7 +275,9 @@ fn queries_find_led_replicated_under_replicated_and_offline_partitions() {
     let mut m = cluster(3, 1);
     create(&mut m, "t", 3, 2, &[]);
     assert_eq!(replicas(&m, "t"), vec![vec![0, 1], vec![2, 0], vec![1, 2]]);
-    let ids = |it: Vec<corelog_replication::metadata::cluster::PartitionRef<'_>>| -> Vec<u32> { it.iter().map(|p| p.partition).collect() };
+    let ids = |it: Vec<corelog_replication::metadata::cluster::PartitionRef<'_>>| -> Vec<u32> {
+        it.iter().map(|p| p.partition).collect()
+    };
     assert_eq!(ids(m.partitions_led_by(0).collect()), vec![0]);
     assert_eq!(ids(m.partitions_replicated_by(0).collect()), vec![0, 1]);
     assert_eq!(m.under_replicated().count(), 0);

@@ -33,18 +33,49 @@ fn sample() -> ClusterMetadata {
         fenced: false,
         broker_epoch: 3,
     };
-    let fenced = BrokerRegistration { node_id: 2, incarnation: 7, host: "b2".into(), fenced: true, broker_epoch: 5, ..broker.clone() };
+    let fenced = BrokerRegistration {
+        node_id: 2,
+        incarnation: 7,
+        host: "b2".into(),
+        fenced: true,
+        broker_epoch: 5,
+        ..broker.clone()
+    };
     let topic = ClusterTopic {
         name: "orders".into(),
-        topic_id: TopicId([0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef, 0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef]),
+        topic_id: TopicId([
+            0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef, 0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef,
+        ]),
         config: config(),
-        replication: ReplicationConfig { replication_factor: 2, min_insync_replicas: 1, unclean_leader_election: false },
+        replication: ReplicationConfig {
+            replication_factor: 2,
+            min_insync_replicas: 1,
+            unclean_leader_election: false,
+        },
         partitions: vec![
-            PartitionAssignment { core: 0, replicas: vec![1, 2], isr: vec![1], leader: Some(1), leader_epoch: 4, partition_epoch: 6 },
-            PartitionAssignment { core: 1, replicas: vec![2, 1], isr: vec![2], leader: None, leader_epoch: 2, partition_epoch: 3 },
+            PartitionAssignment {
+                core: 0,
+                replicas: vec![1, 2],
+                isr: vec![1],
+                leader: Some(1),
+                leader_epoch: 4,
+                partition_epoch: 6,
+            },
+            PartitionAssignment {
+                core: 1,
+                replicas: vec![2, 1],
+                isr: vec![2],
+                leader: None,
+                leader_epoch: 2,
+                partition_epoch: 3,
+            },
         ],
     };
-    ClusterMetadata { version: 7, brokers: [(1, broker), (2, fenced)].into(), topics: [("orders".to_string(), topic)].into() }
+    ClusterMetadata {
+        version: 7,
+        brokers: [(1, broker), (2, fenced)].into(),
+        topics: [("orders".to_string(), topic)].into(),
+    }
 }
 
 /// The exact bytes of [`sample`]: the layout file.rs documents. A change
@@ -136,7 +167,8 @@ fn the_store_saves_and_loads_through_a_real_file() {
     assert_eq!(store.load().unwrap(), ClusterMetadata::default(), "no file yet: empty metadata");
     let mut m = ClusterMetadata::default();
     for node in 0..3 {
-        m.apply(Command::RegisterBroker { node_id: node, incarnation: 9, host: "h".into(), base_port: 100, cores: 2 }).unwrap();
+        m.apply(Command::RegisterBroker { node_id: node, incarnation: 9, host: "h".into(), base_port: 100, cores: 2 })
+            .unwrap();
         let broker_epoch = m.broker(node).unwrap().broker_epoch;
         m.apply(Command::UnfenceBroker { node_id: node, broker_epoch }).unwrap();
     }
@@ -153,7 +185,9 @@ fn the_store_saves_and_loads_through_a_real_file() {
     assert!(!dir.path().join("metadata.json.tmp").exists());
     // The single-node store refuses it: a build that only knows version 1
     // must not read (or rewrite) a cluster file.
-    let Err(MetadataError::Storage(message)) = MetadataStore::new(dir.path()).load() else { panic!("v1 store read a v2 file") };
+    let Err(MetadataError::Storage(message)) = MetadataStore::new(dir.path()).load() else {
+        panic!("v1 store read a v2 file")
+    };
     assert!(message.contains("format version 2"), "{message}");
 }
 
@@ -177,20 +211,32 @@ fn a_version_1_file_migrates_to_a_one_node_cluster() {
     assert_eq!(orders.topic_id, TopicId::derived_from_name("orders"));
     assert_ne!(orders.topic_id, m.topic("x").unwrap().topic_id);
     assert_eq!(orders.config, config());
-    assert_eq!(orders.replication, ReplicationConfig { replication_factor: 1, min_insync_replicas: 1, unclean_leader_election: false });
+    assert_eq!(
+        orders.replication,
+        ReplicationConfig { replication_factor: 1, min_insync_replicas: 1, unclean_leader_election: false }
+    );
     let expected: Vec<PartitionAssignment> = [0, 1, 0]
         .into_iter()
-        .map(|core| PartitionAssignment { core, replicas: vec![0], isr: vec![0], leader: Some(0), leader_epoch: 0, partition_epoch: 0 })
+        .map(|core| PartitionAssignment {
+            core,
+            replicas: vec![0],
+            isr: vec![0],
+            leader: Some(0),
+            leader_epoch: 0,
+            partition_epoch: 0,
+        })
         .collect();
     assert_eq!(orders.partitions, expected);
     // Files from before format_version migrate the same way.
-    let unversioned = fs::read_to_string(dir.path().join(METADATA_FILE)).unwrap().replace("  \"format_version\": 1,\n", "");
+    let unversioned =
+        fs::read_to_string(dir.path().join(METADATA_FILE)).unwrap().replace("  \"format_version\": 1,\n", "");
     assert!(!unversioned.contains("format_version"));
     assert_eq!(decode(unversioned.as_bytes(), "old"), Ok(m.clone()));
 
     // Node 0 starts: registering fences it (offline, ISR kept), unfencing re-elects it.
     let mut m = m;
-    m.apply(Command::RegisterBroker { node_id: 0, incarnation: 1, host: "h".into(), base_port: 9092, cores: 2 }).unwrap();
+    m.apply(Command::RegisterBroker { node_id: 0, incarnation: 1, host: "h".into(), base_port: 9092, cores: 2 })
+        .unwrap();
     assert_eq!(m.offline().count(), 4);
     let broker_epoch = m.broker(0).unwrap().broker_epoch;
     m.apply(Command::UnfenceBroker { node_id: 0, broker_epoch }).unwrap();
@@ -205,8 +251,13 @@ fn a_version_1_file_migrates_to_a_one_node_cluster() {
 #[test]
 fn newer_and_damaged_files_are_refused_naming_the_source() {
     let newer = GOLDEN_V2.replace("\"format_version\": 2", "\"format_version\": 3");
-    let Err(MetadataError::Storage(message)) = decode(newer.as_bytes(), "/d/metadata.json") else { panic!("read a newer format") };
-    assert!(message.contains("/d/metadata.json") && message.contains("format version 3") && message.contains("up to 2"), "{message}");
+    let Err(MetadataError::Storage(message)) = decode(newer.as_bytes(), "/d/metadata.json") else {
+        panic!("read a newer format")
+    };
+    assert!(
+        message.contains("/d/metadata.json") && message.contains("format version 3") && message.contains("up to 2"),
+        "{message}"
+    );
     let damaged = [
         GOLDEN_V2[..GOLDEN_V2.len() / 2].to_string(),
         String::new(),
@@ -215,7 +266,10 @@ fn newer_and_damaged_files_are_refused_naming_the_source() {
         // Each breaks one invariant of the state.
         GOLDEN_V2.replace("\"leader\": 1,", "\"leader\": 2,"),
         GOLDEN_V2.replace("\"isr\": [\n            1\n          ],", "\"isr\": [],"),
-        GOLDEN_V2.replace("\"replicas\": [\n            1,\n            2\n          ]", "\"replicas\": [\n            1,\n            1\n          ]"),
+        GOLDEN_V2.replace(
+            "\"replicas\": [\n            1,\n            2\n          ]",
+            "\"replicas\": [\n            1,\n            1\n          ]",
+        ),
         GOLDEN_V2.replace("\"core\": 1,", "\"core\": 2,"),
         GOLDEN_V2.replace("\"name\": \"orders\",", "\"name\": \"other\","),
         GOLDEN_V2.replace("\"cores\": 2,", "\"cores\": 0,"),
@@ -224,7 +278,9 @@ fn newer_and_damaged_files_are_refused_naming_the_source() {
     ];
     for text in damaged {
         assert_ne!(text, GOLDEN_V2, "the replacement applied");
-        let Err(MetadataError::Storage(message)) = decode(text.as_bytes(), "/d/metadata.json") else { panic!("read a damaged file: {text}") };
+        let Err(MetadataError::Storage(message)) = decode(text.as_bytes(), "/d/metadata.json") else {
+            panic!("read a damaged file: {text}")
+        };
         assert!(message.contains("/d/metadata.json") && message.contains("damaged"), "{message}");
     }
 }

@@ -78,11 +78,17 @@ fn the_last_isr_member_stays_in_the_isr_and_the_partition_goes_offline() {
     unfence(&mut m, 1);
     unfence(&mut m, 2);
     assert_eq!(part(&m, "t", 0), a);
-    assert_eq!(m.election_for("t", 0, ElectionKind::Preferred), Err(ClusterError::PreferredLeaderNotAvailable { topic: "t".into(), partition: 0 }));
+    assert_eq!(
+        m.election_for("t", 0, ElectionKind::Preferred),
+        Err(ClusterError::PreferredLeaderNotAvailable { topic: "t".into(), partition: 0 })
+    );
     // The last ISR member coming back does.
     let changes = unfence(&mut m, 0);
     let b = part(&m, "t", 0);
-    assert_eq!((b.leader, b.isr.clone(), b.leader_epoch, b.partition_epoch), (Some(0), vec![0], a.leader_epoch + 1, a.partition_epoch + 1));
+    assert_eq!(
+        (b.leader, b.isr.clone(), b.leader_epoch, b.partition_epoch),
+        (Some(0), vec![0], a.leader_epoch + 1, a.partition_epoch + 1)
+    );
     assert_eq!(changed(&changes), vec![("t".to_string(), 0, b)]);
 }
 
@@ -111,17 +117,26 @@ fn an_explicit_unclean_election_gives_an_offline_partition_a_live_replica() {
     fence(&mut m, 0);
     assert_eq!(part(&m, "t", 0).leader, None);
     assert_eq!(m.election_for("t", 0, ElectionKind::Unclean), Ok(1));
-    let changes = m.apply(Command::ElectLeaders { partitions: Some(vec![("t".into(), 0)]), kind: ElectionKind::Unclean }).unwrap();
+    let changes = m
+        .apply(Command::ElectLeaders { partitions: Some(vec![("t".into(), 0)]), kind: ElectionKind::Unclean })
+        .unwrap();
     let a = part(&m, "t", 0);
     assert_eq!((a.leader, a.isr.clone()), (Some(1), vec![1]));
     assert_eq!(changed(&changes).len(), 1);
-    assert_eq!(m.election_for("t", 0, ElectionKind::Unclean), Err(ClusterError::ElectionNotNeeded { topic: "t".into(), partition: 0 }));
-    refused(&mut m, Command::ElectLeaders { partitions: Some(vec![("t".into(), 1)]), kind: ElectionKind::Unclean }, |e| {
-        matches!(e, ClusterError::UnknownPartition { partition: 1, .. })
-    });
-    refused(&mut m, Command::ElectLeaders { partitions: Some(vec![("x".into(), 0)]), kind: ElectionKind::Preferred }, |e| {
-        matches!(e, ClusterError::Metadata(MetadataError::UnknownTopic(_)))
-    });
+    assert_eq!(
+        m.election_for("t", 0, ElectionKind::Unclean),
+        Err(ClusterError::ElectionNotNeeded { topic: "t".into(), partition: 0 })
+    );
+    refused(
+        &mut m,
+        Command::ElectLeaders { partitions: Some(vec![("t".into(), 1)]), kind: ElectionKind::Unclean },
+        |e| matches!(e, ClusterError::UnknownPartition { partition: 1, .. }),
+    );
+    refused(
+        &mut m,
+        Command::ElectLeaders { partitions: Some(vec![("x".into(), 0)]), kind: ElectionKind::Preferred },
+        |e| matches!(e, ClusterError::Metadata(MetadataError::UnknownTopic(_))),
+    );
 }
 
 #[test]
@@ -134,7 +149,10 @@ fn preferred_election_returns_leadership_to_the_first_replica_once_in_sync() {
     let version = m.version;
     let none = m.apply(Command::ElectLeaders { partitions: None, kind: ElectionKind::Preferred }).unwrap();
     assert_eq!((none, m.version), (vec![], version));
-    assert_eq!(m.election_for("t", 1, ElectionKind::Preferred), Err(ClusterError::ElectionNotNeeded { topic: "t".into(), partition: 1 }));
+    assert_eq!(
+        m.election_for("t", 1, ElectionKind::Preferred),
+        Err(ClusterError::ElectionNotNeeded { topic: "t".into(), partition: 1 })
+    );
     // Its leader lets it back into the ISR.
     let leader = part(&m, "t", 0).leader.unwrap();
     assert_eq!(leader, 1);
@@ -166,10 +184,18 @@ fn alter_partition_is_refused_unless_sent_by_the_current_leader_at_current_epoch
         partition_epoch,
         new_isr: isr.to_vec(),
     };
-    refused(&mut m, request(1, 0, 1, &[0, 1]), |e| matches!(e, ClusterError::NotLeader { leader: Some(0), requested: 1, .. }));
-    refused(&mut m, request(0, 1, 1, &[0, 1]), |e| matches!(e, ClusterError::FencedLeaderEpoch { current: 0, requested: 1, .. }));
-    refused(&mut m, request(0, 0, 0, &[0, 1]), |e| matches!(e, ClusterError::InvalidUpdateVersion { current: 1, requested: 0, .. }));
-    refused(&mut m, request(0, 0, 2, &[0, 1]), |e| matches!(e, ClusterError::InvalidUpdateVersion { current: 1, requested: 2, .. }));
+    refused(&mut m, request(1, 0, 1, &[0, 1]), |e| {
+        matches!(e, ClusterError::NotLeader { leader: Some(0), requested: 1, .. })
+    });
+    refused(&mut m, request(0, 1, 1, &[0, 1]), |e| {
+        matches!(e, ClusterError::FencedLeaderEpoch { current: 0, requested: 1, .. })
+    });
+    refused(&mut m, request(0, 0, 0, &[0, 1]), |e| {
+        matches!(e, ClusterError::InvalidUpdateVersion { current: 1, requested: 0, .. })
+    });
+    refused(&mut m, request(0, 0, 2, &[0, 1]), |e| {
+        matches!(e, ClusterError::InvalidUpdateVersion { current: 1, requested: 2, .. })
+    });
     let isr_error = |why: &'static str| move |e: &ClusterError| matches!(e, ClusterError::InvalidIsr { reason, .. } if reason.contains(why));
     refused(&mut m, request(0, 0, 1, &[0, 7]), isr_error("not a replica"));
     refused(&mut m, request(0, 0, 1, &[0, 1, 1]), isr_error("twice"));
@@ -180,9 +206,18 @@ fn alter_partition_is_refused_unless_sent_by_the_current_leader_at_current_epoch
     refused(&mut m, request(0, a.leader_epoch, a.partition_epoch, &[0, 1, 2]), |e| {
         matches!(e, ClusterError::IneligibleReplica { node_id: 2, .. })
     });
-    refused(&mut m, Command::AlterPartition { topic: "t".into(), partition: 3, leader: 0, leader_epoch: 0, partition_epoch: 0, new_isr: vec![0] }, |e| {
-        matches!(e, ClusterError::UnknownPartition { partition: 3, .. })
-    });
+    refused(
+        &mut m,
+        Command::AlterPartition {
+            topic: "t".into(),
+            partition: 3,
+            leader: 0,
+            leader_epoch: 0,
+            partition_epoch: 0,
+            new_isr: vec![0],
+        },
+        |e| matches!(e, ClusterError::UnknownPartition { partition: 3, .. }),
+    );
     // A partition without a leader accepts no AlterPartition.
     m.apply(alter(&m, 0, &[0])).unwrap();
     fence(&mut m, 0);
@@ -203,9 +238,18 @@ fn alter_partition_shrinks_and_expands_the_isr_bumping_only_the_partition_epoch(
     assert_eq!(m.apply(alter(&m, 0, &[0, 2])).unwrap(), vec![]);
     assert_eq!(m.version, version + 1);
     // The old partition epoch is now stale.
-    refused(&mut m, Command::AlterPartition { topic: "t".into(), partition: 0, leader: 0, leader_epoch: 0, partition_epoch: 0, new_isr: vec![0, 1, 2] }, |e| {
-        matches!(e, ClusterError::InvalidUpdateVersion { .. })
-    });
+    refused(
+        &mut m,
+        Command::AlterPartition {
+            topic: "t".into(),
+            partition: 0,
+            leader: 0,
+            leader_epoch: 0,
+            partition_epoch: 0,
+            new_isr: vec![0, 1, 2],
+        },
+        |e| matches!(e, ClusterError::InvalidUpdateVersion { .. }),
+    );
     m.apply(alter(&m, 0, &[0, 1, 2])).unwrap();
     let b = part(&m, "t", 0);
     assert_eq!((b.isr, b.leader_epoch, b.partition_epoch), (vec![0, 1, 2], 0, 2));

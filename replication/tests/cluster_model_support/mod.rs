@@ -10,7 +10,13 @@ pub fn id(n: u8) -> TopicId {
 }
 
 pub fn register_command(node_id: u32, incarnation: u64, cores: u32) -> Command {
-    Command::RegisterBroker { node_id, incarnation, host: format!("b{node_id}"), base_port: 9000 + node_id as u16 * 100, cores }
+    Command::RegisterBroker {
+        node_id,
+        incarnation,
+        host: format!("b{node_id}"),
+        base_port: 9000 + node_id as u16 * 100,
+        cores,
+    }
 }
 
 /// Registers and unfences a broker; returns its broker epoch.
@@ -63,14 +69,20 @@ pub fn changed(changes: &[Change]) -> Vec<(String, u32, PartitionAssignment)> {
     changes
         .iter()
         .filter_map(|c| match c {
-            Change::PartitionChanged { topic, partition, assignment } => Some((topic.clone(), *partition, assignment.clone())),
+            Change::PartitionChanged { topic, partition, assignment } => {
+                Some((topic.clone(), *partition, assignment.clone()))
+            }
             _ => None,
         })
         .collect()
 }
 
 /// Asserts `command` is refused with an error matching `check` and leaves `m` as it was.
-pub fn refused(m: &mut ClusterMetadata, command: Command, check: impl Fn(&corelog_replication::metadata::ClusterError) -> bool) {
+pub fn refused(
+    m: &mut ClusterMetadata,
+    command: Command,
+    check: impl Fn(&corelog_replication::metadata::ClusterError) -> bool,
+) {
     let before = m.clone();
     let shown = format!("{command:?}");
     match m.apply(command) {

@@ -27,7 +27,12 @@ impl ClusterMetadata {
             return Err(ClusterError::NotLeader { topic, partition, leader: a.leader, requested: leader });
         }
         if a.leader_epoch != leader_epoch {
-            return Err(ClusterError::FencedLeaderEpoch { topic, partition, current: a.leader_epoch, requested: leader_epoch });
+            return Err(ClusterError::FencedLeaderEpoch {
+                topic,
+                partition,
+                current: a.leader_epoch,
+                requested: leader_epoch,
+            });
         }
         if a.partition_epoch != partition_epoch {
             return Err(ClusterError::InvalidUpdateVersion {

@@ -114,7 +114,11 @@ impl ClusterMetadata {
                     changed = true;
                 }
                 if changed {
-                    changes.push(Change::PartitionChanged { topic: topic.name.clone(), partition: p as u32, assignment: a.clone() });
+                    changes.push(Change::PartitionChanged {
+                        topic: topic.name.clone(),
+                        partition: p as u32,
+                        assignment: a.clone(),
+                    });
                 }
             }
         }
@@ -141,7 +145,11 @@ impl ClusterMetadata {
             let unclean = topic.replication.unclean_leader_election;
             for (p, a) in topic.partitions.iter_mut().enumerate() {
                 if on_fenced(a, node_id, brokers, unclean) {
-                    changes.push(Change::PartitionChanged { topic: topic.name.clone(), partition: p as u32, assignment: a.clone() });
+                    changes.push(Change::PartitionChanged {
+                        topic: topic.name.clone(),
+                        partition: p as u32,
+                        assignment: a.clone(),
+                    });
                 }
             }
         }
@@ -160,7 +168,11 @@ impl ClusterMetadata {
             let unclean = topic.replication.unclean_leader_election;
             for (p, a) in topic.partitions.iter_mut().enumerate() {
                 if on_unfenced(a, node_id, unclean) {
-                    changes.push(Change::PartitionChanged { topic: topic.name.clone(), partition: p as u32, assignment: a.clone() });
+                    changes.push(Change::PartitionChanged {
+                        topic: topic.name.clone(),
+                        partition: p as u32,
+                        assignment: a.clone(),
+                    });
                 }
             }
         }

@@ -41,11 +41,23 @@ use super::{PartitionAssignment, TopicId};
 pub enum Command {
     /// A broker (re)starting. A new incarnation gets a new broker epoch and
     /// starts fenced; the same incarnation again is a no-op.
-    RegisterBroker { node_id: u32, incarnation: u64, host: String, base_port: u16, cores: u32 },
+    RegisterBroker {
+        node_id: u32,
+        incarnation: u64,
+        host: String,
+        base_port: u16,
+        cores: u32,
+    },
     /// The broker's heartbeat says it has caught up with the metadata.
-    UnfenceBroker { node_id: u32, broker_epoch: u64 },
+    UnfenceBroker {
+        node_id: u32,
+        broker_epoch: u64,
+    },
     /// The broker's session expired.
-    FenceBroker { node_id: u32, broker_epoch: u64 },
+    FenceBroker {
+        node_id: u32,
+        broker_epoch: u64,
+    },
     CreateTopic {
         name: String,
         topic_id: TopicId,
@@ -53,14 +65,32 @@ pub enum Command {
         replication_factor: u32,
         config: BTreeMap<String, String>,
     },
-    DeleteTopic { name: String },
+    DeleteTopic {
+        name: String,
+    },
     /// Grow a topic to `total` partitions.
-    CreatePartitions { name: String, total: u32 },
-    AlterConfig { name: String, entries: BTreeMap<String, String> },
+    CreatePartitions {
+        name: String,
+        total: u32,
+    },
+    AlterConfig {
+        name: String,
+        entries: BTreeMap<String, String>,
+    },
     /// Kafka's AlterPartition (KIP-497, KIP-841): the leader asks for a new ISR.
-    AlterPartition { topic: String, partition: u32, leader: u32, leader_epoch: u32, partition_epoch: u32, new_isr: Vec<u32> },
+    AlterPartition {
+        topic: String,
+        partition: u32,
+        leader: u32,
+        leader_epoch: u32,
+        partition_epoch: u32,
+        new_isr: Vec<u32>,
+    },
     /// `partitions: None` elects every eligible partition.
-    ElectLeaders { partitions: Option<Vec<(String, u32)>>, kind: ElectionKind },
+    ElectLeaders {
+        partitions: Option<Vec<(String, u32)>>,
+        kind: ElectionKind,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -106,7 +136,10 @@ mod tests {
             },
             Command::DeleteTopic { name: "orders".into() },
             Command::CreatePartitions { name: "orders".into(), total: 6 },
-            Command::AlterConfig { name: "orders".into(), entries: [("retention.ms".to_string(), "60000".to_string())].into() },
+            Command::AlterConfig {
+                name: "orders".into(),
+                entries: [("retention.ms".to_string(), "60000".to_string())].into(),
+            },
             Command::AlterPartition {
                 topic: "orders".into(),
                 partition: 0,

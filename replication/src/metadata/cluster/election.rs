@@ -30,7 +30,8 @@ pub(super) fn on_fenced(
     let isr = a.isr_without(node);
     if a.leader == Some(node) {
         let clean = a.replicas.iter().copied().find(|r| *r != node && isr.contains(r) && is_alive(brokers, *r));
-        let unclean = || unclean.then(|| a.replicas.iter().copied().find(|r| *r != node && is_alive(brokers, *r))).flatten();
+        let unclean =
+            || unclean.then(|| a.replicas.iter().copied().find(|r| *r != node && is_alive(brokers, *r))).flatten();
         match (clean, unclean()) {
             (Some(leader), _) => a.elect(Some(leader), isr),
             (None, Some(leader)) => a.elect(Some(leader), vec![leader]),
@@ -126,11 +127,9 @@ impl ClusterMetadata {
                 list.dedup();
                 list
             }
-            None => self
-                .topics
-                .values()
-                .flat_map(|t| (0..t.partitions.len() as u32).map(|p| (t.name.clone(), p)))
-                .collect(),
+            None => {
+                self.topics.values().flat_map(|t| (0..t.partitions.len() as u32).map(|p| (t.name.clone(), p))).collect()
+            }
         };
         let mut changes = Vec::new();
         for (topic, partition) in targets {

@@ -20,7 +20,9 @@ impl ClusterMetadata {
             if *id != b.node_id || b.node_id > MAX_NODE_ID {
                 return Err(format!("broker {id} is registered as node {}", b.node_id));
             }
-            if !(1..=MAX_CORES_PER_BROKER).contains(&b.cores) || u32::from(b.base_port) + b.cores - 1 > u32::from(u16::MAX) {
+            if !(1..=MAX_CORES_PER_BROKER).contains(&b.cores)
+                || u32::from(b.base_port) + b.cores - 1 > u32::from(u16::MAX)
+            {
                 return Err(format!("broker {id} has {} cores from port {}", b.cores, b.base_port));
             }
         }

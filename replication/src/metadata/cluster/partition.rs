@@ -28,7 +28,14 @@ impl PartitionAssignment {
     /// A new partition: every replica in sync, the first one leading.
     pub fn new(core: u32, replicas: Vec<u32>) -> PartitionAssignment {
         assert!(!replicas.is_empty(), "a partition has at least one replica");
-        PartitionAssignment { core, isr: replicas.clone(), leader: Some(replicas[0]), replicas, leader_epoch: 0, partition_epoch: 0 }
+        PartitionAssignment {
+            core,
+            isr: replicas.clone(),
+            leader: Some(replicas[0]),
+            replicas,
+            leader_epoch: 0,
+            partition_epoch: 0,
+        }
     }
 
     /// `members` sorted into replica order (and deduplicated), the ISR's

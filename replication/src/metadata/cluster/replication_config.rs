@@ -124,7 +124,10 @@ mod tests {
         let (config, replication) =
             parse_topic_config(&TopicConfig::default(), &ReplicationConfig::defaults(3), &entries).unwrap();
         assert_eq!(config.retention_ms, Some(5));
-        assert_eq!(replication, ReplicationConfig { replication_factor: 3, min_insync_replicas: 3, unclean_leader_election: true });
+        assert_eq!(
+            replication,
+            ReplicationConfig { replication_factor: 3, min_insync_replicas: 3, unclean_leader_election: true }
+        );
         let again = ReplicationConfig::defaults(3).with(&replication.to_map()).unwrap();
         assert_eq!(again, replication);
     }
@@ -132,7 +135,12 @@ mod tests {
     #[test]
     fn bad_values_are_errors() {
         let base = ReplicationConfig::defaults(3);
-        for (k, v) in [(MIN_INSYNC_REPLICAS, "0"), (MIN_INSYNC_REPLICAS, "4"), (MIN_INSYNC_REPLICAS, "two"), (UNCLEAN_LEADER_ELECTION_ENABLE, "yes")] {
+        for (k, v) in [
+            (MIN_INSYNC_REPLICAS, "0"),
+            (MIN_INSYNC_REPLICAS, "4"),
+            (MIN_INSYNC_REPLICAS, "two"),
+            (UNCLEAN_LEADER_ELECTION_ENABLE, "yes"),
+        ] {
             assert!(matches!(base.with(&map(&[(k, v)])), Err(MetadataError::InvalidConfig(_))), "{k}={v}");
         }
         assert!(base.with(&map(&[("retention.ms", "1")])).is_err());

@@ -64,9 +64,8 @@ impl ClusterMetadata {
         let (config, replication) =
             parse_topic_config(&TopicConfig::default(), &ReplicationConfig::defaults(replication_factor), config)?;
         let mut load = Load::of(self);
-        let partitions = (0..partitions)
-            .map(|_| load.place(&self.brokers, replication_factor))
-            .collect::<Result<Vec<_>, _>>()?;
+        let partitions =
+            (0..partitions).map(|_| load.place(&self.brokers, replication_factor)).collect::<Result<Vec<_>, _>>()?;
         let topic = ClusterTopic { name: name.clone(), topic_id, config, replication, partitions };
         let changes = partition_changed(&topic, 0);
         self.topics.insert(name, topic);
@@ -103,9 +102,8 @@ impl ClusterMetadata {
         let replication_factor = topic.replication.replication_factor;
         check_replication_factor(&self.brokers, replication_factor)?;
         let mut load = Load::of(self);
-        let added = (current..total)
-            .map(|_| load.place(&self.brokers, replication_factor))
-            .collect::<Result<Vec<_>, _>>()?;
+        let added =
+            (current..total).map(|_| load.place(&self.brokers, replication_factor)).collect::<Result<Vec<_>, _>>()?;
         let topic = self.topics.get_mut(name).expect("checked above");
         topic.partitions.extend(added);
         Ok(partition_changed(topic, current as usize))

@@ -66,7 +66,12 @@ mod tests {
         let id = TopicId([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 0xfe, 0xff]);
         assert_eq!(id.to_string(), "000102030405060708090a0b0c0dfeff");
         assert_eq!(TopicId::parse(&id.to_string()), Some(id));
-        for bad in ["", "000102030405060708090a0b0c0dfeff00", "000102030405060708090A0B0C0DFEFF", "+00102030405060708090a0b0c0dfeff"] {
+        for bad in [
+            "",
+            "000102030405060708090a0b0c0dfeff00",
+            "000102030405060708090A0B0C0DFEFF",
+            "+00102030405060708090a0b0c0dfeff",
+        ] {
             assert_eq!(TopicId::parse(bad), None, "{bad}");
         }
     }
