@@ -35,7 +35,8 @@ use super::{PartitionAssignment, TopicId};
 /// A change to the cluster metadata, proposed by the active controller and
 /// applied by every controller node. Everything random or timed (the topic id,
 /// the incarnation) is carried in the command, so applying it is
-/// deterministic.
+/// deterministic. Built on the active controller's core 0, carried by the
+/// Raft log to every controller node.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Command {
@@ -104,7 +105,8 @@ pub enum ElectionKind {
 
 /// What a broker must do after a command: each broker acts on the changes
 /// whose replicas include itself (and every broker on `BrokerChanged`, to
-/// refresh its view of the endpoints).
+/// refresh its view of the endpoints). Returned by `apply` on the controller
+/// core, which sends each broker the ones for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
     /// A new partition, or a partition whose replicas, core, ISR, leader or

@@ -115,7 +115,7 @@ pub fn decode(bytes: &[u8], source: &str) -> Result<ClusterMetadata, MetadataErr
 }
 
 /// A single node's version-1 metadata as a cluster of that one node: node 0
-/// holds every partition (replicas, ISR and leader [0], epochs 0,
+/// holds every partition (replicas, ISR and leader `[0]`, epochs 0,
 /// replication factor 1, min.insync.replicas 1) on the core it had, and each
 /// topic gets [`TopicId::derived_from_name`]. No broker is registered: node 0
 /// registers on start like any broker (which fences and then, when it

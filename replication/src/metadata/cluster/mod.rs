@@ -10,11 +10,11 @@
 //! hash-map order: what is random or timed (topic ids, incarnations, session
 //! expiry) is decided by the proposer and carried in the command.
 //!
-//! Files: [`command`] (the log entries and changes), [`broker`], [`topic`],
-//! [`partition`], [`placement`], [`election`], [`alter_partition`],
-//! [`replication_config`], [`queries`], [`sessions`] (the active controller's
-//! heartbeat clock, not replicated), [`file`] (the format-version-2 file and
-//! the version-1 migration).
+//! Files: `command` (the log entries and changes), `broker`, `topic`,
+//! `partition`, `placement`, `election`, `alter_partition`,
+//! `replication_config`, `invariants`, `queries`, `sessions` (the active
+//! controller's heartbeat clock, not replicated), `file` (the
+//! format-version-2 file and the version-1 migration).
 
 mod alter_partition;
 pub mod broker;
@@ -63,7 +63,8 @@ pub struct ClusterMetadata {
 impl ClusterMetadata {
     /// Validates and applies one command. A refused command changes nothing
     /// (every rule is checked before the first write). An accepted one
-    /// returns what changed, in topic-name then partition order; an empty
+    /// returns what changed (a broker's own change first, then partitions in
+    /// topic-name then partition order); an empty
     /// list means the command was a no-op (a retried registration, an
     /// election nobody needed, the same ISR again) and the version stays.
     pub fn apply(&mut self, command: Command) -> Result<Vec<Change>, ClusterError> {

@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 
 use super::{ClusterMetadata, ClusterTopic, PartitionAssignment};
 
-/// One partition, borrowed from the metadata.
+/// One partition, borrowed from the metadata (on whichever core holds that
+/// copy).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PartitionRef<'a> {
     pub topic: &'a ClusterTopic,
@@ -12,7 +13,8 @@ pub struct PartitionRef<'a> {
     pub assignment: &'a PartitionAssignment,
 }
 
-/// How much of the cluster's work a broker carries.
+/// How much of the cluster's work a broker carries: a computed value, on the
+/// caller's core.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct BrokerLoad {
     /// Partitions it replicates (leader or follower).
