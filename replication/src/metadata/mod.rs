@@ -2,11 +2,18 @@
 //! assignment; an I/O-free state machine ([`model`]) plus its atomic file
 //! ([`store`]). Owned by the controller core (core 0); every other core holds
 //! a read-only snapshot.
+//!
+//! [`cluster`] is the cluster-shaped model (brokers, replicas, ISR, leaders
+//! and epochs, Kafka KRaft's controller state machine) with its
+//! format-version-2 file; the single-node [`model`] and its version-1
+//! [`store`] stay as they are until the broker moves over.
 
+pub mod cluster;
 pub mod config;
 pub mod model;
 pub mod store;
 
+pub use cluster::{ClusterError, ClusterMetadata};
 pub use config::TopicConfig;
 pub use model::{validate_topic_name, Command, Effect, Metadata, Topic};
 pub use store::MetadataStore;
