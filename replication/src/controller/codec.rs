@@ -81,11 +81,7 @@ mod tests {
         m.log_term = 2;
         m.index = 5;
         m.commit = 4;
-        let mut e = Entry::default();
-        e.term = 3;
-        e.index = 6;
-        e.data = b"ab".to_vec().into();
-        m.mut_entries().push(e);
+        m.mut_entries().push(Entry { term: 3, index: 6, data: b"ab".to_vec().into(), ..Default::default() });
         m
     }
 

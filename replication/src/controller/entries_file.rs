@@ -23,6 +23,7 @@ use super::record::{
     self, encode_record, entries_header, RecordRead, ENTRIES_FORMAT_VERSION, ENTRIES_HEADER_BYTES, ENTRIES_MAGIC,
 };
 use super::ControllerError;
+use crate::limits::MAX_ENTRY_BYTES;
 
 pub(crate) const ENTRIES_FILE: &str = "entries";
 
@@ -206,12 +207,15 @@ impl EntriesFile {
 }
 
 /// Whether the damaged bytes at the start of `rest` are an append that did
-/// not complete: the damaged record is the last thing in the file, or only
-/// zero bytes follow the point of damage.
+/// not complete: a record with a plausible length that ends exactly at the
+/// end of the file (its payload only partly written), or only zero bytes
+/// from the point of damage on (the file grew, its data never arrived). A
+/// length out of bounds is damage: an interrupted write leaves zeros or the
+/// bytes it meant to write, never another length.
 fn is_torn_tail(rest: &[u8]) -> bool {
     let len = rest.get(..4).map_or(0, |b| u32::from_le_bytes(b.try_into().expect("4 bytes")) as usize);
-    let record_end = record::RECORD_HEADER_BYTES.saturating_add(len);
-    let last_record = len > 0 && record_end >= rest.len();
+    let plausible = (1..=MAX_ENTRY_BYTES).contains(&len);
+    let last_record = plausible && record::RECORD_HEADER_BYTES + len >= rest.len();
     last_record || rest.iter().all(|&b| b == 0)
 }
 
@@ -220,11 +224,7 @@ mod tests {
     use super::*;
 
     fn entry(index: u64, term: u64, data: &[u8]) -> Entry {
-        let mut e = Entry::default();
-        e.index = index;
-        e.term = term;
-        e.data = data.to_vec().into();
-        e
+        Entry { index, term, data: data.to_vec().into(), ..Default::default() }
     }
 
     fn indexes(entries: &[Entry]) -> Vec<(u64, u64)> {
@@ -289,6 +289,22 @@ mod tests {
         fs::write(&path, &bytes).unwrap();
         let err = EntriesFile::open(dir.path()).err().unwrap().to_string();
         assert!(err.starts_with(&format!("{}: damaged at byte {second}: crc", path.display())), "{err}");
+    }
+
+    #[test]
+    fn a_wild_length_in_the_middle_is_an_error_not_a_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut f, _) = EntriesFile::open(dir.path()).unwrap();
+        f.append(&[entry(1, 1, b"one"), entry(2, 1, b"two"), entry(3, 1, b"three")]).unwrap();
+        let second = f.positions[1] as usize;
+        drop(f);
+        let path = dir.path().join(ENTRIES_FILE);
+        let mut bytes = fs::read(&path).unwrap();
+        bytes[second + 3] = 0x7f;
+        fs::write(&path, &bytes).unwrap();
+        let err = EntriesFile::open(dir.path()).err().unwrap().to_string();
+        assert!(err.contains(&format!("damaged at byte {second}: record length")), "{err}");
+        assert_eq!(fs::metadata(&path).unwrap().len(), bytes.len() as u64, "nothing cut");
     }
 
     #[test]

@@ -92,8 +92,7 @@ impl MemoryLog {
     pub fn compact_to(&mut self, index: u64, data: Vec<u8>) -> Snapshot {
         assert!(index > self.snapshot_index() && index <= self.last());
         let term = self.entries[(index - self.first()) as usize].term;
-        let mut snapshot = Snapshot::default();
-        snapshot.data = data.into();
+        let mut snapshot = Snapshot { data: data.into(), ..Default::default() };
         let meta = snapshot.mut_metadata();
         meta.index = index;
         meta.term = term;
@@ -171,11 +170,7 @@ mod tests {
     use super::*;
 
     fn entry(index: u64, term: u64) -> Entry {
-        let mut e = Entry::default();
-        e.index = index;
-        e.term = term;
-        e.data = vec![0; 10].into();
-        e
+        Entry { index, term, data: vec![0; 10].into(), ..Default::default() }
     }
 
     #[test]

@@ -107,11 +107,7 @@ mod tests {
     use super::*;
 
     fn entry() -> Entry {
-        let mut e = Entry::default();
-        e.term = 2;
-        e.index = 7;
-        e.data = b"hi".to_vec().into();
-        e
+        Entry { term: 2, index: 7, data: b"hi".to_vec().into(), ..Default::default() }
     }
 
     // Entry: term (10 02), index (18 07), data (22 02 68 69).

@@ -62,10 +62,8 @@ pub(crate) fn decode_state(path: &Path, bytes: &[u8]) -> Result<(HardState, Conf
     if crc != actual {
         return Err(corrupt(8, format!("crc {actual:#010x}, file says {crc:#010x}")));
     }
-    let mut hard_state = HardState::default();
-    hard_state.term = u64_at(bytes, 12);
-    hard_state.vote = u64_at(bytes, 20);
-    hard_state.commit = u64_at(bytes, 28);
+    let hard_state =
+        HardState { term: u64_at(bytes, 12), vote: u64_at(bytes, 20), commit: u64_at(bytes, 28), ..Default::default() };
     let cs_bytes = &bytes[STATE_HEADER_BYTES..];
     wire_check::check(cs_bytes, Schema::Flat).map_err(|e| corrupt(36, format!("conf state: {e}")))?;
     let conf_state = ConfState::parse_from_bytes(cs_bytes).map_err(|e| corrupt(36, format!("conf state: {e}")))?;
@@ -91,10 +89,7 @@ mod tests {
 
     #[test]
     fn golden_bytes() {
-        let mut hs = HardState::default();
-        hs.term = 5;
-        hs.vote = 2;
-        hs.commit = 0x0102;
+        let hs = HardState { term: 5, vote: 2, commit: 0x0102, ..Default::default() };
         let cs = ConfState::from((vec![1, 2, 3], vec![]));
         let bytes = encode_state(&hs, &cs);
         let mut expected = b"CLRS".to_vec();

@@ -124,12 +124,8 @@ mod tests {
         m.set_from(1);
         m.set_to(2);
         m.set_term(9);
-        let mut e = Entry::default();
-        e.index = 4;
-        e.data = vec![1, 2, 3].into();
-        m.mut_entries().push(e);
-        let mut snap = Snapshot::default();
-        snap.data = vec![5; 10].into();
+        m.mut_entries().push(Entry { index: 4, data: vec![1, 2, 3].into(), ..Default::default() });
+        let mut snap = Snapshot { data: vec![5; 10].into(), ..Default::default() };
         snap.mut_metadata().index = 3;
         snap.mut_metadata().set_conf_state(ConfState::from((vec![1, 2, 3], vec![])));
         m.set_snapshot(snap);
