@@ -195,3 +195,105 @@ impl LogStore {
         self.entries.compact(snapshot.get_metadata().index)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entries(from: u64, to: u64, term: u64) -> Vec<Entry> {
+        (from..=to)
+            .map(|index| Entry { index, term, data: vec![index as u8; 5].into(), ..Default::default() })
+            .collect()
+    }
+
+    fn snapshot(index: u64, term: u64) -> Snapshot {
+        let mut s = Snapshot { data: b"app".to_vec().into(), ..Default::default() };
+        s.mut_metadata().index = index;
+        s.mut_metadata().term = term;
+        s.mut_metadata().set_conf_state(ConfState::from((vec![1, 2, 3], vec![])));
+        s
+    }
+
+    /// A store with entries 1..=10 of term 1, commit 8.
+    fn store_with_log(dir: &Path) -> LogStore {
+        let (mut store, recovered) = LogStore::open(dir).unwrap();
+        assert_eq!(recovered, RecoveredLog::default());
+        store
+            .persist(&PersistWrite {
+                entries: entries(1, 10, 1),
+                hard_state: Some(HardState { term: 1, commit: 8, ..Default::default() }),
+                conf_state: Some(ConfState::from((vec![1, 2, 3], vec![]))),
+                ..Default::default()
+            })
+            .unwrap();
+        store
+    }
+
+    #[test]
+    fn persist_then_reopen_reads_everything_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = store_with_log(dir.path());
+        store.compact(&snapshot(4, 1)).unwrap();
+        let (_, got) = LogStore::open(dir.path()).unwrap();
+        assert_eq!(got.entries, entries(5, 10, 1));
+        assert_eq!(got.snapshot, snapshot(4, 1));
+        assert_eq!((got.hard_state.term, got.hard_state.commit), (1, 8));
+        assert_eq!(got.conf_state.voters, [1, 2, 3]);
+    }
+
+    #[test]
+    fn a_crash_between_a_local_snapshot_and_compaction_keeps_the_rest_of_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(store_with_log(dir.path()));
+        // The snapshot file was written; the entries file was not rewritten.
+        snapshot_file::write_snapshot(dir.path(), &snapshot(5, 1)).unwrap();
+        let (store, got) = LogStore::open(dir.path()).unwrap();
+        assert_eq!(got.entries, entries(6, 10, 1));
+        let (_, again) = LogStore::open(dir.path()).unwrap();
+        assert_eq!(again.entries, entries(6, 10, 1));
+        assert!(store.entries_file_len() > 8);
+    }
+
+    #[test]
+    fn a_crash_between_a_leaders_snapshot_and_clearing_drops_the_replaced_log() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(store_with_log(dir.path()));
+        // The leader's snapshot at 7 is of term 2: this log's entry 7 (term
+        // 1) is another history.
+        snapshot_file::write_snapshot(dir.path(), &snapshot(7, 2)).unwrap();
+        let (_, got) = LogStore::open(dir.path()).unwrap();
+        assert!(got.entries.is_empty());
+        // Commit 8 is past what is left (the snapshot's 7).
+        assert_eq!(got.hard_state.commit, 7);
+
+        // A snapshot past the whole log.
+        let dir = tempfile::tempdir().unwrap();
+        drop(store_with_log(dir.path()));
+        snapshot_file::write_snapshot(dir.path(), &snapshot(20, 3)).unwrap();
+        let (_, got) = LogStore::open(dir.path()).unwrap();
+        assert!(got.entries.is_empty());
+        assert_eq!(got.hard_state.commit, 20, "the snapshot is committed");
+    }
+
+    #[test]
+    fn a_commit_past_the_log_is_lowered_and_a_missing_state_file_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = store_with_log(dir.path());
+        let hs = HardState { term: 1, commit: 10, ..Default::default() };
+        store.persist(&PersistWrite { hard_state: Some(hs), ..Default::default() }).unwrap();
+        drop(store);
+        // Entries 9 and 10 vanish (a disk that lied about a sync): the file
+        // ends inside record 9. The ten records are all the same size.
+        let path = dir.path().join(super::super::entries_file::ENTRIES_FILE);
+        let data = fs::read(&path).unwrap();
+        let record = (data.len() - 8) / 10;
+        fs::write(&path, &data[..8 + 8 * record + 3]).unwrap();
+        let (_, got) = LogStore::open(dir.path()).unwrap();
+        assert_eq!(got.entries.last().unwrap().index, 8);
+        assert_eq!(got.hard_state.commit, 8);
+
+        fs::remove_file(dir.path().join(STATE_FILE)).unwrap();
+        let err = LogStore::open(dir.path()).err().unwrap().to_string();
+        assert!(err.contains("raft_state: damaged at byte 0: missing"), "{err}");
+    }
+}
