@@ -70,7 +70,8 @@ impl<S: Storage> PartitionLog<S> {
     /// The first batch under a new leader epoch (after
     /// [`Self::set_leader_epoch`], or on a log without one) first records
     /// the epoch's start in the leader-epoch file, durably, while other
-    /// appenders wait (`epochs.rs`).
+    /// appenders wait (`epochs.rs`); dropping the future during that save
+    /// fails the log, as during a chunk write.
     pub async fn append_valid(&self, batches: ValidBatches) -> LogResult<AppendInfo> {
         match self.append_stamped(batches, Stamp::Assign).await {
             Ok(info) => Ok(info),

@@ -15,7 +15,20 @@
 //! High watermark: readers see only committed batches: fdatasync'd under
 //! `Always`, written under `Interval` (what the policy promises to keep). A
 //! consumer therefore never reads a record that a crash could take back.
-//! With replication the watermark will also wait for the in-sync replicas.
+//! With replication, consumers also wait for the in-sync replicas: the
+//! replication layer owns that (the cluster's) high watermark and sets it on
+//! the log (`set_replicated_high_watermark`); consumers read with
+//! `read_bounded` up to `consumer_high_watermark` (the replicated value
+//! capped at the local one), followers with `read` up to the local one.
+//! Either moving up wakes the `committed_changed` waiters: one list serves
+//! both kinds of long poll, each checking its own watermark on waking.
+//!
+//! Leader epochs (KIP-101/279): the log keeps which epoch each stretch of it
+//! was written under, in memory and in a small file, and an epoch's entry is
+//! durable before its first batch is staged (`epochs.rs`). Leaders assign
+//! offsets and stamp their epoch (`append_valid`); followers keep the
+//! leader's (`append_replica`); both go through the same staging and group
+//! commit (`append.rs`).
 //!
 //! Lives on: the core that owns the partition; `PartitionLog` is `!Send`.
 
