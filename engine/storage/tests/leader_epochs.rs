@@ -301,3 +301,22 @@ fn a_torn_first_batch_of_an_epoch_leaves_no_entry_after_reopening() {
         assert_eq!(pairs(&log), vec![(1, 0)], "the log goes on under its last batch's epoch");
     });
 }
+
+/// With the file there, opening trusts it (no scan of the batch headers,
+/// which keeps a restart of many partitions fast): a file saying something
+/// the headers do not is what the log reports.
+#[test]
+fn opening_trusts_an_existing_epoch_file_without_scanning() {
+    let dir = test_dir();
+    run_local(async {
+        let log = open(dir.path(), LogConfig::default()).await;
+        append_n(&log, 0, 3, 5).await;
+        assert_eq!(pairs(&log), vec![(0, 0)]);
+    });
+    std::fs::write(dir.path().join(LEADER_EPOCH_FILE_NAME), file_bytes(&[(9, 0)])).unwrap();
+    run_local(async {
+        let log = open(dir.path(), LogConfig::default()).await;
+        assert_eq!(pairs(&log), vec![(9, 0)], "read from the file, not rebuilt from the headers");
+        assert_eq!(log.leader_epoch(), 9, "the log's epoch is at least the file's latest");
+    });
+}
