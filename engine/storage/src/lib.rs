@@ -17,6 +17,7 @@ pub mod segment;
 
 pub use error::{LogError, LogResult};
 pub use log::{
-    AppendInfo, BatchSlice, CachedBatch, Fetched, FlushPolicy, LogConfig, LogStats, PartitionLog, RecoveryReport,
+    AppendInfo, BatchSlice, CachedBatch, EpochEntry, Fetched, FlushPolicy, LogConfig, LogStats, PartitionLog,
+    RecoveryReport, ReplicaAppendError, LEADER_EPOCH_FILE_NAME,
 };
 pub use segment::{FdCache, FdCacheStats};

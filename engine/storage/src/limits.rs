@@ -151,3 +151,18 @@ const _: () = assert!(fd_cache_per_core(16_000, 2) == 1000);
 /// Fetch long-poll waiters a partition holds before dropped ones are first
 /// pruned (see `PartitionLog::committed_changed`).
 pub const MIN_COMMIT_WAITERS_TO_PRUNE: usize = 64;
+
+// Leader epochs (see `log::leader_epochs`).
+
+/// Most entries a partition's leader-epoch file holds: one per leader change
+/// with batches still in the log, so far more than any partition sees
+/// (retention drops the old ones); it bounds what opening a damaged file reads.
+pub const MAX_LEADER_EPOCH_ENTRIES: usize = 1 << 20;
+
+/// Largest leader-epoch file: the preamble, the entries, the CRC.
+pub const MAX_LEADER_EPOCH_FILE_BYTES: u64 = 16 + 12 * MAX_LEADER_EPOCH_ENTRIES as u64;
+
+// The file of the most entries is the largest one, and fits a u32 count.
+const _: () =
+    assert!(crate::log::leader_epoch_file_len(MAX_LEADER_EPOCH_ENTRIES) as u64 == MAX_LEADER_EPOCH_FILE_BYTES);
+const _: () = assert!(MAX_LEADER_EPOCH_ENTRIES <= u32::MAX as usize);

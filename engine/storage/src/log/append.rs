@@ -9,7 +9,10 @@ use zerocopy::IntoBytes;
 
 use std::path::Path;
 
-use super::{now_ms, AppendInfo, FlushPolicy, LogConfig, Mark, PartitionLog, Pending};
+use super::guards::{ChunkWriteGuard, Exclusive, FailOnDrop, LeaderGuard};
+use super::leader_epochs::EpochEntry;
+use super::replica_append::{check_replica_batches, ReplicaAppendError};
+use super::{now_ms, AppendInfo, FlushPolicy, LogConfig, LogState, Mark, PartitionLog, Pending};
 use crate::disk::{Storage, StorageFile};
 use crate::error::{LogError, LogResult};
 use crate::limits::{preallocation_end, MAX_SEGMENT_BYTES, SEGMENT_ROLL_JITTER_FRACTION};
@@ -63,51 +66,120 @@ impl<S: Storage> PartitionLog<S> {
     /// leader epoch) is written into the segment's staging buffer along with
     /// the rest of each batch (the one copy), and the tail cache keeps the
     /// given bytes with a copy of that header.
+    ///
+    /// The first batch under a new leader epoch (after
+    /// [`Self::set_leader_epoch`], or on a log without one) first records
+    /// the epoch's start in the leader-epoch file, durably, while other
+    /// appenders wait (`epochs.rs`); dropping the future during that save
+    /// fails the log, as during a chunk write.
     pub async fn append_valid(&self, batches: ValidBatches) -> LogResult<AppendInfo> {
+        match self.append_stamped(batches, Stamp::Assign).await {
+            Ok(info) => Ok(info),
+            Err(ReplicaAppendError::Log(e)) => Err(e),
+            Err(refusal) => unreachable!("only replica appends are checked against the log: {refusal}"),
+        }
+    }
+
+    /// The append path of leaders and followers: stages the batches (base
+    /// offsets and epochs as `stamp` says), writes full chunks early, and
+    /// waits for the flush policy's durability (group commit).
+    pub(super) async fn append_stamped(
+        &self,
+        batches: ValidBatches,
+        stamp: Stamp,
+    ) -> Result<AppendInfo, ReplicaAppendError> {
         let max = self.config.borrow().max_batch_bytes;
         if let Some(batch) = batches.iter().find(|b| b.len() > max) {
-            return Err(LogError::BatchTooLarge { size: batch.len(), max });
+            return Err(LogError::BatchTooLarge { size: batch.len(), max }.into());
         }
         let total = batches.byte_len() as u64;
         self.make_room(total).await?;
-
-        let (info, seq, files, early, preallocate) = {
-            let mut st = self.state.borrow_mut();
+        let starts = {
+            let st = self.state.borrow();
             st.check_failed()?;
-            let first_offset = st.active.next_offset();
-            let budget = self.config.borrow().tail_cache_bytes;
-            for batch in batches {
-                let len = batch.len() as u64;
-                let base_offset = st.active.next_offset();
-                let header = batch.assigned_header(base_offset, st.leader_epoch);
-                let staged = st.active.stage(&header, &batch.bytes()[HEADER_LEN..]);
-                st.appended_seq += len;
-                st.stats.appended_batches += 1;
-                st.stats.appended_bytes += len;
-                let seq = st.appended_seq;
-                st.pending.push_back(Pending {
-                    end_pos: staged.position + len,
-                    next_offset: staged.next_offset,
-                    seq_end: seq,
-                });
-                let stored_header = Bytes::copy_from_slice(header.as_bytes());
-                st.cache.push(base_offset, staged.next_offset, seq, stored_header, batch.into_bytes());
-            }
-            let written = st.written_seq;
-            st.cache.evict(budget, written);
-            let (early, preallocate) = st.active.take_full_chunks();
-            for w in &early {
-                st.chunks_in_flight.insert(w.pos);
-            }
-            let info = AppendInfo { base_offset: first_offset, last_offset: st.active.next_offset() - 1 };
-            (info, st.appended_seq, st.active.files.clone(), early, preallocate)
+            epoch_starts(&st, &batches, stamp)?
         };
+        let staged = if starts.is_empty() {
+            self.stage(batches, stamp)
+        } else {
+            self.stage_starting_epochs(batches, stamp, total).await?
+        };
+        let Staged { info, seq, files, early, preallocate } = staged;
         if !early.is_empty() {
             self.write_early(&files, early, preallocate).await?;
         }
         let sync = self.config.borrow().flush == FlushPolicy::Always;
         self.wait_for(seq, sync).await?;
         Ok(info)
+    }
+
+    /// [`Self::stage`] for batches that start a new epoch (once per leader
+    /// change): its entry is made durable first, and no other append may
+    /// land between it and these batches, so the log is held for both.
+    async fn stage_starting_epochs(
+        &self,
+        batches: ValidBatches,
+        stamp: Stamp,
+        total: u64,
+    ) -> Result<Staged<S::File>, ReplicaAppendError> {
+        let _io = self.io.acquire().await;
+        let _exclusive = Exclusive::begin(self);
+        // Others may have staged while this waited for the lock.
+        let roll = self.needs_roll(&self.state.borrow().active, total);
+        if roll {
+            self.roll_inner().await?;
+        }
+        let starts = {
+            let st = self.state.borrow();
+            st.check_failed()?;
+            epoch_starts(&st, &batches, stamp)?
+        };
+        self.record_epoch_starts_locked(&starts).await?;
+        Ok(self.stage(batches, stamp))
+    }
+
+    /// Puts the batches into the active segment's staging buffer and the
+    /// tail cache, and hands out the chunks that filled up. Never awaits:
+    /// the caller checked the log (room, epochs, contiguity) just before.
+    fn stage(&self, batches: ValidBatches, stamp: Stamp) -> Staged<S::File> {
+        let mut st = self.state.borrow_mut();
+        let first_offset = st.active.next_offset();
+        let budget = self.config.borrow().tail_cache_bytes;
+        for batch in batches {
+            let len = batch.len() as u64;
+            let base_offset = st.active.next_offset();
+            let epoch = match stamp {
+                Stamp::Assign => st.leader_epoch,
+                Stamp::Keep => batch.header().leader_epoch(),
+            };
+            debug_assert!(stamp == Stamp::Assign || batch.header().base_offset() == base_offset, "checked");
+            debug_assert!(
+                st.epochs.entries().iter().any(|e| e.epoch == epoch && e.start_offset <= base_offset),
+                "its epoch's entry is recorded first"
+            );
+            st.leader_epoch = st.leader_epoch.max(epoch);
+            let header = batch.assigned_header(base_offset, epoch);
+            let staged = st.active.stage(&header, &batch.bytes()[HEADER_LEN..]);
+            st.appended_seq += len;
+            st.stats.appended_batches += 1;
+            st.stats.appended_bytes += len;
+            let seq = st.appended_seq;
+            st.pending.push_back(Pending {
+                end_pos: staged.position + len,
+                next_offset: staged.next_offset,
+                seq_end: seq,
+            });
+            let stored_header = Bytes::copy_from_slice(header.as_bytes());
+            st.cache.push(base_offset, staged.next_offset, seq, stored_header, batch.into_bytes());
+        }
+        let written = st.written_seq;
+        st.cache.evict(budget, written);
+        let (early, preallocate) = st.active.take_full_chunks();
+        for w in &early {
+            st.chunks_in_flight.insert(w.pos);
+        }
+        let info = AppendInfo { base_offset: first_offset, last_offset: st.active.next_offset() - 1 };
+        Staged { info, seq: st.appended_seq, files: st.active.files.clone(), early, preallocate }
     }
 
     /// Writes chunks that filled up, right away, so the device works on them
@@ -136,7 +208,7 @@ impl<S: Storage> PartitionLog<S> {
     }
 
     /// Forgets finished chunk writes and wakes whoever waits on them.
-    fn chunks_done(&self, positions: &[u64]) {
+    pub(super) fn chunks_done(&self, positions: &[u64]) {
         let mut st = self.state.borrow_mut();
         for pos in positions {
             st.chunks_in_flight.remove(pos);
@@ -354,7 +426,7 @@ impl<S: Storage> PartitionLog<S> {
         self.roll_inner().await
     }
 
-    async fn roll_inner(&self) -> LogResult<()> {
+    pub(super) async fn roll_inner(&self) -> LogResult<()> {
         self.flush_locked(true, true, true).await?;
         let sealed = {
             let st = self.state.borrow();
@@ -479,74 +551,41 @@ pub(super) async fn write_sealed_indexes<F: StorageFile>(
     time_index.fdatasync().await
 }
 
-/// Hands leadership back (and wakes the waiters) however the leader's
-/// flush ends, including the leader's future being dropped.
-struct LeaderGuard<'a, S: Storage> {
-    log: &'a PartitionLog<S>,
+/// How an append gives each batch its base offset and leader epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Stamp {
+    /// The log's: the next offset and the log's leader epoch (a leader).
+    Assign,
+    /// The batch's own, as its leader assigned them (a follower).
+    Keep,
 }
 
-impl<S: Storage> Drop for LeaderGuard<'_, S> {
-    fn drop(&mut self) {
-        let mut st = self.log.state.borrow_mut();
-        st.flushing = false;
-        for waiter in st.flush_waiters.drain(..) {
-            let _ = waiter.send(());
+/// Epoch entries the batches start, which must be durable before they are
+/// staged; for a follower's batches, after checking them against the log.
+fn epoch_starts<F: StorageFile>(
+    st: &LogState<F>,
+    batches: &ValidBatches,
+    stamp: Stamp,
+) -> Result<Vec<EpochEntry>, ReplicaAppendError> {
+    match stamp {
+        Stamp::Keep => check_replica_batches(st, batches),
+        Stamp::Assign => {
+            debug_assert!(st.epochs.latest_epoch().is_none_or(|latest| latest <= st.leader_epoch));
+            Ok(if st.epochs.latest_epoch() == Some(st.leader_epoch) {
+                Vec::new()
+            } else {
+                vec![EpochEntry { epoch: st.leader_epoch, start_offset: st.next_offset() }]
+            })
         }
     }
 }
 
-/// Armed while an appender writes its chunks early. If the appender's future
-/// is dropped mid-write, whether the bytes reached the file is unknown, so
-/// the log is failed (reopening recovers it) instead of waiting forever.
-struct ChunkWriteGuard<'a, S: Storage> {
-    log: &'a PartitionLog<S>,
-    positions: &'a [u64],
-}
-
-impl<S: Storage> Drop for ChunkWriteGuard<'_, S> {
-    fn drop(&mut self) {
-        let error = std::io::Error::new(std::io::ErrorKind::Interrupted, "append cancelled during its chunk write");
-        let _ = self.log.fail("segment write", &error);
-        self.log.chunks_done(self.positions);
-    }
-}
-
-/// Armed around file changes the log's state already counts on (a flush
-/// plan's writes, sealing, truncating): if the future doing them is dropped
-/// halfway, memory and disk disagree, so the log is failed until reopened.
-pub(super) struct FailOnDrop<'a, S: Storage> {
-    pub log: &'a PartitionLog<S>,
-    pub what: &'static str,
-}
-
-impl<S: Storage> FailOnDrop<'_, S> {
-    pub fn disarm(self) {
-        std::mem::forget(self);
-    }
-}
-
-impl<S: Storage> Drop for FailOnDrop<'_, S> {
-    fn drop(&mut self) {
-        let error = std::io::Error::new(std::io::ErrorKind::Interrupted, "cancelled halfway");
-        let _ = self.log.fail(self.what, &error);
-    }
-}
-
-/// Marks the log exclusive (appenders wait) for a roll or truncation and
-/// clears the mark however it ends.
-pub(super) struct Exclusive<'a, S: Storage> {
-    log: &'a PartitionLog<S>,
-}
-
-impl<'a, S: Storage> Exclusive<'a, S> {
-    pub fn begin(log: &'a PartitionLog<S>) -> Self {
-        log.state.borrow_mut().exclusive = true;
-        Exclusive { log }
-    }
-}
-
-impl<S: Storage> Drop for Exclusive<'_, S> {
-    fn drop(&mut self) {
-        self.log.state.borrow_mut().exclusive = false;
-    }
+/// Batches staged by one append: what it writes and waits for next.
+struct Staged<F: StorageFile> {
+    info: AppendInfo,
+    /// `appended_seq` once they were staged.
+    seq: u64,
+    files: Rc<SegmentFiles<F>>,
+    early: Vec<ChunkWrite>,
+    preallocate: Option<u64>,
 }

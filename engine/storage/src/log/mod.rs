@@ -15,16 +15,34 @@
 //! High watermark: readers see only committed batches: fdatasync'd under
 //! `Always`, written under `Interval` (what the policy promises to keep). A
 //! consumer therefore never reads a record that a crash could take back.
-//! With replication the watermark will also wait for the in-sync replicas.
+//! With replication, consumers also wait for the in-sync replicas: the
+//! replication layer owns that (the cluster's) high watermark and sets it on
+//! the log (`set_replicated_high_watermark`); consumers read with
+//! `read_bounded` up to `consumer_high_watermark` (the replicated value
+//! capped at the local one), followers with `read` up to the local one.
+//! Either moving up wakes the `committed_changed` waiters: one list serves
+//! both kinds of long poll, each checking its own watermark on waking.
+//!
+//! Leader epochs (KIP-101/279): the log keeps which epoch each stretch of it
+//! was written under, in memory and in a small file, and an epoch's entry is
+//! durable before its first batch is staged (`epochs.rs`). Leaders assign
+//! offsets and stamp their epoch (`append_valid`); followers keep the
+//! leader's (`append_replica`); both go through the same staging and group
+//! commit (`append.rs`).
 //!
 //! Lives on: the core that owns the partition; `PartitionLog` is `!Send`.
 
 mod append;
 mod cache;
 pub mod config;
+mod epoch_file;
+mod epochs;
+mod guards;
+mod leader_epochs;
 mod read;
 mod readahead;
 mod recovery;
+mod replica_append;
 pub mod retention;
 mod truncate;
 
@@ -37,7 +55,11 @@ use std::time::Instant;
 
 pub use cache::CachedBatch;
 pub use config::{FlushPolicy, LogConfig};
+pub use epoch_file::FILE_NAME as LEADER_EPOCH_FILE_NAME;
+pub(crate) use leader_epochs::file_len as leader_epoch_file_len;
+pub use leader_epochs::EpochEntry;
 pub use recovery::RecoveryReport;
+pub use replica_append::ReplicaAppendError;
 
 use crate::disk::{DmaStorage, Storage, StorageFile};
 use crate::error::{LogError, LogResult};
@@ -168,7 +190,14 @@ pub(crate) struct LogState<F: StorageFile> {
     active: ActiveSegment<F>,
     cache: TailCache,
     log_start_offset: u64,
+    /// Epoch stamped into appended batches, and the largest a stored batch
+    /// may carry: never below the cache's latest epoch.
     leader_epoch: u32,
+    /// Which epoch each stretch of the log was written under (`epochs.rs`).
+    epochs: leader_epochs::LeaderEpochs,
+    /// Set by the replication layer: the cluster's high watermark, which
+    /// consumers read up to (see the module docs). None until first set.
+    replicated_high_watermark: Option<u64>,
     appended_seq: u64,
     written_seq: u64,
     durable_seq: u64,
@@ -245,11 +274,22 @@ impl<F: StorageFile> LogState<F> {
             let advanced = mark.offset > self.committed.offset;
             self.committed = mark;
             if advanced {
-                for waiter in self.commit_waiters.drain(..) {
-                    let _ = waiter.send(());
-                }
+                self.wake_commit_waiters();
             }
         }
+    }
+
+    fn wake_commit_waiters(&mut self) {
+        for waiter in self.commit_waiters.drain(..) {
+            let _ = waiter.send(());
+        }
+    }
+
+    /// Where consumers may read up to: the replicated high watermark, never
+    /// past what is committed here.
+    fn consumer_high_watermark(&self) -> u64 {
+        let committed = self.committed.offset;
+        self.replicated_high_watermark.map_or(committed, |hw| hw.min(committed))
     }
 
     fn check_failed(&self) -> LogResult<()> {
@@ -295,12 +335,44 @@ impl<S: Storage> PartitionLog<S> {
         self.state.borrow().next_offset()
     }
 
-    /// Offset below which records are committed and visible to readers.
+    /// Offset below which records are committed here (durable under the
+    /// flush policy): the end of what [`Self::read`] serves.
     pub fn high_watermark(&self) -> u64 {
         self.state.borrow().committed.offset
     }
 
-    /// Resolves when the high watermark next moves (or the log is dropped).
+    /// Sets the replicated high watermark (the replication layer owns it:
+    /// the smallest log end over the in-sync replicas on a leader, the
+    /// leader's value on a follower). Consumers read up to
+    /// [`Self::consumer_high_watermark`]. Moving it up wakes the
+    /// [`Self::committed_changed`] waiters. It may move down (a new leader's
+    /// can start lower); once set, it stays in force until the log is
+    /// reopened.
+    pub fn set_replicated_high_watermark(&self, high_watermark: u64) {
+        let mut st = self.state.borrow_mut();
+        let advanced = st.replicated_high_watermark.is_none_or(|old| high_watermark > old);
+        st.replicated_high_watermark = Some(high_watermark);
+        if advanced {
+            st.wake_commit_waiters();
+        }
+    }
+
+    /// The replicated high watermark as last set; None if never.
+    pub fn replicated_high_watermark(&self) -> Option<u64> {
+        self.state.borrow().replicated_high_watermark
+    }
+
+    /// Offset below which consumers may read: the replicated high watermark,
+    /// capped at the local one ([`Self::high_watermark`]); the local one
+    /// alone while no replicated one was set (a partition that is not
+    /// replicated). Pass it to [`Self::read_bounded`].
+    pub fn consumer_high_watermark(&self) -> u64 {
+        self.state.borrow().consumer_high_watermark()
+    }
+
+    /// Resolves when the high watermark or the replicated high watermark
+    /// next moves up (or the log is dropped). A waiter that cares about
+    /// only one of them checks it again on waking.
     ///
     /// A long-poll fetch that times out drops its receiver; on an idle
     /// partition nothing would ever drain its sender, so dead senders are
@@ -352,6 +424,12 @@ impl<S: Storage> PartitionLog<S> {
     /// Epoch stamped into every batch appended from now on (replication).
     /// Epochs never go back (a lower one is ignored): reads refuse a stored
     /// batch whose epoch is above the log's, as damage.
+    ///
+    /// Not durable by itself: the first append under the new epoch records
+    /// its start in the leader-epoch file before staging (appenders wait for
+    /// that save). A leader should rather call [`Self::begin_leader_epoch`],
+    /// which records the start at once, so followers' OffsetsForLeaderEpoch
+    /// queries are answered before its first append.
     pub fn set_leader_epoch(&self, epoch: u32) {
         let mut st = self.state.borrow_mut();
         st.leader_epoch = st.leader_epoch.max(epoch);

@@ -6,11 +6,11 @@ use super::readahead::ReadAhead;
 use super::{BatchSlice, Fetched, PartitionLog};
 use crate::disk::{Storage, StorageFile};
 use crate::error::{LogError, LogResult};
-use crate::segment::reader::{next_good_batch, read_batches, read_window, Boundary, Damage, ReadOutcome};
+use crate::segment::reader::{next_good_batch, read_batches, read_window, BatchRun, Boundary, Damage, ReadOutcome};
 use crate::segment::scan::{scan, ScanStop};
 use crate::segment::SegmentFiles;
 use corelog_format::limits::MAX_BATCH_BYTES_CEILING;
-use corelog_format::DecodedBatch;
+use corelog_format::{BatchHeader, DecodedBatch};
 
 /// Where a read is served from, decided without awaiting.
 enum Source<F> {
@@ -37,9 +37,23 @@ impl<S: Storage> PartitionLog<S> {
     /// batch that checks out, fails with [`LogError::CorruptBatch`]; a read
     /// of a later offset walks past the damage.
     pub async fn read(&self, offset: u64, max_bytes: usize) -> LogResult<Fetched> {
+        self.read_limited(offset, max_bytes, u64::MAX).await
+    }
+
+    /// [`Self::read`] of the whole batches that also end at or before
+    /// `limit_offset` (never one that straddles it): what a consumer of a
+    /// replicated partition may see, with `limit_offset` the
+    /// [`Self::consumer_high_watermark`]. A limit at or below `offset`
+    /// returns nothing, as does one inside the batch holding `offset`. The
+    /// result's `high_watermark` is the limit (capped at the local one).
+    pub async fn read_bounded(&self, offset: u64, max_bytes: usize, limit_offset: u64) -> LogResult<Fetched> {
+        self.read_limited(offset, max_bytes, limit_offset).await
+    }
+
+    async fn read_limited(&self, offset: u64, max_bytes: usize, limit_offset: u64) -> LogResult<Fetched> {
         let (source, log_start_offset, log_end_offset, high_watermark) = {
             let mut st = self.state.borrow_mut();
-            let (start, end, hw) = (st.log_start_offset, st.next_offset(), st.committed.offset);
+            let (start, end, hw) = (st.log_start_offset, st.next_offset(), st.committed.offset.min(limit_offset));
             if offset < start || offset > end {
                 return Err(LogError::OffsetOutOfRange { offset, log_start: start, log_end: end });
             }
@@ -86,7 +100,7 @@ impl<S: Storage> PartitionLog<S> {
                     if self.state.borrow().truncations != truncations {
                         // A truncation rewrote the file under the read: what
                         // failed may be new batches, not damage. Read again.
-                        return Box::pin(self.read(offset, max_bytes)).await;
+                        return Box::pin(self.read_limited(offset, max_bytes, limit_offset)).await;
                     }
                     if offset >= next.offset {
                         start = next; // the read is for offsets after the damage
@@ -94,7 +108,7 @@ impl<S: Storage> PartitionLog<S> {
                     }
                     return Err(corrupt_batch(files.base_offset, damage, next));
                 };
-                match run {
+                match run.and_then(|run| ending_by(run, high_watermark)) {
                     Some(run) => {
                         if run.end < end.position {
                             let len = (end.position - run.end).min(read_window(max_bytes) as u64) as usize;
@@ -179,6 +193,27 @@ impl<S: Storage> PartitionLog<S> {
         let first = decoded.records().find(|r| r.timestamp >= timestamp).map(|r| (r.offset, r.timestamp));
         Ok(first)
     }
+}
+
+/// The batches of `run` that end at or before `limit` (the file's readable
+/// region ends at the committed mark, which a read limit may be below);
+/// None if the first does not. The run's batches were checked: their headers
+/// parse.
+fn ending_by(run: BatchRun, limit: u64) -> Option<BatchRun> {
+    if run.next_offset <= limit {
+        return Some(run);
+    }
+    let (mut len, mut next_offset) = (0usize, None);
+    while let Some(header) = BatchHeader::parse(&run.bytes[len..]) {
+        if header.next_offset() > limit {
+            break;
+        }
+        len += header.batch_length();
+        next_offset = Some(header.next_offset());
+    }
+    let next_offset = next_offset?;
+    let end = run.end - (run.bytes.len() - len) as u64;
+    Some(BatchRun { bytes: run.bytes.slice(0, len)?, end, next_offset })
 }
 
 /// The error for a read of the damaged batch `damage` of the segment at

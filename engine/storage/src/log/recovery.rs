@@ -20,8 +20,10 @@
 //! segment's tail (from its last index entry) is scanned here, to keep the
 //! start fast; damage anywhere else is found when it is read.
 //!
-//! The log's leader epoch resumes at the last batch's: epochs never go back,
-//! and reads refuse a batch whose epoch is above the log's.
+//! The log's leader epoch resumes at the last batch's (or the leader-epoch
+//! file's latest, if above): epochs never go back, and reads refuse a batch
+//! whose epoch is above the log's. The leader-epoch file is then made to fit
+//! the recovered log (`epochs.rs`).
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -143,6 +145,8 @@ impl<S: Storage> PartitionLog<S> {
             None => create_active(fds, dir, 0, &config).await?,
         };
         let log_start_offset = sealed.keys().next().copied().unwrap_or(active.base_offset());
+        let epochs = super::epochs::recover(dir, &sealed, &active, log_start_offset).await?;
+        let leader_epoch = leader_epoch.max(epochs.latest_epoch().unwrap_or(0));
         let committed = Mark { offset: active.next_offset(), position: active.size() };
         if report.bad_batches > 0 || report.segments_removed > 0 || report.indexes_rebuilt > 0 {
             tracing::warn!(dir = %dir.display(), ?report, "recovered partition log");
@@ -158,6 +162,8 @@ impl<S: Storage> PartitionLog<S> {
                 cache: TailCache::default(),
                 log_start_offset,
                 leader_epoch,
+                epochs,
+                replicated_high_watermark: None,
                 appended_seq: 0,
                 written_seq: 0,
                 durable_seq: 0,

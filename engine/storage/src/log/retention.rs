@@ -16,7 +16,9 @@ impl<S: Storage> PartitionLog<S> {
     /// Deletes the oldest sealed segments that are past `retention_ms`
     /// (their newest record is older) or that the partition can lose and
     /// still hold at least `retention_bytes`. The active segment is never
-    /// deleted. Advances the log start offset.
+    /// deleted. Advances the log start offset; the leader epoch covering the
+    /// new start is clamped to it and earlier ones go (Kafka's
+    /// truncateFromStart), saved after the segments are deleted.
     pub async fn enforce_retention(&self) -> LogResult<RetentionOutcome> {
         self.enforce_retention_at(now_ms()).await
     }
@@ -57,6 +59,10 @@ impl<S: Storage> PartitionLog<S> {
         }
         if outcome.deleted_segments > 0 {
             self.storage.sync_dir(&self.dir).await?;
+            let mut epochs = self.state.borrow().epochs.clone();
+            if epochs.truncate_from_start(self.log_start_offset()) {
+                self.save_epochs_locked(epochs).await?;
+            }
             tracing::info!(dir = %self.dir.display(), ?outcome, "retention deleted segments");
         }
         Ok(outcome)

@@ -1,7 +1,7 @@
 //! truncate-to: cutting the log back to an offset (replication needs it to
 //! discard a diverged suffix after a leader change).
 
-use super::append::{Exclusive, FailOnDrop};
+use super::guards::{Exclusive, FailOnDrop};
 use super::recovery::{check_segment, resume_active, RecoveryReport};
 use super::PartitionLog;
 use crate::disk::{Storage, StorageFile};
@@ -12,7 +12,9 @@ use crate::segment::SegmentFiles;
 impl<S: Storage> PartitionLog<S> {
     /// Removes every record at or after `offset`. Batches are never split:
     /// the batch containing `offset` goes whole, so the new log end is that
-    /// batch's base offset (<= `offset`), which is returned.
+    /// batch's base offset (<= `offset`), which is returned. Leader epochs
+    /// that start at or after the new end go too (Kafka's truncateFromEnd),
+    /// saved after the log is cut (`epochs.rs`).
     pub async fn truncate_to(&self, offset: u64) -> LogResult<u64> {
         let _io = self.io.acquire().await;
         let _exclusive = Exclusive::begin(self);
@@ -81,16 +83,22 @@ impl<S: Storage> PartitionLog<S> {
         let active = resume_active(checked, &self.fds, &self.dir, &config).await;
         guard.disarm();
         let active = active?;
-        let mut st = self.state.borrow_mut();
-        debug_assert_eq!(active.next_offset(), new_end);
-        st.active = active;
-        st.cache.truncate(new_end);
-        st.read_ahead = None;
-        st.truncations += 1;
-        st.pending.clear();
-        // Truncation may move the watermark back: it is exactly the new end.
-        st.committed = st.end_mark();
-        st.stats.segments_deleted += later.len() as u64;
+        let mut epochs = {
+            let mut st = self.state.borrow_mut();
+            debug_assert_eq!(active.next_offset(), new_end);
+            st.active = active;
+            st.cache.truncate(new_end);
+            st.read_ahead = None;
+            st.truncations += 1;
+            st.pending.clear();
+            // Truncation may move the watermark back: it is exactly the new end.
+            st.committed = st.end_mark();
+            st.stats.segments_deleted += later.len() as u64;
+            st.epochs.clone()
+        };
+        if epochs.truncate_from_end(new_end) {
+            self.save_epochs_locked(epochs).await?;
+        }
         tracing::info!(dir = %self.dir.display(), offset, new_end, "truncated log");
         Ok(new_end)
     }
