@@ -35,6 +35,23 @@ pub enum FetchError {
     UnknownLeaderEpoch,
 }
 
+impl FetchError {
+    /// The refusal for a fetch reaching a replica that does not lead the
+    /// partition (the runtime answers it without a [`LeaderState`]), by
+    /// Kafka's order: the epochs first, then leadership.
+    /// `local_leader_epoch` is the epoch this replica knows, if any.
+    ///
+    /// [`LeaderState`]: super::LeaderState
+    pub fn for_non_leader(local_leader_epoch: Option<u32>, request_leader_epoch: u32) -> Self {
+        match local_leader_epoch {
+            Some(local) if request_leader_epoch < local => FetchError::FencedLeaderEpoch,
+            Some(local) if request_leader_epoch > local => FetchError::UnknownLeaderEpoch,
+            None => FetchError::UnknownLeaderEpoch,
+            Some(_) => FetchError::NotLeader,
+        }
+    }
+}
+
 /// The leader state machine's answer to a [`FetchRequest`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FetchReply {
@@ -87,4 +104,17 @@ pub enum FetchResponse {
     Diverging { epoch: u32, end_offset: u64, high_watermark: u64 },
     OffsetOutOfRange { log_start_offset: u64, log_end_offset: u64 },
     Error(FetchError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_non_leader_refuses_by_epoch_first() {
+        assert_eq!(FetchError::for_non_leader(Some(5), 4), FetchError::FencedLeaderEpoch);
+        assert_eq!(FetchError::for_non_leader(Some(5), 6), FetchError::UnknownLeaderEpoch);
+        assert_eq!(FetchError::for_non_leader(None, 6), FetchError::UnknownLeaderEpoch);
+        assert_eq!(FetchError::for_non_leader(Some(5), 5), FetchError::NotLeader);
+    }
 }
