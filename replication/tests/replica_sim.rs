@@ -47,7 +47,10 @@ fn replication_survives_crashes_fenced_leaders_and_a_faulty_network() {
     eprintln!("{seeds} seeds: {total:?}");
     // The runs must really have exercised what the invariants guard.
     assert!(total.acked > 0 && total.acked_after_heal > 0, "{total:?}");
-    assert!(total.crashes > 0 && total.lost_sessions > 0 && total.elections > 0, "{total:?}");
+    assert!(
+        total.crashes > 0 && total.lost_sessions > 0 && total.leadership_moves > 0 && total.elections > 0,
+        "{total:?}"
+    );
     assert!(total.truncated_records > 0, "no follower ever truncated a divergent tail: {total:?}");
     assert!(total.isr_shrinks > 0 && total.isr_expands > 0 && total.alter_rejections > 0, "{total:?}");
     assert!(total.refused > 0 || total.failed > 0, "no produce was ever refused or failed: {total:?}");

@@ -343,3 +343,13 @@ fn metadata_of_another_epoch_or_an_old_version_is_ignored() {
         [LeaderCommand::FetchReply { reply: FetchReply::Read { .. }, .. }]
     ));
 }
+
+#[test]
+fn a_follower_joins_only_once_past_this_leaders_epoch_start() {
+    // HW 4 (from follower days) lags the epoch start 10: a follower at 6 is
+    // past the HW but may lack records the previous leader acknowledged.
+    let (mut leader, _) = lead(&[1, 2], 1);
+    assert_eq!(leader.handle(1, fetch(3, 6, Some(4))), vec![read(3, 6, 4)]);
+    assert_eq!(leader.pending_isr(), None);
+    assert_eq!(leader.handle(2, fetch(3, 10, Some(4))), vec![propose(&[1, 2, 3], 9), read(3, 10, 4)]);
+}

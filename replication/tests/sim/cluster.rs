@@ -40,6 +40,7 @@ pub struct Stats {
     pub failed: u64,
     pub crashes: u64,
     pub lost_sessions: u64,
+    pub leadership_moves: u64,
     pub elections: u64,
     pub truncated_records: u64,
     pub isr_shrinks: u64,
@@ -57,6 +58,7 @@ impl Stats {
         self.failed += o.failed;
         self.crashes += o.crashes;
         self.lost_sessions += o.lost_sessions;
+        self.leadership_moves += o.leadership_moves;
         self.elections += o.elections;
         self.truncated_records += o.truncated_records;
         self.isr_shrinks += o.isr_shrinks;
@@ -105,15 +107,40 @@ pub enum Msg {
 
 #[derive(Debug, Clone)]
 pub enum Event {
-    Deliver { to: Dest, incarnation: u64, msg: Msg },
-    Fsync { node: ReplicaId, incarnation: u64, generation: u64, end: u64 },
-    Tick { node: ReplicaId },
+    Deliver {
+        to: Dest,
+        incarnation: u64,
+        msg: Msg,
+    },
+    Fsync {
+        node: ReplicaId,
+        incarnation: u64,
+        generation: u64,
+        end: u64,
+    },
+    Tick {
+        node: ReplicaId,
+    },
     Produce,
-    CancelProduce { id: ProduceId },
+    CancelProduce {
+        id: ProduceId,
+    },
     Fault,
-    FenceCrashed { node: ReplicaId },
-    Restart { node: ReplicaId },
-    Unfence { node: ReplicaId, incarnation: u64 },
+    /// A crash aimed at a bad moment (right after an acknowledgement).
+    Crash {
+        node: ReplicaId,
+        incarnation: u64,
+    },
+    FenceCrashed {
+        node: ReplicaId,
+    },
+    Restart {
+        node: ReplicaId,
+    },
+    Unfence {
+        node: ReplicaId,
+        incarnation: u64,
+    },
     MetadataPush,
 }
 
@@ -338,6 +365,13 @@ impl Sim {
                     self.schedule(next, Event::Fault);
                 }
             }
+            Event::Crash { node, incarnation } => {
+                let faults_on = self.faults_on;
+                let n = self.node(node);
+                if faults_on && n.alive && n.incarnation == incarnation {
+                    self.crash(node);
+                }
+            }
             Event::FenceCrashed { node } => {
                 if self.controller.fence(node) {
                     self.note(|_s| format!("controller fences crashed {node}: {:?}", _s.controller.state));
@@ -404,7 +438,26 @@ impl Sim {
             return;
         }
         let victim = self.rng.pick(&alive);
-        if self.rng.chance(600) {
+        let kind = self.rng.range(0, 9);
+        if kind < 2 {
+            // A preferred-leader election: leadership moves to another ISR
+            // member while the old leader stays in the ISR.
+            let state = &self.controller.state;
+            let candidates: Vec<ReplicaId> = state
+                .isr
+                .iter()
+                .copied()
+                .filter(|r| state.leader.is_some_and(|l| l != *r) && !self.controller.fenced.contains(r))
+                .collect();
+            if !candidates.is_empty() {
+                let to = self.rng.pick(&candidates);
+                if self.controller.move_leadership(to) {
+                    self.stats.leadership_moves += 1;
+                    self.note(|s| format!("controller moves leadership to {to}: {:?}", s.controller.state));
+                    self.push_metadata();
+                }
+            }
+        } else if kind < 7 {
             self.crash(victim);
         } else if !self.node(victim).session_lost {
             self.stats.lost_sessions += 1;
@@ -420,7 +473,7 @@ impl Sim {
         }
     }
 
-    fn crash(&mut self, id: ReplicaId) {
+    pub fn crash(&mut self, id: ReplicaId) {
         self.stats.crashes += 1;
         let node = self.node(id);
         node.alive = false;

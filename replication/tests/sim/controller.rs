@@ -74,6 +74,19 @@ impl Controller {
         false
     }
 
+    /// Kafka's preferred-leader election: `to`, an unfenced ISR member
+    /// other than the leader, takes over at a new epoch; the ISR stays.
+    pub fn move_leadership(&mut self, to: ReplicaId) -> bool {
+        if self.state.leader.is_none_or(|l| l == to) || !self.state.isr.contains(&to) || self.fenced.contains(&to) {
+            return false;
+        }
+        self.state.leader = Some(to);
+        self.state.leader_epoch += 1;
+        self.state.partition_epoch += 1;
+        self.elections += 1;
+        true
+    }
+
     fn eligible(&self) -> impl Iterator<Item = ReplicaId> + '_ {
         self.state.isr.iter().copied().filter(|r| !self.fenced.contains(r))
     }

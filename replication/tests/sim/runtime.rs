@@ -261,6 +261,13 @@ impl Sim {
                             self.stats.acked_after_heal += p.records.len() as u64;
                         }
                         self.note(|_s| format!("{id} acknowledges produce {produce_id} {:?}", p.records));
+                        // Crash a leader just after it acknowledged, before
+                        // its followers hear the new high watermark.
+                        if self.faults_on && self.rng.chance(10) {
+                            let incarnation = self.node(id).incarnation;
+                            let delay = self.rng.range(0, 2);
+                            self.schedule(delay, Event::Crash { node: id, incarnation });
+                        }
                     }
                 }
                 LeaderCommand::FailProduce { id: produce_id, error } => {
@@ -290,7 +297,9 @@ impl Sim {
     fn read_for_fetch(&mut self, id: ReplicaId, reply: FetchReply) -> (FetchResponse, Vec<Record>) {
         match reply {
             FetchReply::Read { from, high_watermark, log_start_offset } => {
-                let wanted = self.rng.range(1, MAX_FETCH_RECORDS);
+                // Small reads often, so followers stop at every offset.
+                let wanted =
+                    if self.rng.chance(500) { self.rng.range(1, 4) } else { self.rng.range(1, MAX_FETCH_RECORDS) };
                 let log = &self.node(id).log;
                 let to = log.end().min(from + wanted);
                 let records: Vec<Record> = log.records[from as usize..to as usize].to_vec();
