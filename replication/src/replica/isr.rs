@@ -62,6 +62,9 @@ struct Pending {
     /// The partition epoch the proposal was made against.
     base_partition_epoch: u32,
     sent_at_ms: u64,
+    /// How many times it was sent: an answer does not say which copy it
+    /// answers.
+    copies: u32,
     /// The controller said the proposal is stale; it may have been applied,
     /// so keep counting its members (maximal ISR) but stop sending it: only
     /// new metadata resolves it.
@@ -115,6 +118,7 @@ impl IsrState {
             proposed,
             base_partition_epoch: self.partition_epoch,
             sent_at_ms: now_ms,
+            copies: 1,
             awaiting_metadata: false,
         });
     }
@@ -126,6 +130,7 @@ impl IsrState {
             return None;
         }
         p.sent_at_ms = now_ms;
+        p.copies += 1;
         Some((p.proposed.clone(), p.base_partition_epoch))
     }
 
@@ -152,10 +157,18 @@ impl IsrState {
             return;
         }
         match error {
-            // Explicitly not applied: the committed state is exact again.
-            AlterPartitionError::IneligibleReplica | AlterPartitionError::OperationNotAttempted => {
+            // Explicitly not applied, and no other copy exists that could
+            // still be: the committed state is exact again. (The controller
+            // channel delivers each copy at most once and in order, as
+            // Kafka's does.)
+            AlterPartitionError::IneligibleReplica | AlterPartitionError::OperationNotAttempted if p.copies == 1 => {
                 self.pending = None;
                 self.next_proposal_ms = now_ms.saturating_add(retry_ms);
+            }
+            // An earlier copy of a resent proposal may still be applied
+            // after this answer: keep counting its members and send again.
+            AlterPartitionError::IneligibleReplica | AlterPartitionError::OperationNotAttempted => {
+                p.sent_at_ms = now_ms
             }
             // Possibly applied (a retried copy) or superseded: wait for metadata.
             AlterPartitionError::FencedLeaderEpoch
@@ -199,6 +212,18 @@ mod tests {
         assert_eq!(s.maximal(), set(&[1]));
         assert!(!s.can_propose(149));
         assert!(s.can_propose(150));
+    }
+
+    #[test]
+    fn not_applied_after_a_resend_keeps_the_maximal_isr() {
+        let mut s = IsrState::new(set(&[1]), 2);
+        s.propose(set(&[1, 3]), 0);
+        assert!(s.due_resend(100, 100).is_some());
+        // This may answer the resend while the first copy is still on its way.
+        s.reject(2, AlterPartitionError::OperationNotAttempted, 150, 100);
+        assert_eq!(s.maximal(), set(&[1, 3]));
+        assert_eq!(s.due_resend(249, 100), None);
+        assert_eq!(s.due_resend(250, 100), Some((set(&[1, 3]), 2)));
     }
 
     #[test]

@@ -299,7 +299,7 @@ impl Sim {
     }
 
     /// Sends over the network: maybe lost, 1..10 ms late (so reordered),
-    /// maybe twice. A node cut off from the controller neither sends to it
+    /// maybe twice (but not on the controller channel). A node cut off from the controller neither sends to it
     /// nor hears from it.
     pub fn send(&mut self, from: Dest, to: Dest, msg: Msg) {
         let cut_off = |sim: &mut Sim, d: Dest| matches!(d, Dest::Node(n) if sim.node(n).session_lost);
@@ -314,7 +314,12 @@ impl Sim {
         if lossy && self.rng.chance(self.params.drop_per_mille) {
             return;
         }
-        let copies = if lossy && self.rng.chance(self.params.duplicate_per_mille) { 2 } else { 1 };
+        // The controller channel is Kafka's: each copy at most once (an
+        // answer cannot say which copy it answers). Fetches and metadata
+        // may come twice.
+        let controller_channel = matches!(msg, Msg::AlterPartition { .. } | Msg::AlterPartitionAnswer(_));
+        let duplicate = lossy && !controller_channel && self.rng.chance(self.params.duplicate_per_mille);
+        let copies = if duplicate { 2 } else { 1 };
         for _ in 0..copies {
             let mut delay = self.rng.range(1, 10);
             // A leader parks a fetch that finds nothing new (long poll).
