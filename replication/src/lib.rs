@@ -7,7 +7,10 @@
 //!   assignment, as an I/O-free state machine plus its atomic file. A single
 //!   node applies it directly; a cluster will replicate the same state machine
 //!   through the controller quorum's Raft log.
+//! - [`replica`]: one partition's replication (Kafka's ISR protocol), the
+//!   leader's and a follower's I/O-free state machines.
 
 pub mod controller;
 pub mod limits;
 pub mod metadata;
+pub mod replica;

@@ -1,0 +1,14 @@
+//! A deterministic simulation of one partition replicated on three brokers:
+//! in-memory logs with a durable prefix, a minimal controller, a network
+//! that drops, delays, reorders and duplicates, crashes and lost sessions,
+//! all driven by one seeded RNG. The replicas run the crate's real
+//! `LeaderState` / `FollowerState`; `runtime` plays the broker around them.
+
+pub mod checker;
+pub mod cluster;
+pub mod controller;
+pub mod log;
+pub mod rng;
+pub mod runtime;
+
+pub use cluster::{run_seed, Params, Stats};
