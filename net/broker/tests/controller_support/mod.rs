@@ -140,10 +140,12 @@ pub fn agreed_leader(nodes: &[&ControllerNode], timeout: Duration) -> u32 {
     leader.unwrap()
 }
 
+type Image = Option<(u64, ClusterMetadata)>;
+
 enum ClientOp {
     Write(Command, flume::Sender<Result<u64, (ErrorCode, String)>>),
     Heartbeat(u32, u64, u64, flume::Sender<Result<BrokerHeartbeatResponse, (ErrorCode, String)>>),
-    MetadataUpdate(u64, Duration, flume::Sender<Result<Option<(u64, ClusterMetadata)>, (ErrorCode, String)>>),
+    MetadataUpdate(u64, Duration, flume::Sender<Result<Image, (ErrorCode, String)>>),
 }
 
 /// A `ControllerClient` on its own thread; each call blocks the test thread.
@@ -196,11 +198,7 @@ impl ClientThread {
         rx.recv_timeout(CALL_DEADLINE + Duration::from_secs(5)).unwrap()
     }
 
-    pub fn metadata_update(
-        &self,
-        have: u64,
-        wait: Duration,
-    ) -> Result<Option<(u64, ClusterMetadata)>, (ErrorCode, String)> {
+    pub fn metadata_update(&self, have: u64, wait: Duration) -> Result<Image, (ErrorCode, String)> {
         let (tx, rx) = flume::bounded(1);
         self.ops.as_ref().unwrap().send(ClientOp::MetadataUpdate(have, wait, tx)).unwrap();
         rx.recv_timeout(CALL_DEADLINE + Duration::from_secs(5)).unwrap()
