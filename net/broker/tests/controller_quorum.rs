@@ -28,12 +28,24 @@ fn create_topic(name: &str) -> Command {
     }
 }
 
-fn start_quorum(
-    ids: &[u32],
-) -> (Vec<tempfile::TempDir>, Vec<ControllerNode>, Vec<corelog_broker::cluster::ControllerPeer>) {
+type Quorum = (Vec<tempfile::TempDir>, Vec<ControllerNode>, Vec<corelog_broker::cluster::ControllerPeer>);
+
+fn start_quorum(ids: &[u32]) -> Quorum {
+    start_quorum_with(ids, |_| {})
+}
+
+fn start_quorum_with(ids: &[u32], adjust: impl Fn(&mut corelog_broker::cluster::ClusterSettings)) -> Quorum {
     let peers = controllers(ids);
     let dirs: Vec<tempfile::TempDir> = ids.iter().map(|_| tempfile::tempdir().unwrap()).collect();
-    let nodes = ids.iter().zip(&dirs).map(|(&id, d)| ControllerNode::start(settings(id, &peers), d.path())).collect();
+    let nodes = ids
+        .iter()
+        .zip(&dirs)
+        .map(|(&id, d)| {
+            let mut s = settings(id, &peers);
+            adjust(&mut s);
+            ControllerNode::start(s, d.path())
+        })
+        .collect();
     (dirs, nodes, peers)
 }
 
@@ -114,7 +126,9 @@ fn an_agent_is_unfenced_gets_updates_and_is_fenced_once_it_stops() {
 
 #[test]
 fn a_new_leader_takes_over_and_a_restarted_node_catches_up() {
-    let (_dirs, mut nodes, peers) = start_quorum(&[1, 2, 3]);
+    // Snapshots every few entries: the restarted node is behind the
+    // leader's compacted log and catches up from its snapshot.
+    let (_dirs, mut nodes, peers) = start_quorum_with(&[1, 2, 3], |s| s.snapshot_interval = 3);
     let client = ClientThread::start(peers.clone());
     agreed_leader(&nodes.iter().collect::<Vec<_>>(), ELECTION);
     client.write(register(10, 1)).unwrap();
@@ -126,13 +140,19 @@ fn a_new_leader_takes_over_and_a_restarted_node_catches_up() {
 
     let new = agreed_leader(&nodes.iter().collect::<Vec<_>>(), ELECTION);
     assert_ne!(new, old);
-    client.write(register(11, 1)).unwrap();
-    let version = client.write(register(12, 1)).unwrap();
+    let mut version = 0;
+    for node in 11..20 {
+        version = client.write(register(node, 1)).unwrap();
+    }
 
-    let restarted = ControllerNode::start(settings(old, &peers), &dir);
+    let mut again = settings(old, &peers);
+    again.snapshot_interval = 3;
+    let restarted = ControllerNode::start(again, &dir);
     let leader = nodes.iter().find(|n| n.node_id == new).unwrap();
     wait_until("the restarted node caught up", ELECTION, || restarted.status().metadata.version >= version);
     assert_eq!(restarted.status().metadata, leader.status().metadata);
+    // The leader took snapshots of its metadata and compacted its log.
+    assert!(leader.dir.join("controller").join("snapshot").exists());
     assert!(!restarted.status().is_leader);
     assert_eq!(restarted.status().leader, Some(new));
 }

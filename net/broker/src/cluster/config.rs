@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use corelog_protocol::limits::MAX_CONTROLLERS;
 use corelog_replication::limits::{
-    DEFAULT_BROKER_HEARTBEAT_INTERVAL_MS, DEFAULT_BROKER_SESSION_TIMEOUT_MS, MAX_NODE_ID,
+    DEFAULT_BROKER_HEARTBEAT_INTERVAL_MS, DEFAULT_BROKER_SESSION_TIMEOUT_MS, MAX_NODE_ID, SNAPSHOT_INTERVAL_ENTRIES,
 };
 
 use crate::limits::{DEFAULT_BIND_RETRY, DEFAULT_METADATA_POLL_WAIT, DEFAULT_PREFERRED_ELECTION_INTERVAL};
@@ -108,6 +108,10 @@ pub struct ClusterSettings {
     /// How long the controller port keeps retrying its bind while the
     /// address is in use. Default 10 s.
     pub bind_retry: Duration,
+    /// Applied Raft entries between the controller's snapshots (then the
+    /// log prefix is compacted, and a peer that far behind gets the
+    /// snapshot). Default `SNAPSHOT_INTERVAL_ENTRIES`.
+    pub snapshot_interval: u64,
 }
 
 impl ClusterSettings {
@@ -120,6 +124,7 @@ impl ClusterSettings {
             metadata_poll_wait: DEFAULT_METADATA_POLL_WAIT,
             preferred_election_interval: DEFAULT_PREFERRED_ELECTION_INTERVAL,
             bind_retry: DEFAULT_BIND_RETRY,
+            snapshot_interval: SNAPSHOT_INTERVAL_ENTRIES,
         }
     }
 

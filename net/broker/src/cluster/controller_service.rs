@@ -60,7 +60,8 @@ impl ControllerService {
         // Differs on every start, so a token of an earlier process never
         // matches a caller of this one.
         let incarnation = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
-        let config = QuorumConfig::new(raft_id(settings.node_id), voters, incarnation);
+        let mut config = QuorumConfig::new(raft_id(settings.node_id), voters, incarnation);
+        config.snapshot_interval = settings.snapshot_interval.max(1);
         let (node, first) = QuorumNode::start(config, recovered).map_err(|e| io::Error::other(e.to_string()))?;
         let listener = bind(own.addr()?, settings.bind_retry).await?;
         let local_addr = listener.local_addr()?;
