@@ -10,6 +10,7 @@
 //! core that accepted it. The metrics HTTP thread is the one exception, and it
 //! only reads atomics.
 
+pub mod cluster;
 mod connection;
 mod context;
 mod damaged;

@@ -240,3 +240,80 @@ const _: () = assert!(fd_budget(20_000, 1, DEFAULT_MAX_CONNECTIONS_PER_CORE as u
 const _: () = assert!(fd_budget(20_000, 8, DEFAULT_MAX_CONNECTIONS_PER_CORE as u64).partitions >= 10_000);
 // A limit too small for the reserves leaves no partitions, never an underflow.
 const _: () = assert!(fd_budget(10, 4, 4096).partitions == 0);
+
+// ---- The controller quorum's runtime and the broker's agent (crate::cluster) ----
+
+/// Largest frame the controller port reads: the largest Raft message (a
+/// snapshot) with the frame header and the rkyv body around it. A larger
+/// announced length closes the connection before any byte of it is read.
+pub const MAX_CONTROLLER_FRAME_BYTES: usize = corelog_protocol::limits::MAX_RAFT_MESSAGE_BYTES + 64 * 1024;
+
+/// Bytes one controller-port read asks for at most (a snapshot arrives in
+/// many reads; the buffer grows with what actually arrived).
+pub const CONTROLLER_READ_BYTES: usize = 64 * 1024;
+
+/// Requests of one controller-port connection handled at once; the reader
+/// stops reading while this many wait for their answers (answered in order).
+pub const MAX_CONTROLLER_IN_FLIGHT_PER_CONNECTION: usize = 32;
+
+/// Connections the controller port serves at once (brokers' clients and
+/// controller peers); one more is closed at once.
+pub const MAX_CONTROLLER_CONNECTIONS: usize = 1024;
+
+/// Raft messages queued for one peer link while it connects or writes;
+/// more are dropped (raft resends what is lost).
+pub const PEER_LINK_QUEUE_MESSAGES: usize = 4096;
+
+/// Pause before a peer link reconnects, doubling up to the max.
+pub const PEER_RECONNECT_BACKOFF_MIN: Duration = Duration::from_millis(50);
+pub const PEER_RECONNECT_BACKOFF_MAX: Duration = Duration::from_secs(1);
+
+/// A TCP connect to a controller that takes longer than this fails.
+pub const CONTROLLER_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long a ControllerWrite waits for its command to be applied. A
+/// proposal lost in a leadership change is never answered by raft, so this
+/// ends the wait with RequestTimedOut.
+pub const PROPOSAL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Default and largest wait of a MetadataUpdate long poll.
+pub const DEFAULT_METADATA_POLL_WAIT: Duration = Duration::from_secs(5);
+pub const MAX_METADATA_POLL_WAIT: Duration = Duration::from_secs(30);
+
+/// How often the active controller looks for partitions whose preferred
+/// replica is in sync but does not lead (Kafka's
+/// leader.imbalance.check.interval.seconds, 300 s there).
+pub const DEFAULT_PREFERRED_ELECTION_INTERVAL: Duration = Duration::from_secs(10);
+
+/// The active controller proposes the same command of its own (fence,
+/// unfence, election) at most this often while the first is in flight.
+pub const INTERNAL_PROPOSAL_RETRY: Duration = Duration::from_secs(1);
+
+/// One controller request's answer timeout (a long poll adds its wait).
+pub const CONTROLLER_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A controller client's pause between tries, doubling up to the max.
+pub const CONTROLLER_RETRY_BACKOFF_MIN: Duration = Duration::from_millis(50);
+pub const CONTROLLER_RETRY_BACKOFF_MAX: Duration = Duration::from_secs(1);
+
+// A snapshot message fits a controller frame; the controller wire limits
+// stay below the protocol's ceiling.
+const _: () = assert!(corelog_protocol::limits::MAX_RAFT_MESSAGE_BYTES < MAX_CONTROLLER_FRAME_BYTES);
+const _: () = assert!(MAX_CONTROLLER_FRAME_BYTES <= corelog_protocol::limits::MAX_FRAME_BYTES_CEILING);
+const _: () = assert!(corelog_protocol::limits::MAX_METADATA_IMAGE_BYTES < MAX_CONTROLLER_FRAME_BYTES);
+const _: () = assert!(CONTROLLER_READ_BYTES <= MAX_CONTROLLER_FRAME_BYTES);
+const _: () = assert!(MAX_CONTROLLER_IN_FLIGHT_PER_CONNECTION >= 1 && PEER_LINK_QUEUE_MESSAGES >= 1);
+const _: () = assert!(PEER_RECONNECT_BACKOFF_MIN.as_millis() <= PEER_RECONNECT_BACKOFF_MAX.as_millis());
+const _: () = assert!(CONTROLLER_RETRY_BACKOFF_MIN.as_millis() <= CONTROLLER_RETRY_BACKOFF_MAX.as_millis());
+const _: () = assert!(DEFAULT_METADATA_POLL_WAIT.as_millis() <= MAX_METADATA_POLL_WAIT.as_millis());
+// The long poll's wait fits the u32 milliseconds of the wire.
+const _: () = assert!(MAX_METADATA_POLL_WAIT.as_millis() <= u32::MAX as u128);
+// A proposal outlives an election (1 to 2 s) so a leadership change alone does not time it out.
+const _: () = assert!(
+    PROPOSAL_TIMEOUT.as_millis()
+        > 2 * corelog_replication::limits::CONTROLLER_TICK.as_millis()
+            * corelog_replication::limits::ELECTION_TICKS as u128
+);
+// A client waits for a write's answer at least as long as the controller waits for the apply.
+const _: () = assert!(CONTROLLER_REQUEST_TIMEOUT.as_millis() >= PROPOSAL_TIMEOUT.as_millis());
+const _: () = assert!(INTERNAL_PROPOSAL_RETRY.as_millis() >= corelog_replication::limits::CONTROLLER_TICK.as_millis());
