@@ -29,6 +29,15 @@ pub struct BrokerArgs {
     /// Serve Prometheus metrics on this port (default: off).
     #[arg(long)]
     metrics_port: Option<u16>,
+    /// This broker's node id in the cluster (default 0).
+    #[arg(long)]
+    node_id: Option<u32>,
+    /// The controller quorum, ID@HOST:PORT,... (e.g.
+    /// 1@10.0.0.1:9190,2@10.0.0.2:9190,3@10.0.0.3:9190). A node whose id is
+    /// listed runs a controller on its entry's port. Without it: a one-node
+    /// cluster.
+    #[arg(long, value_name = "ID@HOST:PORT,...")]
+    controllers: Option<String>,
 }
 
 pub fn run(args: BrokerArgs) -> Result<(), String> {
@@ -36,7 +45,14 @@ pub fn run(args: BrokerArgs) -> Result<(), String> {
         Some(path) => ConfigFile::load(path)?,
         None => ConfigFile::default(),
     };
-    let mut config = file.broker_config();
+    let mut config = file.broker_config()?;
+    if let Some(v) = args.node_id {
+        config.node_id = v;
+    }
+    if let Some(list) = &args.controllers {
+        config.controllers =
+            corelog_broker::cluster::parse_controllers(list).map_err(|e| format!("--controllers {list:?}: {e}"))?;
+    }
     if let Some(v) = args.data_dir {
         config.data_dir = v;
     }

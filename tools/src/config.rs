@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use corelog_broker::cluster::parse_controllers;
 use corelog_broker::BrokerConfig;
 use serde::Deserialize;
 
@@ -38,6 +39,10 @@ pub struct BrokerSection {
     pub connection_idle_timeout_ms: Option<u64>,
     pub request_receive_timeout_ms: Option<u64>,
     pub bind_retry_ms: Option<u64>,
+    pub controllers: Option<String>,
+    pub broker_session_timeout_ms: Option<u64>,
+    pub broker_heartbeat_interval_ms: Option<u64>,
+    pub replica_lag_time_max_ms: Option<u64>,
 }
 
 impl ConfigFile {
@@ -47,10 +52,21 @@ impl ConfigFile {
     }
 
     /// The broker config: defaults, then this file.
-    pub fn broker_config(&self) -> BrokerConfig {
+    pub fn broker_config(&self) -> Result<BrokerConfig, String> {
         let b = &self.broker;
         let d = BrokerConfig::default();
-        BrokerConfig {
+        let controllers = match &b.controllers {
+            Some(list) if !list.trim().is_empty() => {
+                parse_controllers(list).map_err(|e| format!("controllers = {list:?}: {e}"))?
+            }
+            _ => d.controllers,
+        };
+        let ms = |v: Option<u64>, default: Duration| v.map(Duration::from_millis).unwrap_or(default);
+        Ok(BrokerConfig {
+            controllers,
+            broker_session_timeout: ms(b.broker_session_timeout_ms, d.broker_session_timeout),
+            broker_heartbeat_interval: ms(b.broker_heartbeat_interval_ms, d.broker_heartbeat_interval),
+            replica_lag_time_max: ms(b.replica_lag_time_max_ms, d.replica_lag_time_max),
             node_id: b.node_id.unwrap_or(d.node_id),
             host: b.host.clone().unwrap_or(d.host),
             base_port: b.port.unwrap_or(d.base_port),
@@ -79,7 +95,7 @@ impl ConfigFile {
                 .map(Duration::from_millis)
                 .unwrap_or(d.request_receive_timeout),
             bind_retry: b.bind_retry_ms.map(Duration::from_millis).unwrap_or(d.bind_retry),
-        }
+        })
     }
 }
 
@@ -91,7 +107,7 @@ mod tests {
     fn the_example_file_parses_and_matches_the_defaults() {
         let example = include_str!("../../corelog.toml");
         let file: ConfigFile = toml::from_str(example).expect("corelog.toml parses");
-        let from_file = file.broker_config();
+        let from_file = file.broker_config().unwrap();
         let d = BrokerConfig::default();
         assert_eq!(from_file.base_port, d.base_port);
         assert_eq!(from_file.data_dir, d.data_dir);

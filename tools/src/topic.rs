@@ -38,9 +38,14 @@ struct CreateArgs {
     /// Number of partitions.
     #[arg(long, short = 'p', default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     partitions: u32,
+    /// Replicas of every partition, on distinct brokers (at most the number
+    /// of live brokers).
+    #[arg(long, short = 'r', default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    replication_factor: u16,
     /// A topic config override, key=value (repeatable). Keys: retention.ms,
     /// retention.bytes, segment.bytes, segment.ms, flush.policy,
-    /// max.message.bytes (see corelog.toml for their meaning and defaults).
+    /// max.message.bytes, min.insync.replicas, unclean.leader.election.enable
+    /// (see corelog.toml for their meaning and defaults).
     #[arg(long = "config", short = 'c', value_name = "KEY=VALUE", value_parser = parse_key_value)]
     configs: Vec<(String, String)>,
     #[command(flatten)]
@@ -105,7 +110,7 @@ async fn create(args: CreateArgs) -> Result<(), String> {
     let admin = admin(&args.bootstrap).await?;
     let configs: Vec<(&str, &str)> = args.configs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     admin
-        .create_topic(&args.name, args.partitions, &configs)
+        .create_replicated_topic(&args.name, args.partitions, args.replication_factor, &configs)
         .await
         .map_err(|e| format!("creating topic {:?}: {}", args.name, describe(&e)))?;
     let plural = if args.partitions == 1 { "" } else { "s" };

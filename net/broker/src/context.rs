@@ -6,15 +6,14 @@
 
 use std::rc::Rc;
 
-use corelog_protocol::{BrokerMetadata, CoreEndpoint, Endpoint};
-
 use super::groups::GroupRuntime;
 use super::metrics::CoreMetrics;
 use super::BrokerConfig;
 
 pub struct ServerContext {
     pub config: BrokerConfig,
-    pub cores: u32,
+    /// The core this context serves.
+    pub core: u32,
     /// This core's series of the broker metrics.
     pub metrics: CoreMetrics,
     /// This core's consumer-group coordinator.
@@ -25,26 +24,24 @@ pub struct ServerContext {
     pub request_memory: corelog_runtime::sync::Semaphore,
     /// Damaged stored batches this core's reads ran into (counted, logged once).
     pub damaged: super::damaged::DamagedBatches,
+    /// The controller quorum's leader as core 0 last saw it (-1: unknown;
+    /// written by core 0 only).
+    pub controller_leader: std::sync::Arc<std::sync::atomic::AtomicI64>,
 }
 
 impl ServerContext {
-    /// The client-facing endpoint of `core` on this node.
-    pub fn endpoint(&self, core: u32) -> Endpoint {
-        Endpoint {
-            node_id: self.config.node_id,
-            core_id: core as u16,
-            host: self.config.host.clone(),
-            port: self.config.base_port + core as u16,
-        }
+    /// The controller quorum's leader, as far as this broker knows. A broker
+    /// without controllers is a one-node cluster: its own controller.
+    pub fn controller_id(&self) -> Option<u32> {
+        u32::try_from(self.controller_leader.load(std::sync::atomic::Ordering::Relaxed)).ok()
     }
 
-    pub fn broker_metadata(&self) -> BrokerMetadata {
-        BrokerMetadata {
-            node_id: self.config.node_id,
-            host: self.config.host.clone(),
-            endpoints: (0..self.cores)
-                .map(|c| CoreEndpoint { core_id: c as u16, port: self.config.base_port + c as u16 })
-                .collect(),
+    /// The controller quorum's voters.
+    pub fn controllers(&self) -> Vec<u32> {
+        if self.config.controllers.is_empty() {
+            vec![self.config.node_id]
+        } else {
+            self.config.controllers.iter().map(|c| c.node_id).collect()
         }
     }
 }

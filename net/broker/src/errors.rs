@@ -1,5 +1,6 @@
 //! Mapping engine errors to wire error codes.
 
+use corelog_replication::metadata::cluster::ClusterError;
 use corelog_replication::metadata::MetadataError;
 use corelog_storage::LogError;
 
@@ -24,5 +25,26 @@ pub fn metadata_error_code(e: &MetadataError) -> ErrorCode {
         MetadataError::InvalidPartitions(_) => ErrorCode::InvalidPartitions,
         MetadataError::InvalidConfig(_) => ErrorCode::InvalidConfig,
         MetadataError::Storage(_) | MetadataError::CannotOpenPartition { .. } => ErrorCode::StorageError,
+    }
+}
+
+pub fn cluster_error_code(e: &ClusterError) -> ErrorCode {
+    match e {
+        ClusterError::Metadata(e) => metadata_error_code(e),
+        ClusterError::UnknownPartition { .. } => ErrorCode::UnknownPartition,
+        ClusterError::InvalidReplicationFactor(_) => ErrorCode::InvalidReplicationFactor,
+        ClusterError::InvalidRegistration(_)
+        | ClusterError::InvalidIsr { .. }
+        | ClusterError::InvalidTopicId { .. } => ErrorCode::InvalidRequest,
+        ClusterError::UnknownBroker(_) => ErrorCode::UnknownBroker,
+        ClusterError::StaleBrokerEpoch { .. } => ErrorCode::StaleBrokerEpoch,
+        ClusterError::FencedLeaderEpoch { .. } => ErrorCode::FencedLeaderEpoch,
+        ClusterError::InvalidUpdateVersion { .. } => ErrorCode::InvalidUpdateVersion,
+        ClusterError::NotLeader { .. } => ErrorCode::NotOwner,
+        ClusterError::IneligibleReplica { .. } => ErrorCode::IneligibleReplica,
+        ClusterError::ElectionNotNeeded { .. } => ErrorCode::ElectionNotNeeded,
+        ClusterError::PreferredLeaderNotAvailable { .. } | ClusterError::EligibleLeadersNotAvailable { .. } => {
+            ErrorCode::LeaderNotAvailable
+        }
     }
 }

@@ -23,6 +23,7 @@ pub mod limits;
 mod log_throttle;
 mod memory;
 mod metrics;
+pub mod replica;
 pub mod shard;
 
 use std::io;
@@ -36,7 +37,7 @@ use crate::limits::{
     DEFAULT_BIND_RETRY, DEFAULT_CONNECTION_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS_PER_CORE,
     DEFAULT_REQUEST_MEMORY_BYTES_PER_CORE, DEFAULT_REQUEST_RECEIVE_TIMEOUT, DEFAULT_RETENTION_CHECK_MS,
 };
-use crate::shard::{ShardSet, ShardSetConfig};
+use crate::shard::{LocalBroker, ShardSet, ShardSetConfig};
 use corelog_protocol::limits::MAX_PARTITIONS_PER_TOPIC;
 use corelog_runtime::ExecutorConfig;
 use corelog_storage::limits::DEFAULT_TAIL_CACHE_BYTES;
@@ -115,6 +116,20 @@ pub struct BrokerConfig {
     /// (the previous broker process may still be dying). Default 10 s; 0
     /// fails at once, for a caller that picks another port on a clash.
     pub bind_retry: Duration,
+    /// A follower that has not caught up with the leader's log end for this
+    /// long leaves the ISR (Kafka's `replica.lag.time.max.ms`). Default 30 s.
+    pub replica_lag_time_max: Duration,
+    /// The controller quorum's voters (`--controllers 1@host:port,...`).
+    /// Empty (the default): a one-node cluster, this broker its own
+    /// controller. A node whose id is listed runs a controller too
+    /// (combined mode) on its entry's port.
+    pub controllers: Vec<cluster::ControllerPeer>,
+    /// A broker whose heartbeats stop for this long is fenced: its
+    /// partitions get new leaders (Kafka's `broker.session.timeout.ms`).
+    /// Default 9 s.
+    pub broker_session_timeout: Duration,
+    /// How often a broker heartbeats to the controller. Default 2 s.
+    pub broker_heartbeat_interval: Duration,
 }
 
 impl Default for BrokerConfig {
@@ -141,8 +156,36 @@ impl Default for BrokerConfig {
             connection_idle_timeout: DEFAULT_CONNECTION_IDLE_TIMEOUT,
             request_receive_timeout: DEFAULT_REQUEST_RECEIVE_TIMEOUT,
             bind_retry: DEFAULT_BIND_RETRY,
+            replica_lag_time_max: Duration::from_millis(corelog_replication::limits::REPLICA_LAG_TIME_MAX_MS),
+            controllers: Vec::new(),
+            broker_session_timeout: Duration::from_millis(
+                corelog_replication::limits::DEFAULT_BROKER_SESSION_TIMEOUT_MS,
+            ),
+            broker_heartbeat_interval: Duration::from_millis(
+                corelog_replication::limits::DEFAULT_BROKER_HEARTBEAT_INTERVAL_MS,
+            ),
         }
     }
+}
+
+/// A cluster member's settings, or None for a one-node cluster.
+fn cluster_settings(
+    config: &BrokerConfig,
+    cores: u32,
+) -> io::Result<Option<(cluster::ClusterSettings, cluster::BrokerEndpoint)>> {
+    if config.controllers.is_empty() {
+        return Ok(None);
+    }
+    if config.broker_heartbeat_interval * 2 >= config.broker_session_timeout {
+        let message = "broker_heartbeat_interval must be less than half of broker_session_timeout";
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, message));
+    }
+    let mut settings = cluster::ClusterSettings::new(config.node_id, config.controllers.clone());
+    settings.session_timeout = config.broker_session_timeout;
+    settings.heartbeat_interval = config.broker_heartbeat_interval;
+    settings.bind_retry = config.bind_retry;
+    let endpoint = cluster::BrokerEndpoint { host: config.host.clone(), base_port: config.base_port, cores };
+    Ok(Some((settings, endpoint)))
 }
 
 /// A running broker.
@@ -181,6 +224,7 @@ impl Broker {
         if config.max_connections_per_core == 0 {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "max_connections_per_core must be at least 1"));
         }
+        let controller_leader = Arc::new(std::sync::atomic::AtomicI64::new(-1));
         let fd_budget = fd_limit::raise_and_budget(cores as u64, config.max_connections_per_core as u64)?;
         let endpoints: Vec<SocketAddr> = (0..cores).map(|c| SocketAddr::new(ip, config.base_port + c as u16)).collect();
         let metrics = Arc::new(BrokerMetrics::new());
@@ -190,6 +234,13 @@ impl Broker {
             .transpose()?;
         let (ready_tx, ready_rx) = flume::unbounded::<Result<(), String>>();
         let shard_config = ShardSetConfig {
+            broker: LocalBroker { node_id: config.node_id, host: config.host.clone(), base_port: config.base_port },
+            replica: corelog_replication::replica::ReplicaConfig {
+                replica_lag_time_max_ms: config.replica_lag_time_max.as_millis() as u64,
+                ..Default::default()
+            },
+            cluster: cluster_settings(&config, cores as u32)?,
+            controller_leader: controller_leader.clone(),
             data_dir: config.data_dir.clone(),
             cores,
             tail_cache_bytes: config.tail_cache_bytes,
@@ -197,17 +248,18 @@ impl Broker {
             executor: ExecutorConfig { io_memory: config.io_memory, ..ExecutorConfig::default() },
             fd_budget,
         };
-        let (context_config, core_count) = (config.clone(), cores as u32);
+        let (context_config, leader_seen) = (config.clone(), controller_leader.clone());
         let shards = ShardSet::start(shard_config, move |shard| {
             // One context per core, holding that core's metric handles and
             // group coordinator (started by the endpoint once the shard is ready).
             let context = Rc::new(ServerContext {
                 config: context_config.clone(),
-                cores: core_count,
+                core: shard.core,
                 metrics: metrics.core(shard.core),
                 request_memory: corelog_runtime::sync::Semaphore::new(context_config.request_memory_bytes_per_core),
                 damaged: damaged::DamagedBatches::default(),
                 groups: GroupRuntime::new(shard.clone(), GroupSettings::from_broker(&context_config)),
+                controller_leader: leader_seen.clone(),
             });
             endpoint::serve(shard, context, ready_tx.clone())
         })?;

@@ -191,6 +191,10 @@ pub const TICK_GRANULARITY: Duration = Duration::from_millis(10);
 /// are cut into batches of about `PERSIST_BATCH_BYTES` (groups/writer.rs) anyway.
 pub const OFFSETS_TOPIC_MAX_BATCH_BYTES: usize = 16 * 1024 * 1024;
 
+/// Replicas of `__consumer_offsets` (Kafka's offsets.topic.replication.factor),
+/// or as many brokers as are live when it is created, if fewer.
+pub const OFFSETS_TOPIC_REPLICATION_FACTOR: u32 = 3;
+
 /// Longest a request waits for its group's partition to finish loading.
 pub const LOAD_WAIT: Duration = Duration::from_secs(5);
 
@@ -317,3 +321,33 @@ const _: () = assert!(
 // A client waits for a write's answer at least as long as the controller waits for the apply.
 const _: () = assert!(CONTROLLER_REQUEST_TIMEOUT.as_millis() >= PROPOSAL_TIMEOUT.as_millis());
 const _: () = assert!(INTERNAL_PROPOSAL_RETRY.as_millis() >= corelog_replication::limits::CONTROLLER_TICK.as_millis());
+
+// ---- Replication (replica/) ----
+
+/// Longest a replica fetch waits at the leader for new data (its long poll):
+/// short, so the follower's progress report (its next fetch) is not held up
+/// behind an idle partition sharing its request.
+pub const REPLICA_FETCH_WAIT: Duration = Duration::from_millis(500);
+
+/// Most bytes one replica fetch asks for (per partition and in all).
+pub const REPLICA_FETCH_MAX_BYTES: usize = 8 << 20;
+
+/// Pause before a follower session retries a leader it could not reach, and
+/// how often a core looks for leaders it newly follows.
+pub const REPLICA_FETCH_RETRY: Duration = Duration::from_millis(200);
+
+// A replica fetch answer (every partition's bytes plus the frame around
+// them) fits the frames brokers accept.
+const _: () = assert!(REPLICA_FETCH_MAX_BYTES < corelog_protocol::limits::DEFAULT_MAX_FRAME_BYTES);
+
+/// Longest an admin command forwarded to the controller quorum (from a
+/// client's request, or an ISR change) waits to be applied: the quorum's
+/// own proposal timeout plus a leader change.
+pub const CONTROLLER_WRITE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// How often a forwarded admin command checks whether this broker has
+/// applied the image it produced.
+pub const ADMIN_APPLY_POLL: Duration = Duration::from_millis(5);
+
+// A forwarded command outlives one lost proposal and a retry.
+const _: () = assert!(CONTROLLER_WRITE_TIMEOUT.as_millis() > PROPOSAL_TIMEOUT.as_millis());

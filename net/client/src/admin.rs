@@ -60,11 +60,23 @@ impl Admin {
     /// Creates `name` with `partitions` partitions and config overrides, and
     /// loads its metadata into the cache.
     pub async fn create_topic(&self, name: &str, partitions: u32, configs: &[(&str, &str)]) -> ClientResult<()> {
+        self.create_replicated_topic(name, partitions, 1, configs).await
+    }
+
+    /// [`Self::create_topic`] with `replication_factor` replicas of every
+    /// partition, on distinct brokers.
+    pub async fn create_replicated_topic(
+        &self,
+        name: &str,
+        partitions: u32,
+        replication_factor: u16,
+        configs: &[(&str, &str)],
+    ) -> ClientResult<()> {
         let request = Request::CreateTopics(CreateTopicsRequest {
             topics: vec![CreatableTopic {
                 name: name.to_owned(),
                 partitions,
-                replication_factor: 1,
+                replication_factor,
                 configs: configs.iter().map(|(k, v)| ConfigEntry::new(*k, *v)).collect(),
             }],
             timeout_ms: self.timeout_ms(),

@@ -91,6 +91,9 @@ mod tests {
             .with_ansi(false)
             .finish();
         tracing::subscriber::with_default(subscriber, || {
+            // Other tests' threads may have cached these callsites' interest
+            // before this scoped subscriber existed; ask again.
+            tracing::callsite::rebuild_interest_cache();
             let logger = raft_logger(7);
             slog::warn!(logger, "became candidate"; "term" => 3);
             slog::debug!(logger, "sent vote");

@@ -17,7 +17,7 @@ use super::topic;
 use crate::context::ServerContext;
 use crate::limits::LOAD_WAIT;
 use corelog_coordinator::coordinator_partition;
-use corelog_protocol::{ErrorCode, FindCoordinatorRequest, FindCoordinatorResponse, Request, Response};
+use corelog_protocol::{Endpoint, ErrorCode, FindCoordinatorRequest, FindCoordinatorResponse, Request, Response};
 
 /// FindCoordinator: the endpoint of the core owning the group's partition.
 pub async fn find_coordinator(request: FindCoordinatorRequest, context: &ServerContext) -> FindCoordinatorResponse {
@@ -35,11 +35,9 @@ pub async fn find_coordinator(request: FindCoordinatorRequest, context: &ServerC
     }
     groups.refresh();
     match groups.owner(&request.group_id) {
-        Some((_, core)) => FindCoordinatorResponse {
-            error: ErrorCode::None,
-            error_message: None,
-            coordinator: Some(context.endpoint(core)),
-        },
+        Some((_, coordinator)) => {
+            FindCoordinatorResponse { error: ErrorCode::None, error_message: None, coordinator: Some(coordinator) }
+        }
         None => failed(ErrorCode::CoordinatorNotAvailable, "the offsets topic has no owner for this group yet".into()),
     }
 }
@@ -53,12 +51,13 @@ pub async fn handle(request: Request, client_host: &str, context: &ServerContext
     }
     groups.refresh();
     if let Some(group) = single_group(&request) {
-        if let Some((partition, core)) = groups.owner(group).filter(|(_, core)| *core != groups.shard().core) {
-            let owner = context.endpoint(core);
+        let here =
+            |owner: &Endpoint| owner.node_id == context.config.node_id && u32::from(owner.core_id) == context.core;
+        if let Some((partition, owner)) = groups.owner(group).filter(|(_, owner)| !here(owner)) {
             let message = format!(
-                "group {group:?} (partition {partition} of the offsets topic) is coordinated by core {core} at \
+                "group {group:?} (partition {partition} of the offsets topic) is coordinated by node {} core {} at \
                  {}:{}; ask FindCoordinator",
-                owner.host, owner.port
+                owner.node_id, owner.core_id, owner.host, owner.port
             );
             return request.error_response(ErrorCode::NotCoordinator, message);
         }

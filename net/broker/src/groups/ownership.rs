@@ -64,7 +64,7 @@ impl GroupRuntime {
             let mine: Vec<u32> = match topic {
                 None => Vec::new(),
                 Some(t) => (0..p)
-                    .filter(|&i| t.partitions.get(i as usize) == Some(&self.shard().core))
+                    .filter(|&i| t.partitions.get(i as usize).is_some_and(|a| a.core == self.shard().core))
                     .filter(|&i| matches!(self.shard().locate(OFFSETS_TOPIC, i), Locate::Local(_)))
                     .collect(),
             };

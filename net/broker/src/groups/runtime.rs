@@ -19,12 +19,13 @@ use std::rc::Rc;
 
 use futures::channel::{mpsc, oneshot};
 
+use crate::shard::state::endpoint_of;
 use crate::shard::Shard;
 use corelog_runtime::sync::Notify;
 
 use super::{now_ms, writer, GroupSettings};
 use corelog_coordinator::{coordinator_partition, Command, Event, GroupCoordinator, Persist, RequestId, OFFSETS_TOPIC};
-use corelog_protocol::{ErrorCode, Request, Response};
+use corelog_protocol::{Endpoint, ErrorCode, Request, Response};
 
 /// Whether a local partition's groups are served yet.
 pub(super) enum Load {
@@ -115,13 +116,15 @@ impl GroupRuntime {
         metadata.topics.get(OFFSETS_TOPIC).map_or(self.settings.offsets_partitions, |t| t.partitions.len() as u32)
     }
 
-    /// The group's partition of `__consumer_offsets` and the core owning it
-    /// (None while the topic does not exist).
-    pub fn owner(&self, group_id: &str) -> Option<(u32, u32)> {
+    /// The group's partition of `__consumer_offsets` and the endpoint of
+    /// the core leading it: the group's coordinator, which moves with the
+    /// partition's leadership (None while the topic does not exist or the
+    /// partition has no leader).
+    pub fn owner(&self, group_id: &str) -> Option<(u32, Endpoint)> {
         let partition = coordinator_partition(group_id, self.offsets_partitions());
         let metadata = self.shard.metadata();
-        let core = *metadata.topics.get(OFFSETS_TOPIC)?.partitions.get(partition as usize)?;
-        Some((partition, core))
+        let assignment = metadata.topics.get(OFFSETS_TOPIC)?.partitions.get(partition as usize)?;
+        Some((partition, endpoint_of(&metadata, assignment.leader?, assignment.core)?))
     }
 
     /// Hands a coordinator api request to the coordinator and waits for its

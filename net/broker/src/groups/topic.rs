@@ -13,10 +13,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::shard::Shard;
+use corelog_replication::metadata::cluster::{ClusterMetadata, Command};
 use corelog_replication::metadata::config::{FLUSH_POLICY, MAX_MESSAGE_BYTES, RETENTION_BYTES, RETENTION_MS};
-use corelog_replication::metadata::{Command, Metadata, MetadataError};
 
-use crate::limits::OFFSETS_TOPIC_MAX_BATCH_BYTES;
+use crate::handlers::new_topic_id;
+
+use crate::limits::{OFFSETS_TOPIC_MAX_BATCH_BYTES, OFFSETS_TOPIC_REPLICATION_FACTOR};
 use corelog_coordinator::OFFSETS_TOPIC;
 use corelog_protocol::{ErrorCode, TopicResult};
 
@@ -40,19 +42,28 @@ fn offsets_topic_config() -> BTreeMap<String, String> {
 /// Makes sure `__consumer_offsets` exists, creating it with `partitions`
 /// partitions if not, and returns this core's metadata snapshot (which then
 /// has it: the controller answers once every core has applied the change).
-pub async fn ensure(shard: &Shard, partitions: u32) -> Result<Arc<Metadata>, String> {
+pub async fn ensure(shard: &Shard, partitions: u32) -> Result<Arc<ClusterMetadata>, String> {
     let metadata = shard.metadata();
     if metadata.topics.contains_key(OFFSETS_TOPIC) {
         return Ok(metadata);
     }
-    let command = Command::CreateTopic { name: OFFSETS_TOPIC.to_string(), partitions, config: offsets_topic_config() };
+    // Kafka's offsets.topic.replication.factor is 3; fewer live brokers get
+    // as many replicas as there are.
+    let live = metadata.brokers.values().filter(|b| !b.fenced).count() as u32;
+    let command = Command::CreateTopic {
+        name: OFFSETS_TOPIC.to_string(),
+        topic_id: new_topic_id(),
+        partitions,
+        replication_factor: live.clamp(1, OFFSETS_TOPIC_REPLICATION_FACTOR),
+        config: offsets_topic_config(),
+    };
     match shard.admin(command).await {
         Ok(_) => {
             tracing::info!(core = shard.core, partitions, "created {OFFSETS_TOPIC}");
             Ok(shard.metadata())
         }
         // Another request (or core) created it first.
-        Err(MetadataError::TopicExists(_)) => Ok(shard.metadata()),
+        Err(e) if e.is_topic_exists() => Ok(shard.metadata()),
         Err(e) => {
             tracing::warn!(core = shard.core, error = %e, "cannot create {OFFSETS_TOPIC}");
             Err(format!("cannot create {OFFSETS_TOPIC}: {e}"))

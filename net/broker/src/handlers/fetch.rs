@@ -16,7 +16,11 @@ use super::local_partition;
 use crate::context::ServerContext;
 use crate::errors::log_error_code;
 use crate::limits::MAX_FETCH_WAIT;
-use corelog_protocol::{ErrorCode, FetchPartitionResponse, FetchRequest, FetchResponse, FetchTopicResponse, Records};
+use crate::replica;
+use corelog_protocol::{
+    EpochEndOffset, ErrorCode, FetchPartitionResponse, FetchRequest, FetchResponse, FetchTopicResponse, Records,
+};
+use corelog_replication::replica::FetchReply;
 
 pub async fn handle(request: FetchRequest, shard: &Shard, context: &ServerContext) -> FetchResponse {
     let started = Instant::now();
@@ -62,7 +66,7 @@ async fn read_once(
         let mut partitions = Vec::with_capacity(topic.partitions.len());
         for p in &topic.partitions {
             let mut out = FetchPartitionResponse { partition: p.partition, ..Default::default() };
-            match local_partition(shard, context, &topic.name, p.partition) {
+            match local_partition(shard, &topic.name, p.partition) {
                 Err((code, owner, message)) => {
                     out.error = code;
                     out.error_message = Some(message);
@@ -72,17 +76,66 @@ async fn read_once(
                 Ok(partition) => {
                     let log = &partition.log;
                     wakeups.push(log.committed_changed());
+                    out.leader_epoch = Some(partition.leader_epoch());
                     let max = (p.partition_max_bytes as usize).min(budget);
+                    // Consumers read up to the high watermark (what every
+                    // in-sync replica has); a follower reads the leader's
+                    // durable log from where the replication protocol says.
+                    let (from, limit, high_watermark) = match request.replica_id {
+                        None => (p.fetch_offset, log.consumer_high_watermark(), log.consumer_high_watermark()),
+                        Some(replica) => match replica::serve_follower_fetch(&partition, replica, p) {
+                            Ok(FetchReply::Read { from, high_watermark, .. }) => {
+                                (from, log.high_watermark(), high_watermark)
+                            }
+                            Ok(FetchReply::Diverging { epoch, end_offset, high_watermark }) => {
+                                out.diverging_epoch = Some(EpochEndOffset { epoch, end_offset });
+                                out.high_watermark = high_watermark;
+                                out.log_start_offset = log.log_start_offset();
+                                out.log_end_offset = log.log_end_offset();
+                                settled = true;
+                                partitions.push(out);
+                                continue;
+                            }
+                            Ok(FetchReply::OffsetOutOfRange { log_start_offset, log_end_offset }) => {
+                                out.error = ErrorCode::OffsetOutOfRange;
+                                out.error_message = Some(format!(
+                                    "fetch offset {} is outside [{log_start_offset}, {log_end_offset}]",
+                                    p.fetch_offset
+                                ));
+                                out.log_start_offset = log_start_offset;
+                                out.log_end_offset = log_end_offset;
+                                settled = true;
+                                partitions.push(out);
+                                continue;
+                            }
+                            Ok(FetchReply::Error(e)) => {
+                                out.error = replica::fetch_error_code(e);
+                                out.error_message =
+                                    Some(format!("{}/{}: {}", topic.name, p.partition, out.error.message()));
+                                settled = true;
+                                partitions.push(out);
+                                continue;
+                            }
+                            Err(code) => {
+                                out.error = code;
+                                out.error_message =
+                                    Some(format!("{}/{} is not replicated from here", topic.name, p.partition));
+                                settled = true;
+                                partitions.push(out);
+                                continue;
+                            }
+                        },
+                    };
                     // A zero budget still returns one batch to the first
                     // partition with data, so a large batch can't stall a consumer.
                     let result = if budget == 0 && total > 0 {
                         Ok(None)
                     } else {
-                        log.read(p.fetch_offset, max.max(1)).await.map(Some)
+                        log.read_bounded(from, max.max(1), limit).await.map(Some)
                     };
                     out.log_start_offset = log.log_start_offset();
                     out.log_end_offset = log.log_end_offset();
-                    out.high_watermark = log.high_watermark();
+                    out.high_watermark = high_watermark;
                     match result {
                         Ok(Some(fetched)) => {
                             let mut records = Records::new();

@@ -24,7 +24,7 @@ pub async fn handle(request: ListOffsetsRequest, shard: &Shard, context: &Server
                 timestamp: None,
                 current_owner: None,
             };
-            match local_partition(shard, context, &topic.name, p.partition) {
+            match local_partition(shard, &topic.name, p.partition) {
                 Err((code, owner, _)) => {
                     out.error = code;
                     out.current_owner = owner;

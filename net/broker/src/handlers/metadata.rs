@@ -1,11 +1,12 @@
 //! Metadata and ApiVersions: answered by any core from its snapshot.
 
+use crate::shard::state::endpoint_of;
 use crate::shard::{Locate, Shard};
 
 use crate::context::ServerContext;
 use corelog_protocol::{
-    supported_api_versions, ApiVersionsResponse, ErrorCode, MetadataRequest, MetadataResponse, PartitionMetadata,
-    TopicMetadata,
+    supported_api_versions, ApiVersionsResponse, BrokerMetadata, CoreEndpoint, ErrorCode, MetadataRequest,
+    MetadataResponse, PartitionMetadata, TopicMetadata,
 };
 
 pub fn metadata(request: MetadataRequest, shard: &Shard, context: &ServerContext) -> MetadataResponse {
@@ -23,21 +24,20 @@ pub fn metadata(request: MetadataRequest, shard: &Shard, context: &ServerContext
                     .partitions
                     .iter()
                     .enumerate()
-                    .map(|(p, core)| {
-                        // Offsets are known only for partitions this core serves.
+                    .map(|(p, assignment)| {
+                        // Offsets are known only for partitions this core leads.
                         let (start, end) = match shard.locate(&name, p as u32) {
                             Locate::Local(part) => (Some(part.log.log_start_offset()), Some(part.log.high_watermark())),
                             _ => (None, None),
                         };
+                        let owner = assignment.leader.and_then(|l| endpoint_of(&snapshot, l, assignment.core));
                         PartitionMetadata {
                             partition: p as u32,
-                            error: ErrorCode::None,
-                            owner: Some(context.endpoint(*core)),
-                            // A one-node cluster: this broker is the only
-                            // replica and has led from the start.
-                            leader_epoch: 0,
-                            replicas: vec![context.config.node_id],
-                            isr: vec![context.config.node_id],
+                            error: if owner.is_some() { ErrorCode::None } else { ErrorCode::LeaderNotAvailable },
+                            owner,
+                            leader_epoch: assignment.leader_epoch,
+                            replicas: assignment.replicas.clone(),
+                            isr: assignment.isr.clone(),
                             log_start_offset: start,
                             log_end_offset: end,
                         }
@@ -47,12 +47,24 @@ pub fn metadata(request: MetadataRequest, shard: &Shard, context: &ServerContext
             }
         })
         .collect();
+    let brokers = snapshot
+        .brokers
+        .values()
+        .filter(|b| !b.fenced)
+        .map(|b| BrokerMetadata {
+            node_id: b.node_id,
+            host: b.host.clone(),
+            endpoints: (0..b.cores)
+                .filter_map(|c| Some(CoreEndpoint { core_id: c as u16, port: b.port_of(c)? }))
+                .collect(),
+        })
+        .collect();
     MetadataResponse {
         error: ErrorCode::None,
         error_message: None,
-        brokers: vec![context.broker_metadata()],
+        brokers,
         topics,
-        controller_id: Some(context.config.node_id),
+        controller_id: context.controller_id(),
     }
 }
 

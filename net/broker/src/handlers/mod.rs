@@ -9,6 +9,8 @@ mod list_offsets;
 mod metadata;
 mod produce;
 
+pub(crate) use admin::new_topic_id;
+
 use std::rc::Rc;
 
 use crate::shard::{Locate, Partition, Shard};
@@ -65,7 +67,7 @@ pub async fn handle(
         | Request::DescribeGroups(_)
         | Request::DeleteGroups(_)) => groups::handlers::handle(r, client_host, context).await,
         Request::DescribeCluster(_) => Response::DescribeCluster(cluster::describe_cluster(shard, context)),
-        Request::ElectLeaders(r) => Response::ElectLeaders(cluster::elect_leaders(r, shard, context)),
+        Request::ElectLeaders(r) => Response::ElectLeaders(cluster::elect_leaders(r, shard).await),
         r @ (Request::ControllerWrite(_)
         | Request::BrokerHeartbeat(_)
         | Request::MetadataUpdate(_)
@@ -77,16 +79,20 @@ pub async fn handle(
 /// another core owns it) to answer with.
 pub(super) fn local_partition(
     shard: &Shard,
-    context: &ServerContext,
     topic: &str,
     partition: u32,
 ) -> Result<Rc<Partition>, (ErrorCode, Option<Endpoint>, String)> {
     match shard.locate(topic, partition) {
         Locate::Local(p) => Ok(p),
-        Locate::Remote { core } => {
-            let owner = context.endpoint(core);
-            let message = format!("{topic}/{partition} is served by core {core} at {}:{}", owner.host, owner.port);
-            Err((ErrorCode::NotOwner, Some(owner), message))
+        Locate::Elsewhere(leader) => {
+            let message = format!(
+                "{topic}/{partition} is led by node {} core {} at {}:{}",
+                leader.node_id, leader.core_id, leader.host, leader.port
+            );
+            Err((ErrorCode::NotOwner, Some(leader), message))
+        }
+        Locate::NoLeader => {
+            Err((ErrorCode::LeaderNotAvailable, None, format!("{topic}/{partition} has no leader right now")))
         }
         Locate::UnknownTopic => Err((ErrorCode::UnknownTopic, None, format!("unknown topic {topic:?}"))),
         Locate::UnknownPartition => {

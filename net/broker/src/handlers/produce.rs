@@ -16,6 +16,7 @@ use std::time::Instant;
 use futures::future::join_all;
 
 use crate::limits::ZERO_COPY_MIN_FRAME_BYTES;
+use crate::replica::{self, Replicated};
 use crate::shard::{Partition, Shard};
 use corelog_format::{BatchError, ValidBatches};
 
@@ -35,8 +36,10 @@ type Checked = Result<(Rc<Partition>, ValidBatches), ProducePartitionResponse>;
 /// the size of the frame the request arrived in.
 ///
 /// Appends are never abandoned halfway, so `timeout_ms` does not cut them
-/// short: on one node an append ends when the disk answers. (It will bound
-/// the wait for in-sync replicas once replication exists.)
+/// short: an append ends when the disk answers. It bounds the wait for the
+/// in-sync replicas after it (`acks=all` on a replicated partition), which
+/// then answers `RequestTimedOut`: the batch is in the leader's log and may
+/// still be replicated, as in Kafka.
 pub async fn handle(
     request: ProduceRequest,
     frame_len: usize,
@@ -45,11 +48,12 @@ pub async fn handle(
 ) -> Option<ProduceResponse> {
     let started = Instant::now();
     let acks = request.acks;
+    let timeout = std::time::Duration::from_millis(u64::from(request.timeout_ms));
     let mut checked: Vec<(String, Vec<Checked>)> = request
         .topics
         .into_iter()
         .map(|topic| {
-            let partitions = topic.partitions.into_iter().map(|p| check(&topic.name, p, shard, context)).collect();
+            let partitions = topic.partitions.into_iter().map(|p| check(&topic.name, p, shard)).collect();
             (topic.name, partitions)
         })
         .collect();
@@ -65,7 +69,7 @@ pub async fn handle(
             let name = &name;
             async move {
                 match p {
-                    Ok((partition, batches)) => append(name, &partition, batches, context).await,
+                    Ok((partition, batches)) => append(name, &partition, batches, acks, timeout, context).await,
                     Err(failed) => failed,
                 }
             }
@@ -103,7 +107,7 @@ fn failed(
 
 /// Finds the partition and checks all its batches (all or nothing: a
 /// request with one bad batch appends none for that partition).
-fn check(topic: &str, p: ProducePartition, shard: &Shard, context: &ServerContext) -> Checked {
+fn check(topic: &str, p: ProducePartition, shard: &Shard) -> Checked {
     let id = p.partition;
     if is_internal_topic(topic) {
         return Err(failed(
@@ -113,8 +117,7 @@ fn check(topic: &str, p: ProducePartition, shard: &Shard, context: &ServerContex
             None,
         ));
     }
-    let partition =
-        local_partition(shard, context, topic, id).map_err(|(code, owner, m)| failed(id, code, m, owner))?;
+    let partition = local_partition(shard, topic, id).map_err(|(code, owner, m)| failed(id, code, m, owner))?;
     let max = partition.log.config().max_batch_bytes;
     match ValidBatches::from_network(p.records.to_bytes(), max) {
         Ok(batches) => Ok((partition, batches)),
@@ -138,13 +141,34 @@ async fn append(
     topic: &str,
     partition: &Partition,
     batches: ValidBatches,
+    acks: Acks,
+    timeout: std::time::Duration,
     context: &ServerContext,
 ) -> ProducePartitionResponse {
     let id = partition.id;
+    // Below min.insync.replicas nothing is appended (Kafka's NOT_ENOUGH_REPLICAS).
+    if acks == Acks::All {
+        if let Err(code) = replica::check_produce(partition) {
+            let message = format!("{topic}/{id}: {}", code.message());
+            return failed(id, code, message, None);
+        }
+    }
     let (bytes_in, records_in) = (batches.byte_len(), batches.record_count());
     match partition.log.append_valid(batches).await {
         Ok(info) => {
             context.metrics.appended(bytes_in, records_in);
+            replica::note_appended(partition);
+            if acks == Acks::All {
+                if let Replicated::No(code) = replica::await_replication(partition, info.last_offset + 1, timeout).await
+                {
+                    let message = format!(
+                        "{topic}/{id}: appended at {} but not acknowledged by the in-sync replicas: {}",
+                        info.base_offset,
+                        code.message()
+                    );
+                    return failed(id, code, message, None);
+                }
+            }
             ProducePartitionResponse {
                 partition: id,
                 error: ErrorCode::None,

@@ -15,7 +15,14 @@ use corelog_replication::metadata::TopicConfig;
 pub enum Effect {
     /// This node became a replica (a new topic or partition, or start-up):
     /// open the log on `core` and take the role `assignment` gives.
-    Open { topic: String, partition: u32, core: u32, config: TopicConfig, assignment: PartitionAssignment },
+    Open {
+        topic: String,
+        partition: u32,
+        core: u32,
+        config: TopicConfig,
+        assignment: PartitionAssignment,
+        min_insync_replicas: u32,
+    },
     /// The partition moved to another core of this node: close it here
     /// (its data stays; the directory does not depend on the core).
     Close { topic: String, partition: u32, core: u32 },
@@ -25,7 +32,7 @@ pub enum Effect {
     /// The topic's log config changed.
     Reconfigure { topic: String, partition: u32, core: u32, config: TopicConfig },
     /// Leader, epochs or ISR changed: take the new role.
-    Assign { topic: String, partition: u32, core: u32, assignment: PartitionAssignment },
+    Assign { topic: String, partition: u32, core: u32, assignment: PartitionAssignment, min_insync_replicas: u32 },
 }
 
 impl Effect {
@@ -46,26 +53,25 @@ impl Effect {
 
 /// Every partition `node` replicates in `metadata`: (topic, partition) ->
 /// (config, assignment), in topic then partition order.
-fn replicated_by<'a>(
-    metadata: &'a ClusterMetadata,
+fn replicated_by(
+    metadata: &ClusterMetadata,
     node: u32,
-) -> impl Iterator<Item = (&'a str, u32, &'a TopicConfig, &'a PartitionAssignment)> {
+) -> impl Iterator<Item = (&str, u32, (&TopicConfig, u32), &PartitionAssignment)> {
     metadata.topics.values().flat_map(move |t| {
         t.partitions
             .iter()
             .enumerate()
             .filter(move |(_, a)| a.replicas.contains(&node))
-            .map(move |(p, a)| (t.name.as_str(), p as u32, &t.config, a))
+            .map(move |(p, a)| (t.name.as_str(), p as u32, (&t.config, t.replication.min_insync_replicas), a))
     })
 }
 
 /// What `node` must do to go from `old` to `new`. Closes and removes come
 /// first, so a partition moving between cores is closed before it reopens.
 pub fn diff(old: &ClusterMetadata, new: &ClusterMetadata, node: u32) -> Vec<Effect> {
-    let before: std::collections::BTreeMap<(&str, u32), (&TopicConfig, &PartitionAssignment)> =
-        replicated_by(old, node).map(|(t, p, c, a)| ((t, p), (c, a))).collect();
-    let after: std::collections::BTreeMap<(&str, u32), (&TopicConfig, &PartitionAssignment)> =
-        replicated_by(new, node).map(|(t, p, c, a)| ((t, p), (c, a))).collect();
+    type Replicas<'a> = std::collections::BTreeMap<(&'a str, u32), ((&'a TopicConfig, u32), &'a PartitionAssignment)>;
+    let before: Replicas = replicated_by(old, node).map(|(t, p, c, a)| ((t, p), (c, a))).collect();
+    let after: Replicas = replicated_by(new, node).map(|(t, p, c, a)| ((t, p), (c, a))).collect();
     let mut leaving = Vec::new();
     let mut arriving = Vec::new();
     for (&(topic, partition), &(_, was)) in &before {
@@ -77,18 +83,19 @@ pub fn diff(old: &ClusterMetadata, new: &ClusterMetadata, node: u32) -> Vec<Effe
             Some(_) => {}
         }
     }
-    for (&(topic, partition), &(config, now)) in &after {
+    for (&(topic, partition), &((config, min_insync_replicas), now)) in &after {
         let open = || Effect::Open {
             topic: topic.to_string(),
             partition,
             core: now.core,
             config: config.clone(),
             assignment: now.clone(),
+            min_insync_replicas,
         };
         match before.get(&(topic, partition)) {
             None => arriving.push(open()),
             Some((_, was)) if was.core != now.core => arriving.push(open()),
-            Some((old_config, was)) => {
+            Some(((old_config, old_min), was)) => {
                 if *old_config != config {
                     arriving.push(Effect::Reconfigure {
                         topic: topic.to_string(),
@@ -97,12 +104,13 @@ pub fn diff(old: &ClusterMetadata, new: &ClusterMetadata, node: u32) -> Vec<Effe
                         config: config.clone(),
                     });
                 }
-                if *was != now {
+                if *was != now || *old_min != min_insync_replicas {
                     arriving.push(Effect::Assign {
                         topic: topic.to_string(),
                         partition,
                         core: now.core,
                         assignment: now.clone(),
+                        min_insync_replicas,
                     });
                 }
             }

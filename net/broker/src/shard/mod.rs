@@ -7,13 +7,16 @@
 //! snapshots) crosses cores, over bounded channels.
 
 pub mod controller;
+pub mod effects;
 pub mod messages;
 pub mod partition;
+pub mod quorum_member;
 mod reopen;
 pub mod set;
 pub mod state;
 
-pub use messages::ControlMessage;
+pub use controller::LocalBroker;
+pub use messages::{AdminError, ControlMessage};
 pub use partition::{partition_dir, Partition};
 pub use set::{ShardSet, ShardSetConfig};
 pub use state::{Locate, Shard};

@@ -83,7 +83,7 @@ impl Shard {
 
 /// Sleeps `pause` unless the shard stops first; false if it stopped.
 async fn pause_unless_stopped(shard: &Shard, pause: Duration) -> bool {
-    corelog_runtime::timeout(pause, shard.stopped()).await.is_none()
+    shard.wait_or_stop(pause).await
 }
 
 async fn reopen(shard: Rc<Shard>, old: Rc<Partition>, delay: Option<Duration>) {
@@ -114,8 +114,27 @@ async fn reopen(shard: Rc<Shard>, old: Rc<Partition>, delay: Option<Duration>) {
         match PartitionLog::open_with_cache(shard.fd_cache(), &dir, old.log.config()).await {
             Ok(log) => {
                 let report = log.stats().recovery;
-                let fresh = Rc::new(Partition { topic: old.topic.clone(), id: old.id, log });
-                reopened = shard.replace_partition(&old, fresh);
+                let assignment = std::cell::RefCell::new(old.assignment.borrow().clone());
+                // The role is taken again from the assignment (the old one
+                // goes with the old log: its waiting produces fail).
+                let role = std::cell::RefCell::new(crate::replica::Role::Offline);
+                let min_insync_replicas = std::cell::Cell::new(old.min_insync_replicas.get());
+                let fresh = Rc::new(Partition {
+                    topic: old.topic.clone(),
+                    id: old.id,
+                    log,
+                    assignment,
+                    role,
+                    min_insync_replicas,
+                });
+                reopened = shard.replace_partition(&old, fresh.clone());
+                if reopened {
+                    let role = old.role.replace(crate::replica::Role::Offline);
+                    crate::replica::resign(role);
+                    if let Err(e) = shard.take_role(&fresh).await {
+                        tracing::warn!(topic = %old.topic, partition = old.id, error = %e, "cannot take the partition's role");
+                    }
+                }
                 if reopened {
                     tracing::info!(topic = %old.topic, partition = old.id, attempts, truncated_bytes = report.truncated_bytes,
                         "partition log reopened after a failure; appends are accepted again");

@@ -11,16 +11,33 @@ use std::time::{Duration, Instant};
 
 use futures::channel::oneshot;
 
-use super::controller::{distribute, Controller};
+use super::controller::{distribute, Controller, LocalBroker};
+use super::messages::AdminError;
 use super::messages::ControlMessage;
+use super::quorum_member::QuorumMember;
 use super::state::Shard;
+use crate::cluster::{BrokerEndpoint, ClusterSettings};
 use crate::limits::{fd_budget, FdBudget, DEFAULT_MAX_CONNECTIONS_PER_CORE, DEFAULT_RETENTION_CHECK_MS, FLUSH_TICK_MS};
-use corelog_replication::metadata::{Metadata, MetadataError, MetadataStore};
+use corelog_replication::metadata::cluster::{ClusterMetadata, ClusterStore};
+use corelog_replication::metadata::MetadataError;
+use corelog_replication::replica::ReplicaConfig;
 use corelog_runtime::{control_channel, spawn_cores, ControlReceiver, ControlSender, CoreHandle, ExecutorConfig};
 use corelog_storage::limits::DEFAULT_TAIL_CACHE_BYTES;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 #[derive(Debug, Clone)]
 pub struct ShardSetConfig {
+    /// This broker: its node id, and the address it registers with itself
+    /// as a one-node cluster's only broker.
+    pub broker: LocalBroker,
+    /// The replication protocol's timing.
+    pub replica: ReplicaConfig,
+    /// A cluster member's settings (`--controllers`); None for a one-node
+    /// cluster, whose core 0 is its own controller.
+    pub cluster: Option<(ClusterSettings, BrokerEndpoint)>,
+    /// The controller quorum's leader as core 0 last saw it (-1: unknown),
+    /// for every core's DescribeCluster and Metadata answers.
+    pub controller_leader: Arc<AtomicI64>,
     pub data_dir: PathBuf,
     /// Cores to run on; clamped to the machine's CPUs.
     pub cores: usize,
@@ -34,6 +51,10 @@ pub struct ShardSetConfig {
 impl Default for ShardSetConfig {
     fn default() -> Self {
         ShardSetConfig {
+            broker: LocalBroker { node_id: 0, host: "127.0.0.1".into(), base_port: 9092 },
+            replica: ReplicaConfig::default(),
+            cluster: None,
+            controller_leader: Arc::new(AtomicI64::new(-1)),
             data_dir: PathBuf::from("corelog-data"),
             cores: corelog_runtime::available_cores(),
             tail_cache_bytes: DEFAULT_TAIL_CACHE_BYTES,
@@ -82,7 +103,11 @@ impl ShardSet {
         let lock = lock_data_dir(&config.data_dir)?;
         // Read here, not on core 0: a damaged file then fails the start at
         // once with its name, instead of leaving the cores never listening.
-        let metadata = MetadataStore::new(&config.data_dir).load().map_err(|e| io::Error::other(e.to_string()))?;
+        // A cluster member's metadata comes from the controller quorum.
+        let metadata = match config.cluster {
+            None => ClusterStore::new(&config.data_dir).load().map_err(|e| io::Error::other(e.to_string()))?,
+            Some(_) => ClusterMetadata::default(),
+        };
         let metadata = Arc::new(Mutex::new(Some(metadata)));
         let cores = config.cores.clamp(1, corelog_runtime::available_cores());
         let (senders, receivers): (Vec<_>, Vec<_>) = (0..cores).map(|_| control_channel()).unzip();
@@ -135,27 +160,79 @@ impl ShardSet {
     }
 }
 
+/// Who decides metadata changes for this broker.
+enum Authority {
+    /// A one-node cluster: its own controller.
+    Local(Controller),
+    /// A cluster member: the controller quorum, through core 0.
+    Quorum(Rc<QuorumMember>),
+}
+
+/// Publishes the controller quorum's leader as this node knows it.
+async fn watch_controller_leader(shard: Rc<Shard>, member: Rc<QuorumMember>, leader: Arc<AtomicI64>) {
+    loop {
+        leader.store(member.controller_leader().map_or(-1, i64::from), Ordering::Relaxed);
+        if !shard.wait_or_stop(Duration::from_millis(FLUSH_TICK_MS)).await {
+            return;
+        }
+    }
+}
+
 async fn core_main<G, F>(
     core: u32,
     rx: ControlReceiver<ControlMessage>,
     peers: Vec<ControlSender<ControlMessage>>,
     config: ShardSetConfig,
-    metadata: Option<Metadata>,
+    metadata: Option<ClusterMetadata>,
     serve: G,
 ) -> Result<(), String>
 where
     G: Fn(Rc<Shard>) -> F,
     F: Future<Output = ()> + 'static,
 {
-    let shard = Rc::new(Shard::new(core, &config.data_dir, config.tail_cache_bytes, config.fd_budget, peers));
-    let mut controller = None;
+    let node_id = config.broker.node_id;
+    let shard = Rc::new(Shard::new(
+        core,
+        node_id,
+        config.replica,
+        &config.data_dir,
+        config.tail_cache_bytes,
+        config.fd_budget,
+        peers,
+    ));
+    let mut authority = None;
     let mut opening = None;
     if let Some(metadata) = metadata {
-        let (c, effects) = Controller::load(&shard, metadata).map_err(|e| format!("loading metadata: {e}"))?;
-        opening = Some((Arc::new(c.metadata().clone()), effects));
-        controller = Some(c);
+        match config.cluster.clone() {
+            None => {
+                let (c, effects) =
+                    Controller::load(&shard, metadata, &config.broker).map_err(|e| format!("loading metadata: {e}"))?;
+                opening = Some((Arc::new(c.metadata().clone()), effects));
+                config.controller_leader.store(i64::from(node_id), Ordering::Relaxed);
+                authority = Some(Authority::Local(c));
+            }
+            Some((settings, endpoint)) => {
+                // Serve at once (with no partitions) and open them as the
+                // quorum's images arrive.
+                opening = Some((Arc::new(ClusterMetadata::default()), Vec::new()));
+                let member = QuorumMember::start(shard.clone(), settings, endpoint)
+                    .await
+                    .map_err(|e| format!("joining the cluster: {e}"))?;
+                let member = Rc::new(member);
+                corelog_runtime::spawn_detached(watch_controller_leader(
+                    shard.clone(),
+                    member.clone(),
+                    config.controller_leader.clone(),
+                ));
+                authority = Some(Authority::Quorum(member));
+            }
+        }
     }
     corelog_runtime::spawn_detached(maintenance(shard.clone(), config.retention_check));
+    corelog_runtime::spawn_detached(crate::replica::fetcher::run(shard.clone()));
+    if let Some((settings, _)) = &config.cluster {
+        corelog_runtime::spawn_detached(crate::replica::isr_sender::run(shard.clone(), settings.clone()));
+    }
     {
         let shard = shard.clone();
         let served = serve(shard.clone());
@@ -177,13 +254,23 @@ where
     }
     while let Ok(msg) = rx.recv_async().await {
         match msg {
-            ControlMessage::Admin { command, reply } => {
-                let result = match controller.as_mut() {
-                    Some(c) => c.handle(&shard, command).await,
-                    None => Err(MetadataError::Storage(format!("core {core} is not the controller"))),
-                };
-                let _ = reply.send(result);
-            }
+            ControlMessage::Admin { command, reply } => match authority.as_mut() {
+                Some(Authority::Local(c)) => {
+                    let _ = reply.send(c.handle(&shard, command).await.map_err(AdminError::from));
+                }
+                // Forwarded to the quorum: commands wait for their answer
+                // concurrently, and the control loop stays free.
+                Some(Authority::Quorum(member)) => {
+                    let (member, shard) = (member.clone(), shard.clone());
+                    corelog_runtime::spawn_detached(async move {
+                        let _ = reply.send(member.admin(&shard, command).await);
+                    });
+                }
+                None => {
+                    let _ =
+                        reply.send(Err(MetadataError::Storage(format!("core {core} is not the controller")).into()));
+                }
+            },
             ControlMessage::Prepare { effects, done } => {
                 let _ = done.send(shard.prepare(&effects).await);
             }
@@ -225,6 +312,9 @@ async fn maintenance(shard: Rc<Shard>, retention_check: Duration) {
             if let Err(e) = p.log.flush_if_due().await {
                 tracing::warn!(topic = %p.topic, partition = p.id, error = %e, "interval flush failed");
             }
+            // The replication state machines' clock (ISR lag, lost fetches),
+            // and the durability an interval flush just reached.
+            crate::replica::tick(&p);
             if check_retention {
                 if let Err(e) = p.log.enforce_retention().await {
                     tracing::warn!(topic = %p.topic, partition = p.id, error = %e, "retention failed");

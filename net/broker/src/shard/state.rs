@@ -4,7 +4,7 @@
 //! Lives on: exactly one core; `Shard` is `!Send` and every partition in it
 //! is touched only by tasks of this core's executor.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -14,22 +14,30 @@ use futures::channel::oneshot;
 use futures::future::Shared;
 use futures::FutureExt;
 
-use super::messages::ControlMessage;
+use super::effects::Effect;
+use super::messages::{AdminError, ControlMessage};
 use super::partition::{partition_dir, Partition};
 use crate::limits::{FdBudget, DIR_REMOVE_ATTEMPTS, DIR_REMOVE_RETRY_PAUSE};
-use corelog_replication::metadata::{Command, Effect, Metadata, MetadataError, TopicConfig};
+use crate::replica::{resign, role_for, Role};
+use corelog_protocol::Endpoint;
+use corelog_replication::metadata::cluster::{ClusterMetadata, Command, PartitionAssignment};
+use corelog_replication::metadata::{MetadataError, TopicConfig};
+use corelog_replication::replica::{LeaderEvent, PartitionChange, ReplicaConfig};
 use corelog_runtime::ControlSender;
 use corelog_storage::disk::DmaStorage;
 use corelog_storage::log::PartitionLog;
 use corelog_storage::{FdCache, LogError};
 
-/// Where a partition lives, from this core's point of view.
+/// Where a partition is led, from this core's point of view.
 pub enum Locate {
+    /// This core leads it.
     Local(Rc<Partition>),
-    /// Owned by another core of this broker.
-    Remote {
-        core: u32,
-    },
+    /// Another core of this broker, or another broker, leads it (this core
+    /// may hold a follower replica of it).
+    Elsewhere(Endpoint),
+    /// It has no leader right now (an election is under way, or every
+    /// in-sync replica is down), or its leader's endpoint is not known.
+    NoLeader,
     UnknownTopic,
     UnknownPartition,
 }
@@ -37,6 +45,10 @@ pub enum Locate {
 pub struct Shard {
     pub core: u32,
     pub cores: u32,
+    /// This broker's node id.
+    node_id: u32,
+    /// The replication protocol's timing (replica.lag.time.max.ms...).
+    replica_config: ReplicaConfig,
     data_dir: PathBuf,
     tail_cache_bytes: usize,
     /// How the open-file limit is spent (the same on every core).
@@ -50,7 +62,7 @@ pub struct Shard {
     /// Partitions opened for a command the controller has not committed yet:
     /// not served, and removed again if the command fails.
     pending: RefCell<HashMap<(String, u32), Rc<Partition>>>,
-    metadata: RefCell<Arc<Metadata>>,
+    metadata: RefCell<Arc<ClusterMetadata>>,
     /// Control channel of every core, indexed by core id (this one included).
     peers: Vec<ControlSender<ControlMessage>>,
     ready_tx: RefCell<Option<oneshot::Sender<()>>>,
@@ -62,6 +74,8 @@ pub struct Shard {
 impl Shard {
     pub fn new(
         core: u32,
+        node_id: u32,
+        replica_config: ReplicaConfig,
         data_dir: &Path,
         tail_cache_bytes: usize,
         fd_budget: FdBudget,
@@ -72,6 +86,8 @@ impl Shard {
         Shard {
             core,
             cores: peers.len() as u32,
+            node_id,
+            replica_config,
             data_dir: data_dir.to_path_buf(),
             tail_cache_bytes,
             fd_budget,
@@ -90,6 +106,10 @@ impl Shard {
 
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
+    }
+
+    pub fn node_id(&self) -> u32 {
+        self.node_id
     }
 
     pub fn fd_budget(&self) -> FdBudget {
@@ -119,24 +139,34 @@ impl Shard {
     }
 
     /// The current metadata snapshot.
-    pub fn metadata(&self) -> Arc<Metadata> {
+    pub fn metadata(&self) -> Arc<ClusterMetadata> {
         self.metadata.borrow().clone()
     }
 
+    /// Where `topic`/`partition` is led. A partition open here but led
+    /// elsewhere (a follower replica) is `Elsewhere`: produce and consumer
+    /// fetches go to the leader.
     pub fn locate(&self, topic: &str, partition: u32) -> Locate {
         if let Some(p) = self.partitions.borrow().get(&(topic.to_string(), partition)) {
-            return Locate::Local(p.clone());
+            if p.is_led_by(self.node_id) {
+                return Locate::Local(p.clone());
+            }
         }
         let metadata = self.metadata.borrow();
-        match metadata.topics.get(topic) {
-            None => Locate::UnknownTopic,
-            Some(t) => match t.partitions.get(partition as usize) {
-                None => Locate::UnknownPartition,
-                // Assigned here but not open yet (startup or a create in flight).
-                Some(core) if *core == self.core => Locate::UnknownPartition,
-                Some(core) => Locate::Remote { core: *core },
-            },
+        let Some(t) = metadata.topics.get(topic) else { return Locate::UnknownTopic };
+        let Some(assignment) = t.partitions.get(partition as usize) else { return Locate::UnknownPartition };
+        match assignment.leader {
+            // Led here, on this core, but not open yet (startup or a create
+            // in flight).
+            Some(leader) if leader == self.node_id && assignment.core == self.core => Locate::UnknownPartition,
+            Some(leader) => endpoint_of(&metadata, leader, assignment.core).map_or(Locate::NoLeader, Locate::Elsewhere),
+            None => Locate::NoLeader,
         }
+    }
+
+    /// This core's partition `topic`/`partition`, whatever its role.
+    pub fn replica(&self, topic: &str, partition: u32) -> Option<Rc<Partition>> {
+        self.partitions.borrow().get(&(topic.to_string(), partition)).cloned()
     }
 
     /// Whether `partition` (this very instance) is the one this core serves.
@@ -165,7 +195,7 @@ impl Shard {
 
     /// Runs an admin command on the controller core and waits until every
     /// core has applied it.
-    pub async fn admin(&self, command: Command) -> Result<Arc<Metadata>, MetadataError> {
+    pub async fn admin(&self, command: Command) -> Result<Arc<ClusterMetadata>, AdminError> {
         let (reply, rx) = oneshot::channel();
         self.peers[0]
             .send_async(ControlMessage::Admin { command, reply })
@@ -183,11 +213,13 @@ impl Shard {
     /// ones opened are closed and every directory made is removed.
     pub(super) async fn prepare(&self, effects: &[Effect]) -> Result<(), MetadataError> {
         for effect in effects {
-            let Effect::Open { topic, partition, core, config } = effect else { continue };
+            let Effect::Open { topic, partition, core, config, assignment, min_insync_replicas } = effect else {
+                continue;
+            };
             if *core != self.core {
                 continue;
             }
-            match self.open_partition(topic, *partition, config).await {
+            match self.open_partition(topic, *partition, config, assignment, *min_insync_replicas).await {
                 Ok(part) => {
                     self.pending.borrow_mut().insert((topic.clone(), *partition), part);
                 }
@@ -236,10 +268,70 @@ impl Shard {
         topic: &str,
         partition: u32,
         config: &TopicConfig,
+        assignment: &PartitionAssignment,
+        min_insync_replicas: u32,
     ) -> Result<Rc<Partition>, LogError> {
         let dir = partition_dir(&self.data_dir, topic, partition);
         let log = PartitionLog::open_with_cache(&self.fds, &dir, config.log_config(self.tail_cache_bytes)).await?;
-        Ok(Rc::new(Partition { topic: topic.to_string(), id: partition, log }))
+        let part = Rc::new(Partition {
+            topic: topic.to_string(),
+            id: partition,
+            log,
+            assignment: RefCell::new(assignment.clone()),
+            role: RefCell::new(Role::Offline),
+            min_insync_replicas: Cell::new(min_insync_replicas),
+        });
+        self.take_role(&part).await?;
+        Ok(part)
+    }
+
+    /// Acts on the partition's current assignment: as its leader, records
+    /// the leader epoch (durably, before any batch of that epoch) so every
+    /// batch appended from now on carries it; then takes the role (leader,
+    /// follower, sole replica or offline) the assignment gives this broker.
+    /// The previous role's waiting produces fail.
+    pub(crate) async fn take_role(&self, part: &Partition) -> Result<(), LogError> {
+        let assignment = part.assignment.borrow().clone();
+        let leads = assignment.leader == Some(self.node_id);
+        if leads && part.log.latest_epoch().is_none_or(|e| e < assignment.leader_epoch) {
+            part.log.begin_leader_epoch(assignment.leader_epoch).await?;
+        }
+        // The same leader at the same epoch (an ISR change): the role goes
+        // on, told of the change, so nothing in flight is lost.
+        {
+            let mut role = part.role.borrow_mut();
+            match &mut *role {
+                Role::Leader(l) if leads && l.state.leader_epoch() == assignment.leader_epoch => {
+                    drop(role);
+                    crate::replica::leader_event(
+                        part,
+                        LeaderEvent::PartitionChanged(PartitionChange {
+                            leader_epoch: assignment.leader_epoch,
+                            partition_epoch: assignment.partition_epoch,
+                            replicas: assignment.replicas.clone(),
+                            isr: assignment.isr.clone(),
+                        }),
+                    );
+                    return Ok(());
+                }
+                Role::Follower(f)
+                    if assignment.leader == Some(f.state.leader())
+                        && f.state.leader_epoch() == assignment.leader_epoch =>
+                {
+                    return Ok(());
+                }
+                Role::Sole if leads && assignment.replicas.len() == 1 => return Ok(()),
+                _ => {}
+            }
+        }
+        let role = role_for(part, self.node_id, &assignment, part.min_insync_replicas.get(), self.replica_config);
+        resign(part.role.replace(role));
+        Ok(())
+    }
+
+    /// Sleeps `pause` unless the shard stops first; false if it stopped.
+    pub async fn wait_or_stop(&self, pause: std::time::Duration) -> bool {
+        corelog_runtime::timeout(pause, self.stopped()).await.is_none()
     }
 
     /// Removes a partition's directory (after its log was dropped).
@@ -272,7 +364,7 @@ impl Shard {
 
     /// Serves the partitions prepared on this core, carries out the effects
     /// addressed to it and adopts `metadata`.
-    pub(super) async fn apply(&self, metadata: Arc<Metadata>, effects: &[Effect]) -> Result<(), String> {
+    pub(super) async fn apply(&self, metadata: Arc<ClusterMetadata>, effects: &[Effect]) -> Result<(), String> {
         // The metadata naming them is saved: they may be served from now on.
         let prepared: Vec<_> = self.pending.borrow_mut().drain().collect();
         self.partitions.borrow_mut().extend(prepared);
@@ -294,16 +386,33 @@ impl Shard {
         match effect {
             // Partitions already in the metadata (at start); new ones come
             // prepared.
-            Effect::Open { topic, partition, core, config } if *core == self.core => {
+            Effect::Open { topic, partition, core, config, assignment, min_insync_replicas } if *core == self.core => {
                 let part = self
-                    .open_partition(topic, *partition, config)
+                    .open_partition(topic, *partition, config, assignment, *min_insync_replicas)
                     .await
                     .map_err(|e| format!("opening {topic}/{partition}: {}", self.explain(&e)))?;
                 self.partitions.borrow_mut().insert((topic.clone(), *partition), part);
             }
+            Effect::Close { topic, partition, core } if *core == self.core => {
+                let closed = self.partitions.borrow_mut().remove(&(topic.clone(), *partition));
+                if let Some(p) = closed {
+                    resign(p.role.replace(Role::Offline));
+                    p.log.flush().await.map_err(|e| format!("closing {topic}/{partition}: {e}"))?;
+                }
+            }
+            Effect::Assign { topic, partition, core, assignment, min_insync_replicas } if *core == self.core => {
+                let part = self.partitions.borrow().get(&(topic.clone(), *partition)).cloned();
+                if let Some(p) = part {
+                    *p.assignment.borrow_mut() = assignment.clone();
+                    p.min_insync_replicas.set(*min_insync_replicas);
+                    self.take_role(&p).await.map_err(|e| format!("leading {topic}/{partition}: {e}"))?;
+                }
+            }
             Effect::Remove { topic, partition, core } if *core == self.core => {
                 let removed = self.partitions.borrow_mut().remove(&(topic.clone(), *partition));
-                drop(removed);
+                if let Some(p) = removed {
+                    resign(p.role.replace(Role::Offline));
+                }
                 let dir = partition_dir(&self.data_dir, topic, *partition);
                 corelog_runtime::fs::remove_dir_all(&dir)
                     .await
@@ -332,4 +441,10 @@ impl Shard {
         }
         self.partitions.borrow_mut().clear();
     }
+}
+
+/// The client endpoint of `core` on broker `node`, if it is registered.
+pub fn endpoint_of(metadata: &ClusterMetadata, node: u32, core: u32) -> Option<Endpoint> {
+    let broker = metadata.brokers.get(&node)?;
+    Some(Endpoint { node_id: node, core_id: core as u16, host: broker.host.clone(), port: broker.port_of(core)? })
 }
