@@ -34,7 +34,11 @@ pub async fn serve(shard: Rc<Shard>, context: Rc<ServerContext>, ready: flume::S
     };
     let _ = ready.send(Ok(()));
     tracing::info!(core = shard.core, %addr, "listening");
-    corelog_runtime::spawn_detached(publish::publish(shard.clone(), context.metrics.clone()));
+    corelog_runtime::spawn_detached(publish::publish(
+        shard.clone(),
+        context.metrics.clone(),
+        context.controller_leader.clone(),
+    ));
     context.groups.start();
     if shard.core == 0 {
         corelog_runtime::spawn_detached(super::memory::trim_periodically());

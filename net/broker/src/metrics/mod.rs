@@ -16,6 +16,7 @@
 pub mod histogram;
 pub mod http;
 pub mod publish;
+mod replication;
 
 use std::time::Duration;
 
@@ -51,6 +52,16 @@ type Counters = Family<CoreLabel, Counter>;
 type Gauges = Family<CoreLabel, Gauge>;
 type Histograms = Family<CoreLabel, AtomicHistogram, fn() -> AtomicHistogram>;
 type PartitionGauges = Family<PartitionLabels, Gauge>;
+type ReplicaGauges = Family<ReplicaLabels, Gauge>;
+
+/// The labels of a per-follower series of a partition this core leads.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReplicaLabels {
+    pub core: u32,
+    pub topic: String,
+    pub partition: u32,
+    pub replica: u32,
+}
 
 /// The fdatasync histogram's bounds: the engine's log2 buckets, in seconds.
 fn fsync_histogram() -> AtomicHistogram {
@@ -88,6 +99,13 @@ pub struct BrokerMetrics {
     fd_cache_opens: Counters,
     partition_size: PartitionGauges,
     partition_log_end_offset: PartitionGauges,
+    leader_partitions: Gauges,
+    under_replicated_partitions: Gauges,
+    under_min_isr_partitions: Gauges,
+    isr_shrinks: Counters,
+    isr_expands: Counters,
+    replication_lag: ReplicaGauges,
+    controller_leader: Gauges,
 }
 
 impl Default for BrokerMetrics {
@@ -127,6 +145,13 @@ impl BrokerMetrics {
             fd_cache_opens: Counters::default(),
             partition_size: PartitionGauges::default(),
             partition_log_end_offset: PartitionGauges::default(),
+            leader_partitions: Gauges::default(),
+            under_replicated_partitions: Gauges::default(),
+            under_min_isr_partitions: Gauges::default(),
+            isr_shrinks: Counters::default(),
+            isr_expands: Counters::default(),
+            replication_lag: ReplicaGauges::default(),
+            controller_leader: Gauges::default(),
         };
         m.register_all()
     }
@@ -199,6 +224,33 @@ impl BrokerMetrics {
             "Offset the next record appended to a partition gets",
             self.partition_log_end_offset.clone(),
         );
+        r.register("leader_partitions", "Partitions the core leads", self.leader_partitions.clone());
+        r.register(
+            "under_replicated_partitions",
+            "Partitions the core leads whose in-sync replicas are fewer than their replicas",
+            self.under_replicated_partitions.clone(),
+        );
+        r.register(
+            "under_min_isr_partitions",
+            "Partitions the core leads with fewer in-sync replicas than min.insync.replicas (acks=all refused)",
+            self.under_min_isr_partitions.clone(),
+        );
+        r.register("isr_shrinks", "In-sync replica sets of led partitions that lost members", self.isr_shrinks.clone());
+        r.register(
+            "isr_expands",
+            "In-sync replica sets of led partitions that gained members",
+            self.isr_expands.clone(),
+        );
+        r.register(
+            "replication_lag_records",
+            "Records a follower of a led partition is behind the leader's log end (as of its last fetch)",
+            self.replication_lag.clone(),
+        );
+        r.register(
+            "controller_leader",
+            "Node id of the controller quorum's leader as this broker sees it (-1: unknown)",
+            self.controller_leader.clone(),
+        );
         self
     }
 
@@ -235,6 +287,13 @@ impl BrokerMetrics {
             fd_cache_opens: counter(&self.fd_cache_opens),
             partition_size: self.partition_size.clone(),
             partition_log_end_offset: self.partition_log_end_offset.clone(),
+            leader_partitions: gauge(&self.leader_partitions),
+            under_replicated_partitions: gauge(&self.under_replicated_partitions),
+            under_min_isr_partitions: gauge(&self.under_min_isr_partitions),
+            isr_shrinks: counter(&self.isr_shrinks),
+            isr_expands: counter(&self.isr_expands),
+            replication_lag: self.replication_lag.clone(),
+            controller_leader: gauge(&self.controller_leader),
         }
     }
 
@@ -283,6 +342,14 @@ pub struct CoreMetrics {
     /// caches the handles of its own partitions.
     partition_size: PartitionGauges,
     partition_log_end_offset: PartitionGauges,
+    leader_partitions: Gauge,
+    under_replicated_partitions: Gauge,
+    under_min_isr_partitions: Gauge,
+    isr_shrinks: Counter,
+    isr_expands: Counter,
+    /// Shared family, touched only by the publisher.
+    replication_lag: ReplicaGauges,
+    controller_leader: Gauge,
 }
 
 impl CoreMetrics {

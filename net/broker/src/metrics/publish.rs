@@ -6,6 +6,8 @@
 
 use std::collections::HashMap;
 use std::rc::{Rc, Weak};
+use std::sync::atomic::AtomicI64;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::shard::{Partition, Shard};
@@ -13,14 +15,19 @@ use corelog_storage::log::LogStats;
 use corelog_storage::FdCacheStats;
 use prometheus_client::metrics::gauge::Gauge;
 
+use super::replication::ReplicationSeen;
 use super::{CoreMetrics, PartitionLabels};
 use crate::limits::PUBLISH_INTERVAL;
 
-/// Runs forever on the shard's core.
-pub async fn publish(shard: Rc<Shard>, metrics: CoreMetrics) {
+/// Runs forever on the shard's core. `controller_leader` is the quorum's
+/// leader as core 0 last saw it.
+pub async fn publish(shard: Rc<Shard>, metrics: CoreMetrics, controller_leader: Arc<AtomicI64>) {
     let mut publisher = Publisher::new(metrics);
+    let mut replication = ReplicationSeen::default();
     loop {
-        publisher.publish(&shard.partitions());
+        let partitions = shard.partitions();
+        publisher.publish(&partitions);
+        replication.publish(&publisher.metrics, &partitions, &controller_leader);
         publisher.publish_fd_cache(shard.fd_cache().stats());
         corelog_runtime::sleep(PUBLISH_INTERVAL).await;
     }

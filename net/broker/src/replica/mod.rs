@@ -57,6 +57,8 @@ pub struct LeaderRole {
     /// ISR changes the state machine asked for, not yet sent to the
     /// controller (the core's ISR task takes them).
     pub proposals: Vec<LeaderCommand>,
+    /// The topic's `min.insync.replicas` the state was made with.
+    pub min_insync_replicas: u32,
 }
 
 pub struct FollowerRole {
@@ -110,7 +112,13 @@ pub fn role_for(
             };
             match LeaderState::become_leader(config, become_leader, now) {
                 Ok((state, commands)) => {
-                    let mut role = LeaderRole { state, waiters: HashMap::new(), next_id: 1, proposals: Vec::new() };
+                    let mut role = LeaderRole {
+                        state,
+                        waiters: HashMap::new(),
+                        next_id: 1,
+                        proposals: Vec::new(),
+                        min_insync_replicas: min_insync,
+                    };
                     leader::carry_out(part, &mut role, commands);
                     Role::Leader(Box::new(role))
                 }

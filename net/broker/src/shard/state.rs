@@ -301,7 +301,13 @@ impl Shard {
         {
             let mut role = part.role.borrow_mut();
             match &mut *role {
-                Role::Leader(l) if leads && l.state.leader_epoch() == assignment.leader_epoch => {
+                // (A new min.insync.replicas makes a new leader state: it
+                // is part of how the state decides.)
+                Role::Leader(l)
+                    if leads
+                        && l.state.leader_epoch() == assignment.leader_epoch
+                        && l.min_insync_replicas == part.min_insync_replicas.get() =>
+                {
                     drop(role);
                     crate::replica::leader_event(
                         part,

@@ -1,0 +1,171 @@
+//! Three in-process brokers forming a cluster over loopback: replication
+//! with acks=all, min.insync.replicas, ISR shrink when a follower stops, and
+//! the replication metrics that show it.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use corelog_broker::cluster::ControllerPeer;
+use corelog_broker::{Broker, BrokerConfig};
+use corelog_protocol::*;
+use support::*;
+
+struct Node {
+    broker: Option<Broker>,
+    config: BrokerConfig,
+    _dir: tempfile::TempDir,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn start_cluster() -> Vec<Node> {
+    let controllers: Vec<ControllerPeer> =
+        (1..=3).map(|id| ControllerPeer { node_id: id, host: "127.0.0.1".into(), port: free_port() }).collect();
+    let configs: Vec<(BrokerConfig, tempfile::TempDir)> = (1..=3)
+        .map(|id| {
+            let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+            let config = BrokerConfig {
+                node_id: id,
+                base_port: free_port(),
+                data_dir: dir.path().to_path_buf(),
+                cores: 1,
+                io_memory: 1 << 20,
+                metrics_port: Some(0),
+                controllers: controllers.clone(),
+                broker_session_timeout: Duration::from_millis(2000),
+                broker_heartbeat_interval: Duration::from_millis(300),
+                replica_lag_time_max: Duration::from_millis(2000),
+                ..BrokerConfig::default()
+            };
+            (config, dir)
+        })
+        .collect();
+    // Start concurrently: each waits for a quorum only to serve metadata.
+    let started: Vec<_> = configs
+        .into_iter()
+        .map(|(config, dir)| std::thread::spawn(move || (Broker::start(config.clone()).expect("start"), config, dir)))
+        .collect();
+    started
+        .into_iter()
+        .map(|h| {
+            let (broker, config, dir) = h.join().unwrap();
+            Node { broker: Some(broker), config, _dir: dir }
+        })
+        .collect()
+}
+
+fn addr(node: &Node) -> std::net::SocketAddr {
+    node.broker.as_ref().unwrap().endpoints()[0]
+}
+
+fn samples(node: &Node) -> std::collections::HashMap<String, f64> {
+    let (_, _, body) = http_get(node.broker.as_ref().unwrap().metrics_addr().unwrap(), "/metrics", None);
+    parse_samples(&body)
+}
+
+fn wait_for<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(v) = probe() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "never: {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn partition(node: &Node, topic: &str) -> Option<PartitionMetadata> {
+    let mut c = WireClient::connect(addr(node));
+    let Response::Metadata(m) = c.call(&Request::Metadata(MetadataRequest { topics: Some(vec![topic.into()]) })) else {
+        return None;
+    };
+    m.topics.into_iter().next()?.partitions.into_iter().next()
+}
+
+#[test]
+fn acks_all_needs_min_insync_replicas_and_a_stopped_follower_leaves_the_isr() {
+    let mut nodes = start_cluster();
+    wait_for("3 live brokers", || {
+        let mut c = WireClient::connect(addr(&nodes[0]));
+        let Response::DescribeCluster(d) = c.call(&Request::DescribeCluster(DescribeClusterRequest {})) else {
+            return None;
+        };
+        (d.brokers.iter().filter(|b| !b.fenced).count() == 3 && d.controller_leader.is_some()).then_some(())
+    });
+    let mut c = WireClient::connect(addr(&nodes[0]));
+    let create = Request::CreateTopics(CreateTopicsRequest {
+        topics: vec![CreatableTopic { name: "r".into(), partitions: 1, replication_factor: 3, configs: vec![] }],
+        timeout_ms: 30_000,
+        validate_only: false,
+    });
+    let Response::CreateTopics(created) = c.call(&create) else { panic!() };
+    assert_eq!(created.topics[0].error, ErrorCode::None, "{:?}", created.topics[0].error_message);
+    let p = wait_for("3 in-sync replicas", || partition(&nodes[0], "r").filter(|p| p.isr.len() == 3));
+    let leader = p.owner.as_ref().unwrap().node_id;
+    let leader_node = nodes.iter().position(|n| n.config.node_id == leader).unwrap();
+    let followers: Vec<usize> = (0..3).filter(|i| *i != leader_node).collect();
+
+    // acks=all with every replica in sync: the high watermark covers it.
+    let mut to_leader = WireClient::connect(addr(&nodes[leader_node]));
+    let r = produce_result(to_leader.call(&produce("r", 0, batch("a", 10), Acks::All)));
+    assert_eq!((r.error, r.base_offset), (ErrorCode::None, 0), "{:?}", r.error_message);
+    let f = fetch_result(to_leader.call(&fetch("r", 0, 0, 0)));
+    assert_eq!(f.high_watermark, 10);
+    wait_for("no replication lag", || {
+        let s = samples(&nodes[leader_node]);
+        let lag = |replica: u32| {
+            s.get(&series(
+                "corelog_replication_lag_records",
+                &[("core", "0"), ("partition", "0"), ("replica", &replica.to_string()), ("topic", "r")],
+            ))
+            .copied()
+        };
+        let followers_caught_up = followers.iter().all(|i| lag(nodes[*i].config.node_id) == Some(0.0));
+        (followers_caught_up && s.get(&series("corelog_leader_partitions", &[("core", "0")])) == Some(&1.0))
+            .then_some(())
+    });
+
+    // One follower stops: it leaves the ISR; acks=all goes on with 2 (min.insync.replicas).
+    nodes[followers[0]].broker.take().unwrap().shutdown().unwrap();
+    wait_for("the stopped follower leaves the ISR", || {
+        partition(&nodes[leader_node], "r").filter(|p| p.isr.len() == 2)
+    });
+    let r = produce_result(to_leader.call(&produce("r", 0, batch("b", 5), Acks::All)));
+    assert_eq!((r.error, r.base_offset), (ErrorCode::None, 10), "{:?}", r.error_message);
+    let s = wait_for("the ISR shrink counted", || {
+        let s = samples(&nodes[leader_node]);
+        (s.get(&series("corelog_isr_shrinks_total", &[("core", "0")])).copied().unwrap_or(0.0) >= 1.0).then_some(s)
+    });
+    assert_eq!(s.get(&series("corelog_under_replicated_partitions", &[("core", "0")])), Some(&1.0));
+
+    // Two in-sync replicas are below min.insync.replicas 3: acks=all is
+    // refused before anything is appended. (Stopping the second follower
+    // would stop two of the three controllers too: no quorum, no ISR change.)
+    let alter = Request::AlterConfigs(AlterConfigsRequest {
+        topics: vec![AlterTopicConfigs {
+            name: "r".into(),
+            ops: vec![AlterConfigOp { key: "min.insync.replicas".into(), value: Some("3".into()) }],
+        }],
+        validate_only: false,
+    });
+    let Response::AlterConfigs(altered) = c.call(&alter) else { panic!() };
+    assert_eq!(altered.topics[0].error, ErrorCode::None, "{:?}", altered.topics[0].error_message);
+    let r = wait_for("min.insync.replicas 3 in force", || {
+        let r = produce_result(to_leader.call(&produce("r", 0, batch("c", 5), Acks::All)));
+        (r.error != ErrorCode::None).then_some(r)
+    });
+    assert_eq!(r.error, ErrorCode::NotEnoughReplicas, "{:?}", r.error_message);
+    wait_for("under min ISR counted", || {
+        let s = samples(&nodes[leader_node]);
+        (s.get(&series("corelog_under_min_isr_partitions", &[("core", "0")])) == Some(&1.0)).then_some(())
+    });
+    // acks=1 is the leader's alone; consumers see it once the ISR has it.
+    let r = produce_result(to_leader.call(&produce("r", 0, batch("d", 5), Acks::Leader)));
+    assert_eq!((r.error, r.base_offset), (ErrorCode::None, 15));
+    wait_for("the remaining follower replicates it", || {
+        (fetch_result(to_leader.call(&fetch("r", 0, 0, 0))).high_watermark == 20).then_some(())
+    });
+}
