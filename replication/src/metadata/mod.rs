@@ -15,7 +15,7 @@ pub mod store;
 
 pub use cluster::{ClusterError, ClusterMetadata};
 pub use config::TopicConfig;
-pub use model::{validate_topic_name, Command, Effect, Metadata, Topic};
+pub use model::{validate_topic_name, Metadata, Topic};
 pub use store::MetadataStore;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -1,3 +1,7 @@
+//! The version-1 `metadata.json` (a single node's, before the cluster): read
+//! by `cluster::file` to migrate it; written here only to make such files
+//! (tests). The current file is `cluster::file::ClusterStore`'s, version 2.
+//!
 //! Persisting the metadata: one JSON file replaced atomically.
 //!
 //! Write `metadata.json.tmp`, fsync it, rename over `metadata.json`, fsync
@@ -142,15 +146,14 @@ impl MetadataStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metadata::{Command, Topic, TopicConfig};
+    use crate::metadata::{Topic, TopicConfig};
 
     #[test]
     fn saves_and_loads_atomically() {
         let dir = tempfile::tempdir().unwrap();
         let store = MetadataStore::new(dir.path());
         assert_eq!(store.load().unwrap(), Metadata::default());
-        let mut m = Metadata::default();
-        m.apply(Command::CreateTopic { name: "t".into(), partitions: 3, config: Default::default() }, 2).unwrap();
+        let m = sample();
         store.save(&m).unwrap();
         assert_eq!(store.load().unwrap(), m);
         assert!(!dir.path().join("metadata.json.tmp").exists());
