@@ -20,10 +20,17 @@ pub struct ProducerConfig {
     /// Largest produce request (sum of its batches); more batches for an
     /// endpoint go in further requests. Default 8 MiB.
     pub max_request_bytes: usize,
-    /// How often a batch is retried after a retriable error. Default 10.
+    /// How often a batch is retried after a retriable error. Default 30:
+    /// with the backoff doubling up to `retry_backoff_max`, about half a
+    /// minute, enough to outlast a leader failover (a fenced broker's
+    /// session timeout plus an election).
     pub retries: u32,
-    /// Pause before a retry. Default 100 ms.
+    /// Pause before the first retry; each further one doubles it (Kafka's
+    /// KIP-580), up to `retry_backoff_max`. Default 100 ms.
     pub retry_backoff: Duration,
+    /// Longest pause between retries. Default 1 s (Kafka's
+    /// `retry.backoff.max.ms`).
+    pub retry_backoff_max: Duration,
     /// How long to wait for each produce response; also the broker-side
     /// acks timeout. Default 30 s.
     pub request_timeout: Duration,
@@ -39,8 +46,9 @@ impl Default for ProducerConfig {
             batch_size: 64 * 1024,
             max_in_flight: 5,
             max_request_bytes: 8 << 20,
-            retries: 10,
+            retries: 30,
             retry_backoff: Duration::from_millis(100),
+            retry_backoff_max: Duration::from_secs(1),
             request_timeout: Duration::from_secs(30),
             compression: Compression::None,
         }

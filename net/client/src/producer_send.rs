@@ -61,7 +61,8 @@ impl Shared {
         match outcome {
             Err(e) if e.is_retriable() && batch.attempts < self.config.retries => {
                 batch.attempts += 1;
-                let mut delay = self.config.retry_backoff;
+                let doublings = batch.attempts.saturating_sub(1).min(16);
+                let mut delay = (self.config.retry_backoff * (1u32 << doublings)).min(self.config.retry_backoff_max);
                 match &e {
                     // The broker named the owner: go there now, unless it
                     // named the endpoint we asked (then its metadata is stale).
