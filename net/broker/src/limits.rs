@@ -195,6 +195,10 @@ pub const OFFSETS_TOPIC_MAX_BATCH_BYTES: usize = 16 * 1024 * 1024;
 /// or as many brokers as are live when it is created, if fewer.
 pub const OFFSETS_TOPIC_REPLICATION_FACTOR: u32 = 3;
 
+/// Longest a coordinator append waits for the in-sync replicas of its
+/// `__consumer_offsets` partition (Kafka's offsets.commit.timeout.ms).
+pub const OFFSETS_COMMIT_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Longest a request waits for its group's partition to finish loading.
 pub const LOAD_WAIT: Duration = Duration::from_secs(5);
 

@@ -19,6 +19,8 @@ use corelog_format::{BatchBuilder, BatchError, Compression};
 use super::now_ms;
 use super::runtime::GroupRuntime;
 use crate::errors::log_error_code;
+use crate::limits::OFFSETS_COMMIT_TIMEOUT;
+use crate::replica::{self, Replicated};
 use corelog_coordinator::{Event, OffsetsRecord, Persist, OFFSETS_TOPIC};
 use corelog_protocol::ErrorCode;
 
@@ -47,7 +49,10 @@ pub async fn run(runtime: Rc<GroupRuntime>, partition: u32, mut queue: mpsc::Unb
     }
 }
 
-/// Appends one persist's records to its partition, durably.
+/// Appends one persist's records to its partition, durably and, on a
+/// replicated `__consumer_offsets`, on every in-sync replica (Kafka's
+/// offsets.commit.required.acks=-1): a commit answered once survives the loss
+/// of the coordinator's broker.
 async fn append(shard: &Shard, persist: &Persist) -> Result<(), ErrorCode> {
     if persist.records.is_empty() {
         return Ok(());
@@ -61,8 +66,20 @@ async fn append(shard: &Shard, persist: &Persist) -> Result<(), ErrorCode> {
         tracing::error!(partition = persist.partition, error = %e, "cannot encode coordinator records");
         ErrorCode::UnknownServerError
     })?;
+    if let Err(code) = replica::check_produce(&partition) {
+        return Err(code);
+    }
     match partition.log.append_batches(batches).await {
-        Ok(_) => Ok(()),
+        Ok(info) => {
+            replica::note_appended(&partition);
+            match replica::await_replication(&partition, info.last_offset + 1, OFFSETS_COMMIT_TIMEOUT).await {
+                Replicated::Yes => Ok(()),
+                Replicated::No(code) => {
+                    tracing::warn!(partition = persist.partition, %code, "{OFFSETS_TOPIC} append not replicated");
+                    Err(code)
+                }
+            }
+        }
         Err(e) => {
             tracing::warn!(partition = persist.partition, error = %e, "appending to {OFFSETS_TOPIC} failed");
             Err(log_error_code(&e))
