@@ -66,9 +66,7 @@ async fn append(shard: &Shard, persist: &Persist) -> Result<(), ErrorCode> {
         tracing::error!(partition = persist.partition, error = %e, "cannot encode coordinator records");
         ErrorCode::UnknownServerError
     })?;
-    if let Err(code) = replica::check_produce(&partition) {
-        return Err(code);
-    }
+    replica::check_produce(&partition)?;
     match partition.log.append_batches(batches).await {
         Ok(info) => {
             replica::note_appended(&partition);
