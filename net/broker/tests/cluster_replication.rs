@@ -21,10 +21,16 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+fn controllers() -> Vec<ControllerPeer> {
+    (1..=3).map(|id| ControllerPeer { node_id: id, host: "127.0.0.1".into(), port: free_port() }).collect()
+}
+
 fn start_cluster() -> Vec<Node> {
-    let controllers: Vec<ControllerPeer> =
-        (1..=3).map(|id| ControllerPeer { node_id: id, host: "127.0.0.1".into(), port: free_port() }).collect();
-    let configs: Vec<(BrokerConfig, tempfile::TempDir)> = (1..=3)
+    start_nodes(&controllers(), 1..=3)
+}
+
+fn start_nodes(controllers: &[ControllerPeer], ids: std::ops::RangeInclusive<u32>) -> Vec<Node> {
+    let configs: Vec<(BrokerConfig, tempfile::TempDir)> = ids
         .map(|id| {
             let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
             let config = BrokerConfig {
@@ -34,7 +40,7 @@ fn start_cluster() -> Vec<Node> {
                 cores: 1,
                 io_memory: 1 << 20,
                 metrics_port: Some(0),
-                controllers: controllers.clone(),
+                controllers: controllers.to_vec(),
                 broker_session_timeout: Duration::from_millis(2000),
                 broker_heartbeat_interval: Duration::from_millis(300),
                 replica_lag_time_max: Duration::from_millis(2000),
@@ -168,4 +174,37 @@ fn acks_all_needs_min_insync_replicas_and_a_stopped_follower_leaves_the_isr() {
     wait_for("the remaining follower replicates it", || {
         (fetch_result(to_leader.call(&fetch("r", 0, 0, 0))).high_watermark == 20).then_some(())
     });
+}
+
+fn live_brokers(node: &Node) -> Option<usize> {
+    let mut c = WireClient::connect(addr(node));
+    let Response::DescribeCluster(d) = c.call(&Request::DescribeCluster(DescribeClusterRequest {})) else {
+        return None;
+    };
+    d.controller_leader?;
+    Some(d.brokers.iter().filter(|b| !b.fenced).count())
+}
+
+#[test]
+fn a_broker_that_is_not_a_controller_joins_a_running_cluster_and_takes_replicas() {
+    let controllers = controllers();
+    let nodes = start_nodes(&controllers, 1..=3);
+    wait_for("3 live brokers", || (live_brokers(&nodes[0]) == Some(3)).then_some(()));
+    let joined = start_nodes(&controllers, 4..=4);
+    wait_for("the fourth broker registered and unfenced", || (live_brokers(&nodes[0]) == Some(4)).then_some(()));
+    // Replication factor 4 needs it.
+    let mut c = WireClient::connect(addr(&joined[0]));
+    let create = Request::CreateTopics(CreateTopicsRequest {
+        topics: vec![CreatableTopic { name: "wide".into(), partitions: 2, replication_factor: 4, configs: vec![] }],
+        timeout_ms: 30_000,
+        validate_only: false,
+    });
+    let Response::CreateTopics(created) = c.call(&create) else { panic!() };
+    assert_eq!(created.topics[0].error, ErrorCode::None, "{:?}", created.topics[0].error_message);
+    let p = wait_for("4 in-sync replicas", || partition(&joined[0], "wide").filter(|p| p.isr.len() == 4));
+    assert_eq!(p.replicas.len(), 4);
+    let leader = nodes.iter().chain(&joined).find(|n| Some(n.config.node_id) == p.owner.as_ref().map(|o| o.node_id));
+    let mut to_leader = WireClient::connect(addr(leader.unwrap()));
+    let r = produce_result(to_leader.call(&produce("wide", 0, batch("w", 3), Acks::All)));
+    assert_eq!((r.error, r.base_offset), (ErrorCode::None, 0), "{:?}", r.error_message);
 }
