@@ -68,7 +68,9 @@ fn killing_the_controller_leader_elects_another_and_metadata_changes_go_on() {
     // with what was decided without it.
     cluster.restart(old);
     cluster.wait_until("the old leader sees 3 active brokers", |c| c.live_brokers_via(old) == Some(3));
-    let leader_now = cluster.controller_leader_via(old).expect("the restarted node names a quorum leader");
+    // Right after its start its own controller may not have heard from the
+    // leader yet ("none (election under way)").
+    let leader_now = cluster.wait_for("the restarted node names a quorum leader", |c| c.controller_leader_via(old));
     assert!(survivors.contains(&leader_now) || leader_now == old, "a voter leads: {leader_now}");
     let during = cluster.wait_for("the topic created meanwhile is known to the old leader", |c| {
         c.describe_via(old, "during").filter(|ps| ps.len() == 2 && ps.iter().all(|p| p.leader.is_some()))

@@ -16,6 +16,9 @@ use cluster_support::cluster::{parse_reports, PartitionState, TestCluster, BIN};
 use cluster_support::proxy::Fault;
 
 const TOPIC: &str = "p";
+/// One partition led by each node (preferred leaders spread), so a test
+/// can pick a leader that is, or is not, the controller quorum's leader.
+const PARTITIONS: u32 = 3;
 
 /// Whether any segment file under `dir` holds `needle` (records are stored
 /// uncompressed, so a value's bytes appear as they are).
@@ -32,11 +35,12 @@ fn segments_contain(dir: &Path, needle: &[u8]) -> bool {
     })
 }
 
-/// `corelog produce` to partition 0 through `bootstrap` only, stdin fed with
+/// `corelog produce` to `partition` through `bootstrap` only, stdin fed with
 /// `lines` and then held open, so it runs until killed.
-fn spawn_producer(bootstrap: &str, lines: &[String]) -> Child {
+fn spawn_producer(bootstrap: &str, partition: u32, lines: &[String]) -> Child {
     let mut child = Command::new(BIN)
-        .args(["produce", "--topic", TOPIC, "--partition", "0", "--key-separator", ":", "--print-offsets"])
+        .args(["produce", "--topic", TOPIC, "--partition", &partition.to_string(), "--key-separator", ":"])
+        .arg("--print-offsets")
         .args(["-b", bootstrap])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -49,9 +53,6 @@ fn spawn_producer(bootstrap: &str, lines: &[String]) -> Child {
     child
 }
 
-fn partition0(cluster: &TestCluster, via: u32) -> Option<PartitionState> {
-    cluster.partition_via(via, TOPIC, 0)
-}
 
 fn lines(tag: &str, range: std::ops::Range<usize>) -> Vec<String> {
     range.map(|i| format!("{tag}{i}:{tag}-value-{i}")).collect()
@@ -66,44 +67,57 @@ fn assert_reads_exactly(cluster: &TestCluster, acked: &BTreeMap<String, (u32, u6
         for (line, at) in acked {
             assert_eq!(stored.get(at), Some(line), "through node {}: {line} at {at:?}", node.id);
         }
-        let offsets: Vec<u64> = stored.keys().map(|(_, o)| *o).collect();
-        assert_eq!(offsets, (0..offsets.len() as u64).collect::<Vec<_>>(), "dense offsets");
+        for partition in 0..PARTITIONS {
+            let offsets: Vec<u64> = stored.keys().filter(|(p, _)| *p == partition).map(|(_, o)| *o).collect();
+            assert_eq!(offsets, (0..offsets.len() as u64).collect::<Vec<_>>(), "dense offsets in {partition}");
+        }
     }
 }
 
-/// Isolates partition 0's leader from the quorum with `isolate`, produces
+/// Isolates a partition's leader from the quorum with `isolate`, produces
 /// to it directly and to the majority, heals, and checks the outcome.
-/// `hears_the_quorum`: the leader still receives from the controllers.
-fn leader_cut_off_from_the_quorum(isolate: impl Fn(&TestCluster, u32), hears_the_quorum: bool) {
+/// `hears_the_quorum`: the leader still receives from the controllers;
+/// `controller_leader`: the isolated node is also the quorum's leader.
+fn leader_cut_off_from_the_quorum(isolate: impl Fn(&TestCluster, u32), hears_the_quorum: bool, controller_leader: bool) {
     let cluster = TestCluster::start_with_proxies(3, "");
+    let count = PARTITIONS.to_string();
     cluster
-        .corelog(&["topic", "create", TOPIC, "-p", "1", "-r", "3", "--config", "flush.policy=always"])
+        .corelog(&["topic", "create", TOPIC, "-p", &count, "-r", "3", "--config", "flush.policy=always"])
         .expect("create the topic");
-    let before = cluster.wait_for("partition 0 has a leader and 3 in-sync replicas", |c| {
-        partition0(c, 1).filter(|p| p.leader.is_some() && p.isr.len() == 3)
+    let partitions = cluster.wait_for("every partition has a leader and 3 in-sync replicas", |c| {
+        c.describe_via(1, TOPIC).filter(|ps| ps.len() == 3 && ps.iter().all(|p| p.leader.is_some() && p.isr.len() == 3))
     });
+    let controller = cluster.wait_for("a quorum leader", |c| c.controller_leader_via(1));
+    let before = partitions
+        .into_iter()
+        .find(|p| (p.leader == Some(controller)) == controller_leader)
+        .expect("preferred leaders are spread over the nodes");
+    let part = before.partition;
+    let at = |c: &TestCluster, via: u32| c.partition_via(via, TOPIC, part);
     let leader = before.leader.expect("a leader");
     assert_eq!(before.replicas[0], leader, "a fresh partition is led by its preferred replica");
     let followers: Vec<u32> = (1..=3).filter(|&id| id != leader).collect();
     let first = lines("a", 0..100);
-    let (mut acked, stderr) = cluster.produce_at(&cluster.bootstrap(), TOPIC, &first, &[]);
+    let part_arg = part.to_string();
+    let to_part = ["--partition", part_arg.as_str()];
+    let (mut acked, stderr) = cluster.produce_at(&cluster.bootstrap(), TOPIC, &first, &to_part);
     assert_eq!(acked.len(), first.len(), "all up: everything acknowledged: {stderr}");
 
     isolate(&cluster, leader);
     let majority = cluster.wait_for("both followers see a new leader at a new epoch", |c| {
-        let seen: Vec<PartitionState> = followers.iter().filter_map(|&f| partition0(c, f)).collect();
+        let seen: Vec<PartitionState> = followers.iter().filter_map(|&f| at(c, f)).collect();
         (seen.len() == 2
             && seen.iter().all(|p| p.leader.is_some_and(|l| l != leader) && p.epoch > before.epoch)
             && seen[0].leader == seen[1].leader)
             .then(|| seen[0].clone())
     });
-    eprintln!("partition 0: leader {leader} isolated; the majority elected {:?} at epoch {}", majority.leader, majority.epoch);
+    eprintln!("partition {part}: leader {leader} isolated; the majority elected {:?} at epoch {}", majority.leader, majority.epoch);
 
     // The isolated leader still takes the produce (its metadata is stale),
     // but nobody fetches from it any more and it cannot shrink its ISR, so
     // its high watermark stays put and nothing is acknowledged.
     let unacked = lines("u", 0..20);
-    let stale = RefCell::new(spawn_producer(&cluster.bootstrap_of(&[leader]), &unacked));
+    let stale = RefCell::new(spawn_producer(&cluster.bootstrap_of(&[leader]), part, &unacked));
     let leader_dir = cluster.node(leader).dir().join("data");
     cluster.wait_until("the isolated leader appended the produce, or the producer gave up", |_| {
         segments_contain(&leader_dir, b"u-value-19") || stale.borrow_mut().try_wait().ok().flatten().is_some()
@@ -111,9 +125,9 @@ fn leader_cut_off_from_the_quorum(isolate: impl Fn(&TestCluster, u32), hears_the
     let mut stale = stale.into_inner();
     let refused = stale.try_wait().ok().flatten();
     let majority_lines = lines("b", 0..100);
-    let (round, stderr) = cluster.produce_at(&cluster.bootstrap_of(&followers), TOPIC, &majority_lines, &[]);
+    let (round, stderr) = cluster.produce_at(&cluster.bootstrap_of(&followers), TOPIC, &majority_lines, &to_part);
     assert_eq!(round.len(), majority_lines.len(), "the majority side acknowledges everything: {stderr}");
-    assert!(round.values().all(|(p, _)| *p == 0));
+    assert!(round.values().all(|(p, _)| *p == part));
     acked.extend(round);
 
     let _ = stale.kill();
@@ -136,7 +150,7 @@ fn leader_cut_off_from_the_quorum(isolate: impl Fn(&TestCluster, u32), hears_the
     cluster.heal_controllers();
     cluster.wait_until("the old leader follows the new one and rejoined the ISR, in every node's view", |c| {
         (1..=3).all(|via| {
-            partition0(c, via).is_some_and(|p| p.epoch >= majority.epoch && p.leader.is_some() && p.isr.len() == 3)
+            at(c, via).is_some_and(|p| p.epoch >= majority.epoch && p.leader.is_some() && p.isr.len() == 3)
         })
     });
 
@@ -144,19 +158,29 @@ fn leader_cut_off_from_the_quorum(isolate: impl Fn(&TestCluster, u32), hears_the
     // again): what a consumer reads now comes from its own log.
     cluster.wait_until("the old leader leads again", |c| {
         let _ = c.corelog(&["cluster", "elect-leaders", "--topic", TOPIC]);
-        (1..=3).all(|via| partition0(c, via).is_some_and(|p| p.leader == Some(leader) && p.isr.len() == 3))
+        (1..=3).all(|via| at(c, via).is_some_and(|p| p.leader == Some(leader) && p.isr.len() == 3))
     });
-    let ends: Vec<Option<u64>> = (1..=3).map(|via| partition0(&cluster, via).and_then(|p| p.log_end)).collect();
+    let ends: Vec<Option<u64>> = (1..=3).map(|via| at(&cluster, via).and_then(|p| p.log_end)).collect();
+    eprintln!("partition {part} back on {leader}; high watermarks {ends:?}");
     assert!(ends.iter().all(|e| *e == Some(acked.len() as u64)), "high watermark = acknowledged records: {ends:?}");
     assert_reads_exactly(&cluster, &acked);
 }
 
 #[test]
 fn a_leader_black_holed_from_the_controllers_both_ways_acknowledges_nothing_and_truncates() {
-    leader_cut_off_from_the_quorum(|cluster, leader| cluster.isolate_controllers(leader, Fault::DropBytes), false);
+    leader_cut_off_from_the_quorum(|cluster, leader| cluster.isolate_controllers(leader, Fault::DropBytes), false, false);
 }
 
 #[test]
 fn a_leader_whose_messages_to_the_controllers_vanish_acknowledges_nothing_and_truncates() {
-    leader_cut_off_from_the_quorum(|cluster, leader| cluster.mute_controllers(leader), true);
+    leader_cut_off_from_the_quorum(|cluster, leader| cluster.mute_controllers(leader), true, false);
+}
+
+/// The same with the isolated node also the quorum's leader: the brokers'
+/// agents were heartbeating it and must find the new leader in time.
+#[test]
+#[ignore = "broker bug: on a controller failover the agents' heartbeats stall ~10 s on the silent old \
+            leader (controller_client.rs), so the new leader fences every broker and ISRs collapse to one"]
+fn the_controller_leader_black_holed_as_a_partition_leader_acknowledges_nothing_and_truncates() {
+    leader_cut_off_from_the_quorum(|cluster, leader| cluster.isolate_controllers(leader, Fault::DropBytes), false, true);
 }

@@ -149,7 +149,8 @@ impl TestCluster {
             .arg(node.dir.join("data"))
             .args(["--cores", "1", "--port", &node.port.to_string(), "--node-id", &id.to_string()])
             .args(["--controllers", &controllers])
-            .env("RUST_LOG", "info")
+            // CLUSTER_TEST_RUST_LOG overrides the nodes' log filter (to debug a failure).
+            .env("RUST_LOG", std::env::var("CLUSTER_TEST_RUST_LOG").unwrap_or_else(|_| "info".into()))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
