@@ -123,6 +123,10 @@ fn killing_a_leader_under_steady_load_keeps_every_acknowledged_record_in_place()
         acked.len(),
         stored.len(),
         duplicated.len(),
-        if duplicated.is_empty() { String::new() } else { format!(" (first: {:?})", &duplicated[..duplicated.len().min(5)]) },
+        if duplicated.is_empty() {
+            String::new()
+        } else {
+            format!(" (first: {:?})", &duplicated[..duplicated.len().min(5)])
+        },
     );
 }

@@ -384,16 +384,28 @@ impl TestCluster {
     }
 
     fn give_up(&self, what: &str) -> ! {
-        let logs: String = self
-            .nodes
+        panic!("the cluster never reached: {what}\n{}", self.log_tails());
+    }
+
+    /// Every node's panic messages and last log lines, for a failure
+    /// message.
+    pub fn log_tails(&self) -> String {
+        self.nodes
             .iter()
             .map(|n| {
                 let log = n.log();
                 let tail: Vec<&str> = log.lines().rev().take(15).collect();
-                format!("--- node {} ---\n{}\n", n.id, tail.into_iter().rev().collect::<Vec<_>>().join("\n"))
+                // A panic's message is above its backtrace: shown apart.
+                let panics: Vec<&str> = log.lines().filter(|l| l.contains("panicked at")).take(3).collect();
+                let mut panic_lines = String::new();
+                for p in panics {
+                    let at = log.find(p).expect("a line of the log");
+                    panic_lines.extend(log[at..].lines().take(3).map(|l| format!("{l}\n")));
+                }
+                let tail = tail.into_iter().rev().collect::<Vec<_>>().join("\n");
+                format!("--- node {} ---\n{panic_lines}{tail}\n", n.id)
             })
-            .collect();
-        panic!("the cluster never reached: {what}\n{logs}");
+            .collect()
     }
 }
 
