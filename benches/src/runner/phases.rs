@@ -56,7 +56,7 @@ impl Ctx<'_> {
             info.mode,
             match (info.pid, info.pids.is_empty()) {
                 (Some(p), _) => format!(" pid {p}"),
-                (None, false) => format!(" of {} nodes, pids {:?},", info.pids.len(), info.pids),
+                (None, false) => format!(" of {} nodes (pids {:?}, each)", info.pids.len(), info.pids),
                 (None, true) => String::new(),
             },
             info.cores.map(|c| format!("{c} cores")).unwrap_or_else(|| "not started here".into()),
@@ -156,6 +156,7 @@ impl Ctx<'_> {
         if let Some(r) = &replication {
             self.replication_lines(r);
         }
+        self.say(format!("results: {}", self.result_dir.display()));
         let (git_commit, git_dirty) = git_state();
         let mut result = BenchResult {
             tool: "corelog-bench".into(),
@@ -498,6 +499,5 @@ impl Ctx<'_> {
                 r.note.as_ref().map(|n| format!("; {n}")).unwrap_or_default()
             ));
         }
-        self.say(format!("results: {}", self.result_dir.display()));
     }
 }
