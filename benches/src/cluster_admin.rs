@@ -103,7 +103,9 @@ pub fn ensure_replicated_topic(
         if let Ok(sets) = &sets {
             let ready = sets.len() == partitions as usize
                 && sets.iter().all(|s| {
-                    s.leader.is_some() && s.replicas.len() == replication_factor as usize && s.isr.len() == s.replicas.len()
+                    s.leader.is_some()
+                        && s.replicas.len() == replication_factor as usize
+                        && s.isr.len() == s.replicas.len()
                 });
             if ready {
                 return Ok(());

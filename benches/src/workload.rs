@@ -411,7 +411,11 @@ mod tests {
             [("rf1-acks-all", 1, 1), ("rf3-acks-all", 3, 1), ("rf1-acks-all-3p", 1, 3), ("rf3-acks-all-3p", 3, 3)]
         {
             let w = get(name);
-            assert_eq!((w.replication_factor, w.partitions_per_topic, w.message_size), (rf, partitions, 1024), "{name}");
+            assert_eq!(
+                (w.replication_factor, w.partitions_per_topic, w.message_size),
+                (rf, partitions, 1024),
+                "{name}"
+            );
             assert_eq!((w.acks().unwrap(), w.flush_policy), (Acks::All, Flush::Always), "{name}");
             assert_eq!(w.measured_limit(), Limit::Records(200_000), "{name}: a bounded number of records");
         }

@@ -56,7 +56,7 @@ impl Ctx<'_> {
             info.mode,
             match (info.pid, info.pids.is_empty()) {
                 (Some(p), _) => format!(" pid {p}"),
-                (None, false) => format!(" of {} nodes (pids {:?}, each)", info.pids.len(), info.pids),
+                (None, false) => format!(" of {} nodes, pids {:?}, each", info.pids.len(), info.pids),
                 (None, true) => String::new(),
             },
             info.cores.map(|c| format!("{c} cores")).unwrap_or_else(|| "not started here".into()),
