@@ -1,7 +1,8 @@
 //! The broker a run talks to: a fresh one started in this process
 //! (`Broker::start`) or as a child process (the `corelog broker` binary),
 //! each on its own data directory and free ports; or an external one
-//! (`--bootstrap`), which the harness neither starts nor restarts.
+//! (`--bootstrap`), which the harness neither starts nor restarts; or a
+//! three-node cluster of `corelog broker` children ([`crate::cluster`]).
 
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener};
@@ -12,11 +13,12 @@ use std::time::{Duration, Instant};
 
 use corelog_broker::{Broker, BrokerConfig};
 
+use crate::cluster::{BenchCluster, NODE_CORES};
 use crate::probes::{process_cpu, threads_cpu};
 use crate::result::BrokerInfo;
 
 /// How long a started broker has to listen.
-const START_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a stopping child has to flush and exit before it is killed.
 const STOP_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -29,6 +31,9 @@ pub enum BrokerMode {
     Child { bin: PathBuf },
     /// A broker already running at these endpoints.
     External(Vec<SocketAddr>),
+    /// Three `<bin> broker --node-id N --controllers … --cores 1` children,
+    /// all of them controllers; the bootstrap list names all three.
+    Cluster { bin: PathBuf },
 }
 
 impl BrokerMode {
@@ -37,6 +42,7 @@ impl BrokerMode {
             BrokerMode::InProcess => "in-process",
             BrokerMode::Child { .. } => "child",
             BrokerMode::External(_) => "external",
+            BrokerMode::Cluster { .. } => "cluster",
         }
     }
 }
@@ -44,6 +50,7 @@ impl BrokerMode {
 enum Running {
     InProcess(Broker),
     Child(Child),
+    Cluster(BenchCluster),
     External,
     Stopped,
 }
@@ -55,8 +62,8 @@ pub struct BenchBroker {
     cores: usize,
     log: Option<PathBuf>,
     endpoints: Vec<SocketAddr>,
-    /// The broker's Prometheus endpoint (brokers started here).
-    metrics: Option<SocketAddr>,
+    /// The brokers' Prometheus endpoints (brokers started here).
+    metrics: Vec<SocketAddr>,
     running: Running,
 }
 
@@ -70,7 +77,7 @@ impl BenchBroker {
         };
         let running = if endpoints.is_empty() { Running::Stopped } else { Running::External };
         let mut broker =
-            BenchBroker { mode, data_dir: data_dir.to_path_buf(), cores, log, endpoints, metrics: None, running };
+            BenchBroker { mode, data_dir: data_dir.to_path_buf(), cores, log, endpoints, metrics: Vec::new(), running };
         if matches!(broker.running, Running::Stopped) {
             broker.launch()?;
         }
@@ -86,9 +93,10 @@ impl BenchBroker {
         self.endpoints.clone()
     }
 
-    /// Where the broker serves `GET /metrics` (brokers started here).
-    pub fn metrics_addr(&self) -> Option<SocketAddr> {
-        self.metrics
+    /// Where the brokers serve `GET /metrics` (brokers started here; one
+    /// per cluster node).
+    pub fn metrics_addrs(&self) -> Vec<SocketAddr> {
+        self.metrics.clone()
     }
 
     /// The child's process id.
@@ -99,11 +107,28 @@ impl BenchBroker {
         }
     }
 
+    /// Every cluster node's process id, node 1 first.
+    pub fn pids(&self) -> Vec<u32> {
+        match &self.running {
+            Running::Cluster(cluster) => cluster.pids(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Cores of each broker process.
+    fn broker_cores(&self) -> usize {
+        match self.mode {
+            BrokerMode::Cluster { .. } => NODE_CORES,
+            _ => self.cores,
+        }
+    }
+
     /// CPU time the broker has used so far (its current process or threads).
     pub fn cpu(&self) -> Option<Duration> {
         match &self.running {
             Running::InProcess(_) => threads_cpu(std::process::id(), "core-"),
             Running::Child(child) => process_cpu(child.id()),
+            Running::Cluster(cluster) => cluster.cpu(),
             Running::External | Running::Stopped => None,
         }
     }
@@ -112,9 +137,10 @@ impl BenchBroker {
         BrokerInfo {
             mode: self.mode.name().into(),
             bootstrap: self.endpoints.iter().map(|a| a.to_string()).collect(),
-            cores: self.owned().then_some(self.cores),
+            cores: self.owned().then(|| self.broker_cores()),
             data_dir: self.owned().then(|| self.data_dir.display().to_string()),
             pid: self.pid(),
+            pids: self.pids(),
         }
     }
 
@@ -143,6 +169,7 @@ impl BenchBroker {
         match std::mem::replace(&mut self.running, Running::Stopped) {
             Running::InProcess(broker) => broker.shutdown().map_err(|e| format!("stopping the broker: {e}")),
             Running::Child(child) => stop_child(child),
+            Running::Cluster(cluster) => cluster.stop(),
             Running::External => {
                 self.running = Running::External;
                 Ok(())
@@ -153,6 +180,14 @@ impl BenchBroker {
 
     fn launch(&mut self) -> Result<(), String> {
         std::fs::create_dir_all(&self.data_dir).map_err(|e| format!("creating {}: {e}", self.data_dir.display()))?;
+        if let BrokerMode::Cluster { bin } = &self.mode {
+            let log_dir = self.log.as_deref().and_then(Path::parent);
+            let cluster = BenchCluster::start(bin, &self.data_dir, log_dir)?;
+            self.endpoints = cluster.endpoints();
+            self.metrics = cluster.metrics();
+            self.running = Running::Cluster(cluster);
+            return Ok(());
+        }
         let mut last = String::new();
         // A free port can be taken between the check and the bind: retry.
         for _ in 0..5 {
@@ -167,13 +202,15 @@ impl BenchBroker {
             let started = match &self.mode {
                 BrokerMode::InProcess => start_in_process(&self.data_dir, self.cores, ports),
                 BrokerMode::Child { bin } => start_child(bin, &self.data_dir, self.cores, ports, self.log.as_deref()),
-                BrokerMode::External(_) => unreachable!("external brokers are not launched"),
+                BrokerMode::External(_) | BrokerMode::Cluster { .. } => {
+                    unreachable!("external brokers are not launched; clusters above")
+                }
             };
             match started {
                 Ok((running, endpoints)) => {
                     self.running = running;
                     self.endpoints = endpoints;
-                    self.metrics = Some(SocketAddr::from(([127, 0, 0, 1], metrics)));
+                    self.metrics = vec![SocketAddr::from(([127, 0, 0, 1], metrics))];
                     return Ok(());
                 }
                 Err(e) => last = e,
@@ -270,7 +307,7 @@ fn start_child(
 }
 
 /// SIGTERM (the broker flushes and exits), then SIGKILL after a while.
-fn stop_child(mut child: Child) -> Result<(), String> {
+pub(crate) fn stop_child(mut child: Child) -> Result<(), String> {
     // SAFETY: kill(2) with a pid we spawned and still hold (not yet reaped).
     unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
     let deadline = Instant::now() + STOP_TIMEOUT;

@@ -13,6 +13,8 @@
 
 pub mod broker;
 pub mod chart;
+pub mod cluster;
+pub mod cluster_admin;
 pub mod compare;
 pub mod metrics;
 pub mod probes;

@@ -1,6 +1,6 @@
 //! The broker's own view of a phase, from its Prometheus endpoint: produce
 //! and fetch request latency and fdatasync latency (bucket histograms,
-//! summed over cores), scraped at the start and the end of the phase.
+//! summed over cores and, for a cluster, over its brokers), scraped at the start and the end of the phase.
 //! Set beside the load tools' per-record latencies, they tell time spent in
 //! the broker from time spent in the client and the network.
 
@@ -30,6 +30,13 @@ pub fn scrape(addr: SocketAddr) -> Result<String, String> {
         return Err(format!("{addr}: {}", head.lines().next().unwrap_or("")));
     }
     Ok(body.to_owned())
+}
+
+fn scrape_all(addrs: &[SocketAddr]) -> Option<String> {
+    if addrs.is_empty() {
+        return None;
+    }
+    addrs.iter().map(|a| scrape(*a).ok()).collect::<Option<Vec<_>>>().map(|texts| texts.join("\n"))
 }
 
 /// A Prometheus histogram, summed over every label set: cumulative counts
@@ -158,13 +165,16 @@ pub struct BrokerSide {
 pub struct Snapshot(String);
 
 impl Snapshot {
-    pub fn take(addr: SocketAddr) -> Option<Snapshot> {
-        scrape(addr).ok().map(Snapshot)
+    /// Every endpoint's exposition, concatenated: the histograms sum over
+    /// a cluster's brokers as they sum over cores. `None` if any fails or
+    /// there is none.
+    pub fn take(addrs: &[SocketAddr]) -> Option<Snapshot> {
+        scrape_all(addrs).map(Snapshot)
     }
 
     /// The histograms between this snapshot and now.
-    pub fn finish(self, addr: SocketAddr) -> Option<BrokerSide> {
-        let now = scrape(addr).ok()?;
+    pub fn finish(self, addrs: &[SocketAddr]) -> Option<BrokerSide> {
+        let now = scrape_all(addrs)?;
         let diff = |name: &str| Buckets::parse(&now, name).since(&Buckets::parse(&self.0, name)).summary();
         Some(BrokerSide {
             produce: diff(PRODUCE_LATENCY),

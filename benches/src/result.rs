@@ -259,6 +259,37 @@ pub struct BrokerInfo {
     pub data_dir: Option<String>,
     /// The child process's id (for `perf record -p`).
     pub pid: Option<u32>,
+    /// Cluster mode: every node's process id, node 1 first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pids: Vec<u32>,
+}
+
+/// One partition's replicas after the measured phase.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PartitionReplicas {
+    pub topic: String,
+    pub partition: u32,
+    /// Node ids, the preferred leader first.
+    pub replicas: Vec<u32>,
+    pub isr: Vec<u32>,
+    /// Each replica's log end as its node last published it.
+    pub log_ends: Vec<u64>,
+}
+
+/// Replication in cluster mode. Followers' log ends are not in the
+/// metadata, so they come from every node's
+/// `corelog_partition_log_end_offset` gauges, which each core publishes
+/// once a second: lag *during* the run is not sampled (the gauges' skew
+/// between nodes would dominate it); what is measured is how long after
+/// the last acknowledgement every replica showed the same log end.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Replication {
+    pub replication_factor: u16,
+    pub nodes: usize,
+    /// Last ack → every replica's log end equal, ms (about a second's
+    /// resolution); `None`: not within the wait.
+    pub converged_after_ms: Option<f64>,
+    pub partitions: Vec<PartitionReplicas>,
 }
 
 /// `result.json`.
@@ -283,6 +314,9 @@ pub struct BenchResult {
     pub produce: Option<ProducePhase>,
     pub e2e: Option<EndToEnd>,
     pub consume: Option<ConsumePhase>,
+    /// Cluster mode: how the replicas stood after the measured phase.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replication: Option<Replication>,
     pub raw: Option<RawBaseline>,
     pub ratios: Ratios,
     /// The report lines printed at the end.
@@ -395,11 +429,13 @@ pub(crate) mod tests {
                 cores: Some(2),
                 data_dir: None,
                 pid: None,
+                pids: vec![],
             },
             calibration: Some(produce.clone()),
             produce: Some(produce),
             e2e: Some(e2e),
             consume: Some(consume),
+            replication: None,
             raw: Some(raw),
             ratios,
             report: vec!["line".into()],

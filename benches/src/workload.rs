@@ -31,12 +31,16 @@ use corelog_perf::config::{KeyPattern, Limit, Payload, ProducerSettings, TopicSe
 use serde::{Deserialize, Serialize};
 
 /// The standard workloads, as shipped in `benches/workloads/` (name, file text).
-pub const STANDARD: [(&str, &str); 5] = [
+pub const STANDARD: [(&str, &str); 9] = [
     ("1k-max-durable", include_str!("../workloads/1k-max-durable.toml")),
     ("1k-half-max-durable", include_str!("../workloads/1k-half-max-durable.toml")),
     ("100b-many-partitions", include_str!("../workloads/100b-many-partitions.toml")),
     ("64k-large-records", include_str!("../workloads/64k-large-records.toml")),
     ("1k-catch-up-from-disk", include_str!("../workloads/1k-catch-up-from-disk.toml")),
+    ("rf1-acks-all", include_str!("../workloads/rf1-acks-all.toml")),
+    ("rf3-acks-all", include_str!("../workloads/rf3-acks-all.toml")),
+    ("rf1-acks-all-3p", include_str!("../workloads/rf1-acks-all-3p.toml")),
+    ("rf3-acks-all-3p", include_str!("../workloads/rf3-acks-all-3p.toml")),
 ];
 
 /// The producers' target rate.
@@ -141,6 +145,14 @@ fn one() -> usize {
     1
 }
 
+fn one_replica() -> u16 {
+    1
+}
+
+fn is_one_replica(rf: &u16) -> bool {
+    *rf == 1
+}
+
 fn acks_all() -> String {
     "all".into()
 }
@@ -172,8 +184,16 @@ pub struct Workload {
     pub flush_policy: Flush,
     /// Seconds of load before the measured phase (same topics, not measured).
     pub warmup: f64,
-    /// Seconds of measured load.
+    /// Seconds of measured load (the longest, with `records`).
     pub duration: f64,
+    /// Measured load ends after this many records over every producer of
+    /// a topic (or at `duration`, whichever comes first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub records: Option<u64>,
+    /// Replicas of every partition (more than 1 needs `--broker cluster`
+    /// or an external cluster).
+    #[serde(default = "one_replica", skip_serializing_if = "is_one_replica")]
+    pub replication_factor: u16,
     /// Consume after producing, from the start of the log, with the broker
     /// restarted in between (cold caches): a catch-up read from disk.
     #[serde(default)]
@@ -267,6 +287,12 @@ impl Workload {
         if !(self.duration.is_finite() && self.duration > 0.0) {
             return Err(format!("duration {}: must be > 0 seconds", self.duration));
         }
+        if self.records == Some(0) {
+            return Err("records must be at least 1".into());
+        }
+        if self.replication_factor == 0 {
+            return Err("replication_factor must be at least 1".into());
+        }
         self.acks()?;
         self.keys()?;
         if self.batch_size == Some(0) {
@@ -299,12 +325,22 @@ impl Workload {
         }
     }
 
-    /// One topic's producers for `secs` seconds at `rate` records/s for that
+    /// How long one topic's measured load runs: `records`, or `duration`.
+    /// (corelog-perf stops at one limit; `records` wins when both are set,
+    /// and `duration` then only bounds the run in docs and the report.)
+    pub fn measured_limit(&self) -> Limit {
+        match self.records {
+            Some(n) => Limit::Records(n),
+            None => Limit::Duration(Duration::from_secs_f64(self.duration)),
+        }
+    }
+
+    /// One topic's producers until `limit` at `rate` records/s for that
     /// topic (`None`: unthrottled).
-    pub fn producer_settings(&self, rate: Option<f64>, secs: f64) -> Result<ProducerSettings, String> {
+    pub fn producer_settings(&self, rate: Option<f64>, limit: Limit) -> Result<ProducerSettings, String> {
         let defaults = ProducerSettings::default();
         Ok(ProducerSettings {
-            limit: Limit::Duration(Duration::from_secs_f64(secs)),
+            limit,
             payload: Payload::Random(self.message_size),
             throughput: rate,
             acks: self.acks()?,
@@ -371,6 +407,18 @@ mod tests {
         assert!(get("100b-many-partitions").partitions_per_topic >= 32);
         assert_eq!(get("64k-large-records").message_size, 64 * 1024);
         assert!(get("1k-catch-up-from-disk").consumer_backlog);
+        for (name, rf, partitions) in
+            [("rf1-acks-all", 1, 1), ("rf3-acks-all", 3, 1), ("rf1-acks-all-3p", 1, 3), ("rf3-acks-all-3p", 3, 3)]
+        {
+            let w = get(name);
+            assert_eq!(
+                (w.replication_factor, w.partitions_per_topic, w.message_size),
+                (rf, partitions, 1024),
+                "{name}"
+            );
+            assert_eq!((w.acks().unwrap(), w.flush_policy), (Acks::All, Flush::Always), "{name}");
+            assert_eq!(w.measured_limit(), Limit::Records(200_000), "{name}: a bounded number of records");
+        }
     }
 
     #[test]
@@ -381,6 +429,7 @@ mod tests {
         assert_eq!(w.flush_policy, Flush::IntervalMs(250));
         assert_eq!(w.acks().unwrap(), Acks::All);
         assert_eq!(w.keys().unwrap(), KeyPattern::None);
+        assert_eq!((w.replication_factor, w.measured_limit()), (1, Limit::Duration(Duration::from_secs_f64(1.5))));
         let with = |extra: &str| Workload::from_toml(&format!("{MINIMAL}\n{extra}"));
         let replace = |from: &str, to: &str| Workload::from_toml(&MINIMAL.replace(from, to));
         assert_eq!(replace("5000", "\"max\"").unwrap().producer_rate, Rate::Max);
@@ -394,7 +443,7 @@ mod tests {
         assert_eq!(with("key_pattern = \"sequential:8\"").unwrap().keys().unwrap(), KeyPattern::Sequential(8));
         let s = with("batch_size = 65536\nlinger_ms = 5\nproducers = 3")
             .unwrap()
-            .producer_settings(Some(10.0), 2.0)
+            .producer_settings(Some(10.0), Limit::Duration(Duration::from_secs(2)))
             .unwrap();
         assert_eq!((s.batch_size, s.linger, s.producers, s.threads), (65536, Duration::from_millis(5), 3, 3));
         assert_eq!((s.limit, s.throughput), (Limit::Duration(Duration::from_secs(2)), Some(10.0)));
@@ -415,6 +464,8 @@ mod tests {
         assert!(with("acks = \"2\"").contains("acks"));
         assert!(with("key_pattern = \"sequential:0\"").contains("key_pattern"));
         assert!(with("partitons = 3").contains("unknown field"));
+        assert!(with("replication_factor = 0").contains("replication_factor"));
+        assert!(with("records = 0").contains("records"));
         assert!(Workload::from_toml("name = \"x\"").unwrap_err().contains("missing field"));
         assert!(Workload::resolve("no-such-workload").unwrap_err().contains("standard: 1k-max-durable"));
     }

@@ -48,6 +48,7 @@ fn a_tiny_workload_runs_and_its_stored_result_parses() {
         raw: RawOptions { volume: Some(16 << 20), ..RawOptions::default() },
         verbose: false,
         keep_data: false,
+        rate: None,
     };
     let (result, dir) = runner::run(&workload, "test", &options).unwrap();
     assert!(dir.starts_with(root.join("results").join("it-tiny")), "{}", dir.display());

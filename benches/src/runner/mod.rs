@@ -19,7 +19,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use corelog_perf::config::{Common, ConsumeConfig, Display, E2eConfig, ProduceConfig, StartFrom};
+use corelog_perf::config::{Common, ConsumeConfig, Display, E2eConfig, Limit, ProduceConfig, StartFrom};
 use corelog_perf::hgrm::format_hgrm;
 use corelog_perf::latency::new_histogram;
 use corelog_perf::summary::loadavg;
@@ -31,8 +31,8 @@ use crate::metrics::{BrokerSide, Snapshot};
 use crate::probes::{check_real_disk, process_cpu, DiskProbe, DiskStats, MachineCpu};
 use crate::raw;
 use crate::result::{
-    BenchResult, ConsumePhase, CpuUse, DeviceIo, EndToEnd, LatencySummary, Machine, ProducePhase, Ratios, RawBaseline,
-    Throughput, MB, RESULT_FILE,
+    BenchResult, ConsumePhase, CpuUse, DeviceIo, EndToEnd, LatencySummary, Machine, PartitionReplicas, ProducePhase,
+    Ratios, RawBaseline, Replication, Throughput, MB, RESULT_FILE,
 };
 use crate::workload::{Rate, Workload};
 
@@ -90,6 +90,9 @@ pub struct RunOptions {
     pub verbose: bool,
     /// Leave the broker's data in place.
     pub keep_data: bool,
+    /// A target rate (records/s over all topics) replacing the workload's
+    /// `producer_rate` (`--rate`, `--half-rate-of`).
+    pub rate: Option<f64>,
 }
 
 impl Default for RunOptions {
@@ -102,6 +105,7 @@ impl Default for RunOptions {
             raw: RawOptions::default(),
             verbose: true,
             keep_data: false,
+            rate: None,
         }
     }
 }
@@ -109,6 +113,27 @@ impl Default for RunOptions {
 /// Runs `workload`; returns its result and the directory it was stored in.
 pub fn run(workload: &Workload, source: &str, opts: &RunOptions) -> Result<(BenchResult, PathBuf), String> {
     workload.validate()?;
+    let replicated_broker = matches!(opts.broker, BrokerMode::Cluster { .. } | BrokerMode::External(_));
+    if workload.replication_factor > 1 && !replicated_broker {
+        return Err(format!(
+            "replication factor {} needs a cluster: --broker cluster (or --bootstrap a running one)",
+            workload.replication_factor
+        ));
+    }
+    if let BrokerMode::Cluster { .. } = opts.broker {
+        if usize::from(workload.replication_factor) > crate::cluster::CLUSTER_NODES {
+            return Err(format!(
+                "replication factor {} exceeds the cluster's {} nodes",
+                workload.replication_factor,
+                crate::cluster::CLUSTER_NODES
+            ));
+        }
+    }
+    if let Some(r) = opts.rate {
+        if !(r.is_finite() && r > 0.0) {
+            return Err(format!("rate {r}: must be a positive number of records/s"));
+        }
+    }
     let started = SystemTime::now();
     let timestamp = compact_utc(started);
     let result_dir = unique_dir(&opts.results.join(&workload.name).join(&timestamp))?;
@@ -202,7 +227,7 @@ impl Meter {
             broker_cpu: broker.cpu(),
             process_cpu: process_cpu(std::process::id()),
             machine: MachineCpu::now(),
-            scrape: broker.metrics_addr().and_then(Snapshot::take),
+            scrape: Snapshot::take(&broker.metrics_addrs()),
             started: Instant::now(),
         }
     }
@@ -231,7 +256,7 @@ impl Meter {
             }
             _ => None,
         };
-        let broker_side = self.scrape.zip(broker.metrics_addr()).and_then(|(snapshot, addr)| snapshot.finish(addr));
+        let broker_side = self.scrape.and_then(|snapshot| snapshot.finish(&broker.metrics_addrs()));
         Measured { device, cpu, broker_side }
     }
 }

@@ -3,6 +3,10 @@
 
 use super::*;
 
+/// How long the followers have, after the last ack, to show the leader's
+/// log end (a follower that needs longer is out of sync).
+const CONVERGE_TIMEOUT: Duration = Duration::from_secs(30);
+
 impl Ctx<'_> {
     fn say(&mut self, line: String) {
         println!("{line}");
@@ -41,7 +45,8 @@ impl Ctx<'_> {
         let w = self.w;
         let loadavg_start = loadavg();
         let broker_dir = self.run_dir.join("broker");
-        let log = matches!(self.opts.broker, BrokerMode::Child { .. }).then(|| self.result_dir.join("broker.log"));
+        let log = matches!(self.opts.broker, BrokerMode::Child { .. } | BrokerMode::Cluster { .. })
+            .then(|| self.result_dir.join("broker.log"));
         let mut broker = BenchBroker::start(self.opts.broker.clone(), &broker_dir, self.opts.cores, log)?;
         let in_process = self.opts.broker == BrokerMode::InProcess;
         self.say(format!("workload {} ({source}): {}", w.name, describe(w)));
@@ -49,7 +54,11 @@ impl Ctx<'_> {
         self.say(format!(
             "broker: {}{}, {} ({})",
             info.mode,
-            info.pid.map(|p| format!(" pid {p}")).unwrap_or_default(),
+            match (info.pid, info.pids.is_empty()) {
+                (Some(p), _) => format!(" pid {p}"),
+                (None, false) => format!(" of {} nodes, pids {:?}, each", info.pids.len(), info.pids),
+                (None, true) => String::new(),
+            },
             info.cores.map(|c| format!("{c} cores")).unwrap_or_else(|| "not started here".into()),
             info.bootstrap.join(",")
         ));
@@ -57,6 +66,7 @@ impl Ctx<'_> {
         // Calibration for "half-max".
         let mut calibration = None;
         let rate = match w.producer_rate {
+            _ if self.opts.rate.is_some() => self.opts.rate,
             Rate::Max => None,
             Rate::PerSec(r) => Some(r),
             Rate::HalfMax => {
@@ -64,7 +74,7 @@ impl Ctx<'_> {
                 self.warmup(&broker, &topics, None, "calibration-warmup")?;
                 self.note(&format!("calibration: max rate for {} s", w.duration));
                 let meter = Meter::start(&self.run_dir, &broker);
-                let load = self.load(&broker, &topics, None, w.duration, "calibration")?;
+                let load = self.load(&broker, &topics, None, w.measured_limit(), "calibration")?;
                 let phase = produce_phase(&load.produce, None, meter.finish(&broker, in_process));
                 self.write_hgrm("calibration-produce-latency.hgrm", &load.produce.hist)?;
                 let half = phase.throughput.records_per_sec / 2.0;
@@ -86,8 +96,9 @@ impl Ctx<'_> {
         self.warmup(&broker, &topics, rate, "warmup")?;
         self.note(&format!("measured phase: {} s", w.duration));
         let meter = Meter::start(&self.run_dir, &broker);
-        let load = self.load(&broker, &topics, rate, w.duration, "measured")?;
+        let load = self.load(&broker, &topics, rate, w.measured_limit(), "measured")?;
         let produce = produce_phase(&load.produce, rate, meter.finish(&broker, in_process));
+        let replication = self.replication(&broker, &topics)?;
         self.write_hgrm("produce-latency.hgrm", &load.produce.hist)?;
         let e2e = match &load.live {
             Some((s, co)) => {
@@ -142,6 +153,10 @@ impl Ctx<'_> {
 
         let ratios = Ratios::of(Some(&produce), e2e.as_ref(), consume.as_ref(), raw.as_ref());
         self.report(calibration.as_ref(), &produce, e2e.as_ref(), consume.as_ref(), raw.as_ref(), &ratios);
+        if let Some(r) = &replication {
+            self.replication_lines(r);
+        }
+        self.say(format!("results: {}", self.result_dir.display()));
         let (git_commit, git_dirty) = git_state();
         let mut result = BenchResult {
             tool: "corelog-bench".into(),
@@ -163,6 +178,7 @@ impl Ctx<'_> {
             produce: Some(produce),
             e2e,
             consume,
+            replication,
             raw,
             ratios,
             report: self.lines.clone(),
@@ -186,7 +202,8 @@ impl Ctx<'_> {
             return Ok(());
         }
         self.note(&format!("{phase}: {} s, not measured", self.w.warmup));
-        let load = self.load(broker, topics, rate, self.w.warmup, phase)?;
+        let warmup = Limit::Duration(Duration::from_secs_f64(self.w.warmup));
+        let load = self.load(broker, topics, rate, warmup, phase)?;
         if load.produce.records == 0 {
             return Err(format!("{phase}: no record was acknowledged ({:?})", load.produce.first_error));
         }
@@ -199,7 +216,7 @@ impl Ctx<'_> {
         broker: &BenchBroker,
         topics: &[String],
         rate: Option<f64>,
-        secs: f64,
+        limit: Limit,
         phase: &str,
     ) -> Result<Load, String> {
         let w = self.w;
@@ -213,7 +230,7 @@ impl Ctx<'_> {
             .map(|(i, topic)| {
                 let out = if topics.len() == 1 { out.clone() } else { out.join(format!("topic-{i}")) };
                 let (w, bootstrap, topic) = (w.clone(), bootstrap.clone(), topic.clone());
-                std::thread::spawn(move || load_topic(&w, &bootstrap, &topic, per_topic_rate, secs, &out, display))
+                std::thread::spawn(move || load_topic(&w, &bootstrap, &topic, per_topic_rate, limit, &out, display))
             })
             .collect();
         let mut load = Load { produce: Stream::new(), live: None };
@@ -293,6 +310,50 @@ impl Ctx<'_> {
             stream.add_hist(&report, "consume");
         }
         Ok((stream, expected, timed_out, rebalance_ms))
+    }
+
+    /// Cluster mode: every replica's log end and the ISR once the
+    /// measured phase's last record is acknowledged.
+    fn replication(&self, broker: &BenchBroker, topics: &[String]) -> Result<Option<Replication>, String> {
+        let BrokerMode::Cluster { .. } = self.opts.broker else { return Ok(None) };
+        let rf = self.w.replication_factor;
+        let metrics = broker.metrics_addrs();
+        let converged = crate::cluster_admin::wait_converged(&metrics, topics, rf.into(), CONVERGE_TIMEOUT)?;
+        let mut partitions = Vec::new();
+        for (topic, ends) in &converged.ends {
+            for set in crate::cluster_admin::replica_sets(&broker.bootstrap(), topic)? {
+                partitions.push(PartitionReplicas {
+                    topic: topic.clone(),
+                    partition: set.partition,
+                    replicas: set.replicas,
+                    isr: set.isr,
+                    log_ends: ends.get(&set.partition).cloned().unwrap_or_default(),
+                });
+            }
+        }
+        Ok(Some(Replication {
+            replication_factor: rf,
+            nodes: metrics.len(),
+            converged_after_ms: converged.after.map(|d| d.as_secs_f64() * 1000.0),
+            partitions,
+        }))
+    }
+
+    fn replication_lines(&mut self, r: &Replication) {
+        let converged = r.converged_after_ms.map_or_else(
+            || format!("NOT equal within {CONVERGE_TIMEOUT:?}"),
+            |ms| format!("equal {:.1} s after the last ack (gauges published once a second)", ms / 1000.0),
+        );
+        self.say(format!(
+            "replication: factor {} on {} nodes; every replica's log end {converged}",
+            r.replication_factor, r.nodes
+        ));
+        for p in &r.partitions {
+            self.say(format!(
+                "  {} partition {}: replicas {:?}, ISR {:?}, log ends {:?}",
+                p.topic, p.partition, p.replicas, p.isr, p.log_ends
+            ));
+        }
     }
 
     fn raw_baseline(&mut self, moved: u64) -> Result<RawBaseline, String> {
@@ -438,6 +499,5 @@ impl Ctx<'_> {
                 r.note.as_ref().map(|n| format!("; {n}")).unwrap_or_default()
             ));
         }
-        self.say(format!("results: {}", self.result_dir.display()));
     }
 }

@@ -8,11 +8,23 @@ pub(super) fn load_topic(
     bootstrap: &[SocketAddr],
     topic: &str,
     rate: Option<f64>,
-    secs: f64,
+    limit: Limit,
     out: &Path,
     display: Display,
 ) -> Result<(RunReport, Option<RunReport>), String> {
-    let producer = w.producer_settings(rate, secs)?;
+    let producer = w.producer_settings(rate, limit)?;
+    // corelog-perf creates topics with one replica: a replicated one is
+    // created here first, and used once every replica is in sync.
+    if w.replication_factor > 1 {
+        let s = w.topic_settings();
+        crate::cluster_admin::ensure_replicated_topic(
+            bootstrap,
+            topic,
+            w.partitions_per_topic,
+            w.replication_factor,
+            &s.configs,
+        )?;
+    }
     // The topic must exist before a consumer can be assigned to it.
     corelog_perf::topic::ensure(bootstrap, topic, &w.topic_settings()).map_err(|e| e.to_string())?;
     let live = w.consumers > 0 && !w.consumer_backlog;

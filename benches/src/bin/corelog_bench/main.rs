@@ -57,11 +57,20 @@ struct RunArgs {
     /// Use this running broker instead of starting one (host:port,…).
     #[arg(long, value_delimiter = ',', value_parser = parse_bootstrap)]
     bootstrap: Vec<SocketAddr>,
-    /// Where a fresh broker runs: in this process, or as a child process
-    /// (`corelog broker`, see --corelog-bin).
-    #[arg(long, default_value = "in-process", value_parser = ["in-process", "child"])]
+    /// Where a fresh broker runs: in this process, as a child process
+    /// (`corelog broker`, see --corelog-bin), or `cluster`: three
+    /// `corelog broker` children, each a controller, `--cores 1` each.
+    #[arg(long, default_value = "in-process", value_parser = ["in-process", "child", "cluster"])]
     broker: String,
-    /// The corelog binary for --broker child (default: `corelog` next to this binary).
+    /// Target rate in records/s over all topics, replacing the workload's producer_rate.
+    #[arg(long, conflicts_with = "half_rate_of")]
+    rate: Option<f64>,
+    /// Target rate: half the measured records/s of this stored run (a run
+    /// directory, or a workload's directory for its newest run), e.g. RF 1
+    /// and RF 3 at half of RF 3's max.
+    #[arg(long)]
+    half_rate_of: Option<PathBuf>,
+    /// The corelog binary for --broker child or cluster (default: `corelog` next to this binary).
     #[arg(long)]
     corelog_bin: Option<PathBuf>,
     /// Broker cores (default: all).
@@ -123,7 +132,7 @@ fn run(args: RunArgs) -> Result<(), String> {
     let (workload, source) = Workload::resolve(&args.workload)?;
     let broker = if !args.bootstrap.is_empty() {
         BrokerMode::External(args.bootstrap.clone())
-    } else if args.broker == "child" {
+    } else if args.broker == "child" || args.broker == "cluster" {
         let bin = match args.corelog_bin {
             Some(bin) => bin,
             None => std::env::current_exe().map_err(|e| e.to_string())?.with_file_name("corelog"),
@@ -134,9 +143,27 @@ fn run(args: RunArgs) -> Result<(), String> {
                 bin.display()
             ));
         }
-        BrokerMode::Child { bin }
+        if args.broker == "cluster" {
+            BrokerMode::Cluster { bin }
+        } else {
+            BrokerMode::Child { bin }
+        }
     } else {
         BrokerMode::InProcess
+    };
+    let rate = match &args.half_rate_of {
+        Some(dir) => {
+            let run = Run::load(dir)?;
+            let produce = run.result.produce.as_ref().ok_or(format!("{}: no produce phase", run.dir.display()))?;
+            let half = produce.throughput.records_per_sec / 2.0;
+            eprintln!(
+                "corelog-bench: rate {half:.0} records/s: half of {:.0} in {}",
+                produce.throughput.records_per_sec,
+                run.dir.display()
+            );
+            Some(half)
+        }
+        None => args.rate,
     };
     let defaults = RunOptions::default();
     let options = RunOptions {
@@ -153,6 +180,7 @@ fn run(args: RunArgs) -> Result<(), String> {
         },
         verbose: !args.quiet,
         keep_data: args.keep_data,
+        rate,
     };
     let (result, _dir) = runner::run(&workload, &source, &options)?;
     let failed = result.produce.as_ref().is_some_and(|p| p.records_failed > 0)
