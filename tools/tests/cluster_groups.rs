@@ -42,8 +42,6 @@ fn consume_group(cluster: &TestCluster, bootstrap: &str, extra: &[&str]) -> BTre
 }
 
 #[test]
-#[ignore = "broker bug: the leader of a __consumer_offsets partition panics on the group's first commit \
-            (replication/src/replica/leader.rs:199 \"durable end 3 past log end 0\")"]
 fn committed_offsets_survive_killing_the_group_coordinator() {
     let mut cluster = TestCluster::start(3, GROUP_SETTINGS);
     cluster.corelog(&["topic", "create", "t", "-p", "2", "-r", "3"]).expect("create the topic");

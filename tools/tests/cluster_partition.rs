@@ -204,8 +204,6 @@ fn a_leader_whose_messages_to_the_controllers_vanish_acknowledges_nothing_and_tr
 /// The same with the isolated node also the quorum's leader: the brokers'
 /// agents were heartbeating it and must find the new leader in time.
 #[test]
-#[ignore = "broker bug: on a controller failover the agents' heartbeats stall ~10 s on the silent old \
-            leader (controller_client.rs), so the new leader fences every broker and ISRs collapse to one"]
 fn the_controller_leader_black_holed_as_a_partition_leader_acknowledges_nothing_and_truncates() {
     leader_cut_off_from_the_quorum(
         |cluster, leader| cluster.isolate_controllers(leader, Fault::DropBytes),

@@ -152,7 +152,15 @@ impl ClientError {
             | ClientError::Io { .. }
             | ClientError::Disconnected(_) => true,
             ClientError::Broker { code, .. } => {
-                matches!(code, ErrorCode::UnknownTopic | ErrorCode::UnknownPartition | ErrorCode::NotOwner)
+                matches!(
+                    code,
+                    ErrorCode::UnknownTopic
+                        | ErrorCode::UnknownPartition
+                        | ErrorCode::NotOwner
+                        | ErrorCode::LeaderNotAvailable
+                        | ErrorCode::FencedLeaderEpoch
+                        | ErrorCode::UnknownLeaderEpoch
+                )
             }
             _ => false,
         }

@@ -145,7 +145,14 @@ impl ControllerClient {
                 return Err((ErrorCode::RequestTimedOut, format!("no controller answered in time; last: {last}")));
             }
             let mut pause = true;
-            match self.connection(deadline - now).await {
+            // The whole connect (TCP and the ApiVersions handshake) within
+            // the caller's deadline: a controller behind a dead link accepts
+            // nothing and answers nothing, and a heartbeat must not wait out
+            // the handshake's own timeout meanwhile.
+            let connected = corelog_runtime::timeout(deadline - now, self.connection(deadline - now))
+                .await
+                .unwrap_or_else(|| Err(format!("controller {}: no answer to the connect in time", self.target_id())));
+            match connected {
                 Err(e) => {
                     last = e;
                     self.next_target();
@@ -185,6 +192,10 @@ impl ControllerClient {
                 backoff = (backoff * 2).min(CONTROLLER_RETRY_BACKOFF_MAX);
             }
         }
+    }
+
+    fn target_id(&self) -> u32 {
+        self.controllers[self.target.get()].node_id
     }
 
     fn next_target(&self) {

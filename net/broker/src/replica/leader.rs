@@ -53,6 +53,12 @@ pub fn leader_event(part: &Partition, event: LeaderEvent) -> Option<FetchReply> 
 /// Tells the leader state the log grew and how far it is durable (after
 /// every append, whatever its acks: followers are caught up only when they
 /// reach the log end).
+///
+/// Every report of durability goes through here, the log end first: the
+/// log may have grown (and become durable) by appends the state has not been
+/// told of yet (a tick or a follower fetch running while an append's answer
+/// is on its way), and the state refuses a durable end past the log end it
+/// knows.
 pub fn note_appended(part: &Partition) {
     leader_event(part, LeaderEvent::Appended { log_end_offset: part.log.log_end_offset() });
     leader_event(part, LeaderEvent::LocalDurable { durable_end: part.log.high_watermark() });
@@ -118,8 +124,7 @@ pub fn serve_follower_fetch(part: &Partition, replica: u32, p: &FetchPartition) 
         last_fetched_epoch: p.last_fetched_epoch,
         leader_epoch: p.current_leader_epoch.unwrap_or_else(|| part.leader_epoch()),
     };
-    let durable_end = part.log.high_watermark();
-    leader_event(part, LeaderEvent::LocalDurable { durable_end });
+    note_appended(part);
     match leader_event(part, LeaderEvent::FollowerFetch(request)) {
         Some(reply) => Ok(reply),
         None => Err(ErrorCode::NotOwner),

@@ -179,7 +179,7 @@ pub fn resign(role: Role) {
 pub fn tick(part: &Partition) {
     let durable_end = part.log.high_watermark();
     if matches!(&*part.role.borrow(), Role::Leader(_)) {
-        leader_event(part, corelog_replication::replica::LeaderEvent::LocalDurable { durable_end });
+        note_appended(part);
         leader_event(part, corelog_replication::replica::LeaderEvent::Tick);
     } else if matches!(&*part.role.borrow(), Role::Follower(_)) {
         fetcher::follower_event(part, corelog_replication::replica::FollowerEvent::LocalDurable { durable_end });
