@@ -1,10 +1,13 @@
 //! Deterministic simulation of one partition on three replicas running the
-//! real leader and follower state machines, with crashes, lost controller
-//! sessions and a network that drops, delays, reorders and duplicates. The
-//! invariants (one leader per epoch, a leader's HW never goes back,
-//! acknowledged records survive at their offsets on every ISR member and
-//! every later leader, replicas agree below their HW, the ISR holds its
-//! leader) are checked after every step; after the faults stop the
+//! real leader and follower state machines against the real controller
+//! state machine (`ClusterMetadata`: registrations, fencing, elections,
+//! AlterPartition), with crashes, lost controller sessions and a network
+//! that drops, delays, reorders and duplicates. The invariants (one leader
+//! per epoch, a leader's HW never goes back, acknowledged records survive at
+//! their offsets on every ISR member and every later leader, replicas agree
+//! below their HW, the ISR holds its leader, the metadata's own
+//! `check_invariants`, epochs only move forward, fenced brokers lead
+//! nothing) are checked after every step; after the faults stop the
 //! partition must heal.
 //!
 //! `SEED=<n> cargo test -p corelog-replication --test replica_sim` reruns
