@@ -9,6 +9,7 @@
 pub mod checker;
 pub mod cluster;
 pub mod controller;
+pub mod invariants;
 pub mod log;
 pub mod rng;
 pub mod runtime;
