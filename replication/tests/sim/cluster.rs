@@ -4,13 +4,14 @@
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 
+use corelog_replication::metadata::cluster::{ClusterError, Command, ElectionKind, PartitionAssignment};
 use corelog_replication::replica::{
     AlterPartitionAnswer, AlterPartitionError, FetchRequest, FetchResponse, FollowerState, LeaderState, ProduceId,
     ReplicaConfig, ReplicaId,
 };
 
 use super::checker::Checker;
-use super::controller::{Controller, PartitionState};
+use super::controller::{register, Controller, PARTITION, TOPIC};
 use super::log::{Log, Record};
 use super::rng::Rng;
 
@@ -46,6 +47,11 @@ pub struct Stats {
     pub isr_shrinks: u64,
     pub isr_expands: u64,
     pub alter_rejections: u64,
+    /// AlterPartition requests the metadata's own rules refused.
+    pub controller_refusals: u64,
+    /// Restarts whose registration fenced the old incarnation before its
+    /// session expired.
+    pub fast_restarts: u64,
 }
 
 impl Stats {
@@ -64,6 +70,8 @@ impl Stats {
         self.isr_shrinks += o.isr_shrinks;
         self.isr_expands += o.isr_expands;
         self.alter_rejections += o.alter_rejections;
+        self.controller_refusals += o.controller_refusals;
+        self.fast_restarts += o.fast_restarts;
     }
 }
 
@@ -83,7 +91,9 @@ pub struct Node {
     /// The high watermark checkpoint.
     pub hw_checkpoint: u64,
     /// The newest leader epoch this incarnation has seen in metadata.
-    pub seen_epoch: u32,
+    pub seen_epoch: Option<u32>,
+    /// The epoch of this incarnation's registration with the controller.
+    pub broker_epoch: u64,
     pub role: Role,
     /// Lost its controller session while running: cut off from the
     /// controller (no metadata, no AlterPartition) but not from its peers.
@@ -102,7 +112,7 @@ pub enum Msg {
     FetchResponse { fetch_id: u64, response: FetchResponse, records: Vec<Record> },
     AlterPartition { from: ReplicaId, leader_epoch: u32, partition_epoch: u32, new_isr: Vec<ReplicaId> },
     AlterPartitionAnswer(AlterPartitionAnswer),
-    Metadata(PartitionState),
+    Metadata(PartitionAssignment),
 }
 
 #[derive(Debug, Clone)]
@@ -131,8 +141,11 @@ pub enum Event {
         node: ReplicaId,
         incarnation: u64,
     },
+    /// The crashed broker's session expires: the controller fences the
+    /// registration it had (stale if it has registered again since).
     FenceCrashed {
         node: ReplicaId,
+        broker_epoch: u64,
     },
     Restart {
         node: ReplicaId,
@@ -184,6 +197,9 @@ pub struct Sim {
     seq: u64,
     pub nodes: Vec<Node>,
     pub controller: Controller,
+    /// The controller's assignment after the previous step, to check that
+    /// its epochs only move forward.
+    pub(super) last_assignment: PartitionAssignment,
     pub checker: Checker,
     pub stats: Stats,
     pub faults_on: bool,
@@ -212,7 +228,6 @@ pub fn run_seed(seed: u64, params: Params, trace: bool) -> Stats {
         sim.check_invariants();
     }
     sim.check_converged();
-    sim.stats.elections = sim.controller.elections;
     sim.stats
 }
 
@@ -224,6 +239,7 @@ impl Sim {
             fetch_timeout_ms: 100,
             alter_partition_retry_ms: 200,
         };
+        let controller = Controller::new(&REPLICAS, params.min_insync_replicas);
         let nodes = REPLICAS
             .iter()
             .map(|&id| Node {
@@ -232,11 +248,13 @@ impl Sim {
                 incarnation: 0,
                 log: Log::default(),
                 hw_checkpoint: 0,
-                seen_epoch: 0,
+                seen_epoch: None,
+                broker_epoch: controller.broker_epoch(id),
                 role: Role::None,
                 session_lost: false,
             })
             .collect();
+        let last_assignment = controller.partition().clone();
         let mut sim = Self {
             seed,
             params,
@@ -246,7 +264,8 @@ impl Sim {
             queue: BinaryHeap::new(),
             seq: 0,
             nodes,
-            controller: Controller::new(REPLICAS.to_vec()),
+            controller,
+            last_assignment,
             checker: Checker::default(),
             stats: Stats::default(),
             faults_on: true,
@@ -332,12 +351,39 @@ impl Sim {
         }
     }
 
+    /// The partition's current assignment to every running replica: the
+    /// metadata catch-up that eventually delivers what the network lost.
     pub fn push_metadata(&mut self) {
-        let state = self.controller.state.clone();
-        for &id in &REPLICAS {
+        let assignment = self.controller.partition().clone();
+        self.deliver_assignment(&assignment);
+    }
+
+    fn deliver_assignment(&mut self, assignment: &PartitionAssignment) {
+        for &id in &assignment.replicas {
             if self.node(id).alive {
-                self.send(Dest::Controller, Dest::Node(id), Msg::Metadata(state.clone()));
+                self.send(Dest::Controller, Dest::Node(id), Msg::Metadata(assignment.clone()));
             }
+        }
+    }
+
+    /// Applies a command to the controller's metadata and sends each
+    /// partition change to the replicas. `Err` is the controller's refusal
+    /// (the state is unchanged).
+    fn apply(&mut self, command: Command) -> Result<(), ClusterError> {
+        let text = self.trace.is_some().then(|| format!("{command:?}"));
+        let result = self.controller.apply(command);
+        self.note(|_| format!("controller applies {}: {result:?}", text.unwrap_or_default()));
+        let changes = result?;
+        self.delivered_changes(&changes);
+        Ok(())
+    }
+
+    fn delivered_changes(&mut self, changes: &[PartitionAssignment]) {
+        for assignment in changes {
+            if assignment.leader_epoch > self.last_assignment.leader_epoch {
+                self.stats.elections += 1;
+            }
+            self.deliver_assignment(assignment);
         }
     }
 
@@ -377,22 +423,27 @@ impl Sim {
                     self.crash(node);
                 }
             }
-            Event::FenceCrashed { node } => {
-                if self.controller.fence(node) {
-                    self.note(|_s| format!("controller fences crashed {node}: {:?}", _s.controller.state));
-                    self.push_metadata();
+            Event::FenceCrashed { node, broker_epoch } => {
+                let fenced = self.apply(Command::FenceBroker { node_id: node, broker_epoch });
+                // Refused only as stale: the broker restarted and registered
+                // again before its old session expired.
+                if let Err(e) = fenced {
+                    if !matches!(e, ClusterError::StaleBrokerEpoch { .. })
+                        || self.node(node).broker_epoch == broker_epoch
+                    {
+                        self.fail(format!("fencing crashed broker {node} at epoch {broker_epoch} refused: {e}"));
+                    }
+                    self.stats.fast_restarts += 1;
                 }
-                let later = self.rng.range(50, 400);
-                self.schedule(later, Event::Restart { node });
             }
             Event::Restart { node } => self.restart(node),
             Event::Unfence { node, incarnation } => {
                 let n = self.node(node);
                 if n.alive && n.incarnation == incarnation {
                     n.session_lost = false;
-                    if self.controller.unfence(node) {
-                        self.note(|_s| format!("controller unfences {node}: {:?}", _s.controller.state));
-                        self.push_metadata();
+                    let broker_epoch = n.broker_epoch;
+                    if let Err(e) = self.apply(Command::UnfenceBroker { node_id: node, broker_epoch }) {
+                        self.fail(format!("unfencing broker {node} at its epoch {broker_epoch} refused: {e}"));
                     }
                 }
             }
@@ -407,6 +458,8 @@ impl Sim {
         let Msg::AlterPartition { from, leader_epoch, partition_epoch, new_isr } = msg else {
             unreachable!("only AlterPartition goes to the controller")
         };
+        // Sometimes the controller declines without trying (Kafka's
+        // OPERATION_NOT_ATTEMPTED, e.g. while it moves to another node).
         let answer = if self.faults_on && self.rng.chance(50) {
             AlterPartitionAnswer::Rejected {
                 leader_epoch,
@@ -414,15 +467,15 @@ impl Sim {
                 error: AlterPartitionError::OperationNotAttempted,
             }
         } else {
-            let before = self.controller.state.isr.len();
-            let answer = self.controller.alter_partition(from, leader_epoch, partition_epoch, &new_isr);
-            if let AlterPartitionAnswer::Accepted { isr, .. } = &answer {
-                if isr.len() < before {
-                    self.stats.isr_shrinks += 1;
-                } else {
-                    self.stats.isr_expands += 1;
-                }
+            let before = self.controller.partition().isr.len();
+            let (answer, changes) = self.controller.alter_partition(from, leader_epoch, partition_epoch, &new_isr);
+            match &answer {
+                AlterPartitionAnswer::Accepted { isr, .. } if isr.len() < before => self.stats.isr_shrinks += 1,
+                AlterPartitionAnswer::Accepted { isr, .. } if isr.len() > before => self.stats.isr_expands += 1,
+                AlterPartitionAnswer::Accepted { .. } => {}
+                AlterPartitionAnswer::Rejected { .. } => self.stats.controller_refusals += 1,
             }
+            self.delivered_changes(&changes);
             answer
         };
         self.note(|_s| {
@@ -430,8 +483,6 @@ impl Sim {
         });
         if matches!(answer, AlterPartitionAnswer::Rejected { .. }) {
             self.stats.alter_rejections += 1;
-        } else {
-            self.push_metadata();
         }
         self.send(Dest::Controller, Dest::Node(from), Msg::AlterPartitionAnswer(answer));
     }
@@ -445,22 +496,19 @@ impl Sim {
         let victim = self.rng.pick(&alive);
         let kind = self.rng.range(0, 9);
         if kind < 2 {
-            // A preferred-leader election: leadership moves to another ISR
-            // member while the old leader stays in the ISR.
-            let state = &self.controller.state;
-            let candidates: Vec<ReplicaId> = state
-                .isr
-                .iter()
-                .copied()
-                .filter(|r| state.leader.is_some_and(|l| l != *r) && !self.controller.fenced.contains(r))
-                .collect();
-            if !candidates.is_empty() {
-                let to = self.rng.pick(&candidates);
-                if self.controller.move_leadership(to) {
-                    self.stats.leadership_moves += 1;
-                    self.note(|s| format!("controller moves leadership to {to}: {:?}", s.controller.state));
-                    self.push_metadata();
-                }
+            // A preferred-leader election: leadership moves back to the
+            // first replica when it is in sync, the old leader staying in
+            // the ISR; the controller leaves the partition alone otherwise.
+            let before = self.controller.partition().leader;
+            let command = Command::ElectLeaders {
+                partitions: Some(vec![(TOPIC.to_string(), PARTITION)]),
+                kind: ElectionKind::Preferred,
+            };
+            if let Err(e) = self.apply(command) {
+                self.fail(format!("a preferred election of the one partition was refused: {e}"));
+            }
+            if self.controller.partition().leader != before {
+                self.stats.leadership_moves += 1;
             }
         } else if kind < 7 {
             self.crash(victim);
@@ -468,11 +516,11 @@ impl Sim {
             self.stats.lost_sessions += 1;
             let node = self.node(victim);
             node.session_lost = true;
-            let incarnation = node.incarnation;
-            if self.controller.fence(victim) {
-                self.push_metadata();
+            let (incarnation, broker_epoch) = (node.incarnation, node.broker_epoch);
+            self.note(|_| format!("{victim} loses its controller session"));
+            if let Err(e) = self.apply(Command::FenceBroker { node_id: victim, broker_epoch }) {
+                self.fail(format!("fencing broker {victim} at its epoch {broker_epoch} refused: {e}"));
             }
-            self.note(|_s| format!("{victim} loses its controller session: {:?}", _s.controller.state));
             let later = self.rng.range(100, 500);
             self.schedule(later, Event::Unfence { node: victim, incarnation });
         }
@@ -486,83 +534,33 @@ impl Sim {
         node.role = Role::None;
         node.log.crash();
         node.hw_checkpoint = node.hw_checkpoint.min(node.log.end());
-        let end = node.log.end();
+        let (end, broker_epoch) = (node.log.end(), node.broker_epoch);
         self.note(|_s| format!("{id} crashes, log keeps {end}"));
-        let later = self.rng.range(20, 100);
-        self.schedule(later, Event::FenceCrashed { node: id });
+        let expiry = self.rng.range(20, 100);
+        self.schedule(expiry, Event::FenceCrashed { node: id, broker_epoch });
+        // Mostly back after its session expired; sometimes so fast that its
+        // new registration is what fences the old incarnation.
+        let restart =
+            if self.rng.chance(200) { self.rng.range(5, expiry - 1) } else { expiry + self.rng.range(50, 400) };
+        self.schedule(restart, Event::Restart { node: id });
     }
 
     fn restart(&mut self, id: ReplicaId) {
         let node = self.node(id);
         node.alive = true;
         node.incarnation += 1;
-        node.seen_epoch = 0;
+        node.seen_epoch = None;
         node.role = Role::None;
         let incarnation = node.incarnation;
         self.note(|_s| format!("{id} restarts"));
+        // Registering before anything else: the new incarnation starts
+        // fenced, so it leads nothing it may have lost data of.
+        if let Err(e) = self.apply(register(id, incarnation)) {
+            self.fail(format!("registering restarted broker {id} refused: {e}"));
+        }
+        let broker_epoch = self.controller.broker_epoch(id);
+        self.node(id).broker_epoch = broker_epoch;
         let later = self.rng.range(10, 50);
         self.schedule(later, Event::Unfence { node: id, incarnation });
-    }
-
-    fn check_invariants(&mut self) {
-        let state = self.controller.state.clone();
-        if let Some(leader) = state.leader {
-            if !state.isr.contains(&leader) {
-                self.fail(format!("controller's ISR {:?} lacks its leader {leader}", state.isr));
-            }
-        }
-        for i in 0..self.nodes.len() {
-            let node = &mut self.nodes[i];
-            let (hw, leader_check) = match &node.role {
-                Role::Leader(l) => (l.high_watermark(), Some((l.isr(), l.leader_epoch(), l.high_watermark()))),
-                Role::Follower(f) => (f.high_watermark(), None),
-                Role::None => (node.hw_checkpoint.min(node.log.end()), None),
-            };
-            let (id, incarnation) = (node.id, node.incarnation);
-            if let Err(e) = self.checker.check_log(id, &mut self.nodes[i].log, hw) {
-                self.fail(e);
-            }
-            if let Some((isr, epoch, hw)) = leader_check {
-                if !isr.contains(&id) {
-                    self.fail(format!("leader {id}'s ISR {isr:?} lacks itself"));
-                }
-                if let Err(e) = self.checker.on_leader_hw(id, incarnation, epoch, hw, &mut self.nodes[i].log) {
-                    self.fail(e);
-                }
-            }
-        }
-        for &member in &state.isr {
-            if let Err(e) = self.checker.check_isr_member(member, &mut self.nodes[(member - 1) as usize].log) {
-                self.fail(e);
-            }
-        }
-    }
-
-    /// After the faults stop and producing pauses, the partition must be
-    /// whole again: a leader, every replica in the ISR, identical logs, and
-    /// records acknowledged after the faults stopped.
-    fn check_converged(&mut self) {
-        let state = self.controller.state.clone();
-        let Some(leader) = state.leader else { self.fail(format!("no leader after healing: {state:?}")) };
-        if state.isr.len() != REPLICAS.len() {
-            self.fail(format!("ISR not whole after healing: {state:?}"));
-        }
-        let (leader_hw, leader_records) = match &self.node(leader).role {
-            Role::Leader(l) if l.leader_epoch() == state.leader_epoch => {
-                (l.high_watermark(), self.node(leader).log.records.clone())
-            }
-            _ => self.fail(format!("controller's leader {leader} is not leading epoch {}", state.leader_epoch)),
-        };
-        if leader_hw != leader_records.len() as u64 {
-            self.fail(format!("leader HW {leader_hw} below its log end {} after healing", leader_records.len()));
-        }
-        for &id in &REPLICAS {
-            if self.node(id).log.records != leader_records {
-                self.fail(format!("replica {id}'s log differs from leader {leader}'s after healing"));
-            }
-        }
-        if self.stats.acked_after_heal == 0 {
-            self.fail("nothing acknowledged after the faults stopped".to_string());
-        }
     }
 }

@@ -9,7 +9,9 @@ use corelog_replication::replica::{
 };
 
 use super::cluster::{Dest, Event, Msg, PendingProduce, Role, Sim};
-use super::controller::PartitionState;
+use corelog_replication::metadata::cluster::PartitionAssignment;
+
+use super::controller::partition_change;
 use super::log::Record;
 
 /// Records per batch and per fetch response.
@@ -25,7 +27,7 @@ impl Sim {
             Msg::FetchRequest { fetch_id, request } => {
                 let now = self.now;
                 let node = self.node(id);
-                let seen = (node.seen_epoch > 0).then_some(node.seen_epoch);
+                let seen = node.seen_epoch;
                 if let Role::Leader(leader) = &mut node.role {
                     let commands = leader.handle(now, LeaderEvent::FollowerFetch(request));
                     self.leader_commands(id, commands, Some(fetch_id));
@@ -56,22 +58,22 @@ impl Sim {
 
     /// New metadata: a newer leader epoch means a new role (the old one
     /// resigns); the same epoch may carry the controller's ISR change.
-    fn on_metadata(&mut self, id: ReplicaId, state: PartitionState) {
+    fn on_metadata(&mut self, id: ReplicaId, state: PartitionAssignment) {
         let now = self.now;
         let config = self.config;
-        let min_isr = self.params.min_insync_replicas;
+        let min_isr = self.controller.min_insync_replicas();
         let node = self.node(id);
-        if state.leader_epoch < node.seen_epoch {
+        if node.seen_epoch.is_some_and(|seen| state.leader_epoch < seen) {
             return;
         }
-        if state.leader_epoch == node.seen_epoch {
+        if node.seen_epoch == Some(state.leader_epoch) {
             if let Role::Leader(leader) = &mut node.role {
-                let commands = leader.handle(now, LeaderEvent::PartitionChanged(state.change()));
+                let commands = leader.handle(now, LeaderEvent::PartitionChanged(partition_change(&state)));
                 self.leader_commands(id, commands, None);
             }
             return;
         }
-        node.seen_epoch = state.leader_epoch;
+        node.seen_epoch = Some(state.leader_epoch);
         let hw = match &node.role {
             Role::Leader(l) => l.high_watermark(),
             Role::Follower(f) => f.high_watermark(),
@@ -91,7 +93,7 @@ impl Sim {
                     leader_epoch: state.leader_epoch,
                     partition_epoch: state.partition_epoch,
                     replicas: state.replicas.clone(),
-                    isr: state.isr.iter().copied().collect(),
+                    isr: state.isr.clone(),
                     min_insync_replicas: min_isr,
                     log_start_offset: 0,
                     log_end_offset: log.end(),
