@@ -107,7 +107,7 @@ proptest! {
         if let Some(cut) = cut {
             let len = skip + cut.index(bytes.len() - skip);
             bytes.truncate(len);
-            if keep_header {
+            if keep_header && bytes.len() >= 4 {
                 let n = bytes.len() as u32;
                 bytes[..4].copy_from_slice(&n.to_le_bytes());
             }
