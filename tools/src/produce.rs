@@ -59,6 +59,11 @@ pub struct ProduceArgs {
     /// Compression of each batch.
     #[arg(long, value_enum, default_value_t = CompressionArg::None)]
     compression: CompressionArg,
+    /// How often a batch is sent again after a retriable error (a leader
+    /// change, a full disk); the pause doubles from 100 ms up to 1 s, so the
+    /// default outlasts a failover.
+    #[arg(long, value_name = "N", default_value_t = ProducerConfig::default().retries)]
+    retries: u32,
     /// Print a delivery report for every record to stdout, as it is
     /// acknowledged: `LINE<TAB>PARTITION<TAB>OFFSET` (the input line number,
     /// from 1; the offset is `-` with --acks 0, which gets no answer).
@@ -108,6 +113,7 @@ async fn produce(args: ProduceArgs) -> Result<(), String> {
         linger: Duration::from_millis(args.linger_ms),
         batch_size: usize::try_from(args.batch_size).unwrap_or(usize::MAX),
         compression: args.compression.into(),
+        retries: args.retries,
         ..ProducerConfig::default()
     };
     let client = ClientConfig { request_timeout: config.request_timeout, ..bootstrap::client_config() };

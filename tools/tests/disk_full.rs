@@ -54,7 +54,21 @@ fn run(cmd: &mut Command) {
 fn produce(b: &str, first: usize, count: usize) -> (BTreeMap<usize, (u32, u64)>, bool) {
     let input: String = (first..first + count).map(|i| format!("{i}:{}\n", "v".repeat(1000))).collect();
     let run = corelog(
-        &["produce", "--topic", "t", "--key-separator", ":", "--print-offsets", "--batch-size", "262144", "-b", b],
+        // Few retries: a full disk refuses the same batch again and again.
+        &[
+            "produce",
+            "--topic",
+            "t",
+            "--key-separator",
+            ":",
+            "--print-offsets",
+            "--batch-size",
+            "262144",
+            "--retries",
+            "3",
+            "-b",
+            b,
+        ],
         &input,
     );
     let acked = run

@@ -25,9 +25,13 @@ pub async fn publish(shard: Rc<Shard>, metrics: CoreMetrics, controller_leader: 
     let mut publisher = Publisher::new(metrics);
     let mut replication = ReplicationSeen::default();
     loop {
-        let partitions = shard.partitions();
-        publisher.publish(&partitions);
-        replication.publish(&publisher.metrics, &partitions, &controller_leader);
+        {
+            // Not held across the sleep: a failed log is reopened only once
+            // nothing but the shard holds its partition.
+            let partitions = shard.partitions();
+            publisher.publish(&partitions);
+            replication.publish(&publisher.metrics, &partitions, &controller_leader);
+        }
         publisher.publish_fd_cache(shard.fd_cache().stats());
         corelog_runtime::sleep(PUBLISH_INTERVAL).await;
     }
