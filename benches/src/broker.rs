@@ -253,6 +253,28 @@ fn start_child(
     ports: Ports,
     log: Option<&Path>,
 ) -> Result<(Running, Vec<SocketAddr>), String> {
+    let mut command = Command::new(bin);
+    command
+        .arg("broker")
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(["--cores", &cores.to_string(), "--port", &ports.base.to_string()])
+        .args(["--metrics-port", &ports.metrics.to_string()]);
+    let what = format!("{} broker", bin.display());
+    let (child, endpoints) = spawn_listening(command, log, cores.min(corelog_runtime::available_cores()), &what)?;
+    Ok((Running::Child(child), endpoints))
+}
+
+/// Spawns a `corelog broker` `command` (stderr appended to `log`, or
+/// inherited) and waits until it prints `core N listening on ADDR` for
+/// `cores` cores; stdout keeps being drained after. `what` names it in
+/// errors.
+pub(crate) fn spawn_listening(
+    mut command: Command,
+    log: Option<&Path>,
+    cores: usize,
+    what: &str,
+) -> Result<(Child, Vec<SocketAddr>), String> {
     let stderr = match log {
         Some(path) => Stdio::from(
             std::fs::OpenOptions::new()
@@ -263,22 +285,12 @@ fn start_child(
         ),
         None => Stdio::inherit(),
     };
-    let mut child = Command::new(bin)
-        .arg("broker")
-        .arg("--data-dir")
-        .arg(data_dir)
-        .arg("--cores")
-        .arg(cores.to_string())
-        .arg("--port")
-        .arg(ports.base.to_string())
-        .arg("--metrics-port")
-        .arg(ports.metrics.to_string())
+    let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(stderr)
         .spawn()
-        .map_err(|e| format!("running {}: {e}", bin.display()))?;
-    // `core N listening on ADDR`, one line per core; keep draining after.
+        .map_err(|e| format!("running {what}: {e}"))?;
     let stdout = child.stdout.take().expect("piped stdout");
     let (tx, rx) = mpsc::channel::<SocketAddr>();
     std::thread::spawn(move || {
@@ -290,20 +302,20 @@ fn start_child(
     });
     let deadline = Instant::now() + START_TIMEOUT;
     let mut endpoints = Vec::new();
-    while endpoints.len() < cores.min(corelog_runtime::available_cores()) {
+    while endpoints.len() < cores {
         if let Ok(Some(status)) = child.try_wait() {
-            return Err(format!("{} broker exited with {status} before listening", bin.display()));
+            return Err(format!("{what} exited with {status} before listening"));
         }
         match rx.recv_timeout(Duration::from_millis(50)) {
             Ok(addr) => endpoints.push(addr),
             Err(mpsc::RecvTimeoutError::Timeout) if Instant::now() < deadline => {}
             Err(_) => {
                 let _ = stop_child(child);
-                return Err(format!("{} broker did not listen within {START_TIMEOUT:?}", bin.display()));
+                return Err(format!("{what} did not listen within {START_TIMEOUT:?}"));
             }
         }
     }
-    Ok((Running::Child(child), endpoints))
+    Ok((child, endpoints))
 }
 
 /// SIGTERM (the broker flushes and exits), then SIGKILL after a while.

@@ -6,14 +6,12 @@
 //! Lives on: the harness's main thread (the children are processes; the
 //! admin calls run on a short-lived executor thread of their own).
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use crate::broker::{stop_child, START_TIMEOUT};
+use crate::broker::{spawn_listening, stop_child};
 use crate::cluster_admin::unfenced_brokers;
 use crate::probes::process_cpu;
 
@@ -149,52 +147,16 @@ fn spawn_node(
     dir: &Path,
     log: Option<&Path>,
 ) -> Result<(Child, SocketAddr), String> {
-    let stderr = match log {
-        Some(path) => Stdio::from(
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .map_err(|e| format!("opening {}: {e}", path.display()))?,
-        ),
-        None => Stdio::inherit(),
-    };
-    let mut child = Command::new(bin)
+    let mut command = Command::new(bin);
+    command
         .arg("broker")
         .args(["--node-id", &id.to_string(), "--controllers", controllers])
         .args(["--host", "127.0.0.1", "--cores", &NODE_CORES.to_string()])
         .args(["--port", &ports.client.to_string(), "--metrics-port", &ports.metrics.to_string()])
         .arg("--data-dir")
-        .arg(dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(stderr)
-        .spawn()
-        .map_err(|e| format!("running {}: {e}", bin.display()))?;
-    // `core 0 listening on ADDR`; keep draining after.
-    let stdout = child.stdout.take().expect("piped stdout");
-    let (tx, rx) = mpsc::channel::<SocketAddr>();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(addr) = line.split(" listening on ").nth(1).and_then(|a| a.trim().parse().ok()) {
-                let _ = tx.send(addr);
-            }
-        }
-    });
-    let deadline = Instant::now() + START_TIMEOUT;
-    loop {
-        if let Ok(Some(status)) = child.try_wait() {
-            return Err(format!("cluster node {id} exited with {status} before listening"));
-        }
-        match rx.recv_timeout(Duration::from_millis(50)) {
-            Ok(addr) => return Ok((child, addr)),
-            Err(mpsc::RecvTimeoutError::Timeout) if Instant::now() < deadline => {}
-            Err(_) => {
-                let _ = stop_child(child);
-                return Err(format!("cluster node {id} did not listen within {START_TIMEOUT:?}"));
-            }
-        }
-    }
+        .arg(dir);
+    let (child, endpoints) = spawn_listening(command, log, 1, &format!("cluster node {id}"))?;
+    Ok((child, endpoints[0]))
 }
 
 /// Where node `id`'s data lives under a cluster's data directory.

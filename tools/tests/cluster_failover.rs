@@ -5,55 +5,18 @@
 mod cluster_support;
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::process::{Command, Stdio};
 
-use cluster_support::cluster::{PartitionState, TestCluster, BIN};
+use cluster_support::cluster::{PartitionState, TestCluster};
 
-/// Produces `lines` (keyed `k<i>`) with acks=all; returns each acknowledged
-/// line's (partition, offset).
+/// Produces `lines` (keyed `k<i>`) with acks=all through every running
+/// node; returns each acknowledged line's (partition, offset).
 fn produce(cluster: &TestCluster, topic: &str, lines: &[String]) -> BTreeMap<String, (u32, u64)> {
-    let mut child = Command::new(BIN)
-        .args(["produce", "--topic", topic, "--key-separator", ":", "--print-offsets", "-b", &cluster.bootstrap()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn produce");
-    let mut stdin = child.stdin.take().unwrap();
-    let input = lines.join("\n") + "\n";
-    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
-    let out = child.wait_with_output().expect("produce");
-    writer.join().unwrap().unwrap();
-    let mut acked = BTreeMap::new();
-    for report in String::from_utf8_lossy(&out.stdout).lines() {
-        let f: Vec<&str> = report.split('\t').collect();
-        let line: usize = f[0].parse().unwrap();
-        acked.insert(lines[line - 1].clone(), (f[1].parse().unwrap(), f[2].parse().unwrap()));
-    }
-    acked
+    cluster.produce_at(&cluster.bootstrap(), topic, lines, &[]).0
 }
 
 /// Every record of `topic`: (partition, offset) -> "key:value".
 fn consume(cluster: &TestCluster, topic: &str) -> BTreeMap<(u32, u64), String> {
-    let out = cluster
-        .corelog(&[
-            "consume",
-            "--topic",
-            topic,
-            "--print-partition",
-            "--print-offset",
-            "--print-key",
-            "--key-separator",
-            "\t",
-        ])
-        .expect("consume");
-    out.lines()
-        .map(|l| {
-            let f: Vec<&str> = l.split('\t').collect();
-            ((f[0].parse().unwrap(), f[1].parse().unwrap()), format!("{}:{}", f[2], f[3]))
-        })
-        .collect()
+    cluster.consume_at(&cluster.bootstrap(), topic).expect("consume")
 }
 
 fn state(cluster: &TestCluster, topic: &str, partition: u32) -> Option<PartitionState> {

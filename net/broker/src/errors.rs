@@ -48,3 +48,38 @@ pub fn cluster_error_code(e: &ClusterError) -> ErrorCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_rule_has_its_code() {
+        let cases = [
+            (ClusterError::Metadata(MetadataError::TopicExists("t".into())), ErrorCode::TopicAlreadyExists),
+            (ClusterError::Metadata(MetadataError::UnknownTopic("t".into())), ErrorCode::UnknownTopic),
+            (ClusterError::Metadata(MetadataError::InvalidTopicName("t".into())), ErrorCode::InvalidTopicName),
+            (ClusterError::Metadata(MetadataError::InvalidConfig("x".into())), ErrorCode::InvalidConfig),
+            (ClusterError::Metadata(MetadataError::InvalidPartitions("x".into())), ErrorCode::InvalidPartitions),
+            (ClusterError::InvalidReplicationFactor("3 > 1".into()), ErrorCode::InvalidReplicationFactor),
+            (ClusterError::UnknownBroker(4), ErrorCode::UnknownBroker),
+            (ClusterError::StaleBrokerEpoch { node_id: 1, current: 3, requested: 2 }, ErrorCode::StaleBrokerEpoch),
+            (
+                ClusterError::FencedLeaderEpoch { topic: "t".into(), partition: 0, current: 2, requested: 1 },
+                ErrorCode::FencedLeaderEpoch,
+            ),
+            (
+                ClusterError::InvalidUpdateVersion { topic: "t".into(), partition: 0, current: 2, requested: 1 },
+                ErrorCode::InvalidUpdateVersion,
+            ),
+            (
+                ClusterError::IneligibleReplica { topic: "t".into(), partition: 0, node_id: 3 },
+                ErrorCode::IneligibleReplica,
+            ),
+            (ClusterError::InvalidRegistration("cores".into()), ErrorCode::InvalidRequest),
+        ];
+        for (err, code) in cases {
+            assert_eq!(cluster_error_code(&err), code, "{err}");
+        }
+    }
+}

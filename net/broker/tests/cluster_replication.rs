@@ -114,6 +114,7 @@ fn acks_all_needs_min_insync_replicas_and_a_stopped_follower_leaves_the_isr() {
     let leader_node = nodes.iter().position(|n| n.config.node_id == leader).unwrap();
     let followers: Vec<usize> = (0..3).filter(|i| *i != leader_node).collect();
 
+    wait_for("the leader knows the topic", || partition(&nodes[leader_node], "r").filter(|p| p.isr.len() == 3));
     // acks=all with every replica in sync: the high watermark covers it.
     let mut to_leader = WireClient::connect(addr(&nodes[leader_node]));
     let r = produce_result(to_leader.call(&produce("r", 0, batch("a", 10), Acks::All)));
@@ -204,7 +205,11 @@ fn a_broker_that_is_not_a_controller_joins_a_running_cluster_and_takes_replicas(
     let p = wait_for("4 in-sync replicas", || partition(&joined[0], "wide").filter(|p| p.isr.len() == 4));
     assert_eq!(p.replicas.len(), 4);
     let leader = nodes.iter().chain(&joined).find(|n| Some(n.config.node_id) == p.owner.as_ref().map(|o| o.node_id));
-    let mut to_leader = WireClient::connect(addr(leader.unwrap()));
+    let leader = leader.unwrap();
+    // Each broker adopts the quorum's images on its own: the leader may not
+    // have applied this one when the creator answered.
+    wait_for("the leader knows the topic", || partition(leader, "wide"));
+    let mut to_leader = WireClient::connect(addr(leader));
     let r = produce_result(to_leader.call(&produce("wide", 0, batch("w", 3), Acks::All)));
     assert_eq!((r.error, r.base_offset), (ErrorCode::None, 0), "{:?}", r.error_message);
 }

@@ -21,9 +21,9 @@ use corelog_replication::controller::{Action, Event, LogStore, QuorumNode, Rejec
 use corelog_replication::metadata::cluster::{decode, encode, Command, ElectionKind};
 
 use super::config::node_id;
-use super::error_codes::error_code;
 use super::peer_link::PeerLinks;
 use super::state::{ControllerState, WriteError, INTERNAL_TOKEN};
+use crate::errors::cluster_error_code;
 
 pub(super) struct Driver {
     pub node: QuorumNode,
@@ -167,7 +167,7 @@ impl Driver {
                 }
                 Ok(version)
             }
-            Err(e) => Err(WriteError { code: error_code(&e), message: e.to_string(), leader: None }),
+            Err(e) => Err(WriteError { code: cluster_error_code(&e), message: e.to_string(), leader: None }),
         };
         if let Some(token) = token {
             st.answer(token, outcome);

@@ -8,7 +8,7 @@
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use crate::shard::Shard;
+use crate::shard::{Partition, Shard};
 use corelog_storage::BatchSlice;
 use futures::future::select_all;
 
@@ -18,7 +18,8 @@ use crate::errors::log_error_code;
 use crate::limits::MAX_FETCH_WAIT;
 use crate::replica;
 use corelog_protocol::{
-    EpochEndOffset, ErrorCode, FetchPartitionResponse, FetchRequest, FetchResponse, FetchTopicResponse, Records,
+    EpochEndOffset, ErrorCode, FetchPartition, FetchPartitionResponse, FetchRequest, FetchResponse, FetchTopicResponse,
+    Records,
 };
 use corelog_replication::replica::FetchReply;
 
@@ -81,50 +82,17 @@ async fn read_once(
                     // Consumers read up to the high watermark (what every
                     // in-sync replica has); a follower reads the leader's
                     // durable log from where the replication protocol says.
-                    let (from, limit, high_watermark) = match request.replica_id {
-                        None => (p.fetch_offset, log.consumer_high_watermark(), log.consumer_high_watermark()),
-                        Some(replica) => match replica::serve_follower_fetch(&partition, replica, p) {
-                            Ok(FetchReply::Read { from, high_watermark, .. }) => {
-                                (from, log.high_watermark(), high_watermark)
-                            }
-                            Ok(FetchReply::Diverging { epoch, end_offset, high_watermark }) => {
-                                out.diverging_epoch = Some(EpochEndOffset { epoch, end_offset });
-                                out.high_watermark = high_watermark;
-                                out.log_start_offset = log.log_start_offset();
-                                out.log_end_offset = log.log_end_offset();
-                                settled = true;
-                                partitions.push(out);
-                                continue;
-                            }
-                            Ok(FetchReply::OffsetOutOfRange { log_start_offset, log_end_offset }) => {
-                                out.error = ErrorCode::OffsetOutOfRange;
-                                out.error_message = Some(format!(
-                                    "fetch offset {} is outside [{log_start_offset}, {log_end_offset}]",
-                                    p.fetch_offset
-                                ));
-                                out.log_start_offset = log_start_offset;
-                                out.log_end_offset = log_end_offset;
-                                settled = true;
-                                partitions.push(out);
-                                continue;
-                            }
-                            Ok(FetchReply::Error(e)) => {
-                                out.error = replica::fetch_error_code(e);
-                                out.error_message =
-                                    Some(format!("{}/{}: {}", topic.name, p.partition, out.error.message()));
-                                settled = true;
-                                partitions.push(out);
-                                continue;
-                            }
-                            Err(code) => {
-                                out.error = code;
-                                out.error_message =
-                                    Some(format!("{}/{} is not replicated from here", topic.name, p.partition));
-                                settled = true;
-                                partitions.push(out);
-                                continue;
-                            }
-                        },
+                    let read = match request.replica_id {
+                        None => {
+                            let high_watermark = log.consumer_high_watermark();
+                            Some((p.fetch_offset, high_watermark, high_watermark))
+                        }
+                        Some(replica) => follower_read(&partition, replica, p, &topic.name, &mut out),
+                    };
+                    let Some((from, limit, high_watermark)) = read else {
+                        settled = true;
+                        partitions.push(out);
+                        continue;
                     };
                     // A zero budget still returns one batch to the first
                     // partition with data, so a large batch can't stall a consumer.
@@ -167,4 +135,42 @@ async fn read_once(
         topics.push(FetchTopicResponse { name: topic.name.clone(), partitions });
     }
     (FetchResponse { error: ErrorCode::None, error_message: None, topics }, total, settled)
+}
+
+/// A follower's fetch of `p`: where to read from, up to where (the leader's
+/// durable end) and the high watermark to send; or None with `out` filled
+/// in with the divergence or refusal to answer instead.
+fn follower_read(
+    partition: &Partition,
+    replica: u32,
+    p: &FetchPartition,
+    topic: &str,
+    out: &mut FetchPartitionResponse,
+) -> Option<(u64, u64, u64)> {
+    let log = &partition.log;
+    match replica::serve_follower_fetch(partition, replica, p) {
+        Ok(FetchReply::Read { from, high_watermark, .. }) => return Some((from, log.high_watermark(), high_watermark)),
+        Ok(FetchReply::Diverging { epoch, end_offset, high_watermark }) => {
+            out.diverging_epoch = Some(EpochEndOffset { epoch, end_offset });
+            out.high_watermark = high_watermark;
+            out.log_start_offset = log.log_start_offset();
+            out.log_end_offset = log.log_end_offset();
+        }
+        Ok(FetchReply::OffsetOutOfRange { log_start_offset, log_end_offset }) => {
+            out.error = ErrorCode::OffsetOutOfRange;
+            out.error_message =
+                Some(format!("fetch offset {} is outside [{log_start_offset}, {log_end_offset}]", p.fetch_offset));
+            out.log_start_offset = log_start_offset;
+            out.log_end_offset = log_end_offset;
+        }
+        Ok(FetchReply::Error(e)) => {
+            out.error = replica::fetch_error_code(e);
+            out.error_message = Some(format!("{topic}/{}: {}", p.partition, out.error.message()));
+        }
+        Err(code) => {
+            out.error = code;
+            out.error_message = Some(format!("{topic}/{} is not replicated from here", p.partition));
+        }
+    }
+    None
 }

@@ -85,13 +85,12 @@ pub enum Replicated {
 /// Waits until every in-sync replica has the log up to `end_offset` (the
 /// high watermark reached it), at most `timeout`.
 pub async fn await_replication(part: &Partition, end_offset: u64, timeout: Duration) -> Replicated {
-    let rx = {
+    let (id, rx) = {
         let mut role = part.role.borrow_mut();
-        let Role::Leader(leader) = &mut *role else {
-            return match &*role {
-                Role::Sole => Replicated::Yes,
-                _ => Replicated::No(ErrorCode::NotOwner),
-            };
+        let leader = match &mut *role {
+            Role::Leader(leader) => leader,
+            Role::Sole => return Replicated::Yes,
+            Role::Follower(_) | Role::Offline => return Replicated::No(ErrorCode::NotOwner),
         };
         let id = leader.next_id;
         leader.next_id += 1;
@@ -101,7 +100,6 @@ pub async fn await_replication(part: &Partition, end_offset: u64, timeout: Durat
         carry_out(part, leader, commands);
         (id, rx)
     };
-    let (id, rx) = rx;
     match corelog_runtime::timeout(timeout, rx).await {
         Some(Ok(Ok(()))) => Replicated::Yes,
         Some(Ok(Err(code))) => Replicated::No(code),

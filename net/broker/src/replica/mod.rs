@@ -177,11 +177,16 @@ pub fn resign(role: Role) {
 /// machines' timers (ISR lag, lost fetches) and the durable end an interval
 /// flush may have moved.
 pub fn tick(part: &Partition) {
-    let durable_end = part.log.high_watermark();
-    if matches!(&*part.role.borrow(), Role::Leader(_)) {
+    let (leads, follows) = match &*part.role.borrow() {
+        Role::Leader(_) => (true, false),
+        Role::Follower(_) => (false, true),
+        Role::Sole | Role::Offline => (false, false),
+    };
+    if leads {
         note_appended(part);
         leader_event(part, corelog_replication::replica::LeaderEvent::Tick);
-    } else if matches!(&*part.role.borrow(), Role::Follower(_)) {
+    } else if follows {
+        let durable_end = part.log.high_watermark();
         fetcher::follower_event(part, corelog_replication::replica::FollowerEvent::LocalDurable { durable_end });
         fetcher::follower_event(part, corelog_replication::replica::FollowerEvent::Tick);
     }

@@ -29,12 +29,11 @@ use crate::cluster::{BrokerAgent, BrokerEndpoint, ClusterSettings, ControllerCli
 use crate::limits::{ADMIN_APPLY_POLL, CONTROLLER_WRITE_TIMEOUT};
 
 pub struct QuorumMember {
-    _service: Option<ControllerService>,
+    service: Option<ControllerService>,
     _agent: BrokerAgent,
     client: ControllerClient,
     /// The metadata version every core has applied.
     applied: Rc<Cell<u64>>,
-    settings: ClusterSettings,
 }
 
 impl QuorumMember {
@@ -58,17 +57,13 @@ impl QuorumMember {
         };
         corelog_runtime::spawn_detached(adopt_images(shard, latest, arrived, applied.clone()));
         let client = ControllerClient::new(settings.node_id, settings.controllers.clone());
-        Ok(QuorumMember { _service: service, _agent: agent, client, applied, settings })
+        Ok(QuorumMember { service, _agent: agent, client, applied })
     }
 
     /// The controller quorum's leader, as this node's controller knows it
     /// (None on a broker that is not a controller).
     pub fn controller_leader(&self) -> Option<u32> {
-        self._service.as_ref().and_then(ControllerService::leader)
-    }
-
-    pub fn settings(&self) -> &ClusterSettings {
-        &self.settings
+        self.service.as_ref().and_then(ControllerService::leader)
     }
 
     /// Sends `command` to the controller quorum and waits until every core

@@ -164,11 +164,6 @@ impl Shard {
         }
     }
 
-    /// This core's partition `topic`/`partition`, whatever its role.
-    pub fn replica(&self, topic: &str, partition: u32) -> Option<Rc<Partition>> {
-        self.partitions.borrow().get(&(topic.to_string(), partition)).cloned()
-    }
-
     /// Whether `partition` (this very instance) is the one this core serves.
     pub(super) fn holds(&self, partition: &Rc<Partition>) -> bool {
         let key = (partition.topic.clone(), partition.id);
