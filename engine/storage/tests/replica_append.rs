@@ -117,3 +117,90 @@ fn replica_appends_roll_segments_and_mix_with_cached_reads() {
         assert_eq!(log.log_end_offset(), 160);
     });
 }
+
+#[test]
+fn staged_replica_batches_count_in_the_log_end_and_are_durable_once_finished() {
+    let (leader_dir, follower_dir) = (test_dir(), test_dir());
+    let config = LogConfig { flush: FlushPolicy::Always, ..LogConfig::default() };
+    run_local(async {
+        let leader = open(leader_dir.path(), config.clone()).await;
+        leader.begin_leader_epoch(1).await.unwrap();
+        append_n(&leader, 1, 4, 3).await;
+        let batches = stored_batches(&leader, 0).await;
+
+        let follower = open(follower_dir.path(), config.clone()).await;
+        let (first, rest) = batches.split_at(1);
+        let staged = follower.stage_replica(valid(first)).await.unwrap();
+        assert_eq!((staged.info().base_offset, staged.info().last_offset), (0, 2));
+        assert_eq!(follower.log_end_offset(), 3, "staged: in the log end");
+        assert_eq!(follower.high_watermark(), 0, "not durable yet");
+        // The next fetch's batches stage behind them before the first finish.
+        let next = follower.stage_replica(valid(rest)).await.unwrap();
+        assert_eq!(follower.log_end_offset(), 12);
+        let info = follower.finish_replica_append(next).await.unwrap();
+        assert_eq!(info.last_offset, 11);
+        // One group commit covered both.
+        assert_eq!(follower.high_watermark(), 12);
+        follower.finish_replica_append(staged).await.unwrap();
+        assert_eq!(stored_batches(&follower, 0).await, batches);
+    });
+    run_local(async {
+        let follower = open(follower_dir.path(), config).await;
+        assert_eq!(follower.log_end_offset(), 12, "synced before the finish returned");
+    });
+}
+
+#[test]
+fn a_leader_serves_staged_batches_to_followers_before_they_are_durable() {
+    let dir = test_dir();
+    // A sync interval long enough that nothing commits during the test.
+    let config =
+        LogConfig { flush: FlushPolicy::Interval(std::time::Duration::from_secs(3600)), ..LogConfig::default() };
+    run_local(async {
+        let log = open(dir.path(), config).await;
+        log.begin_leader_epoch(1).await.unwrap();
+        let woken = log.appended_changed();
+        let staged = log.stage_replica(valid(&[stamped(0, 3, 0, 1)])).await.unwrap();
+        assert!(woken.await.is_ok(), "staging wakes replica long polls");
+        // Interval commits once written: read before the write.
+        assert_eq!(log.high_watermark(), 0);
+        assert!(log.read(0, 1 << 20).await.unwrap().slices.is_empty(), "consumers see only committed batches");
+        let fetched = log.read_staged(0, 1 << 20).await.unwrap();
+        assert_eq!(fetched.slices.len(), 1, "followers see the staged batch");
+        assert_eq!(fetched.high_watermark, 3);
+        assert!(log.read_staged(3, 1 << 20).await.unwrap().slices.is_empty());
+        log.finish_replica_append(staged).await.unwrap();
+        assert_eq!(log.high_watermark(), 3);
+    });
+}
+
+#[test]
+fn a_follower_below_the_leaders_log_start_restarts_its_log_there() {
+    let dir = test_dir();
+    let config = LogConfig { flush: FlushPolicy::Always, segment_bytes: 4096, ..LogConfig::default() };
+    run_local(async {
+        let log = open(dir.path(), config.clone()).await;
+        let mut base = 0;
+        for i in 0..20u64 {
+            log.append_replica(valid(&[stamped(i, 4, base, 1)])).await.unwrap();
+            base += 4;
+        }
+        assert!(log.segment_count() > 1);
+        // Offsets are never reused: not below the log end.
+        assert!(log.restart_at(79).await.is_err());
+        assert_eq!(log.log_end_offset(), 80);
+        log.restart_at(500).await.unwrap();
+        assert_eq!((log.log_start_offset(), log.log_end_offset(), log.high_watermark()), (500, 500, 500));
+        assert_eq!(log.segment_count(), 1);
+        assert!(pairs(&log).is_empty(), "the old epochs are gone");
+        assert!(log.read(0, 1 << 20).await.is_err(), "below the new start");
+        log.append_replica(valid(&[stamped(99, 3, 500, 7)])).await.unwrap();
+        assert_eq!(pairs(&log), vec![(7, 500)]);
+    });
+    run_local(async {
+        let log = open(dir.path(), config).await;
+        assert_eq!((log.log_start_offset(), log.log_end_offset()), (500, 503));
+        assert_eq!(pairs(&log), vec![(7, 500)]);
+        assert_eq!(stored_batches(&log, 500).await.len(), 1);
+    });
+}

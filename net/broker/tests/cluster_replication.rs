@@ -1,6 +1,7 @@
 //! Three in-process brokers forming a cluster over loopback: replication
 //! with acks=all, min.insync.replicas, ISR shrink when a follower stops, and
-//! the replication metrics that show it.
+//! the replication metrics that show it; a follower that comes back below
+//! its leader's log start.
 
 mod support;
 
@@ -44,6 +45,7 @@ fn start_nodes(controllers: &[ControllerPeer], ids: std::ops::RangeInclusive<u32
                 broker_session_timeout: Duration::from_millis(2000),
                 broker_heartbeat_interval: Duration::from_millis(300),
                 replica_lag_time_max: Duration::from_millis(2000),
+                retention_check: Duration::from_millis(200),
                 ..BrokerConfig::default()
             };
             (config, dir)
@@ -175,6 +177,74 @@ fn acks_all_needs_min_insync_replicas_and_a_stopped_follower_leaves_the_isr() {
     wait_for("the remaining follower replicates it", || {
         (fetch_result(to_leader.call(&fetch("r", 0, 0, 0))).high_watermark == 20).then_some(())
     });
+}
+
+#[test]
+fn a_follower_back_below_the_leaders_log_start_empties_its_log_and_rejoins_the_isr() {
+    let mut nodes = start_cluster();
+    let mut c = WireClient::connect(addr(&nodes[0]));
+    let create = Request::CreateTopics(CreateTopicsRequest {
+        topics: vec![CreatableTopic {
+            name: "short".into(),
+            partitions: 1,
+            replication_factor: 3,
+            configs: vec![
+                ConfigEntry { key: "segment.bytes".into(), value: "65536".into() },
+                ConfigEntry { key: "retention.bytes".into(), value: "65536".into() },
+            ],
+        }],
+        timeout_ms: 30_000,
+        validate_only: false,
+    });
+    wait_for("the topic created (once 3 brokers are live)", || {
+        let Response::CreateTopics(created) = c.call(&create) else { return None };
+        matches!(created.topics[0].error, ErrorCode::None | ErrorCode::TopicAlreadyExists).then_some(())
+    });
+    let p = wait_for("3 in-sync replicas", || partition(&nodes[0], "short").filter(|p| p.isr.len() == 3));
+    let leader = p.owner.as_ref().unwrap().node_id;
+    let leader_node = nodes.iter().position(|n| n.config.node_id == leader).unwrap();
+    let follower = (0..3).find(|i| *i != leader_node).unwrap();
+    wait_for("the leader knows the topic", || partition(&nodes[leader_node], "short").filter(|p| p.isr.len() == 3));
+    let mut to_leader = WireClient::connect(addr(&nodes[leader_node]));
+    let r = produce_result(to_leader.call(&produce("short", 0, batch("before", 100), Acks::All)));
+    assert_eq!(r.error, ErrorCode::None, "{:?}", r.error_message);
+
+    // The follower stops; the leader goes on and retention deletes the
+    // segments the follower would need next.
+    let config = nodes[follower].config.clone();
+    nodes[follower].broker.take().unwrap().shutdown().unwrap();
+    wait_for("the stopped follower leaves the ISR", || {
+        partition(&nodes[leader_node], "short").filter(|p| p.isr.len() == 2)
+    });
+    let mut end = 100;
+    for i in 0..40 {
+        let r = produce_result(to_leader.call(&produce("short", 0, batch(&format!("while-down-{i}"), 200), Acks::All)));
+        assert_eq!((r.error, r.base_offset), (ErrorCode::None, end), "{:?}", r.error_message);
+        end += 200;
+    }
+    let log_start = wait_for("retention moved the leader's log start past 100", || {
+        let f = fetch_result(to_leader.call(&fetch("short", 0, end, 0)));
+        (f.log_start_offset > 100).then_some(f.log_start_offset)
+    });
+
+    // Back, it fetches from 100, below the leader's start: it restarts its
+    // log at the leader's start, catches up and rejoins the ISR.
+    nodes[follower].broker = Some(Broker::start(config).expect("restart"));
+    wait_for("the follower back in the ISR", || partition(&nodes[leader_node], "short").filter(|p| p.isr.len() == 3));
+    let follower_id = nodes[follower].config.node_id.to_string();
+    wait_for("the follower's log ends where the leader's does", || {
+        let s = samples(&nodes[follower]);
+        let end_gauge =
+            series("corelog_partition_log_end_offset", &[("core", "0"), ("partition", "0"), ("topic", "short")]);
+        (s.get(&end_gauge) == Some(&(end as f64))).then_some(())
+    });
+    let s = samples(&nodes[leader_node]);
+    let lag = series(
+        "corelog_replication_lag_records",
+        &[("core", "0"), ("partition", "0"), ("replica", &follower_id), ("topic", "short")],
+    );
+    assert_eq!(s.get(&lag), Some(&0.0));
+    assert!(log_start > 100);
 }
 
 fn live_brokers(node: &Node) -> Option<usize> {

@@ -106,9 +106,10 @@ impl ApiKey {
     /// Oldest version of this api this build can decode and encode.
     ///
     /// Fetch and Metadata are at version 1 since the cluster (leader epochs,
-    /// replicas, in-sync replicas, divergence): their version-0 layouts are
-    /// no longer spoken, so an older peer gets `UnsupportedVersion` instead of
-    /// a misread body.
+    /// replicas, in-sync replicas, divergence), and Fetch at 2 since
+    /// followers report their durable end apart from their fetch offset
+    /// (the replication pipeline): the older layouts are no longer spoken,
+    /// so an older peer gets `UnsupportedVersion` instead of a misread body.
     pub const fn min_version(self) -> u16 {
         self.max_version()
     }
@@ -116,7 +117,8 @@ impl ApiKey {
     /// Newest version of this api this build can decode and encode.
     pub const fn max_version(self) -> u16 {
         match self {
-            ApiKey::Fetch | ApiKey::Metadata => 1,
+            ApiKey::Fetch => 2,
+            ApiKey::Metadata => 1,
             _ => 0,
         }
     }
@@ -205,8 +207,8 @@ mod tests {
         assert_eq!(ApiKey::FindCoordinator.code(), 10);
         assert_eq!(ApiKey::ControllerWrite.code(), 20);
         assert_eq!(ApiKey::ElectLeaders.code(), 25);
-        // The cluster's layouts of Fetch and Metadata: version 0 is refused.
-        assert!(!ApiKey::Fetch.supports(0) && !ApiKey::Metadata.supports(0));
+        // The cluster's layouts of Fetch and Metadata: older versions are refused.
+        assert!(!ApiKey::Fetch.supports(0) && !ApiKey::Fetch.supports(1) && !ApiKey::Metadata.supports(0));
         assert_eq!(ApiKey::DeleteGroups.code(), 19);
         assert_eq!(ApiKey::from_u16(26), None);
         assert!(ApiKey::RaftMessage.is_controller_api() && !ApiKey::DescribeCluster.is_controller_api());

@@ -31,6 +31,13 @@ pub struct FetchPartition {
     /// (below `fetch_offset`), so the leader can tell it where its log
     /// diverged (KIP-595's inline divergence check). `None` for an empty log.
     pub last_fetched_epoch: Option<u32>,
+    /// Replica fetches (version 2): the follower's log is durable below
+    /// this offset, at most `fetch_offset`. The leader counts only it toward
+    /// the high watermark, so the follower can fetch on while its last
+    /// records are still being synced. Below `fetch_offset`, the leader
+    /// answers at once rather than wait for new records, so the follower can
+    /// report its sync. `None`: durable up to `fetch_offset`.
+    pub durable_end: Option<u64>,
 }
 
 impl FetchPartition {
@@ -43,6 +50,7 @@ impl FetchPartition {
             partition_max_bytes,
             current_leader_epoch: None,
             last_fetched_epoch: None,
+            durable_end: None,
         }
     }
 }

@@ -111,6 +111,47 @@ const PRODUCE_REQUEST: &str = concat!(
     "2021222324252627",
 );
 
+fn replica_fetch_request() -> Request {
+    Request::Fetch(FetchRequest {
+        replica_id: Some(2),
+        max_wait_ms: 0,
+        min_bytes: 1,
+        max_bytes: 8 << 20,
+        topics: vec![FetchTopic {
+            name: "orders".into(),
+            partitions: vec![FetchPartition {
+                partition: 2,
+                fetch_offset: 17,
+                partition_max_bytes: 8 << 20,
+                current_leader_epoch: Some(6),
+                last_fetched_epoch: Some(5),
+                durable_end: Some(12),
+            }],
+        }],
+    })
+}
+
+const REPLICA_FETCH_REQUEST: &str = concat!(
+    "90000000 0100 0200 0b000000 ", //  0 frame_len 144, api_key 1 (Fetch), api_version 2, correlation_id 11
+    "64000000 0000 434c ",          // 12 body_len 100, flags 0 (request), magic
+    "000000000000000000000000 ",    // 20 reserved
+    // body at 32; partitions are 56 bytes each
+    "02000000 00000000 ",          //   0 partitions[0]: partition 2, pad to 8
+    "1100000000000000 ",           //   8   fetch_offset 17
+    "00008000 ",                   //  16   partition_max_bytes 8 MiB
+    "01000000 06000000 ",          //  20   current_leader_epoch Some(6)
+    "01000000 05000000 ",          //  28   last_fetched_epoch Some(5)
+    "00000000 ",                   //  36   pad to 8
+    "01000000 00000000 ",          //  40   durable_end Some, pad to 8:
+    "0c00000000000000 ",           //  48     12
+    "6f7264657273ffff ",           //  56 topics[0]: name "orders" inline
+    "c0ffffff 01000000 ",          //  64   partitions -> 0, len 1
+    "01000000 02000000 ",          //  72 root: replica_id Some(2)
+    "00000000 01000000 00008000 ", //  80   max_wait_ms 0, min_bytes 1, max_bytes 8 MiB
+    "dcffffff 01000000 ",          //  92   topics -> 56, len 1
+    "000000000000000000000000",    // 100 padding to frame offset 144 = 32 + pad16(100)
+);
+
 fn fetch_response() -> Response {
     Response::Fetch(FetchResponse {
         error: ErrorCode::None,
@@ -174,8 +215,51 @@ const FETCH_RESPONSE_V0: &str = concat!(
     "2021222324252627",
 );
 
-const FETCH_RESPONSE: &str = concat!(
+/// Fetch version 1 (before followers reported their durable end): the
+/// response layout is the same as version 2's, but the api version is no
+/// longer spoken, so this frame checks that it is refused.
+const FETCH_RESPONSE_V1: &str = concat!(
     "58010000 0100 0100 09000000 ", //  0 frame_len 344, api_key 1 (Fetch), api_version 1, correlation_id 9
+    "08010000 0100 434c ",          // 12 body_len 264, flags RESPONSE, magic
+    "000000000000000000000000 ",    // 20 reserved
+    // body at 32; partitions are 112 bytes each
+    "02000000 0000 0000 ",                 //   0 partitions[0]: partition 2, error None, pad
+    "00000000 0000000000000000 00000000 ", //   8   error_message None, pad to 8
+    "0a00000000000000 ",                   //  24   high_watermark 10
+    "0000000000000000 ",                   //  32   log_start_offset 0
+    "0a00000000000000 ",                   //  40   log_end_offset 10
+    "00000000 00000000 0000 0000 0000000000000000 0000 0000 ", // 48 current_owner None
+    "00000000 00000000 ",                  //  72   leader_epoch None
+    "00000000 00000000 00000000 00000000 0000000000000000 ", // 80 diverging_epoch None
+    "00000000 28000000 ",                  // 104   records at data offset 0, len 40
+    "05000000 0300 0000 ",                 // 112 partitions[1]: partition 5, error 3 (NotOwner), pad
+    "01000000 6d6f766564ffffff 00000000 ", // 120   error_message Some("moved") inline, pad to 8
+    "0000000000000000 ",                   // 136   high_watermark 0
+    "0000000000000000 ",                   // 144   log_start_offset 0
+    "0000000000000000 ",                   // 152   log_end_offset 0
+    "01000000 ",                           // 160   current_owner Some:
+    "01000000 0300 0000 ",                 // 164     node_id 1, core_id 3, pad
+    "68ffffffffffffff ",                   // 172     host "h" inline
+    "8f23 0000 ",                          // 180     port 9103, pad
+    "00000000 00000000 ",                  // 184   leader_epoch None
+    "00000000 00000000 00000000 00000000 0000000000000000 ", // 192 diverging_epoch None
+    "28000000 00000000 ",                  // 216   records at data offset 40, len 0 (empty)
+    "6f7264657273ffff ",                   // 224 topics[0]: name "orders" inline
+    "18ffffff 02000000 ",                  // 232   partitions -> 0, len 2
+    "0000 0000 ",                          // 240 root: error None, pad
+    "00000000 0000000000000000 ",          // 244   error_message None
+    "e0ffffff 01000000 ",                  // 256   topics -> 224, len 1
+    "0000000000000000 ",                   // 264 padding to frame offset 304 = 32 + pad16(264)
+    // data section at 304: partition 2's batch, unchanged
+    "000102030405060708090a0b0c0d0e0f",
+    "101112131415161718191a1b1c1d1e1f",
+    "2021222324252627",
+);
+
+/// Fetch version 2: the response body is unchanged from version 1 (only
+/// the request's partitions gained `durable_end`).
+const FETCH_RESPONSE: &str = concat!(
+    "58010000 0100 0200 09000000 ", //  0 frame_len 344, api_key 1 (Fetch), api_version 2, correlation_id 9
     "08010000 0100 434c ",          // 12 body_len 264, flags RESPONSE, magic
     "000000000000000000000000 ",    // 20 reserved
     // body at 32; partitions are 112 bytes each
@@ -261,6 +345,7 @@ fn requests_encode_to_their_golden_frames() {
     for (what, correlation_id, request, golden) in [
         ("ApiVersions request", 7, api_versions_request(), API_VERSIONS_REQUEST),
         ("Produce request", 8, produce_request(), PRODUCE_REQUEST),
+        ("Replica fetch request", 11, replica_fetch_request(), REPLICA_FETCH_REQUEST),
     ] {
         let encoded = encode_request(correlation_id, &request).unwrap().to_contiguous();
         assert_golden(&encoded, &unhex(golden), what);
@@ -281,11 +366,13 @@ fn responses_encode_to_their_golden_frames() {
 
 #[test]
 fn dropped_versions_are_refused_not_misread() {
-    let frame = one_frame(&unhex(FETCH_RESPONSE_V0));
-    assert_eq!(frame.header.api_version(), 0);
-    match decode_response(&frame) {
-        Err(ProtocolError::UnsupportedVersion { api: ApiKey::Fetch, version: 0 }) => {}
-        other => panic!("fetch v0 must be refused, got {other:?}"),
+    for (golden, dropped) in [(FETCH_RESPONSE_V0, 0), (FETCH_RESPONSE_V1, 1)] {
+        let frame = one_frame(&unhex(golden));
+        assert_eq!(frame.header.api_version(), dropped);
+        match decode_response(&frame) {
+            Err(ProtocolError::UnsupportedVersion { api: ApiKey::Fetch, version }) if version == dropped => {}
+            other => panic!("fetch v{dropped} must be refused, got {other:?}"),
+        }
     }
 }
 
@@ -294,6 +381,7 @@ fn golden_request_frames_decode_to_their_requests() {
     for (what, correlation_id, request, golden) in [
         ("ApiVersions request", 7, api_versions_request(), API_VERSIONS_REQUEST),
         ("Produce request", 8, produce_request(), PRODUCE_REQUEST),
+        ("Replica fetch request", 11, replica_fetch_request(), REPLICA_FETCH_REQUEST),
     ] {
         let frame = one_frame(&unhex(golden));
         assert_eq!(frame.header.correlation_id(), correlation_id, "{what}");

@@ -2,7 +2,8 @@
 //! and what the follower's state machine receives back. These are the
 //! protocol's fields, not a wire layout: the broker maps them onto Kafka's
 //! Fetch (v12+: `current_leader_epoch`, `last_fetched_epoch`,
-//! `diverging_epoch`) or its own frames. Built and read on the partition's
+//! `diverging_epoch`) or its own frames (which also carry the follower's
+//! durable end, a field Kafka does not have). Built and read on the partition's
 //! core on either side.
 
 use super::ReplicaId;
@@ -12,14 +13,30 @@ use super::ReplicaId;
 pub struct FetchRequest {
     /// The fetching replica.
     pub replica: ReplicaId,
-    /// The follower's durable log end: it holds every offset below durably.
+    /// The follower's log end: it holds every offset below, and reads on
+    /// from here.
     pub fetch_offset: u64,
+    /// The follower's log is durable below this offset (at most
+    /// `fetch_offset`). Only this counts toward the high watermark, so a
+    /// follower can fetch its next records while its last ones are still
+    /// being synced (the pipeline), and an acknowledged record is still on
+    /// the disk of every in-sync replica.
+    pub durable_end: u64,
     /// The epoch of the follower's last record (its epoch history's latest);
     /// `None` for an empty log.
     pub last_fetched_epoch: Option<u32>,
     /// The leader epoch the follower believes in (Kafka's
     /// `current_leader_epoch`), to fence stale leaders and followers.
     pub leader_epoch: u32,
+}
+
+impl FetchRequest {
+    /// Records below the fetch offset are still being synced: the leader
+    /// should answer at once, even with nothing, instead of waiting for new
+    /// records, so that the follower reports its sync without delay.
+    pub fn syncing(&self) -> bool {
+        self.durable_end < self.fetch_offset
+    }
 }
 
 /// Why a leader refused a fetch (Kafka's error codes of the same names).

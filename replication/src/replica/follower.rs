@@ -1,8 +1,16 @@
 //! A follower's side of one partition's replication: Kafka's replica
-//! fetcher for one partition. It fetches from its durable log end, appends
-//! what the leader sends, truncates only where the leader's divergence
-//! check says its log parts from the leader's (KIP-101/279: never to its own
-//! high watermark), and keeps the follower's high watermark.
+//! fetcher for one partition. It fetches from its log end, appends what the
+//! leader sends, truncates only where the leader's divergence check says its
+//! log parts from the leader's (KIP-101/279: never to its own high
+//! watermark), and keeps the follower's high watermark.
+//!
+//! The pipeline: once an answer's records are appended (not yet synced) the
+//! next fetch goes out at once, carrying the durable end separately, so the
+//! follower's fsync overlaps the next round trip. Only the durable end
+//! counts toward the leader's high watermark. A fetch sent while records
+//! are still being synced asks the leader not to wait for new ones
+//! ([`FetchRequest::syncing`]); if it brings nothing, the follower waits for
+//! its sync and then reports it with a fetch that may wait.
 
 use super::epoch_history::EpochHistory;
 use super::fetch::{BatchMeta, FetchError, FetchRequest, FetchResponse};
@@ -70,8 +78,8 @@ pub enum FollowerCommand {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
-    /// Waiting for the local log to be durable up to its end before
-    /// fetching from it.
+    /// An answer brought nothing new while the log was still being synced:
+    /// the next fetch reports the sync once it is done.
     AwaitDurable,
     Fetching {
         fetch_id: u64,
@@ -212,12 +220,17 @@ impl FollowerState {
                 for b in &batches {
                     self.epoch_history.assign(b.leader_epoch, b.base_offset);
                 }
+                let got_records = !batches.is_empty();
                 if let Some(last) = batches.last() {
                     self.log_end = last.end_offset();
                     out.push(FollowerCommand::Append { batches });
                 }
                 self.raise_high_watermark(high_watermark, out);
-                self.fetch_when_durable(now_ms, out);
+                if got_records {
+                    self.send_fetch(now_ms, out);
+                } else {
+                    self.fetch_when_durable(now_ms, out);
+                }
             }
             FetchResponse::Diverging { epoch, end_offset, high_watermark } => {
                 // KIP-279: where this follower's own copy of that epoch ends
@@ -301,8 +314,8 @@ impl FollowerState {
         self.phase = Phase::Backoff { until_ms: now_ms.saturating_add(self.config.fetch_backoff_ms) };
     }
 
-    /// A fetch at offset X tells the leader this replica holds X-1 durably,
-    /// so fetch only once the whole log is durable.
+    /// After an empty answer: fetch again once the sync in progress (if
+    /// any) is done, so the fetch reports it (and may wait on the leader).
     fn fetch_when_durable(&mut self, now_ms: u64, out: &mut Vec<FollowerCommand>) {
         if self.durable_end >= self.log_end {
             self.send_fetch(now_ms, out);
@@ -317,6 +330,7 @@ impl FollowerState {
         let request = FetchRequest {
             replica: self.me,
             fetch_offset: self.log_end,
+            durable_end: self.durable_end,
             last_fetched_epoch: self.epoch_history.latest_epoch(),
             leader_epoch: self.leader_epoch,
         };

@@ -39,11 +39,22 @@ fn follow(durable_end: u64) -> (FollowerState, Vec<FollowerCommand>) {
     .unwrap()
 }
 
+/// A fetch from a log durable to its end.
 fn fetch(fetch_id: u64, fetch_offset: u64, last_fetched_epoch: Option<u32>) -> FollowerCommand {
+    pipelined_fetch(fetch_id, fetch_offset, fetch_offset, last_fetched_epoch)
+}
+
+/// A fetch sent while the log is durable only below `durable_end`.
+fn pipelined_fetch(
+    fetch_id: u64,
+    fetch_offset: u64,
+    durable_end: u64,
+    last_fetched_epoch: Option<u32>,
+) -> FollowerCommand {
     FollowerCommand::Fetch {
         fetch_id,
         leader: 1,
-        request: FetchRequest { replica: 2, fetch_offset, last_fetched_epoch, leader_epoch: 6 },
+        request: FetchRequest { replica: 2, fetch_offset, durable_end, last_fetched_epoch, leader_epoch: 6 },
     }
 }
 
@@ -67,24 +78,28 @@ fn fetches_from_its_durable_end_without_truncating_to_its_high_watermark() {
 }
 
 #[test]
-fn records_are_appended_then_fetched_past_once_durable() {
+fn records_are_appended_and_fetched_past_while_they_sync() {
     let (mut f, _) = follow(12);
     let records = FetchResponse::Records {
         high_watermark: 14,
         log_start_offset: 0,
         batches: vec![batch(12, 13, 4), batch(14, 16, 6)],
     };
+    // The next fetch goes out before the append is durable, saying so.
     assert_eq!(
         f.handle(1, answer(FIRST_ID, records)),
         vec![
             FollowerCommand::Append { batches: vec![batch(12, 13, 4), batch(14, 16, 6)] },
             FollowerCommand::HighWatermarkChanged(14),
+            pipelined_fetch(FIRST_ID + 1, 17, 12, Some(6)),
         ]
     );
     assert_eq!(f.epoch_history(), &history(&[(2, 0), (4, 8), (6, 14)]));
+    // Syncs finishing while a fetch is out are reported by the next one.
     assert!(f.handle(2, FollowerEvent::LocalDurable { durable_end: 15 }).is_empty());
-    assert_eq!(f.handle(3, FollowerEvent::LocalDurable { durable_end: 17 }), vec![fetch(FIRST_ID + 1, 17, Some(6))]);
-    // An empty answer refetches at once; the HW is capped by the own log end.
+    assert!(f.handle(3, FollowerEvent::LocalDurable { durable_end: 17 }).is_empty());
+    // An empty answer refetches at once when all is durable; the HW is
+    // capped by the own log end.
     let empty = FetchResponse::Records { high_watermark: 30, log_start_offset: 0, batches: vec![] };
     assert_eq!(
         f.handle(4, answer(FIRST_ID + 1, empty)),
@@ -93,11 +108,26 @@ fn records_are_appended_then_fetched_past_once_durable() {
 }
 
 #[test]
+fn an_empty_answer_during_a_sync_waits_for_it_and_then_reports_it() {
+    let (mut f, _) = follow(12);
+    let records = FetchResponse::Records { high_watermark: 12, log_start_offset: 0, batches: vec![batch(12, 13, 6)] };
+    let out = f.handle(1, answer(FIRST_ID, records));
+    let Some(FollowerCommand::Fetch { request, .. }) = out.last() else { panic!("{out:?}") };
+    assert!(request.syncing());
+    let empty = FetchResponse::Records { high_watermark: 12, log_start_offset: 0, batches: vec![] };
+    assert!(f.handle(2, answer(FIRST_ID + 1, empty)).is_empty());
+    let out = f.handle(3, FollowerEvent::LocalDurable { durable_end: 14 });
+    assert_eq!(out, vec![fetch(FIRST_ID + 2, 14, Some(6))]);
+    let Some(FollowerCommand::Fetch { request, .. }) = out.last() else { unreachable!() };
+    assert!(!request.syncing());
+}
+
+#[test]
 fn stale_or_duplicate_answers_are_ignored() {
     let (mut f, _) = follow(12);
     let records = FetchResponse::Records { high_watermark: 5, log_start_offset: 0, batches: vec![batch(12, 12, 6)] };
     assert!(f.handle(1, answer(FIRST_ID - 1, records.clone())).is_empty());
-    assert_eq!(f.handle(1, answer(FIRST_ID, records.clone())).len(), 1);
+    assert_eq!(f.handle(1, answer(FIRST_ID, records.clone())).len(), 2);
     assert!(f.handle(2, answer(FIRST_ID, records)).is_empty());
     assert_eq!(f.log_end_offset(), 13);
 }

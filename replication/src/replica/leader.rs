@@ -370,7 +370,10 @@ impl LeaderState {
             return;
         }
         if let Some(progress) = self.followers.get_mut(&replica) {
-            progress.record_fetch(request.fetch_offset, self.log_end, now_ms);
+            // A durable end past the fetch offset cannot be: it counts as
+            // the fetch offset.
+            let durable_end = request.durable_end.min(request.fetch_offset);
+            progress.record_fetch(request.fetch_offset, durable_end, self.log_end, now_ms);
         }
         self.advance_high_watermark(out);
         self.maybe_expand_isr(now_ms, out);

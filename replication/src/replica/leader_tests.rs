@@ -43,8 +43,14 @@ fn lead(isr: &[ReplicaId], min_isr: u32) -> (LeaderState, Vec<LeaderCommand>) {
     .unwrap()
 }
 
+/// A fetch from a follower whose log is durable to its end.
 fn fetch(replica: ReplicaId, fetch_offset: u64, last_fetched_epoch: Option<u32>) -> LeaderEvent {
-    LeaderEvent::FollowerFetch(FetchRequest { replica, fetch_offset, last_fetched_epoch, leader_epoch: 5 })
+    pipelined(replica, fetch_offset, fetch_offset, last_fetched_epoch)
+}
+
+/// A fetch from a follower still syncing the records from `durable_end`.
+fn pipelined(replica: ReplicaId, fetch_offset: u64, durable_end: u64, last_fetched_epoch: Option<u32>) -> LeaderEvent {
+    LeaderEvent::FollowerFetch(FetchRequest { replica, fetch_offset, durable_end, last_fetched_epoch, leader_epoch: 5 })
 }
 
 fn read(replica: ReplicaId, from: u64, high_watermark: u64) -> LeaderCommand {
@@ -106,6 +112,7 @@ fn fetches_with_the_wrong_epoch_or_from_strangers_are_refused() {
         LeaderEvent::FollowerFetch(FetchRequest {
             replica,
             fetch_offset: 10,
+            durable_end: 10,
             last_fetched_epoch: Some(4),
             leader_epoch,
         })
@@ -198,6 +205,25 @@ fn acks_all_waits_for_the_high_watermark() {
     assert_eq!(leader.waiting_produces(), 1);
     leader.handle(3, LeaderEvent::CancelProduce { id: 2 });
     assert_eq!(leader.handle(4, fetch(2, 12, Some(5))), vec![LeaderCommand::HighWatermarkChanged(12), read(2, 12, 12)]);
+}
+
+#[test]
+fn only_a_followers_durable_end_acknowledges() {
+    let (mut leader, _) = lead(&[1, 2], 2);
+    leader.handle(1, LeaderEvent::Appended { log_end_offset: 12 });
+    leader.handle(1, LeaderEvent::LocalDurable { durable_end: 12 });
+    assert!(leader.handle(1, LeaderEvent::AwaitReplication { id: 1, end_offset: 12 }).is_empty());
+    // The follower holds 12 records but has synced only 11: it reads on
+    // from 12, and the produce waits.
+    assert_eq!(
+        leader.handle(2, pipelined(2, 12, 11, Some(5))),
+        vec![LeaderCommand::HighWatermarkChanged(11), read(2, 12, 11)]
+    );
+    // A durable end past the fetch offset counts only up to it.
+    assert_eq!(
+        leader.handle(3, pipelined(2, 12, 99, Some(5))),
+        vec![LeaderCommand::HighWatermarkChanged(12), LeaderCommand::AckProduce { id: 1 }, read(2, 12, 12)]
+    );
 }
 
 #[test]

@@ -88,6 +88,19 @@ impl<S: Storage> PartitionLog<S> {
         batches: ValidBatches,
         stamp: Stamp,
     ) -> Result<AppendInfo, ReplicaAppendError> {
+        let staged = self.stage_stamped(batches, stamp).await?;
+        Ok(self.finish_staged(staged).await?)
+    }
+
+    /// The first half of [`Self::append_stamped`]: checks the batches and
+    /// stages them (they count in the log end and are readable by
+    /// [`Self::read_staged`]), handing back the chunk writes that are now
+    /// the caller's to do, with [`Self::finish_staged`].
+    pub(super) async fn stage_stamped(
+        &self,
+        batches: ValidBatches,
+        stamp: Stamp,
+    ) -> Result<Staged<S::File>, ReplicaAppendError> {
         let max = self.config.borrow().max_batch_bytes;
         if let Some(batch) = batches.iter().find(|b| b.len() > max) {
             return Err(LogError::BatchTooLarge { size: batch.len(), max }.into());
@@ -99,11 +112,18 @@ impl<S: Storage> PartitionLog<S> {
             st.check_failed()?;
             epoch_starts(&st, &batches, stamp)?
         };
-        let staged = if starts.is_empty() {
-            self.stage(batches, stamp)
+        if starts.is_empty() {
+            Ok(self.stage(batches, stamp))
         } else {
-            self.stage_starting_epochs(batches, stamp, total).await?
-        };
+            self.stage_starting_epochs(batches, stamp, total).await
+        }
+    }
+
+    /// The second half of [`Self::append_stamped`]: writes the staged
+    /// batches' full chunks and waits for the flush policy's durability
+    /// (group commit). Dropping it while its chunk writes are in flight
+    /// fails the log, as for an append.
+    pub(super) async fn finish_staged(&self, staged: Staged<S::File>) -> LogResult<AppendInfo> {
         let Staged { info, seq, files, early, preallocate } = staged;
         if !early.is_empty() {
             self.write_early(&files, early, preallocate).await?;
@@ -174,6 +194,7 @@ impl<S: Storage> PartitionLog<S> {
         }
         let written = st.written_seq;
         st.cache.evict(budget, written);
+        st.append_waiters.wake_all();
         let (early, preallocate) = st.active.take_full_chunks();
         for w in &early {
             st.chunks_in_flight.insert(w.pos);
@@ -581,8 +602,8 @@ fn epoch_starts<F: StorageFile>(
 }
 
 /// Batches staged by one append: what it writes and waits for next.
-struct Staged<F: StorageFile> {
-    info: AppendInfo,
+pub(super) struct Staged<F: StorageFile> {
+    pub(super) info: AppendInfo,
     /// `appended_seq` once they were staged.
     seq: u64,
     files: Rc<SegmentFiles<F>>,

@@ -19,9 +19,14 @@
 //! replication layer owns that (the cluster's) high watermark and sets it on
 //! the log (`set_replicated_high_watermark`); consumers read with
 //! `read_bounded` up to `consumer_high_watermark` (the replicated value
-//! capped at the local one), followers with `read` up to the local one.
-//! Either moving up wakes the `committed_changed` waiters: one list serves
-//! both kinds of long poll, each checking its own watermark on waking.
+//! capped at the local one). Either moving up wakes the `committed_changed`
+//! waiters: one list serves both, each checking its own watermark on
+//! waking. Followers read with `read_staged` up to the log end (staged
+//! batches from the tail cache, as Kafka's followers read up to the
+//! leader's log end), woken by `appended_changed`; that is safe because a
+//! batch counts as replicated only once durable on the leader and on every
+//! in-sync follower. A follower appends in two steps (`stage_replica`,
+//! `finish_replica_append`) so its next fetch overlaps its write and sync.
 //!
 //! Leader epochs (KIP-101/279): the log keeps which epoch each stretch of it
 //! was written under, in memory and in a small file, and an epoch's entry is
@@ -45,6 +50,7 @@ mod recovery;
 mod replica_append;
 pub mod retention;
 mod truncate;
+mod waiters;
 
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -59,11 +65,10 @@ pub use epoch_file::FILE_NAME as LEADER_EPOCH_FILE_NAME;
 pub(crate) use leader_epochs::file_len as leader_epoch_file_len;
 pub use leader_epochs::EpochEntry;
 pub use recovery::RecoveryReport;
-pub use replica_append::ReplicaAppendError;
+pub use replica_append::{ReplicaAppendError, StagedAppend};
 
 use crate::disk::{DmaStorage, Storage, StorageFile};
 use crate::error::{LogError, LogResult};
-use crate::limits::MIN_COMMIT_WAITERS_TO_PRUNE;
 use crate::segment::{ActiveSegment, FdCache, SealedSegment};
 use cache::TailCache;
 use corelog_runtime::ReadBuf;
@@ -205,10 +210,9 @@ pub(crate) struct LogState<F: StorageFile> {
     /// active segment) is committed: the high watermark.
     committed: Mark,
     /// Readers waiting for the high watermark to move (fetch long-polls).
-    commit_waiters: Vec<futures::channel::oneshot::Sender<()>>,
-    /// Size of `commit_waiters` at which canceled senders are next pruned
-    /// (twice the live ones at the last prune: amortized O(1) per waiter).
-    commit_waiters_pruned_at: usize,
+    commit_waiters: waiters::Waiters,
+    /// Replica fetches waiting for records to be staged.
+    append_waiters: waiters::Waiters,
     last_sync: Instant,
     /// A roll or truncation is rearranging segments: appenders must wait.
     exclusive: bool,
@@ -280,9 +284,7 @@ impl<F: StorageFile> LogState<F> {
     }
 
     fn wake_commit_waiters(&mut self) {
-        for waiter in self.commit_waiters.drain(..) {
-            let _ = waiter.send(());
-        }
+        self.commit_waiters.wake_all();
     }
 
     /// Where consumers may read up to: the replicated high watermark, never
@@ -372,20 +374,17 @@ impl<S: Storage> PartitionLog<S> {
 
     /// Resolves when the high watermark or the replicated high watermark
     /// next moves up (or the log is dropped). A waiter that cares about
-    /// only one of them checks it again on waking.
-    ///
-    /// A long-poll fetch that times out drops its receiver; on an idle
-    /// partition nothing would ever drain its sender, so dead senders are
-    /// pruned here: the list holds at most twice the live waiters.
+    /// only one of them checks it again on waking. Dropped receivers are
+    /// pruned (`waiters.rs`).
     pub fn committed_changed(&self) -> futures::channel::oneshot::Receiver<()> {
-        let (tx, rx) = futures::channel::oneshot::channel();
-        let mut st = self.state.borrow_mut();
-        if st.commit_waiters.len() >= st.commit_waiters_pruned_at.max(MIN_COMMIT_WAITERS_TO_PRUNE) {
-            st.commit_waiters.retain(|w| !w.is_canceled());
-            st.commit_waiters_pruned_at = 2 * st.commit_waiters.len();
-        }
-        st.commit_waiters.push(tx);
-        rx
+        self.state.borrow_mut().commit_waiters.subscribe()
+    }
+
+    /// Resolves when batches are next staged (or the log is truncated or
+    /// dropped): what a replica fetch reading up to the log end
+    /// ([`Self::read_staged`]) waits for.
+    pub fn appended_changed(&self) -> futures::channel::oneshot::Receiver<()> {
+        self.state.borrow_mut().append_waiters.subscribe()
     }
 
     /// Senders held for [`Self::committed_changed`] waiters, live or not yet

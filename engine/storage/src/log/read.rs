@@ -26,6 +26,15 @@ enum Source<F> {
     },
 }
 
+/// How far a read may go.
+#[derive(Clone, Copy)]
+enum Upto {
+    /// Committed batches ending at or before this offset.
+    Committed(u64),
+    /// Every staged batch (from the cache).
+    LogEnd,
+}
+
 impl<S: Storage> PartitionLog<S> {
     /// Committed whole batches from the one containing `offset`, up to
     /// `max_bytes` (at least one batch if any is committed at `offset`).
@@ -37,7 +46,7 @@ impl<S: Storage> PartitionLog<S> {
     /// batch that checks out, fails with [`LogError::CorruptBatch`]; a read
     /// of a later offset walks past the damage.
     pub async fn read(&self, offset: u64, max_bytes: usize) -> LogResult<Fetched> {
-        self.read_limited(offset, max_bytes, u64::MAX).await
+        self.read_limited(offset, max_bytes, Upto::Committed(u64::MAX)).await
     }
 
     /// [`Self::read`] of the whole batches that also end at or before
@@ -47,13 +56,27 @@ impl<S: Storage> PartitionLog<S> {
     /// returns nothing, as does one inside the batch holding `offset`. The
     /// result's `high_watermark` is the limit (capped at the local one).
     pub async fn read_bounded(&self, offset: u64, max_bytes: usize, limit_offset: u64) -> LogResult<Fetched> {
-        self.read_limited(offset, max_bytes, limit_offset).await
+        self.read_limited(offset, max_bytes, Upto::Committed(limit_offset)).await
     }
 
-    async fn read_limited(&self, offset: u64, max_bytes: usize, limit_offset: u64) -> LogResult<Fetched> {
+    /// [`Self::read`] that also serves batches staged but not yet durable
+    /// here, from the tail cache: what a leader sends its followers, so their
+    /// writes overlap its own (Kafka's followers read up to the leader's log
+    /// end too). Safe because nothing counts as replicated before it is
+    /// durable on the leader as well. A staged batch no longer in the cache
+    /// is served once committed. The result's `high_watermark` is the log end.
+    pub async fn read_staged(&self, offset: u64, max_bytes: usize) -> LogResult<Fetched> {
+        self.read_limited(offset, max_bytes, Upto::LogEnd).await
+    }
+
+    async fn read_limited(&self, offset: u64, max_bytes: usize, upto: Upto) -> LogResult<Fetched> {
         let (source, log_start_offset, log_end_offset, high_watermark) = {
             let mut st = self.state.borrow_mut();
-            let (start, end, hw) = (st.log_start_offset, st.next_offset(), st.committed.offset.min(limit_offset));
+            let (start, end) = (st.log_start_offset, st.next_offset());
+            let hw = match upto {
+                Upto::Committed(limit) => st.committed.offset.min(limit),
+                Upto::LogEnd => end,
+            };
             if offset < start || offset > end {
                 return Err(LogError::OffsetOutOfRange { offset, log_start: start, log_end: end });
             }
@@ -61,6 +84,10 @@ impl<S: Storage> PartitionLog<S> {
                 Source::Cache(Vec::new())
             } else if let Some(batches) = st.cache.read(offset, max_bytes, hw) {
                 Source::Cache(batches)
+            } else if offset >= st.committed.offset {
+                // Staged, written but not synced, and evicted: served from
+                // the file once committed.
+                Source::Cache(Vec::new())
             } else {
                 let (files, (position, base), end) = if offset >= st.active.base_offset() {
                     let end = Boundary { position: st.committed.position, offset: st.committed.offset };
@@ -100,7 +127,7 @@ impl<S: Storage> PartitionLog<S> {
                     if self.state.borrow().truncations != truncations {
                         // A truncation rewrote the file under the read: what
                         // failed may be new batches, not damage. Read again.
-                        return Box::pin(self.read_limited(offset, max_bytes, limit_offset)).await;
+                        return Box::pin(self.read_limited(offset, max_bytes, upto)).await;
                     }
                     if offset >= next.offset {
                         start = next; // the read is for offsets after the damage

@@ -3,11 +3,12 @@
 //! the leader stores them), through the same staging, group commit and
 //! tail cache as a leader's appends (`append.rs`).
 
-use super::append::Stamp;
+use super::append::{Staged, Stamp};
 use super::leader_epochs::EpochEntry;
 use super::{AppendInfo, LogState, PartitionLog};
 use crate::disk::{Storage, StorageFile};
 use crate::error::LogError;
+use crate::error::LogResult;
 use corelog_format::ValidBatches;
 
 /// Why a follower append was refused (nothing was appended), or the log's
@@ -47,6 +48,37 @@ impl<S: Storage> PartitionLog<S> {
     /// Cancel safety as [`Self::append_valid`].
     pub async fn append_replica(&self, batches: ValidBatches) -> Result<AppendInfo, ReplicaAppendError> {
         self.append_stamped(batches, Stamp::Keep).await
+    }
+
+    /// [`Self::append_replica`] in two steps, so a follower can fetch its
+    /// next records while these are written and synced: this one checks and
+    /// stages them (the log end moves past them; refusals stage nothing),
+    /// [`Self::finish_replica_append`] writes and syncs them.
+    ///
+    /// The [`StagedAppend`] must be finished, and soon: its chunk writes are
+    /// its own, and a flush that must cover everything appended (a roll, a
+    /// truncation) waits for them. Spawn the finish at once.
+    pub async fn stage_replica(&self, batches: ValidBatches) -> Result<StagedAppend<S::File>, ReplicaAppendError> {
+        Ok(StagedAppend(self.stage_stamped(batches, Stamp::Keep).await?))
+    }
+
+    /// Writes and syncs what [`Self::stage_replica`] staged; returns once it
+    /// is durable under the flush policy. Cancel safety as
+    /// [`Self::append_valid`].
+    pub async fn finish_replica_append(&self, staged: StagedAppend<S::File>) -> LogResult<AppendInfo> {
+        self.finish_staged(staged.0).await
+    }
+}
+
+/// Replica batches staged in the log, their writes and sync still to come
+/// ([`PartitionLog::stage_replica`]). Lives on the partition's core.
+#[must_use = "staged batches must be finished: their chunk writes belong to them"]
+pub struct StagedAppend<F: StorageFile>(Staged<F>);
+
+impl<F: StorageFile> StagedAppend<F> {
+    /// Offsets of the staged batches.
+    pub fn info(&self) -> AppendInfo {
+        self.0.info
     }
 }
 

@@ -1,6 +1,10 @@
 //! truncate-to: cutting the log back to an offset (replication needs it to
-//! discard a diverged suffix after a leader change).
+//! discard a diverged suffix after a leader change), and restarting an
+//! emptied log at a later offset (a follower that fell below its leader's
+//! log start).
 
+use super::append::create_active;
+use super::cache::TailCache;
 use super::guards::{Exclusive, FailOnDrop};
 use super::recovery::{check_segment, resume_active, RecoveryReport};
 use super::PartitionLog;
@@ -19,6 +23,58 @@ impl<S: Storage> PartitionLog<S> {
         let _io = self.io.acquire().await;
         let _exclusive = Exclusive::begin(self);
         self.truncate_inner(offset).await
+    }
+
+    /// Empties the log and restarts it at `offset`, at or past its end
+    /// (Kafka's `truncateFullyAndStartAt`): a follower whose log ends below
+    /// its leader's log start can only replicate from there. Offsets are not
+    /// reused: the new start is never below the old end. Every segment goes,
+    /// newest first, so a crash midway leaves a prefix of the old log (whose
+    /// next fetch lands below the leader's start again); then an empty
+    /// segment is created at `offset` and the leader epochs are cleared.
+    /// Afterwards log start, log end and high watermark are all `offset`.
+    pub async fn restart_at(&self, offset: u64) -> LogResult<()> {
+        let _io = self.io.acquire().await;
+        let _exclusive = Exclusive::begin(self);
+        self.flush_locked(true, true, true).await?;
+        let bases: Vec<u64> = {
+            let st = self.state.borrow();
+            let (log_start, log_end) = (st.log_start_offset, st.next_offset());
+            if offset < log_end {
+                return Err(LogError::OffsetOutOfRange { offset, log_start, log_end });
+            }
+            st.sealed.keys().copied().chain([st.active.base_offset()]).collect()
+        };
+        let guard = FailOnDrop { log: self, what: "restarting the log" };
+        for base in bases.iter().rev() {
+            self.state.borrow_mut().sealed.remove(base);
+            SegmentFiles::remove(&self.storage, &self.dir, *base)
+                .await
+                .map_err(|e| self.fail("removing segment", &e))?;
+        }
+        self.storage.sync_dir(&self.dir).await.map_err(|e| self.fail("syncing the directory", &e))?;
+        let config = self.config.borrow().clone();
+        let active = create_active(&self.fds, &self.dir, offset, &config).await;
+        guard.disarm();
+        let active = active.map_err(|e| self.fail("creating segment", &e))?;
+        let mut epochs = {
+            let mut st = self.state.borrow_mut();
+            st.active = active;
+            st.cache = TailCache::default();
+            st.append_waiters.wake_all();
+            st.read_ahead = None;
+            st.truncations += 1;
+            st.pending.clear();
+            st.log_start_offset = offset;
+            st.committed = st.end_mark();
+            st.stats.segments_deleted += bases.len() as u64;
+            st.epochs.clone()
+        };
+        if epochs.truncate_from_end(0) {
+            self.save_epochs_locked(epochs).await?;
+        }
+        tracing::info!(dir = %self.dir.display(), offset, "emptied the log and restarted it");
+        Ok(())
     }
 
     async fn truncate_inner(&self, offset: u64) -> LogResult<u64> {
@@ -88,6 +144,7 @@ impl<S: Storage> PartitionLog<S> {
             debug_assert_eq!(active.next_offset(), new_end);
             st.active = active;
             st.cache.truncate(new_end);
+            st.append_waiters.wake_all();
             st.read_ahead = None;
             st.truncations += 1;
             st.pending.clear();

@@ -77,15 +77,20 @@ async fn read_once(
                 Ok(partition) => {
                     let log = &partition.log;
                     wakeups.push(log.committed_changed());
+                    if request.replica_id.is_some() {
+                        wakeups.push(log.appended_changed());
+                    }
                     out.leader_epoch = Some(partition.leader_epoch());
                     let max = (p.partition_max_bytes as usize).min(budget);
                     // Consumers read up to the high watermark (what every
                     // in-sync replica has); a follower reads the leader's
-                    // durable log from where the replication protocol says.
+                    // log up to its end (staged batches too, so the writes
+                    // of leader and followers overlap) from where the
+                    // replication protocol says.
                     let read = match request.replica_id {
                         None => {
                             let high_watermark = log.consumer_high_watermark();
-                            Some((p.fetch_offset, high_watermark, high_watermark))
+                            Some((p.fetch_offset, Some(high_watermark), high_watermark))
                         }
                         Some(replica) => follower_read(&partition, replica, p, &topic.name, &mut out),
                     };
@@ -99,7 +104,10 @@ async fn read_once(
                     let result = if budget == 0 && total > 0 {
                         Ok(None)
                     } else {
-                        log.read_bounded(from, max.max(1), limit).await.map(Some)
+                        match limit {
+                            Some(limit) => log.read_bounded(from, max.max(1), limit).await.map(Some),
+                            None => log.read_staged(from, max.max(1)).await.map(Some),
+                        }
                     };
                     out.log_start_offset = log.log_start_offset();
                     out.log_end_offset = log.log_end_offset();
@@ -146,10 +154,10 @@ fn follower_read(
     p: &FetchPartition,
     topic: &str,
     out: &mut FetchPartitionResponse,
-) -> Option<(u64, u64, u64)> {
+) -> Option<(u64, Option<u64>, u64)> {
     let log = &partition.log;
     match replica::serve_follower_fetch(partition, replica, p) {
-        Ok(FetchReply::Read { from, high_watermark, .. }) => return Some((from, log.high_watermark(), high_watermark)),
+        Ok(FetchReply::Read { from, high_watermark, .. }) => return Some((from, None, high_watermark)),
         Ok(FetchReply::Diverging { epoch, end_offset, high_watermark }) => {
             out.diverging_epoch = Some(EpochEndOffset { epoch, end_offset });
             out.high_watermark = high_watermark;

@@ -4,16 +4,21 @@
 //! controller puts a partition on the same core index on every replica), so
 //! replication traffic is core to core, one connection per leader.
 //!
-//! A fetch answer's batches are appended as the leader wrote them
-//! (`append_replica`: the leader's offsets and epochs); once they are
-//! durable under the flush policy the state machine fetches again from the
-//! new end, which is how the leader learns this replica has them.
+//! A fetch answer's batches are appended as the leader wrote them (the
+//! leader's offsets and epochs), in two steps: staged at once, after which
+//! the next fetch goes out, and written and synced by a task of their own,
+//! whose end is reported as the durable end of a later fetch (the leader
+//! counts only that toward its high watermark). So this replica's write and
+//! fdatasync overlap the next round trip instead of following it.
 //!
 //! Lives on: one core; one session task per leader node.
 
 use std::collections::{BTreeMap, HashSet};
 use std::rc::Rc;
 use std::time::Duration;
+
+use corelog_runtime::sync::Notify;
+use futures::FutureExt;
 
 use corelog_client::{ClientConfig, Connection};
 use corelog_format::ValidBatches;
@@ -88,7 +93,10 @@ pub async fn run(shard: Rc<Shard>) {
 
 /// The partitions following `leader` whose state wants a fetch now, with
 /// the request for each; they are marked in flight.
-fn take_wanted(shard: &Shard, leader: u32) -> Vec<(Rc<Partition>, u64, FetchPartition)> {
+/// Also says whether any of them is still syncing what it fetched last
+/// (then the leader should not wait for new records).
+fn take_wanted(shard: &Shard, leader: u32) -> (Vec<(Rc<Partition>, u64, FetchPartition)>, bool) {
+    let mut syncing = false;
     let mut out = Vec::new();
     for part in shard.partitions() {
         let mut role = part.role.borrow_mut();
@@ -98,34 +106,41 @@ fn take_wanted(shard: &Shard, leader: u32) -> Vec<(Rc<Partition>, u64, FetchPart
         }
         if let Some((fetch_id, request)) = f.wanted.take() {
             f.in_flight = Some(fetch_id);
+            syncing |= request.syncing();
             let wire = FetchPartition {
                 partition: part.id,
                 fetch_offset: request.fetch_offset,
                 partition_max_bytes: REPLICA_FETCH_MAX_BYTES as u32,
                 current_leader_epoch: Some(request.leader_epoch),
                 last_fetched_epoch: request.last_fetched_epoch,
+                durable_end: Some(request.durable_end),
             };
             drop(role);
             out.push((part.clone(), fetch_id, wire));
         }
     }
-    out
+    (out, syncing)
 }
 
 async fn session(shard: Rc<Shard>, leader: u32) {
     let mut connection: Option<Connection> = None;
+    // Rung when a sync of this session's appends ends (its partitions then
+    // want to fetch, to report it).
+    let synced = Notify::default();
     loop {
         if !leaders(&shard).contains(&leader) {
             return;
         }
-        let batch = take_wanted(&shard, leader);
+        let (batch, syncing) = take_wanted(&shard, leader);
         if batch.is_empty() {
-            if !shard.wait_or_stop(Duration::from_millis(crate::limits::FLUSH_TICK_MS)).await {
-                return;
+            let tick = Duration::from_millis(crate::limits::FLUSH_TICK_MS);
+            futures::select! {
+                _ = synced.notified().fuse() => {}
+                running = shard.wait_or_stop(tick).fuse() => if !running { return },
             }
             continue;
         }
-        let request = fetch_request(shard.node_id(), &batch);
+        let request = fetch_request(shard.node_id(), &batch, syncing);
         let answered = match connect(&shard, leader, &mut connection).await {
             Some(conn) => conn.request_with_timeout(&request, REPLICA_FETCH_WAIT * 4).await.ok(),
             None => None,
@@ -140,7 +155,7 @@ async fn session(shard: Rc<Shard>, leader: u32) {
                 }
                 for (part, fetch_id, _) in batch {
                     match answers.remove(&(part.topic.clone(), part.id)) {
-                        Some(answer) => apply_answer(&part, fetch_id, answer).await,
+                        Some(answer) => apply_answer(&part, fetch_id, answer, &synced).await,
                         None => clear_in_flight(&part),
                     }
                 }
@@ -168,7 +183,7 @@ fn clear_in_flight(part: &Partition) {
     }
 }
 
-fn fetch_request(node: u32, batch: &[(Rc<Partition>, u64, FetchPartition)]) -> Request {
+fn fetch_request(node: u32, batch: &[(Rc<Partition>, u64, FetchPartition)], syncing: bool) -> Request {
     let mut topics: Vec<FetchTopic> = Vec::new();
     for (part, _, p) in batch {
         match topics.last_mut().filter(|t| t.name == part.topic) {
@@ -178,7 +193,9 @@ fn fetch_request(node: u32, batch: &[(Rc<Partition>, u64, FetchPartition)]) -> R
     }
     Request::Fetch(WireFetch {
         replica_id: Some(node),
-        max_wait_ms: REPLICA_FETCH_WAIT.as_millis() as u32,
+        // A partition still syncing reports its sync with the next fetch,
+        // so the leader must not hold this one waiting for new records.
+        max_wait_ms: if syncing { 0 } else { REPLICA_FETCH_WAIT.as_millis() as u32 },
         min_bytes: 1,
         max_bytes: REPLICA_FETCH_MAX_BYTES as u32,
         topics,
@@ -210,9 +227,10 @@ fn resolve(host: &str, port: u16) -> Option<std::net::SocketAddr> {
     (host, port).to_socket_addrs().ok()?.next()
 }
 
-/// One partition's answer: checked, appended or truncated as the follower
-/// state says, then its durability fed back (which asks the next fetch).
-async fn apply_answer(part: &Partition, fetch_id: u64, answer: FetchPartitionResponse) {
+/// One partition's answer: checked, appended (staged, its write and sync
+/// left to a task that rings `synced` when done) or truncated as the
+/// follower state says.
+async fn apply_answer(part: &Rc<Partition>, fetch_id: u64, answer: FetchPartitionResponse, synced: &Notify) {
     let (response, batches) = match to_response(part, &answer) {
         Ok(r) => r,
         Err(reason) => {
@@ -235,8 +253,24 @@ async fn apply_answer(part: &Partition, fetch_id: u64, answer: FetchPartitionRes
         match command {
             FollowerCommand::Append { .. } => {
                 if let Some(b) = batches.take() {
-                    if let Err(e) = part.log.append_replica(b).await {
-                        tracing::warn!(topic = %part.topic, partition = part.id, error = %e, "replica append failed");
+                    match part.log.stage_replica(b).await {
+                        Ok(staged) => {
+                            let (part, synced) = (part.clone(), synced.clone());
+                            corelog_runtime::spawn_detached(async move {
+                                if let Err(e) = part.log.finish_replica_append(staged).await {
+                                    tracing::warn!(topic = %part.topic, partition = part.id, error = %e,
+                                        "replica append failed");
+                                }
+                                follower_event(
+                                    &part,
+                                    FollowerEvent::LocalDurable { durable_end: part.log.high_watermark() },
+                                );
+                                synced.notify();
+                            });
+                        }
+                        Err(e) => {
+                            tracing::warn!(topic = %part.topic, partition = part.id, error = %e, "replica append failed")
+                        }
                     }
                 }
             }
@@ -246,8 +280,11 @@ async fn apply_answer(part: &Partition, fetch_id: u64, answer: FetchPartitionRes
                 }
             }
             FollowerCommand::TruncateFully { log_start_offset } => {
-                tracing::warn!(topic = %part.topic, partition = part.id, log_start_offset,
-                    "the leader's log starts past this replica's end; replicating from there needs an empty log");
+                tracing::info!(topic = %part.topic, partition = part.id, log_start_offset,
+                    "the leader's log starts past this replica's end: emptying it to replicate from there");
+                if let Err(e) = part.log.restart_at(log_start_offset).await {
+                    tracing::warn!(topic = %part.topic, partition = part.id, error = %e, "restarting the log failed");
+                }
             }
             FollowerCommand::HighWatermarkChanged(hw) => part.log.set_replicated_high_watermark(hw),
             FollowerCommand::Fetch { fetch_id, request, .. } => {

@@ -114,11 +114,13 @@ pub async fn await_replication(part: &Partition, end_offset: u64, timeout: Durat
 
 /// A follower's fetch of `p`: where to read from and with which high
 /// watermark, or the divergence / error to answer with. Counts as the
-/// follower's progress report (its fetch offset is durable on it).
+/// follower's progress report (durable below its `durable_end`, or its
+/// fetch offset if it sends none).
 pub fn serve_follower_fetch(part: &Partition, replica: u32, p: &FetchPartition) -> Result<FetchReply, ErrorCode> {
     let request = FetchRequest {
         replica,
         fetch_offset: p.fetch_offset,
+        durable_end: p.durable_end.unwrap_or(p.fetch_offset),
         last_fetched_epoch: p.last_fetched_epoch,
         leader_epoch: p.current_leader_epoch.unwrap_or_else(|| part.leader_epoch()),
     };

@@ -90,6 +90,7 @@ pub fn sample_requests() -> Vec<Request> {
                         partition_max_bytes: 1 << 20,
                         current_leader_epoch: None,
                         last_fetched_epoch: None,
+                        durable_end: None,
                     },
                     FetchPartition {
                         partition: 1,
@@ -97,6 +98,7 @@ pub fn sample_requests() -> Vec<Request> {
                         partition_max_bytes: 0,
                         current_leader_epoch: Some(7),
                         last_fetched_epoch: Some(6),
+                        durable_end: Some(u64::MAX - 1),
                     },
                 ],
             }],
