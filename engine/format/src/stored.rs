@@ -131,8 +131,8 @@ impl<'a> StoredBatch<'a> {
     pub fn last_offset(&self) -> u64 {
         match self {
             StoredBatch::Native(h) => h.last_offset(),
-            // `validate` proved lastOffsetDelta non-negative.
-            StoredBatch::Kafka(h) => self.base_offset().saturating_add(h.last_offset_delta().max(0) as u64),
+            // Kafka offsets are i64: saturates at i64::MAX, as Kafka's own.
+            StoredBatch::Kafka(h) => u64::try_from(h.last_offset()).unwrap_or(0),
         }
     }
 

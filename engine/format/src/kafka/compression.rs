@@ -143,25 +143,27 @@ pub(crate) fn decompress_bounded(codec: Compression, input: &[u8], max_output: u
 /// produced and stays within the limit.
 fn read_bounded(mut reader: impl Read, limit: usize) -> std::io::Result<Vec<u8>> {
     let cap = limit.saturating_add(1);
+    // `out` is zeroed up to its length once per growth; `filled` is how much
+    // of it the reader has written.
     let mut out = Vec::new();
+    let mut filled = 0;
     loop {
-        if out.len() == out.capacity() {
+        if filled == out.len() {
             if out.len() >= cap {
                 return Ok(out);
             }
-            let target = out.capacity().saturating_mul(2).clamp(4096, cap);
+            // Not `clamp`: a short stream's cap is below the first step.
+            let target = out.len().saturating_mul(2).max(4096).min(cap);
             out.reserve_exact(target - out.len());
+            out.resize(target, 0);
         }
-        let len = out.len();
-        let spare = out.capacity() - len;
-        out.resize(len + spare, 0);
-        match reader.read(&mut out[len..]) {
+        match reader.read(&mut out[filled..]) {
             Ok(0) => {
-                out.truncate(len);
+                out.truncate(filled);
                 return Ok(out);
             }
-            Ok(n) => out.truncate(len + n),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => out.truncate(len),
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }
     }
@@ -317,6 +319,24 @@ mod tests {
         // A raw snappy block claiming far more than its bytes can hold.
         let lie = [0xff, 0xff, 0xff, 0x7f, 0x00];
         assert!(matches!(decompress(Compression::Snappy, &lie), Err(BatchError::Decompress(_))));
+    }
+
+    /// Found by the fuzzer: a stream so short that its output cap was below
+    /// the first growth step made the bounded reader panic.
+    #[test]
+    fn streams_shorter_than_a_growth_step_do_not_panic() {
+        for c in Compression::ALL {
+            for n in 0..8 {
+                for byte in [0x00, 0x01, 0x1f, 0x28, 0xff] {
+                    let _ = decompress(c, &vec![byte; n]);
+                }
+            }
+        }
+        // A one-byte raw snappy block is an empty stream.
+        assert_eq!(decompress(Compression::Snappy, &[0]).unwrap(), Vec::<u8>::new());
+        let mut tiny = Vec::new();
+        compress_into(Compression::Gzip, b"x", &mut tiny).unwrap();
+        assert_eq!(decompress_bounded(Compression::Gzip, &tiny, 1).unwrap(), b"x");
     }
 
     #[test]

@@ -19,13 +19,6 @@ mod records;
 mod validate;
 mod varint;
 
-#[cfg(test)]
-mod golden_tests;
-#[cfg(test)]
-mod hostile_tests;
-#[cfg(test)]
-mod roundtrip_tests;
-
 pub use builder::BatchBuilder;
 pub use compression::Compression;
 pub use convert::native_to_kafka;
