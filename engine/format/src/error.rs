@@ -107,6 +107,9 @@ pub enum BatchError {
     #[error("{kind} Kafka batches are not supported (corelog has no transactions yet)")]
     KafkaUnsupportedBatch { kind: &'static str },
 
+    #[error("Kafka batch of producer {producer_id} has baseSequence {base_sequence}; an idempotent producer's is never negative")]
+    KafkaBadSequence { producer_id: i64, base_sequence: i32 },
+
     #[error("Kafka record {index}: {field} is not a valid varint")]
     KafkaBadVarint { index: usize, field: &'static str },
 

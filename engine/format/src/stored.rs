@@ -33,6 +33,8 @@ const _: () = assert!(core::mem::offset_of!(BatchHeader, magic) == MAGIC_OFFSET)
 const _: () = assert!(core::mem::offset_of!(kafka::BatchHeader, magic) == MAGIC_OFFSET);
 
 /// Which format a stored batch is in.
+///
+/// I/O-free; used on any core.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BatchFormat {
     Native,

@@ -213,6 +213,18 @@ fn header_counts_out_of_range_are_errors() {
         Ok(())
     );
     assert!(matches!(set(&|h| h.base_timestamp.set(i64::MAX)), Err(BatchError::TimestampOverflow)));
+    assert_eq!(
+        set(&|h| h.base_sequence.set(-1)),
+        Err(BatchError::KafkaBadSequence { producer_id: 12345, base_sequence: -1 })
+    );
+    assert_eq!(
+        set(&|h| {
+            h.producer_id.set(-1);
+            h.base_sequence.set(-1)
+        }),
+        Ok(()),
+        "no producer id, no sequence"
+    );
     for length in [-1, 0, 48, i32::MAX] {
         let err = set(&|h| h.batch_length.set(length));
         assert!(err.is_err(), "batchLength {length}");

@@ -17,6 +17,10 @@
 //! - lz4: the standard LZ4 frame format (Kafka's since magic 1).
 //! - zstd: one or more zstd frames, content size optional.
 //!
+//! Fixed-size decoder state is bounded by constants, not by the stream: a
+//! zstd window by KAFKA_ZSTD_WINDOW_LOG_MAX (8 MiB), an LZ4 frame's block
+//! buffers by the format's largest block size (4 MiB), inflate's by 32 KiB.
+//!
 //! I/O-free; used on any core.
 
 use std::io::{Read, Write};
@@ -319,6 +323,22 @@ mod tests {
         // A raw snappy block claiming far more than its bytes can hold.
         let lie = [0xff, 0xff, 0xff, 0x7f, 0x00];
         assert!(matches!(decompress(Compression::Snappy, &lie), Err(BatchError::Decompress(_))));
+    }
+
+    #[test]
+    fn zstd_windows_past_the_limit_are_refused() {
+        // A streamed frame (no content size) declaring a 128 MiB window.
+        let mut frame = Vec::new();
+        let mut e = zstd::stream::write::Encoder::new(&mut frame, 3).unwrap();
+        e.set_parameter(zstd::zstd_safe::CParameter::WindowLog(27)).unwrap();
+        std::io::Write::write_all(&mut e, &sample()).unwrap();
+        e.finish().unwrap();
+        let err = decompress(Compression::Zstd, &frame).unwrap_err();
+        assert!(matches!(&err, BatchError::Decompress(m) if m.contains("too much memory")), "{err:?}");
+        // The same data in a default-level frame decodes.
+        let mut ok = Vec::new();
+        compress_into(Compression::Zstd, &sample(), &mut ok).unwrap();
+        assert_eq!(decompress(Compression::Zstd, &ok).unwrap(), sample());
     }
 
     /// Found by the fuzzer: a stream so short that its output cap was below

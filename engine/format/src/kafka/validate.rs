@@ -51,7 +51,8 @@ pub fn validate(bytes: &[u8], max_batch_bytes: usize) -> Result<&BatchHeader, Ba
 /// [`validate`] + the records' checks: required for bytes from the network
 /// before they are stored. Transactional, control and delete-horizon
 /// batches are refused: corelog has no transactions, and only a log cleaner
-/// sets a delete horizon. Never panics.
+/// sets a delete horizon. As in Kafka's LogValidator, a batch with a
+/// producer id needs a non-negative baseSequence. Never panics.
 pub fn validate_full(bytes: &[u8], max_batch_bytes: usize) -> Result<&BatchHeader, BatchError> {
     let header = validate(bytes, max_batch_bytes)?;
     validate_records(bytes, header)?;
@@ -104,6 +105,12 @@ pub(crate) fn open_records<'a>(bytes: &'a [u8], header: &BatchHeader) -> Result<
         if set {
             return Err(BatchError::KafkaUnsupportedBatch { kind });
         }
+    }
+    if header.producer_id() >= 0 && header.base_sequence() < 0 {
+        return Err(BatchError::KafkaBadSequence {
+            producer_id: header.producer_id(),
+            base_sequence: header.base_sequence(),
+        });
     }
     let wire = header.wire_length().unwrap_or(0);
     let stored = bytes.get(KAFKA_HEADER_LEN..wire).ok_or(BatchError::KafkaTooShort { len: bytes.len() })?;
