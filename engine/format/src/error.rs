@@ -4,8 +4,9 @@
 //! response and a recovery log line says exactly why a batch was cut off.
 //! `Clone + Eq` so tests can match exact variants and callers can store them.
 
-use crate::header::HEADER_LEN;
-use crate::limits::BATCH_ALIGNMENT;
+use crate::header::{HEADER_LEN, MAGIC};
+use crate::kafka::MAGIC as KAFKA_MAGIC;
+use crate::limits::{BATCH_ALIGNMENT, KAFKA_HEADER_LEN};
 
 #[derive(thiserror::Error, Debug, Clone, PartialEq, Eq)]
 pub enum BatchError {
@@ -89,4 +90,47 @@ pub enum BatchError {
 
     #[error("encoding records failed: {0}")]
     Encode(String),
+
+    // ---- Kafka RecordBatch v2 ----
+    #[error("Kafka batch too short: {len} bytes, its header alone is {KAFKA_HEADER_LEN}")]
+    KafkaTooShort { len: usize },
+
+    #[error("Kafka batchLength {length} is outside [{min}, {max}]")]
+    KafkaLengthOutOfRange { length: i32, min: usize, max: usize },
+
+    #[error("Kafka recordCount {count} is outside [1, {max}]")]
+    KafkaRecordCountOutOfRange { count: i32, max: usize },
+
+    #[error("Kafka lastOffsetDelta {last_offset_delta} is impossible for {record_count} records")]
+    KafkaBadLastOffsetDelta { last_offset_delta: i32, record_count: i32 },
+
+    #[error("{kind} Kafka batches are not supported (corelog has no transactions yet)")]
+    KafkaUnsupportedBatch { kind: &'static str },
+
+    #[error("Kafka batch of producer {producer_id} has baseSequence {base_sequence}; an idempotent producer's is never negative")]
+    KafkaBadSequence { producer_id: i64, base_sequence: i32 },
+
+    #[error("Kafka record {index}: {field} is not a valid varint")]
+    KafkaBadVarint { index: usize, field: &'static str },
+
+    #[error("Kafka record {index}: {field} {value} is invalid with {available} bytes left")]
+    KafkaBadLength { index: usize, field: &'static str, value: i64, available: usize },
+
+    #[error("Kafka record {index}: its length says {declared} bytes but its fields take {used}")]
+    KafkaRecordSizeMismatch { index: usize, declared: usize, used: usize },
+
+    #[error("Kafka record {index}: a header key is not UTF-8")]
+    KafkaHeaderKeyNotUtf8 { index: usize },
+
+    #[error("Kafka record {index} has offsetDelta {delta}; a produced batch numbers its records 0, 1, 2, ...")]
+    KafkaOffsetDelta { index: usize, delta: i32 },
+
+    #[error("Kafka batch holds {trailing} bytes after the {count} records its header announces")]
+    KafkaTrailingBytes { count: usize, trailing: usize },
+
+    #[error("batch magic {found} is neither native ({MAGIC}) nor Kafka v2 ({KAFKA_MAGIC})")]
+    UnknownMagic { found: u8 },
+
+    #[error("{field} {value} is out of range for this batch format")]
+    FieldOutOfRange { field: &'static str, value: u64 },
 }

@@ -13,6 +13,9 @@
 //! - [`validate_full`]: also decompresses and bytechecks the rkyv body. Required
 //!   for bytes from the network before they are stored or read in place.
 //!
+//! A second format, Kafka's RecordBatch v2, is in [`kafka`]; [`stored`] is
+//! the format-neutral view of a batch in the log (either kind).
+//!
 //! What is appended to a log is a [`ValidBatches`]: built only by checking
 //! (framing + CRC, or also the records for network input), it carries each
 //! batch's header so the log and the broker never parse or check it again.
@@ -21,9 +24,11 @@ mod builder;
 mod compression;
 mod error;
 pub mod header;
+pub mod kafka;
 pub mod limits;
 mod reader;
 mod record;
+pub mod stored;
 mod valid;
 
 pub use builder::BatchBuilder;
@@ -32,6 +37,7 @@ pub use error::BatchError;
 pub use header::{compute_crc, padded_batch_len, BatchHeader, CRC_START, HEADER_LEN, MAGIC};
 pub use reader::{validate_full, validate_records, DecodedBatch};
 pub use record::{ArchivedRecord, ArchivedRecordHeader, Record, RecordHeader, RecordView};
+pub use stored::{BatchFormat, StoredBatch, StoredBatchMut};
 pub use valid::{ValidBatch, ValidBatches};
 
 use crate::limits::{BATCH_ALIGNMENT, MAX_BATCH_BYTES_CEILING, MAX_RECORDS_PER_BATCH, MAX_UNCOMPRESSED_BODY_BYTES};

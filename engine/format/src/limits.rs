@@ -36,3 +36,46 @@ const _: () = assert!(MAX_BATCH_BYTES_CEILING <= u32::MAX as usize);
 const _: () = assert!(MAX_RECORDS_PER_BATCH <= u32::MAX as usize);
 // Decompression may expand, never past what a batch may hold uncompressed.
 const _: () = assert!(MAX_BATCH_BYTES_CEILING <= MAX_UNCOMPRESSED_BODY_BYTES);
+
+// ---- Kafka RecordBatch v2 (the `kafka` module and `stored`) ----
+
+/// Size of a Kafka RecordBatch v2 header: everything before the records.
+pub const KAFKA_HEADER_LEN: usize = 61;
+
+/// Bytes of a Kafka batch before its `batchLength` field counts: baseOffset
+/// (8) and batchLength itself (4). A batch's wire length is this plus
+/// batchLength.
+pub const KAFKA_LOG_OVERHEAD: usize = 12;
+
+/// Fewest bytes one encoded Kafka record can take: a 1-byte length varint,
+/// then attributes, timestampDelta, offsetDelta, keyLength, valueLength and
+/// headerCount of one byte each. Bounds a recordCount by the bytes present.
+pub const KAFKA_MIN_RECORD_BYTES: usize = 7;
+
+/// Fewest bytes one record header takes: a key-length and a value-length
+/// varint of one byte each. Bounds a headerCount by the bytes left.
+pub const KAFKA_MIN_HEADER_BYTES: usize = 2;
+
+/// Largest zstd window (as a power of two) a Kafka batch may ask the decoder
+/// to allocate: 8 MiB, what zstd levels 1..=19 use. A frame header alone
+/// could otherwise make the decoder allocate zstd's own 128 MiB maximum.
+pub const KAFKA_ZSTD_WINDOW_LOG_MAX: u32 = 23;
+
+/// Block size of the xerial/snappy-java framing the builder writes: snappy-java's
+/// (and so the Java producer's) default.
+pub const KAFKA_SNAPPY_BLOCK_BYTES: usize = 32 * 1024;
+
+const _: () = assert!(KAFKA_LOG_OVERHEAD < KAFKA_HEADER_LEN);
+// A Kafka batch's whole wire length fits its i32 batchLength field.
+const _: () = assert!(MAX_BATCH_BYTES_CEILING - KAFKA_LOG_OVERHEAD <= i32::MAX as usize);
+// A stored Kafka batch (header + at least one record, padded to
+// BATCH_ALIGNMENT) is never shorter than a native header, so a segment scan
+// that reads a native header's worth of bytes always holds either kind's.
+const _: () = assert!(
+    (KAFKA_HEADER_LEN + KAFKA_MIN_RECORD_BYTES).div_ceil(BATCH_ALIGNMENT) * BATCH_ALIGNMENT
+        >= crate::header::HEADER_LEN
+);
+// recordCount and lastOffsetDelta are i32 in the Kafka header.
+const _: () = assert!(MAX_RECORDS_PER_BATCH <= i32::MAX as usize);
+const _: () = assert!(KAFKA_SNAPPY_BLOCK_BYTES <= u32::MAX as usize);
+const _: () = assert!(KAFKA_MIN_HEADER_BYTES <= KAFKA_MIN_RECORD_BYTES);

@@ -19,7 +19,7 @@ use crate::limits::BATCH_ALIGNMENT;
 use crate::record::{ArchivedRecord, RecordView};
 use crate::validate;
 
-type ArchivedRecords = ArchivedVec<ArchivedRecord>;
+pub(crate) type ArchivedRecords = ArchivedVec<ArchivedRecord>;
 
 /// [`validate`] + decompression (bounded by the limits) + rkyv bytecheck +
 /// consistency of record_count, offset deltas (strictly increasing, last ==
@@ -93,7 +93,7 @@ impl<'a> DecodedBatch<'a> {
         })
     }
 
-    fn archived(&self) -> &ArchivedRecords {
+    pub(crate) fn archived(&self) -> &ArchivedRecords {
         match &self.body {
             Body::InPlace(records) => records,
             #[allow(unsafe_code)]
