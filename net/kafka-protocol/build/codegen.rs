@@ -376,7 +376,7 @@ fn emit_struct(out: &mut String, msg: &Message, s: &StructDef, top: bool) -> Res
     for f in &tagged {
         let _ = writeln!(
             out,
-            "                    {} if {} => {{\n                        let r = &mut sub;\n                        this.{} = {};\n                        r.expect_end()?;\n                    }}",
+            "                    {} if {} => {{\n                        let r = &mut sub;\n                        this.{} = {};\n                        r.expect_tagged_end(tag)?;\n                    }}",
             f.tag.unwrap_or(0),
             f.tagged_versions().test("version"),
             snake(&f.name),

@@ -55,6 +55,14 @@ pub fn emit(apis: &[Api]) -> String {
         for (variant, _, _, _) in apis {
             let _ = writeln!(out, "            {enum_name}::{variant}(_) => ApiKey::{variant},");
         }
+        let _ = writeln!(out, "        }}\n    }}\n\n    /// The body of `api_key` with every field at its schema default.\n    pub fn default_for(api_key: ApiKey) -> Self {{\n        match api_key {{");
+        for (variant, _, _, msgs) in apis {
+            let _ = writeln!(
+                out,
+                "            ApiKey::{variant} => {enum_name}::{variant}({}::default()),",
+                msgs[idx].name
+            );
+        }
         let _ = writeln!(
             out,
             "        }}\n    }}\n\n    /// Decodes the body of `api_key` at `version` (the caller checked the version is supported).\n    pub fn decode(api_key: ApiKey, r: &mut Reader, version: i16) -> Result<Self, DecodeError> {{\n        Ok(match api_key {{"

@@ -54,6 +54,14 @@ impl Reader {
         }
     }
 
+    /// Fails unless the value of tagged field `tag` filled its announced size.
+    pub fn expect_tagged_end(&self, tag: u32) -> Result<(), DecodeError> {
+        match self.buf.len() {
+            0 => Ok(()),
+            left => Err(DecodeError::TaggedFieldSize { tag, left }),
+        }
+    }
+
     fn need(&self, n: usize) -> Result<(), DecodeError> {
         if n > self.buf.len() {
             return Err(DecodeError::Truncated { needed: n, left: self.buf.len() });
