@@ -448,6 +448,31 @@ fn emit_struct(out: &mut String, msg: &Message, s: &StructDef, top: bool) -> Res
     Ok(())
 }
 
+/// Decoding bounds an array of structs by one byte per element: check that
+/// every struct element is at least one byte long at every version its
+/// array exists (a positional field, or the tagged-field count when flexible).
+fn check_struct_elements_take_a_byte(msg: &Message) -> Result<(), String> {
+    let in_range = |v: Versions, version: i16| !v.is_empty() && v.lo <= version && version <= v.hi;
+    for s in &msg.structs {
+        for f in &s.fields {
+            let Ty::Array(inner) = &f.ty else { continue };
+            let Ty::Struct(name) = inner.as_ref() else { continue };
+            let Some(elem) = msg.structs.iter().find(|d| &d.name == name) else { continue };
+            let present = f.versions.intersect(msg.valid);
+            if present.is_empty() {
+                continue;
+            }
+            for version in present.lo..=present.hi {
+                let positional = elem.fields.iter().any(|e| e.tag.is_none() && in_range(e.versions, version));
+                if !positional && !in_range(msg.flexible, version) {
+                    return Err(format!("{}: {name} elements are empty at version {version}", msg.name));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 fn range_text(v: Versions) -> String {
     if v.is_empty() {
         "none".into()
@@ -469,6 +494,7 @@ pub fn emit_message(msg: &Message, module: &str, supported: (i16, i16)) -> Resul
         "/// `{}` and its nested structs.\npub mod {module} {{\n#![allow(clippy::all, unused_comparisons, unused_mut, unused_variables, unused_imports)]\nuse bytes::Bytes;\nuse crate::limits::PREALLOC_ELEMS;\nuse crate::{{DecodeError, EncodeError, Reader, RecordsData, Uuid, Writer}};\n",
         msg.name
     );
+    check_struct_elements_take_a_byte(msg)?;
     for (i, s) in msg.structs.iter().enumerate() {
         emit_struct(&mut out, msg, s, i == 0)?;
     }

@@ -2,6 +2,8 @@
 
 /// Why a header or body could not be decoded. Every variant is the answer to
 /// untrusted input; none is a bug of ours.
+///
+/// I/O-free; used on any core.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
     /// The input ended before a value did.
@@ -37,6 +39,8 @@ pub enum DecodeError {
 }
 
 /// Why a value could not be encoded (our own values, so a bug of the caller).
+///
+/// I/O-free; used on any core.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EncodeError {
     /// The version is outside what the message schema defines.

@@ -9,6 +9,8 @@ use bytes::{Buf, Bytes, BytesMut};
 use crate::limits::{MAX_FRAME_BYTES_CEILING, MIN_REQUEST_FRAME_BYTES, MIN_RESPONSE_FRAME_BYTES};
 
 /// The stream is out of frame; close the connection.
+///
+/// I/O-free; used on any core.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum FrameError {
     /// A size prefix below the smallest possible frame (or negative).

@@ -15,6 +15,8 @@ pub struct Request {
 }
 
 /// Why a request frame could not be decoded, and what the broker should do.
+///
+/// I/O-free; used on any core.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RequestError {
     /// An api this crate does not know: close the connection.
