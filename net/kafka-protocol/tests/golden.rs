@@ -9,9 +9,10 @@
 use bytes::Bytes;
 use corelog_kafka_protocol::{
     api_versions_response, decode_request, decode_response, encode_request, encode_response, fetch_request,
-    join_group_request, metadata_request, offset_commit_request, produce_request, unsupported_version_response, ApiKey,
-    ApiVersionsRequest, ApiVersionsResponse, FetchRequest, FrameSplitter, JoinGroupRequest, MetadataRequest,
-    OffsetCommitRequest, ProduceRequest, RecordsData, Request, RequestBody, RequestHeader, ResponseBody, Uuid,
+    fetch_response, join_group_request, metadata_request, metadata_response, offset_commit_request, produce_request,
+    produce_response, unsupported_version_response, ApiKey, ApiVersionsRequest, ApiVersionsResponse, FetchRequest,
+    FetchResponse, FrameSplitter, JoinGroupRequest, MetadataRequest, MetadataResponse, OffsetCommitRequest,
+    ProduceRequest, ProduceResponse, RecordsData, Request, RequestBody, RequestHeader, ResponseBody, Uuid,
 };
 
 const API_VERSIONS_V3: &str = "0000001e0012000300000007000772646b61666b6100056b63617406312e372e3000";
@@ -30,6 +31,15 @@ const API_VERSIONS_RESPONSE_V3: &str =
     "000000270000000700000300000000000900001200000003000000000002010800000000000000050901ab";
 /// ApiVersions v0 response with UNSUPPORTED_VERSION and corelog's SUPPORTED_APIS table.
 const UNSUPPORTED_VERSION_REPLY: &str = "000000940000000b00230000001700000000000900010004000c00020001000700030000000c000800020007000900010007000a00000003000b00000005000c00000003000d00000003000e00000003000f00000005001000000004001200000003001300020005001400010005001600000004001700020004002000010002002500000003002a00000002002c00000001003c00000001";
+
+/// Responses: Metadata v1 (hand-written class), Metadata v12, Produce v9 and
+/// Fetch v12 (JSON-schema-driven classes; kafka-python cannot encode those
+/// with a header, so the script frames them with response header v1).
+const METADATA_RESPONSE_V1: &str = "0000004100000002000000010000000100016800002384ffff0000000100000001000000017400000000010000000000000000000100000001000000010000000100000001";
+const METADATA_RESPONSE_V12: &str = "000000530000000800000000000200000001026800002384000002630000000102000002740000000000000000000000000000000000020000000000000000000100000003020000000102000000010100800000000000";
+const PRODUCE_RESPONSE_V9: &str =
+    "000000300000000900020274020000000000000000000000000005ffffffffffffffff0000000000000000010000000000000000";
+const FETCH_RESPONSE_V12: &str = "0000004d0000000a000000000000000000000002027402000000000000000000000000000a000000000000000a000000000000000000ffffffff055245435301000d000000020000000000000007000000";
 
 fn unhex(s: &str) -> Vec<u8> {
     (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
@@ -216,4 +226,89 @@ fn api_versions_response_v3_uses_header_v0_and_skips_unknown_tags() {
 #[test]
 fn unsupported_version_reply_matches_kafka_python_v0() {
     assert_eq!(unsupported_version_response(11).unwrap().to_vec(), unhex(UNSUPPORTED_VERSION_REPLY));
+}
+
+fn check_response(hex: &str, api: ApiKey, version: i16, correlation_id: i32, body: ResponseBody) {
+    let mut s = FrameSplitter::for_responses(1 << 20);
+    s.feed(&unhex(hex));
+    let frame = s.next_frame().unwrap().expect("one whole frame");
+    let (header, decoded) = decode_response(frame, api, version).unwrap();
+    assert_eq!(header.correlation_id, correlation_id);
+    assert_eq!(decoded, body);
+    assert_eq!(
+        encode_response(correlation_id, version, &body).unwrap().to_vec(),
+        unhex(hex),
+        "encoding of {api:?} v{version}"
+    );
+}
+
+fn metadata_response(version: i16) -> MetadataResponse {
+    MetadataResponse {
+        brokers: vec![metadata_response::MetadataResponseBroker {
+            node_id: 1,
+            host: "h".into(),
+            port: 9092,
+            rack: None,
+        }],
+        cluster_id: (version >= 2).then(|| "c".into()),
+        controller_id: 1,
+        topics: vec![metadata_response::MetadataResponseTopic {
+            name: Some("t".into()),
+            partitions: vec![metadata_response::MetadataResponsePartition {
+                partition_index: 0,
+                leader_id: 1,
+                leader_epoch: if version >= 7 { 3 } else { -1 },
+                replica_nodes: vec![1],
+                isr_nodes: vec![1],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..MetadataResponse::default()
+    }
+}
+
+#[test]
+fn metadata_responses_v1_and_v12() {
+    check_response(METADATA_RESPONSE_V1, ApiKey::Metadata, 1, 2, ResponseBody::Metadata(metadata_response(1)));
+    check_response(METADATA_RESPONSE_V12, ApiKey::Metadata, 12, 8, ResponseBody::Metadata(metadata_response(12)));
+}
+
+#[test]
+fn produce_response_v9() {
+    let body = ProduceResponse {
+        responses: vec![produce_response::TopicProduceResponse {
+            name: "t".into(),
+            partition_responses: vec![produce_response::PartitionProduceResponse {
+                index: 0,
+                base_offset: 5,
+                log_append_time_ms: -1,
+                log_start_offset: 0,
+                ..Default::default()
+            }],
+        }],
+        ..ProduceResponse::default()
+    };
+    check_response(PRODUCE_RESPONSE_V9, ApiKey::Produce, 9, 9, ResponseBody::Produce(body));
+}
+
+#[test]
+fn fetch_response_v12_with_a_tagged_diverging_epoch() {
+    let body = FetchResponse {
+        responses: vec![fetch_response::FetchableTopicResponse {
+            topic: "t".into(),
+            partitions: vec![fetch_response::PartitionData {
+                high_watermark: 10,
+                last_stable_offset: 10,
+                log_start_offset: 0,
+                diverging_epoch: fetch_response::EpochEndOffset { epoch: 2, end_offset: 7 },
+                aborted_transactions: None,
+                records: Some(RecordsData::from(Bytes::from_static(b"RECS"))),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..FetchResponse::default()
+    };
+    check_response(FETCH_RESPONSE_V12, ApiKey::Fetch, 12, 10, ResponseBody::Fetch(body));
 }

@@ -33,7 +33,6 @@ def new_frame(msg, version, corr, client):
     msg.with_header(correlation_id=corr, client_id=client)
     return bytes(msg.encode(version=version, header=True, framed=True))
 
-T = MetadataRequest.MetadataRequestTopic if hasattr(MetadataRequest, 'MetadataRequestTopic') else None
 out['metadata_v12'] = new_frame(MetadataRequest(topics=[MetadataRequest.MetadataRequestTopic(topic_id=None, name='t')], allow_auto_topic_creation=False,
     include_topic_authorized_operations=True), 12, 8, 'rdkafka')
 out['produce_v9'] = new_frame(ProduceRequest(transactional_id='tx', acks=1, timeout_ms=30000,
@@ -50,13 +49,48 @@ from kafka.protocol.old.api import ResponseHeader as OldRespHeader
 def old_resp(resp, corr):
     body = OldRespHeader(correlation_id=corr).encode() + resp.encode()
     return struct.pack('>i', len(body)) + body
-# Tag 1 = FinalizedFeaturesEpoch (known), tag 9 = unknown (skipped).
 out2 = {}
 # corelog's SUPPORTED_APIS, in its order.
 SUPPORTED = [(0,0,9),(1,4,12),(2,1,7),(3,0,12),(8,2,7),(9,1,7),(10,0,3),(11,0,5),(12,0,3),(13,0,3),(14,0,3),(15,0,5),
     (16,0,4),(18,0,3),(19,2,5),(20,1,5),(22,0,4),(23,2,4),(32,1,2),(37,0,3),(42,0,2),(44,0,1),(60,0,1)]
+# Tag 1 = FinalizedFeaturesEpoch (known), tag 9 = unknown (skipped).
 out2['api_versions_response_v3'] = old_resp(oa.ApiVersionsResponse[3](error_code=0,
     api_keys=[(0, 0, 9, {}), (18, 0, 3, {})], throttle_time_ms=0, tags={1: struct.pack('>q', 5), 9: b'\xab'}), 7)
 out2['unsupported_version_reply'] = old_resp(oa.ApiVersionsResponse[0](error_code=35, api_versions=SUPPORTED), 11)
 for k, v in out2.items():
     print(k, v.hex())
+
+# Responses of Metadata v1 (hand-written class), Metadata v12, Produce v9
+# and Fetch v12 (JSON-schema-driven classes).
+import kafka.protocol.old.metadata as om
+from kafka.protocol.metadata import MetadataResponse as MR
+from kafka.protocol.producer import ProduceResponse as PR
+from kafka.protocol.consumer import FetchResponse as FR
+
+def old_resp(resp, corr):
+    body = OldRespHeader(correlation_id=corr).encode() + resp.encode()
+    return struct.pack('>i', len(body)) + body
+
+# kafka-python 3.0.12 fails to encode a response together with its header
+# (ResponseHeader has no request_api_version), so its body is framed here with
+# response header v1: correlation_id i32 | empty tagged fields.
+def new_resp(msg, version, corr):
+    body = struct.pack('>i', corr) + b'\x00' + bytes(msg.encode(version=version))
+    return struct.pack('>i', len(body)) + body
+
+print('metadata_response_v1', old_resp(om.MetadataResponse[1](brokers=[(1, 'h', 9092, None)], controller_id=1,
+    topics=[(0, 't', False, [(0, 0, 1, [1], [1])])]), 2).hex())
+print('metadata_response_v12', new_resp(MR(throttle_time_ms=0,
+    brokers=[MR.MetadataResponseBroker(node_id=1, host='h', port=9092, rack=None)], cluster_id='c', controller_id=1,
+    topics=[MR.MetadataResponseTopic(error_code=0, name='t', topic_id=None, is_internal=False,
+        partitions=[MR.MetadataResponseTopic.MetadataResponsePartition(error_code=0, partition_index=0, leader_id=1, leader_epoch=3,
+            replica_nodes=[1], isr_nodes=[1], offline_replicas=[])])]), 12, 8).hex())
+P = PR.TopicProduceResponse.PartitionProduceResponse
+print('produce_response_v9', new_resp(PR(responses=[PR.TopicProduceResponse(name='t',
+    partition_responses=[P(index=0, error_code=0, base_offset=5, log_append_time_ms=-1, log_start_offset=0, record_errors=[], error_message=None)])],
+    throttle_time_ms=0), 9, 9).hex())
+D = FR.FetchableTopicResponse.PartitionData
+print('fetch_response_v12', new_resp(FR(throttle_time_ms=0, error_code=0, session_id=0,
+    responses=[FR.FetchableTopicResponse(topic='t', partitions=[D(partition_index=0, error_code=0, high_watermark=10,
+        last_stable_offset=10, log_start_offset=0, diverging_epoch=D.EpochEndOffset(epoch=2, end_offset=7),
+        aborted_transactions=None, preferred_read_replica=-1, records=b'RECS')])]), 12, 10).hex())
