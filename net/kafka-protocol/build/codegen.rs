@@ -86,9 +86,9 @@ fn scalar_method(ty: &Ty) -> &'static str {
     }
 }
 
-/// Fewest bytes one array element of this type occupies: arrays are bounded
-/// by `count * min <= bytes left` before anything is allocated. Structs count
-/// as one byte (conservative: every struct in these schemas has a field).
+/// Fewest bytes one value of this type occupies (an expression in `version`
+/// and `flexible`): arrays are bounded by `count * min <= bytes left` before
+/// anything is allocated.
 fn min_elem_size(ty: &Ty) -> String {
     match ty {
         Ty::Bool | Ty::Int8 => "1".into(),
@@ -98,7 +98,7 @@ fn min_elem_size(ty: &Ty) -> String {
         Ty::Uuid => "16".into(),
         Ty::String => "if flexible { 1 } else { 2 }".into(),
         Ty::Bytes | Ty::Records | Ty::Array(_) => "if flexible { 1 } else { 4 }".into(),
-        Ty::Struct(_) => "1".into(),
+        Ty::Struct(n) => format!("{n}::min_wire_size(version)"),
     }
 }
 
@@ -430,6 +430,20 @@ fn emit_struct(out: &mut String, msg: &Message, s: &StructDef, top: bool) -> Res
     }
     out.push_str("        }\n    }\n\n");
 
+    // smallest encoding, for array bounds
+    let _ = writeln!(
+        out,
+        "    /// Fewest bytes one value takes at `version`: every positional field at\n    /// its smallest (empty or null), plus the tagged-field count when flexible.\n    pub fn min_wire_size(version: i16) -> usize {{\n        let flexible = {flex};\n        let mut n = usize::from(flexible);"
+    );
+    for f in &s.fields {
+        let cond = f.regular_test("version");
+        if cond == "false" {
+            continue;
+        }
+        let _ = writeln!(out, "        if {cond} {{\n            n += {};\n        }}", min_elem_size(&f.ty));
+    }
+    out.push_str("        n\n    }\n\n");
+
     // sampler (tests only)
     let _ = writeln!(
         out,
@@ -448,9 +462,10 @@ fn emit_struct(out: &mut String, msg: &Message, s: &StructDef, top: bool) -> Res
     Ok(())
 }
 
-/// Decoding bounds an array of structs by one byte per element: check that
-/// every struct element is at least one byte long at every version its
-/// array exists (a positional field, or the tagged-field count when flexible).
+/// The reader bounds an array by at least one byte per element (so a count
+/// of empty elements cannot loop for free): check that every struct element
+/// is at least one byte long at every version its array exists (a
+/// positional field, or the tagged-field count when flexible).
 fn check_struct_elements_take_a_byte(msg: &Message) -> Result<(), String> {
     let in_range = |v: Versions, version: i16| !v.is_empty() && v.lo <= version && version <= v.hi;
     for s in &msg.structs {
@@ -500,7 +515,7 @@ pub fn emit_message(msg: &Message, module: &str, supported: (i16, i16)) -> Resul
     }
     let _ = writeln!(
         out,
-        "#[cfg(test)]\nmod roundtrip {{\n    use super::*;\n    proptest::proptest! {{\n        #[test]\n        fn every_supported_version(seed: u64) {{\n            for version in {lo}..={hi}i16 {{\n                let mut g = crate::sample::Sampler::new(seed, version);\n                let value = {name}::sample(&mut g, version);\n                let mut w = Writer::new();\n                value.encode(&mut w, version);\n                let bytes = w.finish().expect(\"encodes\").concat();\n                let mut r = Reader::new(Bytes::from(bytes));\n                let back = {name}::decode(&mut r, version);\n                proptest::prop_assert_eq!(back.as_ref(), Ok(&value), \"version {{}}\", version);\n                proptest::prop_assert!(r.is_empty(), \"version {{}}: bytes left\", version);\n            }}\n        }}\n    }}\n}}\n}}\n",
+        "#[cfg(test)]\nmod roundtrip {{\n    use super::*;\n    proptest::proptest! {{\n        #[test]\n        fn every_supported_version(seed: u64) {{\n            for version in {lo}..={hi}i16 {{\n                let mut g = crate::sample::Sampler::new(seed, version);\n                let value = {name}::sample(&mut g, version);\n                let mut w = Writer::new();\n                value.encode(&mut w, version);\n                let bytes = w.finish().expect(\"encodes\").concat();\n                proptest::prop_assert!(bytes.len() >= {name}::min_wire_size(version), \"version {{}}: below the minimum size\", version);\n                let mut r = Reader::new(Bytes::from(bytes));\n                let back = {name}::decode(&mut r, version);\n                proptest::prop_assert_eq!(back.as_ref(), Ok(&value), \"version {{}}\", version);\n                proptest::prop_assert!(r.is_empty(), \"version {{}}: bytes left\", version);\n            }}\n        }}\n    }}\n}}\n}}\n",
         lo = supported.0,
         hi = supported.1,
         name = msg.name

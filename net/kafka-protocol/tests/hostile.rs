@@ -79,6 +79,14 @@ fn metadata_count_of_2_pow_31_minus_1_is_rejected_without_allocating() {
     );
     assert!(largest < 1024, "allocated {largest} bytes");
 
+    // Metadata v4 topics are at least 2 bytes (a name length): 4 topics
+    // cannot fit in 6 bytes, though 4 single bytes would.
+    let result = decode_request(frame(ApiKey::Metadata, 4, &[0, 0, 0, 4, 0, 0, 0, 0, 0, 0]));
+    assert!(
+        matches!(result, Err(RequestError::Malformed { error: DecodeError::ArrayPastEnd { count: 4, left: 6 }, .. })),
+        "{result:?}"
+    );
+
     // The same in a compact (flexible) array: uvarint 0xffffffff.
     let (result, largest) =
         largest_allocation(|| decode_request(frame(ApiKey::Metadata, 12, &[0xff, 0xff, 0xff, 0xff, 0x0f])));
