@@ -4,6 +4,7 @@
 //!   fault-injecting one for tests.
 //! - [`segment`]: active and sealed segments, offset and time indexes.
 //! - [`log`]: the partition log (append, read, truncate, retention, recovery).
+//! - [`producers`]: idempotent producers' sequence state and its snapshot.
 //! - [`limits`]: every limit and default of the storage engine, in one place.
 //!
 //! Batches are `corelog_format`'s; every file operation goes through
@@ -13,6 +14,7 @@ pub mod disk;
 pub mod error;
 pub mod limits;
 pub mod log;
+pub mod producers;
 pub mod segment;
 
 pub use error::{LogError, LogResult};
