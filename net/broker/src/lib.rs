@@ -23,6 +23,7 @@ pub mod limits;
 mod log_throttle;
 mod memory;
 mod metrics;
+mod producer_ids;
 pub mod replica;
 pub mod shard;
 

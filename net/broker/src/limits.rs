@@ -355,3 +355,22 @@ pub const ADMIN_APPLY_POLL: Duration = Duration::from_millis(5);
 
 // A forwarded command outlives one lost proposal and a retry.
 const _: () = assert!(CONTROLLER_WRITE_TIMEOUT.as_millis() > PROPOSAL_TIMEOUT.as_millis());
+
+// ---- Producer ids (producer_ids.rs) ----
+
+/// Producer ids a core reserves at a time (one fsync per block): Kafka's
+/// controller hands out blocks of 1000 too (KIP-730).
+pub const PRODUCER_ID_BLOCK: u64 = 1000;
+
+/// Bit where a producer id's node id starts, and where its core starts: the
+/// rest below is the core's counter.
+pub const PRODUCER_ID_NODE_SHIFT: u32 = 44;
+pub const PRODUCER_ID_CORE_SHIFT: u32 = 34;
+
+/// Largest node id and core whose producer ids fit a non-negative i64
+/// (Kafka's producer id type).
+pub const PRODUCER_ID_MAX_NODE: u32 = (1 << (63 - PRODUCER_ID_NODE_SHIFT)) - 1;
+pub const PRODUCER_ID_MAX_CORE: u32 = (1 << (PRODUCER_ID_NODE_SHIFT - PRODUCER_ID_CORE_SHIFT)) - 1;
+
+const _: () = assert!(PRODUCER_ID_CORE_SHIFT < PRODUCER_ID_NODE_SHIFT && PRODUCER_ID_NODE_SHIFT < 63);
+const _: () = assert!(PRODUCER_ID_BLOCK < 1 << PRODUCER_ID_CORE_SHIFT);

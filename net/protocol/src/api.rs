@@ -60,11 +60,13 @@ pub enum ApiKey {
     DescribeCluster = 24,
     /// Elect preferred (or unclean) partition leaders.
     ElectLeaders = 25,
+    /// A producer id and epoch for an idempotent producer.
+    InitProducerId = 26,
 }
 
 impl ApiKey {
     /// Every api this build knows, in wire-number order.
-    pub const ALL: [ApiKey; 26] = [
+    pub const ALL: [ApiKey; 27] = [
         ApiKey::Produce,
         ApiKey::Fetch,
         ApiKey::ListOffsets,
@@ -91,6 +93,7 @@ impl ApiKey {
         ApiKey::RaftMessage,
         ApiKey::DescribeCluster,
         ApiKey::ElectLeaders,
+        ApiKey::InitProducerId,
     ];
 
     /// The wire number.
@@ -180,6 +183,7 @@ impl ApiKey {
             ApiKey::RaftMessage => "raft_message",
             ApiKey::DescribeCluster => "describe_cluster",
             ApiKey::ElectLeaders => "elect_leaders",
+            ApiKey::InitProducerId => "init_producer_id",
         }
     }
 }
@@ -210,7 +214,8 @@ mod tests {
         // The cluster's layouts of Fetch and Metadata: older versions are refused.
         assert!(!ApiKey::Fetch.supports(0) && !ApiKey::Fetch.supports(1) && !ApiKey::Metadata.supports(0));
         assert_eq!(ApiKey::DeleteGroups.code(), 19);
-        assert_eq!(ApiKey::from_u16(26), None);
+        assert_eq!(ApiKey::InitProducerId.code(), 26);
+        assert_eq!(ApiKey::from_u16(27), None);
         assert!(ApiKey::RaftMessage.is_controller_api() && !ApiKey::DescribeCluster.is_controller_api());
         assert!(ApiKey::JoinGroup.is_coordinator_api());
         assert!(!ApiKey::FindCoordinator.is_coordinator_api());

@@ -111,6 +111,7 @@ pub fn encode_request(correlation_id: u32, request: &Request) -> Result<EncodedF
         Request::RaftMessage(r) => build(header, r, none()),
         Request::DescribeCluster(r) => build(header, r, none()),
         Request::ElectLeaders(r) => build(header, r, none()),
+        Request::InitProducerId(r) => build(header, r, none()),
     }
 }
 
@@ -154,6 +155,7 @@ pub fn encode_response(correlation_id: u32, response: &Response) -> Result<Encod
         Response::RaftMessage(r) => build(v0(), r, none()),
         Response::DescribeCluster(r) => build(v0(), r, none()),
         Response::ElectLeaders(r) => build(v0(), r, none()),
+        Response::InitProducerId(r) => build(v0(), r, none()),
         Response::Error(e) => {
             let body = ErrorBody { error: e.error, message: e.message.clone() };
             let header = FrameHeader::new(e.api_key, e.api_version, correlation_id, FLAG_RESPONSE | FLAG_ERROR_BODY);
@@ -264,6 +266,7 @@ pub fn decode_request(frame: &Frame) -> Result<Request, ProtocolError> {
         ApiKey::RaftMessage => Request::RaftMessage(decode_plain(frame, b())?),
         ApiKey::DescribeCluster => Request::DescribeCluster(decode_plain(frame, b())?),
         ApiKey::ElectLeaders => Request::ElectLeaders(decode_plain(frame, b())?),
+        ApiKey::InitProducerId => Request::InitProducerId(decode_plain(frame, b())?),
     })
 }
 
@@ -315,5 +318,6 @@ pub fn decode_response(frame: &Frame) -> Result<Response, ProtocolError> {
         ApiKey::RaftMessage => Response::RaftMessage(decode_plain(frame, b())?),
         ApiKey::DescribeCluster => Response::DescribeCluster(decode_plain(frame, b())?),
         ApiKey::ElectLeaders => Response::ElectLeaders(decode_plain(frame, b())?),
+        ApiKey::InitProducerId => Response::InitProducerId(decode_plain(frame, b())?),
     })
 }

@@ -110,11 +110,22 @@ pub enum ErrorCode {
     /// ElectLeaders: the partition's preferred replica already leads it
     /// (Kafka's ELECTION_NOT_NEEDED).
     ElectionNotNeeded = 37,
+    /// Idempotent produce: the batch's sequence does not follow the
+    /// producer's last one on this partition (Kafka's
+    /// OUT_OF_ORDER_SEQUENCE_NUMBER). Nothing was appended.
+    OutOfOrderSequence = 38,
+    /// Idempotent produce: a newer epoch of this producer id has written
+    /// here; this producer is fenced (INVALID_PRODUCER_EPOCH).
+    InvalidProducerEpoch = 39,
+    /// Idempotent produce: the partition has no state for this producer id
+    /// and the batch does not start at sequence 0 (UNKNOWN_PRODUCER_ID): the
+    /// producer should get a new epoch and start over.
+    UnknownProducerId = 40,
 }
 
 impl ErrorCode {
     /// Every code, in wire-number order.
-    pub const ALL: [ErrorCode; 38] = [
+    pub const ALL: [ErrorCode; 41] = [
         ErrorCode::None,
         ErrorCode::UnknownTopic,
         ErrorCode::UnknownPartition,
@@ -153,6 +164,9 @@ impl ErrorCode {
         ErrorCode::IneligibleReplica,
         ErrorCode::UnknownBroker,
         ErrorCode::ElectionNotNeeded,
+        ErrorCode::OutOfOrderSequence,
+        ErrorCode::InvalidProducerEpoch,
+        ErrorCode::UnknownProducerId,
     ];
 
     /// The wire number.
@@ -245,6 +259,9 @@ impl ErrorCode {
             ErrorCode::IneligibleReplica => "ineligible replica for the in-sync set",
             ErrorCode::UnknownBroker => "unknown broker",
             ErrorCode::ElectionNotNeeded => "the preferred replica already leads the partition",
+            ErrorCode::OutOfOrderSequence => "the batch's sequence does not follow the producer's last one",
+            ErrorCode::InvalidProducerEpoch => "a newer epoch of this producer has written: this one is fenced",
+            ErrorCode::UnknownProducerId => "no state for this producer id here and the batch does not start at 0",
         }
     }
 }
@@ -313,7 +330,8 @@ mod tests {
         assert_eq!(ErrorCode::GroupNotEmpty.code(), 25);
         assert_eq!(ErrorCode::CorruptMessage.code(), 26);
         assert_eq!(ErrorCode::ElectionNotNeeded.code(), 37);
-        assert_eq!(ErrorCode::from_u16(38), None);
+        assert_eq!(ErrorCode::UnknownProducerId.code(), 40);
+        assert_eq!(ErrorCode::from_u16(41), None);
         assert_eq!(ErrorCode::from_wire(999), ErrorCode::UnknownServerError);
     }
 

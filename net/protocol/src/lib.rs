@@ -92,6 +92,7 @@ pub mod list_offsets;
 pub mod message;
 pub mod metadata;
 pub mod produce;
+pub mod producer_id;
 pub mod records;
 pub mod topic_result;
 pub mod topics;
@@ -144,6 +145,7 @@ pub use produce::{
     Acks, ProducePartition, ProducePartitionResponse, ProduceRequest, ProduceResponse, ProduceTopic,
     ProduceTopicResponse,
 };
+pub use producer_id::{InitProducerIdRequest, InitProducerIdResponse, ProducerIdAndEpoch};
 pub use records::{Chunk, Records};
 pub use topics::{
     CreatableTopic, CreatePartitionsRequest, CreatePartitionsResponse, CreatePartitionsTopic, CreateTopicsRequest,

@@ -35,6 +35,7 @@ use super::limits::MAX_ERROR_MESSAGE_LEN;
 use super::list_offsets::{ListOffsetsRequest, ListOffsetsResponse};
 use super::metadata::{MetadataRequest, MetadataResponse};
 use super::produce::{ProduceRequest, ProduceResponse};
+use super::producer_id::{InitProducerIdRequest, InitProducerIdResponse};
 use super::topics::{
     CreatePartitionsRequest, CreatePartitionsResponse, CreateTopicsRequest, CreateTopicsResponse, DeleteTopicsRequest,
     DeleteTopicsResponse,
@@ -95,6 +96,8 @@ pub enum Request {
     DescribeCluster(DescribeClusterRequest),
     /// See [`ElectLeadersRequest`].
     ElectLeaders(ElectLeadersRequest),
+    /// See [`InitProducerIdRequest`].
+    InitProducerId(InitProducerIdRequest),
 }
 
 impl Request {
@@ -127,6 +130,7 @@ impl Request {
             Request::RaftMessage(_) => ApiKey::RaftMessage,
             Request::DescribeCluster(_) => ApiKey::DescribeCluster,
             Request::ElectLeaders(_) => ApiKey::ElectLeaders,
+            Request::InitProducerId(_) => ApiKey::InitProducerId,
         }
     }
 
@@ -204,6 +208,7 @@ impl Request {
             Request::RaftMessage(_) => Response::RaftMessage(RaftMessageResponse { error, error_message: message }),
             Request::DescribeCluster(_) => plain!(DescribeCluster, DescribeClusterResponse),
             Request::ElectLeaders(_) => plain!(ElectLeaders, ElectLeadersResponse),
+            Request::InitProducerId(_) => plain!(InitProducerId, InitProducerIdResponse),
         }
     }
 
@@ -269,6 +274,8 @@ pub enum Response {
     DescribeCluster(DescribeClusterResponse),
     /// See [`ElectLeadersResponse`].
     ElectLeaders(ElectLeadersResponse),
+    /// See [`InitProducerIdResponse`].
+    InitProducerId(InitProducerIdResponse),
     /// The request could not be decoded (unknown api, unsupported version,
     /// invalid body); sent with the `ERROR_BODY` frame flag.
     Error(ErrorResponse),
@@ -305,6 +312,7 @@ impl Response {
             Response::RaftMessage(_) => ApiKey::RaftMessage.code(),
             Response::DescribeCluster(_) => ApiKey::DescribeCluster.code(),
             Response::ElectLeaders(_) => ApiKey::ElectLeaders.code(),
+            Response::InitProducerId(_) => ApiKey::InitProducerId.code(),
             Response::Error(e) => e.api_key,
         }
     }
@@ -338,6 +346,7 @@ impl Response {
             Response::RaftMessage(r) => r.error,
             Response::DescribeCluster(r) => r.error,
             Response::ElectLeaders(r) => r.error,
+            Response::InitProducerId(r) => r.error,
             Response::Error(r) => r.error,
         }
     }

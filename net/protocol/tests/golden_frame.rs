@@ -479,6 +479,9 @@ fn error_codes_keep_their_wire_numbers() {
         (ErrorCode::IneligibleReplica, 35),
         (ErrorCode::UnknownBroker, 36),
         (ErrorCode::ElectionNotNeeded, 37),
+        (ErrorCode::OutOfOrderSequence, 38),
+        (ErrorCode::InvalidProducerEpoch, 39),
+        (ErrorCode::UnknownProducerId, 40),
     ];
     assert_eq!(pinned.len(), ErrorCode::ALL.len(), "a code without a pinned number");
     for (code, wire) in pinned {

@@ -8,6 +8,7 @@ mod fetch;
 mod list_offsets;
 mod metadata;
 mod produce;
+mod producer_id;
 
 pub(crate) use admin::new_topic_id;
 
@@ -68,6 +69,7 @@ pub async fn handle(
         | Request::DeleteGroups(_)) => groups::handlers::handle(r, client_host, context).await,
         Request::DescribeCluster(_) => Response::DescribeCluster(cluster::describe_cluster(shard, context)),
         Request::ElectLeaders(r) => Response::ElectLeaders(cluster::elect_leaders(r, shard).await),
+        Request::InitProducerId(_) => Response::InitProducerId(producer_id::init_producer_id(shard).await),
         r @ (Request::ControllerWrite(_)
         | Request::BrokerHeartbeat(_)
         | Request::MetadataUpdate(_)

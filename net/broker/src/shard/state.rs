@@ -18,6 +18,7 @@ use super::effects::Effect;
 use super::messages::{AdminError, ControlMessage};
 use super::partition::{partition_dir, Partition};
 use crate::limits::{FdBudget, DIR_REMOVE_ATTEMPTS, DIR_REMOVE_RETRY_PAUSE};
+use crate::producer_ids::ProducerIds;
 use crate::replica::{resign, role_for, Role};
 use corelog_protocol::Endpoint;
 use corelog_replication::metadata::cluster::{ClusterMetadata, Command, PartitionAssignment};
@@ -69,6 +70,8 @@ pub struct Shard {
     ready: Shared<oneshot::Receiver<()>>,
     stop_tx: RefCell<Option<oneshot::Sender<()>>>,
     stopped: Shared<oneshot::Receiver<()>>,
+    /// This core's producer ids (InitProducerId).
+    producer_ids: ProducerIds,
 }
 
 impl Shard {
@@ -101,7 +104,13 @@ impl Shard {
             ready: rx.shared(),
             stop_tx: RefCell::new(Some(stop_tx)),
             stopped: stop_rx.shared(),
+            producer_ids: ProducerIds::new(data_dir, node_id, core),
         }
+    }
+
+    /// This core's producer-id allocator.
+    pub fn producer_ids(&self) -> &ProducerIds {
+        &self.producer_ids
     }
 
     pub fn data_dir(&self) -> &Path {

@@ -212,6 +212,7 @@ pub fn sample_group_requests() -> Vec<Request> {
             kind: ElectionKind::Unclean,
             topics: Some(vec![ElectTopic { name: "orders".into(), partitions: vec![0, 3] }]),
         }),
+        Request::InitProducerId(InitProducerIdRequest {}),
     ]
 }
 
@@ -546,6 +547,16 @@ pub fn sample_responses() -> Vec<Response> {
                     leader: Some(1),
                 }],
             }],
+        }),
+        Response::InitProducerId(InitProducerIdResponse {
+            error: ErrorCode::None,
+            error_message: None,
+            assigned: Some(ProducerIdAndEpoch { producer_id: (2 << 44) | 17, epoch: 0 }),
+        }),
+        Response::InitProducerId(InitProducerIdResponse {
+            error: ErrorCode::StorageError,
+            error_message: Some("cannot reserve producer ids".into()),
+            assigned: None,
         }),
         Response::Error(ErrorResponse {
             api_key: 999,
