@@ -180,6 +180,11 @@ impl FollowerState {
         self.me
     }
 
+    /// The replication settings it runs with.
+    pub fn config(&self) -> ReplicaConfig {
+        self.config
+    }
+
     pub fn leader(&self) -> ReplicaId {
         self.leader
     }

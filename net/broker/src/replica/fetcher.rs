@@ -269,7 +269,10 @@ async fn apply_answer(part: &Rc<Partition>, fetch_id: u64, answer: FetchPartitio
                             });
                         }
                         Err(e) => {
-                            tracing::warn!(topic = %part.topic, partition = part.id, error = %e, "replica append failed")
+                            tracing::warn!(topic = %part.topic, partition = part.id, error = %e,
+                                "replica append refused; following again from the log's end");
+                            super::refollow(part);
+                            return;
                         }
                     }
                 }
@@ -277,6 +280,8 @@ async fn apply_answer(part: &Rc<Partition>, fetch_id: u64, answer: FetchPartitio
             FollowerCommand::Truncate { to } => {
                 if let Err(e) = part.log.truncate_to(to).await {
                     tracing::warn!(topic = %part.topic, partition = part.id, error = %e, "truncation failed");
+                    super::refollow(part);
+                    return;
                 }
             }
             FollowerCommand::TruncateFully { log_start_offset } => {
@@ -284,6 +289,8 @@ async fn apply_answer(part: &Rc<Partition>, fetch_id: u64, answer: FetchPartitio
                     "the leader's log starts past this replica's end: emptying it to replicate from there");
                 if let Err(e) = part.log.restart_at(log_start_offset).await {
                     tracing::warn!(topic = %part.topic, partition = part.id, error = %e, "restarting the log failed");
+                    super::refollow(part);
+                    return;
                 }
             }
             FollowerCommand::HighWatermarkChanged(hw) => part.log.set_replicated_high_watermark(hw),

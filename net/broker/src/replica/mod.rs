@@ -128,31 +128,51 @@ pub fn role_for(
                 }
             }
         }
-        Some(leader) => {
-            let become_follower = BecomeFollower {
-                replica: node,
-                leader,
-                leader_epoch: assignment.leader_epoch,
-                log_start_offset: log.log_start_offset(),
-                log_end_offset: log.log_end_offset(),
-                durable_end: log.high_watermark(),
-                high_watermark: log.consumer_high_watermark().min(log.high_watermark()),
-                epoch_history: history(part),
-            };
-            match FollowerState::become_follower(config, become_follower, now) {
-                Ok((state, commands)) => {
-                    let mut role = FollowerRole { state, wanted: None, in_flight: None };
-                    fetcher::note_commands(&mut role, commands);
-                    Role::Follower(role)
-                }
-                Err(e) => {
-                    tracing::error!(topic = %part.topic, partition = part.id, error = %e, "cannot follow the partition");
-                    Role::Offline
-                }
-            }
-        }
+        Some(leader) => follow(part, node, leader, assignment.leader_epoch, config),
         None => Role::Offline,
     }
+}
+
+/// This broker (`node`) following `leader` at `leader_epoch`, from what the
+/// log holds now.
+fn follow(part: &Partition, node: u32, leader: u32, leader_epoch: u32, config: ReplicaConfig) -> Role {
+    let log = &part.log;
+    let become_follower = BecomeFollower {
+        replica: node,
+        leader,
+        leader_epoch,
+        log_start_offset: log.log_start_offset(),
+        log_end_offset: log.log_end_offset(),
+        durable_end: log.high_watermark(),
+        high_watermark: log.consumer_high_watermark().min(log.high_watermark()),
+        epoch_history: history(part),
+    };
+    match FollowerState::become_follower(config, become_follower, now_ms()) {
+        Ok((state, commands)) => {
+            let mut role = FollowerRole { state, wanted: None, in_flight: None };
+            fetcher::note_commands(&mut role, commands);
+            Role::Follower(role)
+        }
+        Err(e) => {
+            tracing::error!(topic = %part.topic, partition = part.id, error = %e, "cannot follow the partition");
+            Role::Offline
+        }
+    }
+}
+
+/// Follows the same leader again, from what the log holds: after an append
+/// or truncation the log refused, the follower state no longer matches it
+/// (the next answers would all be refused too).
+pub fn refollow(part: &Partition) {
+    let (node, leader, epoch, config) = match &*part.role.borrow() {
+        Role::Follower(f) => (f.state.replica_id(), f.state.leader(), f.state.leader_epoch(), f.state.config()),
+        _ => return,
+    };
+    // A failed log refuses everything until it is reopened (which gives
+    // the reopened partition its role again): serve nothing meanwhile,
+    // rather than fetch only to be refused.
+    let role = if part.log.failure().is_some() { Role::Offline } else { follow(part, node, leader, epoch, config) };
+    *part.role.borrow_mut() = role;
 }
 
 /// What a produce that cannot be taken is answered with.
