@@ -263,6 +263,8 @@ fn a_broker_that_is_not_a_controller_joins_a_running_cluster_and_takes_replicas(
     wait_for("3 live brokers", || (live_brokers(&nodes[0]) == Some(3)).then_some(()));
     let joined = start_nodes(&controllers, 4..=4);
     wait_for("the fourth broker registered and unfenced", || (live_brokers(&nodes[0]) == Some(4)).then_some(()));
+    // Not a controller, it knows the quorum's leader from its heartbeats.
+    wait_for("the fourth broker names the controller leader", || live_brokers(&joined[0]).map(|_| ()));
     // Replication factor 4 needs it.
     let mut c = WireClient::connect(addr(&joined[0]));
     let create = Request::CreateTopics(CreateTopicsRequest {

@@ -42,6 +42,8 @@ pub struct BrokerEndpoint {
 struct AgentStatus {
     broker_epoch: Cell<Option<u64>>,
     fenced: Cell<Option<bool>>,
+    /// The controller that answered the last heartbeat: the quorum's leader.
+    controller_leader: Cell<Option<u32>>,
 }
 
 pub struct BrokerAgent {
@@ -83,6 +85,12 @@ impl BrokerAgent {
     pub fn fenced(&self) -> Option<bool> {
         self.status.fenced.get()
     }
+
+    /// The controller quorum's leader, as the heartbeats find it (what a
+    /// broker that is not a controller knows of it).
+    pub fn controller_leader(&self) -> Option<u32> {
+        self.status.controller_leader.get()
+    }
 }
 
 async fn lifecycle(
@@ -120,12 +128,18 @@ async fn lifecycle(
         loop {
             let deadline = Instant::now() + settings.heartbeat_interval.max(Duration::from_millis(1));
             match client.heartbeat(node_id, broker_epoch, applied_version.get(), deadline).await {
-                Ok(r) => status.fenced.set(Some(r.fenced)),
+                Ok(r) => {
+                    status.fenced.set(Some(r.fenced));
+                    status.controller_leader.set(client.leader());
+                }
                 Err((ErrorCode::StaleBrokerEpoch | ErrorCode::UnknownBroker, message)) => {
                     tracing::warn!(node_id, broker_epoch, message, "registration lost; registering again");
                     break;
                 }
-                Err((code, message)) => tracing::debug!(node_id, %code, message, "heartbeat failed"),
+                Err((code, message)) => {
+                    status.controller_leader.set(client.leader());
+                    tracing::debug!(node_id, %code, message, "heartbeat failed")
+                }
             }
             corelog_runtime::sleep(deadline.saturating_duration_since(Instant::now())).await;
         }

@@ -45,6 +45,9 @@ pub struct ControllerClient {
     config: ClientConfig,
     /// Index into `controllers` of the one to ask next.
     target: Cell<usize>,
+    /// The controller that last answered a request (only the quorum's
+    /// leader does; the others say NotController).
+    answered_by: Cell<Option<u32>>,
     connection: RefCell<Option<(usize, Connection)>>,
 }
 
@@ -59,7 +62,19 @@ impl ControllerClient {
             max_frame_bytes: MAX_CONTROLLER_FRAME_BYTES,
             ..ClientConfig::default()
         };
-        ControllerClient { node_id, controllers, config, target: Cell::new(0), connection: RefCell::new(None) }
+        ControllerClient {
+            node_id,
+            controllers,
+            config,
+            target: Cell::new(0),
+            answered_by: Cell::new(None),
+            connection: RefCell::new(None),
+        }
+    }
+
+    /// The controller quorum's leader as this client last met it.
+    pub fn leader(&self) -> Option<u32> {
+        self.answered_by.get()
     }
 
     /// Proposes `command`; the metadata version once it is applied.
@@ -161,9 +176,13 @@ impl ControllerClient {
                     let left = deadline.saturating_duration_since(Instant::now());
                     match conn.request_with_timeout(request, timeout.min(left)).await {
                         Ok(response) => match answer(response) {
-                            Answer::Done(value) => return Ok(value),
+                            Answer::Done(value) => {
+                                self.answered_by.set(Some(self.target_id()));
+                                return Ok(value);
+                            }
                             Answer::Failed(code, message) => return Err((code, message)),
                             Answer::NotController(hint, message) => {
+                                self.answered_by.set(None);
                                 last = message;
                                 match hint.and_then(|h| self.controllers.iter().position(|c| c.node_id == h)) {
                                     Some(i) if i != self.target.get() => {

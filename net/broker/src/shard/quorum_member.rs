@@ -30,7 +30,7 @@ use crate::limits::{ADMIN_APPLY_POLL, CONTROLLER_WRITE_TIMEOUT};
 
 pub struct QuorumMember {
     service: Option<ControllerService>,
-    _agent: BrokerAgent,
+    agent: BrokerAgent,
     client: ControllerClient,
     /// The metadata version every core has applied.
     applied: Rc<Cell<u64>>,
@@ -57,13 +57,16 @@ impl QuorumMember {
         };
         corelog_runtime::spawn_detached(adopt_images(shard, latest, arrived, applied.clone()));
         let client = ControllerClient::new(settings.node_id, settings.controllers.clone());
-        Ok(QuorumMember { service, _agent: agent, client, applied })
+        Ok(QuorumMember { service, agent, client, applied })
     }
 
-    /// The controller quorum's leader, as this node's controller knows it
-    /// (None on a broker that is not a controller).
+    /// The controller quorum's leader, as this node's controller knows it,
+    /// or on a broker that is not a controller as its heartbeats find it.
     pub fn controller_leader(&self) -> Option<u32> {
-        self.service.as_ref().and_then(ControllerService::leader)
+        match &self.service {
+            Some(service) => service.leader(),
+            None => self.agent.controller_leader(),
+        }
     }
 
     /// Sends `command` to the controller quorum and waits until every core
