@@ -109,6 +109,17 @@ impl<'a> StoredBatch<'a> {
         }
     }
 
+    /// Whether the fields the log stamps (outside the CRC) hold values the
+    /// log can have stamped. A native batch's always do; a Kafka baseOffset
+    /// or partitionLeaderEpoch below zero (which the accessors read as 0)
+    /// is damage in a stored batch, since the log stamps both on append.
+    pub fn stamped_fields_in_range(&self) -> bool {
+        match self {
+            StoredBatch::Native(_) => true,
+            StoredBatch::Kafka(h) => h.base_offset() >= 0 && h.leader_epoch() >= 0,
+        }
+    }
+
     /// [`StoredBatch::validate`] plus the records' checks of the batch's format.
     pub fn validate_full(bytes: &'a [u8], max_batch_bytes: usize) -> Result<Self, BatchError> {
         let batch = Self::validate(bytes, max_batch_bytes)?;

@@ -88,8 +88,9 @@ pub struct AppendInfo {
 #[derive(Clone)]
 pub enum BatchSlice {
     /// One batch from the tail cache: its stored header, then the rest of
-    /// the batch in the buffer it was appended from (no copy). A sender
-    /// sends the two one after the other.
+    /// the batch in the buffer it was appended from (no copy), then a Kafka
+    /// batch's padding. A sender sends the pieces one after the other
+    /// ([`CachedBatch::into_pieces`]).
     Memory(CachedBatch),
     /// From a segment file, in the DMA read buffer (no copy).
     Disk(ReadBuf),
@@ -113,7 +114,7 @@ impl BatchSlice {
     /// walk the batches (replays, checks); the fetch path sends the pieces.
     pub fn to_contiguous(&self) -> Cow<'_, [u8]> {
         match self {
-            BatchSlice::Memory(b) => Cow::Owned([&b.header[..], &b.rest[..]].concat()),
+            BatchSlice::Memory(b) => Cow::Owned([&b.header[..], &b.rest[..], &b.padding[..]].concat()),
             BatchSlice::Disk(r) => Cow::Borrowed(r),
         }
     }
