@@ -234,3 +234,28 @@ fn truncation_in_a_kafka_run_drops_the_batch_holding_the_offset() {
         assert!(after[base as usize].value.starts_with(b"99:0:"));
     });
 }
+
+#[test]
+fn a_kafka_batch_that_cannot_carry_its_offset_or_epoch_is_refused_whole() {
+    let dir = common::test_dir();
+    run_local(async {
+        let log = PartitionLog::open(DmaStorage, dir.path(), LogConfig::default()).await.unwrap();
+        let (_, valid) = kafka_request(&[kafka_batch(Compression::None, 1, 2, 0)]);
+        log.append_valid(valid).await.unwrap();
+        // Kafka's partitionLeaderEpoch is an i32.
+        log.set_leader_epoch(1 << 31);
+        let (_, two) =
+            kafka_request(&[kafka_batch(Compression::None, 2, 2, 0), kafka_batch(Compression::None, 3, 1, 0)]);
+        let err = log.append_valid(two.clone()).await.unwrap_err();
+        assert!(matches!(err, corelog_storage::LogError::InvalidBatch(_)), "{err}");
+        assert_eq!(log.log_end_offset(), 2, "nothing staged");
+        // A native batch carries a u32 epoch.
+        assert_eq!(log.append(batch(4, 1, 10, 0)).await.unwrap().base_offset, 2);
+        // Kafka's baseOffset is an i64.
+        log.restart_at(1 << 63).await.unwrap();
+        let err = log.append_valid(two).await.unwrap_err();
+        assert!(matches!(err, corelog_storage::LogError::InvalidBatch(_)), "{err}");
+        assert_eq!(log.log_end_offset(), 1 << 63);
+        assert_eq!(log.append(batch(5, 1, 10, 0)).await.unwrap().base_offset, 1 << 63);
+    });
+}

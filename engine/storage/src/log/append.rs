@@ -61,10 +61,14 @@ impl<S: Storage> PartitionLog<S> {
     /// [`Self::append_batches`] for batches already checked (the broker
     /// checks a producer's with the full network checks): nothing is parsed
     /// or checked again but the size limit, which may have changed since.
-    /// The batches' bytes are not modified: the stored header (base offset,
-    /// leader epoch) is written into the segment's staging buffer along with
-    /// the rest of each batch (the one copy), and the tail cache keeps the
-    /// given bytes with a copy of that header.
+    /// The batches may be native or Kafka v2 ones. Their bytes are not
+    /// modified: the stored header (base offset, leader epoch, in the
+    /// batch's own format) is written into the segment's staging buffer
+    /// along with the rest of each batch and a Kafka batch's padding (the
+    /// one copy), and the tail cache keeps the given bytes with a copy of
+    /// that header. A Kafka batch cannot carry an offset past i64::MAX or
+    /// an epoch past i32::MAX: such an append is refused
+    /// ([`LogError::InvalidBatch`]) and appends nothing.
     ///
     /// The first batch under a new leader epoch (after
     /// [`Self::set_leader_epoch`], or on a log without one) first records

@@ -35,6 +35,12 @@
 //! leader's (`append_replica`); both go through the same staging and group
 //! commit (`append.rs`).
 //!
+//! Batches are of either stored format (native, or Kafka v2 as a Kafka
+//! client sent it plus zero padding; `corelog_format::stored`). Everything
+//! here reads them through the format-neutral `StoredBatch` / `ValidBatch`
+//! accessors, so offsets, indexes, timestamps, retention, recovery,
+//! truncation and the damage checks treat both alike.
+//!
 //! Lives on: the core that owns the partition; `PartitionLog` is `!Send`.
 
 mod append;

@@ -1,7 +1,8 @@
 //! The active segment: the one segment of a partition that takes appends.
 //!
 //! Appends are copied once into block-aligned staging chunks (the stored
-//! header, then the rest of the batch from the buffer it arrived in). A chunk that
+//! header, then the rest of the batch from the buffer it arrived in, then a
+//! Kafka batch's zero padding). A chunk that
 //! fills up is handed out at once to be written (write-behind: the appender
 //! that filled it writes it, so several writes are in flight while an
 //! fdatasync runs); a flush writes the rest: chunks not yet handed out and the
