@@ -259,3 +259,23 @@ fn a_kafka_batch_that_cannot_carry_its_offset_or_epoch_is_refused_whole() {
         assert_eq!(log.append(batch(5, 1, 10, 0)).await.unwrap().base_offset, 1 << 63);
     });
 }
+
+#[test]
+fn a_bounded_read_from_disk_stops_before_the_kafka_batch_straddling_its_limit() {
+    let dir = common::test_dir();
+    run_local(async {
+        let log = PartitionLog::open(DmaStorage, dir.path(), LogConfig::default()).await.unwrap();
+        let batches = fill(&log, 12, |i| 1_000 * i as i64).await;
+        drop(log);
+        let log = PartitionLog::open(DmaStorage, dir.path(), LogConfig::default()).await.unwrap();
+        let all = stored_batches(&log.read(0, 1 << 20).await.unwrap());
+        assert_eq!(all.len(), batches.len());
+        // A limit inside the 8th batch (a Kafka one): the seven before it.
+        let (base, _) = batches[7];
+        let fetched = log.read_bounded(0, 1 << 20, base + 1).await.unwrap();
+        assert!(fetched.slices.iter().all(|s| matches!(s, BatchSlice::Disk(_))));
+        assert_eq!(stored_batches(&fetched), all[..7].to_vec());
+        assert_eq!(fetched.high_watermark, base + 1);
+        assert!(log.read_bounded(base, 1 << 20, base + 1).await.unwrap().slices.is_empty());
+    });
+}

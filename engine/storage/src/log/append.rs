@@ -38,8 +38,8 @@ impl<S: Storage> PartitionLog<S> {
 
     /// Appends several batches back to back (no other append lands between
     /// them), returning the first base offset and the last offset. Each
-    /// buffer must hold exactly one batch; they are checked (framing and
-    /// CRC) here.
+    /// buffer must hold exactly one batch in its stored form (a Kafka one
+    /// with its zero padding); they are checked (framing and CRC) here.
     pub async fn append_batches(&self, batches: Vec<BytesMut>) -> LogResult<AppendInfo> {
         let max = self.config.borrow().max_batch_bytes;
         let mut valid = Vec::with_capacity(batches.len());
