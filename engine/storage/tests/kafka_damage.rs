@@ -162,3 +162,51 @@ fn a_follower_stores_the_leaders_kafka_batches_byte_for_byte() {
         assert_eq!(follower.log_end_offset(), leader.log_end_offset());
     });
 }
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+    }
+}
+
+/// Every field of a stored Kafka batch: under the CRC-32C, outside it
+/// (base offset, epoch, batchLength) and the padding after it.
+#[test]
+fn damage_anywhere_in_a_kafka_batch_is_reported_as_corrupt() {
+    let dir = common::test_dir();
+    let cfg = small_segments(8 * 1024);
+    let records = run_local(async {
+        let log = PartitionLog::open(DmaStorage, dir.path(), cfg.clone()).await.unwrap();
+        append_kafka(&log, 40).await;
+        read_all(&log, 0).await
+    });
+    let victim = segment_bases(dir.path())[1];
+    let on_disk = batches_in(&seg_file(dir.path(), victim, "log"));
+    let hit = *on_disk.iter().skip(1).find(|b| b.kafka && b.len > b.wire_len).expect("a padded Kafka batch");
+    let cases: [(&str, u64, u8); 8] = [
+        ("base offset sign bit", 0, 0x80),
+        ("base offset low bit", 7, 0x01),
+        ("batchLength", 11, 0x04),
+        ("epoch sign bit", 12, 0x80),
+        ("epoch low bit", 15, 0x01),
+        ("magic", 16, 0x01),
+        ("crc", 18, 0x10),
+        ("records", hit.wire_len - 1, 0x08),
+    ];
+    for (what, at, mask) in cases.into_iter().chain([("padding", hit.wire_len, 0x01)]) {
+        let copy = common::test_dir();
+        copy_dir(dir.path(), copy.path());
+        edit(&seg_file(copy.path(), victim, "log"), hit.pos + at, 1, |b| b ^ mask);
+        run_local(async {
+            let log = PartitionLog::open(DmaStorage, copy.path(), cfg.clone()).await.unwrap();
+            match log.read(hit.base, 1 << 20).await {
+                Err(LogError::CorruptBatch { offset, segment, position, .. }) => {
+                    assert_eq!((offset, segment, position), (hit.base, victim, hit.pos), "{what}");
+                }
+                other => panic!("{what}: {:?}", other.map(|f| f.byte_len())),
+            }
+            assert_eq!(read_all(&log, hit.next).await, records[hit.next as usize..].to_vec(), "{what}");
+        });
+    }
+}
