@@ -19,6 +19,9 @@
 //! What is appended to a log is a [`ValidBatches`]: built only by checking
 //! (framing + CRC, or also the records for network input), it carries each
 //! batch's header so the log and the broker never parse or check it again.
+//! It holds batches of either format (a Kafka Produce request's through
+//! [`ValidBatches::from_kafka_network`]), read through the neutral
+//! [`StoredBatch`] accessors.
 
 mod builder;
 mod compression;

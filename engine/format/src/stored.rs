@@ -87,6 +87,39 @@ impl<'a> StoredBatch<'a> {
         }
     }
 
+    /// The header at the front of `bytes` in the format byte 16 names,
+    /// checking nothing but that a header's worth is there: for walking
+    /// batches already validated, or for a first look at where a batch
+    /// claims to end before reading it whole ([`StoredBatch::claimed_len`]).
+    pub fn peek(bytes: &'a [u8]) -> Option<Self> {
+        match *bytes.get(MAGIC_OFFSET)? {
+            MAGIC => BatchHeader::parse(bytes).map(StoredBatch::Native),
+            kafka::MAGIC => kafka::BatchHeader::parse(bytes).map(StoredBatch::Kafka),
+            _ => None,
+        }
+    }
+
+    /// The stored length an unchecked header ([`StoredBatch::peek`]) claims;
+    /// None for a negative Kafka batchLength. Only a bound to read up to:
+    /// [`StoredBatch::validate`] decides.
+    pub fn claimed_len(&self) -> Option<usize> {
+        match self {
+            StoredBatch::Native(h) => Some(h.batch_length()),
+            StoredBatch::Kafka(h) => h.wire_length().map(kafka_stored_len),
+        }
+    }
+
+    /// Whether the fields the log stamps (outside the CRC) hold values the
+    /// log can have stamped. A native batch's always do; a Kafka baseOffset
+    /// or partitionLeaderEpoch below zero (which the accessors read as 0)
+    /// is damage in a stored batch, since the log stamps both on append.
+    pub fn stamped_fields_in_range(&self) -> bool {
+        match self {
+            StoredBatch::Native(_) => true,
+            StoredBatch::Kafka(h) => h.base_offset() >= 0 && h.leader_epoch() >= 0,
+        }
+    }
+
     /// [`StoredBatch::validate`] plus the records' checks of the batch's format.
     pub fn validate_full(bytes: &'a [u8], max_batch_bytes: usize) -> Result<Self, BatchError> {
         let batch = Self::validate(bytes, max_batch_bytes)?;
@@ -135,6 +168,15 @@ impl<'a> StoredBatch<'a> {
             StoredBatch::Native(h) => h.last_offset(),
             // Kafka offsets are i64: saturates at i64::MAX, as Kafka's own.
             StoredBatch::Kafka(h) => u64::try_from(h.last_offset()).unwrap_or(0),
+        }
+    }
+
+    /// Offset of the last record minus the base offset. A Kafka
+    /// lastOffsetDelta below zero (refused by `validate`) reads as 0.
+    pub fn last_offset_delta(&self) -> u32 {
+        match self {
+            StoredBatch::Native(h) => h.last_offset_delta(),
+            StoredBatch::Kafka(h) => u32::try_from(h.last_offset_delta()).unwrap_or(0),
         }
     }
 

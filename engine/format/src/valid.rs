@@ -1,79 +1,153 @@
 //! [`ValidBatch`] and [`ValidBatches`]: batches that passed validation, as
 //! types, so nothing downstream checks or parses them again.
 //!
-//! Only the checking constructors here build them. Holding one proves its
-//! bytes are exactly one batch whose framing is sane and whose CRC matches
-//! ([`crate::validate`]) and, if it came through a `from_network`
-//! constructor, whose records agree with the header
-//! ([`crate::validate_records`]). The header is copied out once, during that
-//! check: the log assigning offsets, the active segment indexing and the
-//! broker counting records all read that copy instead of the bytes.
+//! A valid batch is in either format the log stores ([`crate::stored`]): a
+//! native batch, or a Kafka RecordBatch v2 exactly as a Kafka client sent
+//! it. Only the checking constructors here build them. Holding one proves
+//! its bytes are exactly one batch whose framing is sane and whose CRC
+//! matches ([`crate::validate`] / [`kafka::validate`]) and, if it came
+//! through a network constructor, whose records agree with the header
+//! ([`crate::validate_records`] / [`kafka::validate_records`]). The header is
+//! copied out once, during that check: the log assigning offsets, the
+//! active segment indexing and the broker counting records all read that
+//! copy, through the format-neutral [`StoredBatch`] view ([`ValidBatch::header`]).
 //!
 //! The bytes are kept as the `Bytes` they were checked in (for a produce
-//! request, slices of the received frame): checking copies only the 80-byte
-//! header.
+//! request, slices of the received frame): checking copies only the header.
+//! A Kafka batch is kept without its stored padding (a produce request has
+//! none; the zeros a stored one carries are checked and dropped), so
+//! [`ValidBatch::bytes`] is its wire form and [`ValidBatch::len`] its
+//! stored length, [`ValidBatch::padding_len`] more.
 //!
 //! Lives on: the core that owns the partition the batches are for; its produce
 //! handler or internal writer builds them and its log consumes them.
 
 use bytes::{Bytes, BytesMut};
+use zerocopy::IntoBytes;
 
 use crate::error::BatchError;
 use crate::header::{BatchHeader, HEADER_LEN};
+use crate::kafka;
+use crate::limits::KAFKA_HEADER_LEN;
 use crate::reader::validate_records;
-use crate::validate;
+use crate::stored::{BatchFormat, StoredBatch, StoredBatchMut};
 
-/// One batch that passed [`crate::validate`] (and, if built by
-/// [`ValidBatch::from_network`], [`crate::validate_records`]), with its
-/// header as received.
+/// The header of a valid batch, copied out of its bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Header {
+    Native(BatchHeader),
+    Kafka(kafka::BatchHeader),
+}
+
+impl Header {
+    fn view(&self) -> StoredBatch<'_> {
+        match self {
+            Header::Native(h) => StoredBatch::Native(h),
+            Header::Kafka(h) => StoredBatch::Kafka(h),
+        }
+    }
+
+    fn of(batch: StoredBatch<'_>) -> Self {
+        match batch {
+            StoredBatch::Native(h) => Header::Native(*h),
+            StoredBatch::Kafka(h) => Header::Kafka(*h),
+        }
+    }
+}
+
+/// One batch that passed the framing and CRC check of its format (and, if
+/// built by a network constructor, the records' check), with its header as
+/// received.
 ///
 /// Lives on: the core owning the partition (see the module docs).
 #[derive(Debug, Clone)]
 pub struct ValidBatch {
-    header: BatchHeader,
-    /// Exactly `header.batch_length()` bytes.
+    header: Header,
+    /// The batch's wire form: `header().wire_len()` bytes, no padding.
     bytes: Bytes,
 }
 
 impl ValidBatch {
-    /// Framing + CRC of exactly one batch: enough for bytes this process
-    /// built (`BatchBuilder`) or wrote. `bytes` must hold the batch and
-    /// nothing more.
+    /// Framing + CRC of exactly one stored batch of either format (a Kafka
+    /// one with its zero padding): enough for bytes this process built or
+    /// wrote. `bytes` must hold the batch and nothing more.
     pub fn new(bytes: Bytes, max_batch_bytes: usize) -> Result<Self, BatchError> {
-        let header = *validate(&bytes, max_batch_bytes)?;
-        if header.batch_length() != bytes.len() {
-            return Err(BatchError::NotOneBatch { batch_length: header.batch_length(), received: bytes.len() });
+        let batch = StoredBatch::validate(&bytes, max_batch_bytes)?;
+        if batch.stored_len() != bytes.len() {
+            return Err(BatchError::NotOneBatch { batch_length: batch.stored_len(), received: bytes.len() });
         }
-        Ok(ValidBatch { header, bytes })
+        let (header, wire) = (Header::of(batch), batch.wire_len());
+        Ok(ValidBatch { header, bytes: bytes.slice(..wire) })
     }
 
     /// [`ValidBatch::new`] plus the records' checks: required for bytes from
     /// the network, which are read in place later.
     pub fn from_network(bytes: Bytes, max_batch_bytes: usize) -> Result<Self, BatchError> {
         let batch = ValidBatch::new(bytes, max_batch_bytes)?;
-        validate_records(&batch.bytes, &batch.header)?;
+        batch.validate_records()?;
         Ok(batch)
     }
 
+    /// Exactly one Kafka v2 batch in its wire form (no padding), as a Kafka
+    /// producer sends it, with every record checked ([`kafka::validate_full`]).
+    pub fn from_kafka_network(bytes: Bytes, max_batch_bytes: usize) -> Result<Self, BatchError> {
+        let header = *kafka::validate_full(&bytes, max_batch_bytes)?;
+        let wire = StoredBatch::Kafka(&header).wire_len();
+        if wire != bytes.len() {
+            return Err(BatchError::NotOneBatch { batch_length: wire, received: bytes.len() });
+        }
+        Ok(ValidBatch { header: Header::Kafka(header), bytes })
+    }
+
+    fn validate_records(&self) -> Result<(), BatchError> {
+        match &self.header {
+            Header::Native(h) => validate_records(&self.bytes, h),
+            Header::Kafka(h) => kafka::validate_records(&self.bytes, h),
+        }
+    }
+
     /// The header as received (base offset and leader epoch as the sender
-    /// left them).
-    pub fn header(&self) -> &BatchHeader {
-        &self.header
+    /// left them), format-neutral.
+    pub fn header(&self) -> StoredBatch<'_> {
+        self.header.view()
     }
 
-    /// The header this batch is stored with once the log gives it
-    /// `base_offset` under `leader_epoch`. Both fields are outside the CRC,
-    /// so the batch stays valid.
-    pub fn assigned_header(&self, base_offset: u64, leader_epoch: u32) -> BatchHeader {
+    pub fn format(&self) -> BatchFormat {
+        self.header().format()
+    }
+
+    /// The header bytes this batch is stored with once the log gives it
+    /// `base_offset` under `leader_epoch`, in the batch's own format (Kafka:
+    /// big-endian, at bytes 0 and 12). Both fields are outside the CRC, so
+    /// the batch stays valid. A Kafka batch cannot carry an offset past
+    /// i64::MAX or an epoch past i32::MAX: those are refused.
+    pub fn stamped_header(&self, base_offset: u64, leader_epoch: u32) -> Result<Bytes, BatchError> {
         let mut header = self.header;
-        header.base_offset.set(base_offset);
-        header.leader_epoch.set(leader_epoch);
-        header
+        let mut stamped = match &mut header {
+            Header::Native(h) => StoredBatchMut::new(h.as_mut_bytes())?,
+            Header::Kafka(h) => StoredBatchMut::new(h.as_mut_bytes())?,
+        };
+        stamped.set_base_offset(base_offset)?;
+        stamped.set_leader_epoch(leader_epoch)?;
+        Ok(match &header {
+            Header::Native(h) => Bytes::copy_from_slice(h.as_bytes()),
+            Header::Kafka(h) => Bytes::copy_from_slice(h.as_bytes()),
+        })
     }
 
-    /// Encoded size: header, body and padding.
+    /// Size of the header in the batch's format (what
+    /// [`ValidBatch::stamped_header`] returns replaces this many bytes).
+    pub fn header_len(&self) -> usize {
+        match self.header {
+            Header::Native(_) => HEADER_LEN,
+            Header::Kafka(_) => KAFKA_HEADER_LEN,
+        }
+    }
+
+    /// Stored size: header, body and padding (where the next batch starts
+    /// in a segment).
     pub fn len(&self) -> usize {
-        self.bytes.len()
+        self.header().stored_len()
     }
 
     /// Always false: a batch is at least its header. Here for API symmetry.
@@ -81,27 +155,32 @@ impl ValidBatch {
         self.bytes.is_empty()
     }
 
+    /// Zero bytes stored after [`ValidBatch::bytes`] (Kafka batches only).
+    pub fn padding_len(&self) -> usize {
+        self.len() - self.bytes.len()
+    }
+
     pub fn record_count(&self) -> u32 {
-        self.header.record_count()
+        self.header().record_count()
     }
 
     pub fn last_offset_delta(&self) -> u32 {
-        self.header.last_offset_delta()
+        self.header().last_offset_delta()
     }
 
     pub fn max_timestamp(&self) -> i64 {
-        self.header.max_timestamp()
+        self.header().max_timestamp()
     }
 
-    /// The whole batch as received.
+    /// The whole batch as received, in its wire form (no padding).
     pub fn bytes(&self) -> &Bytes {
         &self.bytes
     }
 
-    /// Everything after the header (body and padding), sharing the batch's
-    /// memory.
+    /// Everything after the header (the records, and a native batch's
+    /// padding), sharing the batch's memory.
     pub fn rest(&self) -> Bytes {
-        self.bytes.slice(HEADER_LEN..)
+        self.bytes.slice(self.header_len()..)
     }
 
     pub fn into_bytes(self) -> Bytes {
@@ -116,22 +195,39 @@ impl ValidBatch {
 pub struct ValidBatches {
     /// Never empty.
     batches: Vec<ValidBatch>,
+    /// Stored bytes of all batches.
     byte_len: usize,
     record_count: u64,
 }
 
 impl ValidBatches {
-    /// Framing + CRC of every batch laid end to end in `bytes` (as a
-    /// produce request carries them); the first bad one, a partial batch at
-    /// the end, or no batch at all is an error.
+    /// Framing + CRC of every stored batch laid end to end in `bytes`, in
+    /// either format (a segment scan's or a replica fetch's bytes); the first
+    /// bad one, a partial batch at the end, or no batch at all is an error.
     pub fn new(bytes: Bytes, max_batch_bytes: usize) -> Result<Self, BatchError> {
-        Self::split(bytes, max_batch_bytes, false)
+        Self::split_stored(bytes, max_batch_bytes, false)
     }
 
     /// [`ValidBatches::new`] plus every batch's records checked: required for
-    /// bytes from the network.
+    /// bytes from the network (a native produce request, a follower's fetch).
     pub fn from_network(bytes: Bytes, max_batch_bytes: usize) -> Result<Self, BatchError> {
-        Self::split(bytes, max_batch_bytes, true)
+        Self::split_stored(bytes, max_batch_bytes, true)
+    }
+
+    /// The records blob of a Kafka Produce request: one or more v2 batches
+    /// back to back in wire form (no padding), each fully checked
+    /// ([`kafka::validate_full`]). A partial batch or anything else after
+    /// the last batch refuses them all.
+    pub fn from_kafka_network(bytes: Bytes, max_batch_bytes: usize) -> Result<Self, BatchError> {
+        let mut batches = Vec::new();
+        let mut start = 0;
+        while start < bytes.len() {
+            let header = *kafka::validate_full(&bytes[start..], max_batch_bytes)?;
+            let end = start + StoredBatch::Kafka(&header).wire_len();
+            batches.push(ValidBatch { header: Header::Kafka(header), bytes: bytes.slice(start..end) });
+            start = end;
+        }
+        Self::from_batches(batches)
     }
 
     /// Batches checked one by one; none at all is an error.
@@ -144,19 +240,18 @@ impl ValidBatches {
         Ok(ValidBatches { batches, byte_len, record_count })
     }
 
-    fn split(bytes: Bytes, max_batch_bytes: usize, records: bool) -> Result<Self, BatchError> {
+    fn split_stored(bytes: Bytes, max_batch_bytes: usize, records: bool) -> Result<Self, BatchError> {
         let mut batches = Vec::new();
         let mut start = 0;
         while start < bytes.len() {
-            let rest = &bytes[start..];
-            let header = *validate(rest, max_batch_bytes)?;
-            let end = start + header.batch_length();
-            let batch = ValidBatch { header, bytes: bytes.slice(start..end) };
+            let batch = StoredBatch::validate(&bytes[start..], max_batch_bytes)?;
+            let (header, wire, stored) = (Header::of(batch), batch.wire_len(), batch.stored_len());
+            let batch = ValidBatch { header, bytes: bytes.slice(start..start + wire) };
             if records {
-                validate_records(&batch.bytes, &batch.header)?;
+                batch.validate_records()?;
             }
             batches.push(batch);
-            start = end;
+            start += stored;
         }
         Self::from_batches(batches)
     }
@@ -171,7 +266,7 @@ impl ValidBatches {
         self.batches.is_empty()
     }
 
-    /// Encoded bytes of all batches.
+    /// Stored bytes of all batches (padding included).
     pub fn byte_len(&self) -> usize {
         self.byte_len
     }
@@ -190,7 +285,8 @@ impl ValidBatches {
     /// what they arrived in (a small or mostly rejected request) are worth
     /// one copy before something keeps them for long.
     pub fn compacted(&self) -> ValidBatches {
-        let mut buf = BytesMut::with_capacity(self.byte_len);
+        let wire_len = self.batches.iter().map(|b| b.bytes.len()).sum();
+        let mut buf = BytesMut::with_capacity(wire_len);
         for batch in &self.batches {
             buf.extend_from_slice(&batch.bytes);
         }
@@ -200,7 +296,7 @@ impl ValidBatches {
             .batches
             .iter()
             .map(|b| {
-                let end = start + b.len();
+                let end = start + b.bytes.len();
                 // Same bytes, so the same checks hold.
                 let copy = ValidBatch { header: b.header, bytes: buf.slice(start..end) };
                 start = end;
@@ -241,7 +337,6 @@ mod tests {
     use crate::compression::Compression;
     use crate::header::{BatchHeader, CRC_START};
     use crate::reader::DecodedBatch;
-    use zerocopy::IntoBytes;
 
     const MAX: usize = 1 << 20;
 
@@ -277,7 +372,7 @@ mod tests {
         let valid = ValidBatches::from_network(both.clone(), MAX).unwrap();
         assert_eq!((valid.len(), valid.byte_len(), valid.record_count()), (2, both.len(), 8));
         let got: Vec<_> = valid.iter().collect();
-        assert_eq!(got[0].header(), BatchHeader::parse(&a).unwrap());
+        assert_eq!(got[0].header(), StoredBatch::Native(BatchHeader::parse(&a).unwrap()));
         assert_eq!((got[0].record_count(), got[1].record_count()), (3, 5));
         assert_eq!(got[1].last_offset_delta(), 4);
         assert_eq!(got[1].max_timestamp(), 1_004);
@@ -289,12 +384,14 @@ mod tests {
     }
 
     #[test]
-    fn assigned_header_changes_only_offset_and_epoch() {
+    fn stamped_header_changes_only_offset_and_epoch() {
         let bytes = batch(1, 3);
         let valid = ValidBatch::new(bytes.clone(), MAX).unwrap();
-        let header = valid.assigned_header(42, 7);
+        let stamped = valid.stamped_header(42, 7).unwrap();
+        let header = BatchHeader::parse(&stamped).unwrap();
+        assert_eq!((stamped.len(), valid.header_len(), valid.padding_len()), (HEADER_LEN, HEADER_LEN, 0));
         assert_eq!((header.base_offset(), header.leader_epoch(), header.last_offset()), (42, 7, 44));
-        let mut stored = header.as_bytes().to_vec();
+        let mut stored = stamped.to_vec();
         stored.extend_from_slice(&valid.rest());
         assert_eq!(stored[CRC_START..], bytes[CRC_START..], "everything under the CRC is untouched");
         let decoded = DecodedBatch::decode(&stored, MAX).unwrap();

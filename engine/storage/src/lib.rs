@@ -7,7 +7,8 @@
 //! - [`producers`]: idempotent producers' sequence state and its snapshot.
 //! - [`limits`]: every limit and default of the storage engine, in one place.
 //!
-//! Batches are `corelog_format`'s; every file operation goes through
+//! Batches are `corelog_format`'s, native or Kafka v2 (stored as received,
+//! plus zero padding; docs/storage.md "On disk"); every file operation goes through
 //! `corelog_runtime`, the only crate that names glommio.
 
 pub mod disk;

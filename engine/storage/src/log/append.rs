@@ -3,9 +3,8 @@
 use std::rc::Rc;
 use std::time::Instant;
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use rand::Rng;
-use zerocopy::IntoBytes;
 
 use std::path::Path;
 
@@ -20,7 +19,7 @@ use crate::segment::active::ChunkWrite;
 use crate::segment::index_file::{persist_planned, IndexFile};
 use crate::segment::indexer::Indexer;
 use crate::segment::{ActiveSegment, FdCache, FlushPlan, OpenSegment, SealedSegment, SegmentFiles};
-use corelog_format::{BatchError, ValidBatch, ValidBatches, HEADER_LEN};
+use corelog_format::{BatchError, ValidBatch, ValidBatches};
 
 impl<S: Storage> PartitionLog<S> {
     /// Appends one encoded batch (as built by `BatchBuilder` or received from
@@ -39,8 +38,8 @@ impl<S: Storage> PartitionLog<S> {
 
     /// Appends several batches back to back (no other append lands between
     /// them), returning the first base offset and the last offset. Each
-    /// buffer must hold exactly one batch; they are checked (framing and
-    /// CRC) here.
+    /// buffer must hold exactly one batch in its stored form (a Kafka one
+    /// with its zero padding); they are checked (framing and CRC) here.
     pub async fn append_batches(&self, batches: Vec<BytesMut>) -> LogResult<AppendInfo> {
         let max = self.config.borrow().max_batch_bytes;
         let mut valid = Vec::with_capacity(batches.len());
@@ -62,10 +61,14 @@ impl<S: Storage> PartitionLog<S> {
     /// [`Self::append_batches`] for batches already checked (the broker
     /// checks a producer's with the full network checks): nothing is parsed
     /// or checked again but the size limit, which may have changed since.
-    /// The batches' bytes are not modified: the stored header (base offset,
-    /// leader epoch) is written into the segment's staging buffer along with
-    /// the rest of each batch (the one copy), and the tail cache keeps the
-    /// given bytes with a copy of that header.
+    /// The batches may be native or Kafka v2 ones. Their bytes are not
+    /// modified: the stored header (base offset, leader epoch, in the
+    /// batch's own format) is written into the segment's staging buffer
+    /// along with the rest of each batch and a Kafka batch's padding (the
+    /// one copy), and the tail cache keeps the given bytes with a copy of
+    /// that header. A Kafka batch cannot carry an offset past i64::MAX or
+    /// an epoch past i32::MAX: such an append is refused
+    /// ([`LogError::InvalidBatch`]) and appends nothing.
     ///
     /// The first batch under a new leader epoch (after
     /// [`Self::set_leader_epoch`], or on a log without one) first records
@@ -113,7 +116,7 @@ impl<S: Storage> PartitionLog<S> {
             epoch_starts(&st, &batches, stamp)?
         };
         if starts.is_empty() {
-            Ok(self.stage(batches, stamp))
+            Ok(self.stage(batches, stamp)?)
         } else {
             self.stage_starting_epochs(batches, stamp, total).await
         }
@@ -155,31 +158,38 @@ impl<S: Storage> PartitionLog<S> {
             epoch_starts(&st, &batches, stamp)?
         };
         self.record_epoch_starts_locked(&starts).await?;
-        Ok(self.stage(batches, stamp))
+        Ok(self.stage(batches, stamp)?)
     }
 
     /// Puts the batches into the active segment's staging buffer and the
     /// tail cache, and hands out the chunks that filled up. Never awaits:
     /// the caller checked the log (room, epochs, contiguity) just before.
-    fn stage(&self, batches: ValidBatches, stamp: Stamp) -> Staged<S::File> {
+    /// Each batch's header is stamped in its own format first, all before
+    /// anything is staged, so a batch that cannot carry its offset or epoch
+    /// (a Kafka batch past i64/i32) stages nothing.
+    fn stage(&self, batches: ValidBatches, stamp: Stamp) -> LogResult<Staged<S::File>> {
         let mut st = self.state.borrow_mut();
         let first_offset = st.active.next_offset();
         let budget = self.config.borrow().tail_cache_bytes;
-        for batch in batches {
-            let len = batch.len() as u64;
-            let base_offset = st.active.next_offset();
+        let mut stamped = Vec::with_capacity(batches.len());
+        let mut base_offset = first_offset;
+        for batch in &batches {
             let epoch = match stamp {
                 Stamp::Assign => st.leader_epoch,
                 Stamp::Keep => batch.header().leader_epoch(),
             };
             debug_assert!(stamp == Stamp::Assign || batch.header().base_offset() == base_offset, "checked");
+            stamped.push((base_offset, epoch, batch.stamped_header(base_offset, epoch)?));
+            base_offset = base_offset.saturating_add(u64::from(batch.last_offset_delta()) + 1);
+        }
+        for (batch, (base_offset, epoch, header)) in batches.into_iter().zip(stamped) {
+            let len = batch.len() as u64;
             debug_assert!(
                 st.epochs.entries().iter().any(|e| e.epoch == epoch && e.start_offset <= base_offset),
                 "its epoch's entry is recorded first"
             );
             st.leader_epoch = st.leader_epoch.max(epoch);
-            let header = batch.assigned_header(base_offset, epoch);
-            let staged = st.active.stage(&header, &batch.bytes()[HEADER_LEN..]);
+            let staged = st.active.stage(base_offset, &header, &batch);
             st.appended_seq += len;
             st.stats.appended_batches += 1;
             st.stats.appended_bytes += len;
@@ -189,8 +199,8 @@ impl<S: Storage> PartitionLog<S> {
                 next_offset: staged.next_offset,
                 seq_end: seq,
             });
-            let stored_header = Bytes::copy_from_slice(header.as_bytes());
-            st.cache.push(base_offset, staged.next_offset, seq, stored_header, batch.into_bytes());
+            let padding = batch.padding_len();
+            st.cache.push(base_offset, staged.next_offset, seq, header, batch.into_bytes(), padding);
         }
         let written = st.written_seq;
         st.cache.evict(budget, written);
@@ -200,7 +210,7 @@ impl<S: Storage> PartitionLog<S> {
             st.chunks_in_flight.insert(w.pos);
         }
         let info = AppendInfo { base_offset: first_offset, last_offset: st.active.next_offset() - 1 };
-        Staged { info, seq: st.appended_seq, files: st.active.files.clone(), early, preallocate }
+        Ok(Staged { info, seq: st.appended_seq, files: st.active.files.clone(), early, preallocate })
     }
 
     /// Writes chunks that filled up, right away, so the device works on them

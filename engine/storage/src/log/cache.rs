@@ -4,9 +4,11 @@
 //! Bounded by bytes, except that a batch not yet written to its segment file
 //! is never evicted (the file can't serve it yet). A batch is kept as the
 //! `Bytes` it was appended from (for a produce request, a slice of the
-//! received frame) plus an 80-byte copy of its header as the log stamped it
-//! (base offset, leader epoch): caching copies only the header, and a read
-//! returns the two pieces to be sent one after the other.
+//! received frame) plus a copy of its header as the log stamped it (base
+//! offset, leader epoch; 80 bytes native, 61 Kafka): caching copies only the
+//! header, and a read returns the pieces to be sent one after the other: the
+//! header, the rest, and for a Kafka batch its stored zero padding (static
+//! zeros, so the pieces are exactly the stored bytes).
 //!
 //! Lives on: the core owning the partition.
 
@@ -14,22 +16,32 @@ use std::collections::VecDeque;
 
 use bytes::Bytes;
 
-/// One batch read from the cache: `header` then `rest` are the batch's bytes
-/// as stored, to be sent one after the other.
+use crate::segment::active::STORED_PADDING;
+
+/// One batch read from the cache: `header`, `rest` and `padding` are the
+/// batch's bytes as stored, to be sent one after the other.
 ///
 /// Lives on: the core owning the partition.
 #[derive(Clone)]
 pub struct CachedBatch {
     /// The stored header (base offset and leader epoch assigned).
     pub header: Bytes,
-    /// Body and padding, sharing the appended bytes' memory.
+    /// The rest of the batch as appended (a native batch's padding
+    /// included), sharing the appended bytes' memory.
     pub rest: Bytes,
+    /// A Kafka batch's stored padding (static zeros); empty for a native one.
+    pub padding: Bytes,
 }
 
 impl CachedBatch {
-    /// Encoded size of the batch.
+    /// Stored size of the batch.
     pub fn len(&self) -> usize {
-        self.header.len() + self.rest.len()
+        self.header.len() + self.rest.len() + self.padding.len()
+    }
+
+    /// The non-empty pieces, in order: what a sender sends.
+    pub fn into_pieces(self) -> impl Iterator<Item = Bytes> {
+        [self.header, self.rest, self.padding].into_iter().filter(|piece| !piece.is_empty())
     }
 
     /// Always false for a batch the log appended. Here for API symmetry.
@@ -47,11 +59,14 @@ struct Entry {
     header: Bytes,
     /// The batch as appended (its own header as the producer sent it).
     batch: Bytes,
+    /// Zeros stored after `batch` (a Kafka batch's padding).
+    padding: usize,
 }
 
 impl Entry {
+    /// Stored size.
     fn len(&self) -> usize {
-        self.batch.len()
+        self.batch.len() + self.padding
     }
 
     /// Memory the entry keeps alive, as counted against the budget: the
@@ -70,11 +85,20 @@ pub struct TailCache {
 
 impl TailCache {
     /// Keeps `batch` (as appended) to be served with `header` (as stored)
-    /// in place of its first `header.len()` bytes.
-    pub fn push(&mut self, base_offset: u64, next_offset: u64, seq_end: u64, header: Bytes, batch: Bytes) {
+    /// in place of its first `header.len()` bytes, and `padding` zeros after.
+    pub fn push(
+        &mut self,
+        base_offset: u64,
+        next_offset: u64,
+        seq_end: u64,
+        header: Bytes,
+        batch: Bytes,
+        padding: usize,
+    ) {
         debug_assert!(self.entries.back().is_none_or(|e| e.next_offset == base_offset));
         debug_assert!(header.len() <= batch.len());
-        let entry = Entry { base_offset, next_offset, seq_end, header, batch };
+        debug_assert!(padding <= STORED_PADDING.len());
+        let entry = Entry { base_offset, next_offset, seq_end, header, batch, padding };
         self.bytes += entry.held_bytes();
         self.entries.push_back(entry);
     }
@@ -114,7 +138,11 @@ impl TailCache {
                 break;
             }
             total += e.len();
-            out.push(CachedBatch { header: e.header.clone(), rest: e.batch.slice(e.header.len()..) });
+            out.push(CachedBatch {
+                header: e.header.clone(),
+                rest: e.batch.slice(e.header.len()..),
+                padding: Bytes::from_static(&STORED_PADDING[..e.padding.min(STORED_PADDING.len())]),
+            });
         }
         Some(out)
     }
@@ -140,7 +168,7 @@ mod tests {
     fn cache_of(batches: &[(u64, u64)]) -> TailCache {
         let mut c = TailCache::default();
         for (i, (b, n)) in batches.iter().enumerate() {
-            c.push(*b, *n, (i as u64 + 1) * 10, Bytes::from(vec![1u8; 2]), Bytes::from(vec![0u8; 10]));
+            c.push(*b, *n, (i as u64 + 1) * 10, Bytes::from(vec![1u8; 2]), Bytes::from(vec![0u8; 10]), 0);
         }
         c
     }
@@ -174,8 +202,8 @@ mod tests {
     fn serves_the_stored_header_and_counts_what_it_holds() {
         let mut c = TailCache::default();
         let batch = Bytes::from_static(b"OLDrest-of-batch");
-        c.push(0, 1, 10, Bytes::from_static(b"NEW"), batch.clone());
-        c.push(1, 2, 20, Bytes::from_static(b"NEW"), batch.clone());
+        c.push(0, 1, 10, Bytes::from_static(b"NEW"), batch.clone(), 0);
+        c.push(1, 2, 20, Bytes::from_static(b"NEW"), batch.clone(), 0);
         assert_eq!(c.bytes(), 2 * (3 + batch.len()), "the batch whole plus the header copy");
         let got = c.read(0, 1, 2).unwrap();
         assert_eq!(got.len(), 1);
@@ -186,5 +214,20 @@ mod tests {
         assert_eq!(c.bytes(), 3 + batch.len());
         c.evict(0, 10);
         assert_eq!((c.bytes(), c.start_offset()), (0, None));
+    }
+
+    #[test]
+    fn serves_a_kafka_batch_with_its_padding() {
+        let mut c = TailCache::default();
+        let batch = Bytes::from_static(b"OLDkafka-records");
+        c.push(0, 3, 10, Bytes::from_static(b"NEW"), batch.clone(), 5);
+        let got = c.read(0, 1, 3).unwrap().pop().unwrap();
+        assert_eq!((&got.rest[..], &got.padding[..]), (&b"kafka-records"[..], &[0u8; 5][..]));
+        assert_eq!(got.len(), batch.len() + 5, "the stored length");
+        let pieces: Vec<u8> = got.clone().into_pieces().flat_map(|p| p.to_vec()).collect();
+        assert_eq!(pieces, b"NEWkafka-records\0\0\0\0\0");
+        assert_eq!(c.bytes(), 3 + batch.len(), "the padding is static");
+        let native = CachedBatch { padding: Bytes::new(), ..got };
+        assert_eq!(native.into_pieces().count(), 2, "no empty piece to send");
     }
 }

@@ -35,6 +35,12 @@
 //! leader's (`append_replica`); both go through the same staging and group
 //! commit (`append.rs`).
 //!
+//! Batches are of either stored format (native, or Kafka v2 as a Kafka
+//! client sent it plus zero padding; `corelog_format::stored`). Everything
+//! here reads them through the format-neutral `StoredBatch` / `ValidBatch`
+//! accessors, so offsets, indexes, timestamps, retention, recovery,
+//! truncation and the damage checks treat both alike.
+//!
 //! Lives on: the core that owns the partition; `PartitionLog` is `!Send`.
 
 mod append;
@@ -88,8 +94,9 @@ pub struct AppendInfo {
 #[derive(Clone)]
 pub enum BatchSlice {
     /// One batch from the tail cache: its stored header, then the rest of
-    /// the batch in the buffer it was appended from (no copy). A sender
-    /// sends the two one after the other.
+    /// the batch in the buffer it was appended from (no copy), then a Kafka
+    /// batch's padding. A sender sends the pieces one after the other
+    /// ([`CachedBatch::into_pieces`]).
     Memory(CachedBatch),
     /// From a segment file, in the DMA read buffer (no copy).
     Disk(ReadBuf),
@@ -113,7 +120,7 @@ impl BatchSlice {
     /// walk the batches (replays, checks); the fetch path sends the pieces.
     pub fn to_contiguous(&self) -> Cow<'_, [u8]> {
         match self {
-            BatchSlice::Memory(b) => Cow::Owned([&b.header[..], &b.rest[..]].concat()),
+            BatchSlice::Memory(b) => Cow::Owned([&b.header[..], &b.rest[..], &b.padding[..]].concat()),
             BatchSlice::Disk(r) => Cow::Borrowed(r),
         }
     }

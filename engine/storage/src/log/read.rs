@@ -10,7 +10,7 @@ use crate::segment::reader::{next_good_batch, read_batches, read_window, BatchRu
 use crate::segment::scan::{scan, ScanStop};
 use crate::segment::SegmentFiles;
 use corelog_format::limits::MAX_BATCH_BYTES_CEILING;
-use corelog_format::{BatchHeader, DecodedBatch};
+use corelog_format::{kafka, DecodedBatch, StoredBatch};
 
 /// Where a read is served from, decided without awaiting.
 enum Source<F> {
@@ -216,9 +216,26 @@ impl<S: Storage> PartitionLog<S> {
         }
         let Some((position, len)) = found else { return Ok(None) };
         let bytes = files.log.read_at(position, len as usize).await?;
-        let decoded = DecodedBatch::decode(&bytes, MAX_BATCH_BYTES_CEILING)?;
-        let first = decoded.records().find(|r| r.timestamp >= timestamp).map(|r| (r.offset, r.timestamp));
-        Ok(first)
+        first_record_at_or_after(&bytes, timestamp)
+    }
+}
+
+/// The first record of the stored batch `bytes` (either format) whose
+/// timestamp is >= `timestamp`: `(offset, timestamp)`.
+fn first_record_at_or_after(bytes: &[u8], timestamp: i64) -> LogResult<Option<(u64, i64)>> {
+    match StoredBatch::validate(bytes, MAX_BATCH_BYTES_CEILING)? {
+        StoredBatch::Native(_) => {
+            let decoded = DecodedBatch::decode(bytes, MAX_BATCH_BYTES_CEILING)?;
+            let first = decoded.records().find(|r| r.timestamp >= timestamp).map(|r| (r.offset, r.timestamp));
+            Ok(first)
+        }
+        StoredBatch::Kafka(_) => {
+            let decoded = kafka::DecodedBatch::decode(bytes, MAX_BATCH_BYTES_CEILING)?;
+            // The scan refused a negative base offset, so no offset is negative.
+            let first = decoded.records().find(|r| r.timestamp >= timestamp);
+            let first = first.map(|r| (u64::try_from(r.offset).unwrap_or(0), r.timestamp));
+            Ok(first)
+        }
     }
 }
 
@@ -231,11 +248,12 @@ fn ending_by(run: BatchRun, limit: u64) -> Option<BatchRun> {
         return Some(run);
     }
     let (mut len, mut next_offset) = (0usize, None);
-    while let Some(header) = BatchHeader::parse(&run.bytes[len..]) {
-        if header.next_offset() > limit {
+    while let Some(header) = StoredBatch::peek(&run.bytes[len..]) {
+        let stored = header.stored_len();
+        if header.next_offset() > limit || stored == 0 || len + stored > run.bytes.len() {
             break;
         }
-        len += header.batch_length();
+        len += stored;
         next_offset = Some(header.next_offset());
     }
     let next_offset = next_offset?;

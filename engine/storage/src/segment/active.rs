@@ -1,7 +1,8 @@
 //! The active segment: the one segment of a partition that takes appends.
 //!
 //! Appends are copied once into block-aligned staging chunks (the stored
-//! header, then the rest of the batch from the buffer it arrived in). A chunk that
+//! header, then the rest of the batch from the buffer it arrived in, then a
+//! Kafka batch's zero padding). A chunk that
 //! fills up is handed out at once to be written (write-behind: the appender
 //! that filled it writes it, so several writes are in flight while an
 //! fdatasync runs); a flush writes the rest: chunks not yet handed out and the
@@ -27,9 +28,13 @@ use crate::segment::index_file::{IndexFile, IndexWrite};
 use crate::segment::indexer::Indexer;
 use crate::segment::offset_index::OffsetEntry;
 use crate::segment::time_index::TimeEntry;
-use corelog_format::{BatchHeader, HEADER_LEN};
+use corelog_format::limits::BATCH_ALIGNMENT;
+use corelog_format::ValidBatch;
 use corelog_runtime::IoBuf;
-use zerocopy::IntoBytes;
+
+/// The zeros a stored Kafka batch is padded with (never more than
+/// BATCH_ALIGNMENT - 1 of them).
+pub(crate) static STORED_PADDING: [u8; BATCH_ALIGNMENT] = [0; BATCH_ALIGNMENT];
 
 /// A staging chunk: `buf` will be written at file position `pos`.
 struct Chunk {
@@ -157,28 +162,36 @@ impl<F: StorageFile> ActiveSegment<F> {
         self.planned < self.size
     }
 
-    /// Copies one batch into the staging chunks and indexes it: `header` as
-    /// the log assigned it (carrying this segment's next offset), then
-    /// `rest`, the batch's bytes after its header as appended. This is the
-    /// one copy an append makes.
-    pub fn stage(&mut self, header: &BatchHeader, rest: &[u8]) -> Staged {
-        assert_eq!(header.base_offset(), self.next_offset, "offsets must be contiguous");
-        let len = (HEADER_LEN + rest.len()) as u64;
-        debug_assert_eq!(len, header.batch_length() as u64, "staged batches are validated");
+    /// Copies one batch into the staging chunks and indexes it: `header`,
+    /// the batch's header in its own format as the log stamped it (base
+    /// offset `base_offset`, this segment's next offset), then the rest of
+    /// the batch as appended, then its stored padding (zeros; Kafka batches
+    /// only). This is the one copy an append makes.
+    pub fn stage(&mut self, base_offset: u64, header: &[u8], batch: &ValidBatch) -> Staged {
+        assert_eq!(base_offset, self.next_offset, "offsets must be contiguous");
+        debug_assert_eq!(header.len(), batch.header_len(), "a stamped header replaces the batch's own");
+        let len = batch.len() as u64;
         let position = self.size;
-        let entries = self.indexer.observe(position, len, header.base_offset(), header.max_timestamp());
+        let max_timestamp = batch.max_timestamp();
+        let entries = self.indexer.observe(position, len, base_offset, max_timestamp);
         if let Some(e) = entries.offset {
             self.offset_index.push(e);
         }
         if let Some(e) = entries.time {
             self.time_index.push(e);
         }
-        self.copy_in(header.as_bytes());
-        self.copy_in(rest);
+        self.copy_in(header);
+        self.copy_in(&batch.bytes()[batch.header_len()..]);
+        let mut padding = batch.padding_len();
+        while padding > 0 {
+            let n = padding.min(STORED_PADDING.len());
+            self.copy_in(&STORED_PADDING[..n]);
+            padding -= n;
+        }
         self.size += len;
-        self.next_offset = header.next_offset();
-        self.max_timestamp = self.max_timestamp.max(header.max_timestamp());
-        Staged { position, base_offset: header.base_offset(), next_offset: self.next_offset }
+        self.next_offset = base_offset.saturating_add(u64::from(batch.last_offset_delta()) + 1);
+        self.max_timestamp = self.max_timestamp.max(max_timestamp);
+        Staged { position, base_offset, next_offset: self.next_offset }
     }
 
     fn copy_in(&mut self, mut bytes: &[u8]) {

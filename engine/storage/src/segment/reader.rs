@@ -1,11 +1,17 @@
 //! Reads whole batches for a fetch out of a segment file, checking every one
 //! before it is served, and finds where reading can go on after a damaged one.
 //!
-//! What the check covers (header layout in `corelog_format::header`):
-//! - framing and the CRC, which covers everything from byte 24 on; a damaged
-//!   `batch_length` moves the range the CRC covers, so it fails it too, as a
+//! Batches are in either stored format (`corelog_format::stored`), told apart
+//! by byte 16; every check below goes through the format-neutral
+//! `StoredBatch`, so a damaged Kafka batch is reported exactly like a damaged
+//! native one. What the check covers (layouts in `corelog_format::header` and
+//! `corelog_format::kafka::header`):
+//! - framing and the CRC, which covers everything from byte 24 on (native;
+//!   CRC-32C from byte 21 on for Kafka, whose zero padding is checked too); a
+//!   damaged length moves the range the CRC covers, so it fails it too, as a
 //!   damaged `magic`, reserved byte or `crc` field fails its own check;
-//! - `base_offset`, which the log writes on append outside the CRC: checked
+//! - `base_offset`, which the log writes on append outside the CRC (a Kafka
+//!   one must not be negative): checked
 //!   against where the batch lies. The batch a read starts at must carry the
 //!   offset its index entry (or the read-ahead, or the segment's base) says
 //!   starts there, every later one the previous one's last offset + 1, and no
@@ -29,7 +35,7 @@ use std::io;
 use crate::disk::StorageFile;
 use crate::limits::{BLOCK_SIZE, READ_CHUNK_BYTES, RESYNC_SCAN_BYTES};
 use corelog_format::limits::{BATCH_ALIGNMENT, MAX_BATCH_BYTES_CEILING};
-use corelog_format::{BatchHeader, HEADER_LEN, MAGIC};
+use corelog_format::{StoredBatch, HEADER_LEN, MAGIC};
 use corelog_runtime::ReadBuf;
 
 /// A batch boundary: where a batch starts and the base offset it must carry
@@ -61,8 +67,8 @@ pub struct Damage {
 
 impl Damage {
     fn new(at: Boundary, bytes: &[u8], reason: String) -> Self {
-        let claimed_len = BatchHeader::parse(bytes)
-            .map(BatchHeader::batch_length)
+        let claimed_len = StoredBatch::peek(bytes)
+            .and_then(|b| b.claimed_len())
             .filter(|len| plausible_len(*len))
             .map(|len| len as u64);
         Damage { at, claimed_len, reason }
@@ -99,24 +105,27 @@ fn check(
     end: Boundary,
     max_epoch: u32,
     prev_epoch: Option<u32>,
-) -> Result<&BatchHeader, String> {
-    let header = corelog_format::validate(bytes, MAX_BATCH_BYTES_CEILING).map_err(|e| e.to_string())?;
-    check_placement(header, at, end, max_epoch, prev_epoch)?;
+) -> Result<StoredBatch<'_>, String> {
+    let header = StoredBatch::validate(bytes, MAX_BATCH_BYTES_CEILING).map_err(|e| e.to_string())?;
+    check_placement(&header, at, end, max_epoch, prev_epoch)?;
     Ok(header)
 }
 
 /// The checks of the header fields outside the CRC.
 fn check_placement(
-    header: &BatchHeader,
+    header: &StoredBatch<'_>,
     at: Boundary,
     end: Boundary,
     max_epoch: u32,
     prev_epoch: Option<u32>,
 ) -> Result<(), String> {
+    if !header.stamped_fields_in_range() {
+        return Err("negative Kafka base offset or leader epoch".into());
+    }
     if header.base_offset() != at.offset {
         return Err(format!("base offset {} where {} was expected", header.base_offset(), at.offset));
     }
-    let batch_end = at.position + header.batch_length() as u64;
+    let batch_end = at.position + header.stored_len() as u64;
     let next = header.next_offset();
     // Every batch holds at least one offset, so a batch ends at the end of
     // the region exactly when its offsets do.
@@ -174,16 +183,13 @@ pub async fn read_batches<F: StorageFile>(
         let mut at = 0usize;
         let mut first: Option<usize> = None;
         let mut damage = None;
-        while at < buf.len() {
-            let Some(header) = BatchHeader::parse(&buf[at..]) else { break };
+        // A native header's worth holds either format's header.
+        while at + HEADER_LEN <= buf.len() {
             let here = Boundary { position: pos + at as u64, offset: next.offset };
-            let len = header.batch_length();
-            let checked = if !(HEADER_LEN..=MAX_BATCH_BYTES_CEILING).contains(&len) {
-                Err(format!("batch length {len} out of bounds"))
-            } else if at + len > buf.len() || first.is_some_and(|f| at + len - f > max_bytes) {
-                break;
-            } else {
-                check(&buf[at..at + len], here, end, max_epoch, prev_epoch)
+            let (len, checked) = match claimed_len(&buf[at..]) {
+                Err(reason) => (0, Err(reason)),
+                Ok(len) if at + len > buf.len() || first.is_some_and(|f| at + len - f > max_bytes) => break,
+                Ok(len) => (len, check(&buf[at..at + len], here, end, max_epoch, prev_epoch)),
             };
             match checked {
                 Ok(header) => {
@@ -214,10 +220,13 @@ pub async fn read_batches<F: StorageFile>(
         if at == 0 {
             // One batch bigger than the window: read exactly it.
             let here = next;
-            let Some(header) = BatchHeader::parse(&buf) else {
+            if buf.len() < HEADER_LEN {
                 return Ok(ReadOutcome::Damaged(Damage::new(here, &buf, "truncated batch header".into())));
+            }
+            let len = match claimed_len(&buf) {
+                Ok(len) => len,
+                Err(reason) => return Ok(ReadOutcome::Damaged(Damage::new(here, &buf, reason))),
             };
-            let len = header.batch_length();
             if here.position + len as u64 > end.position {
                 let reason = format!("batch of {len} bytes runs past the end of the readable log");
                 return Ok(ReadOutcome::Damaged(Damage::new(here, &buf, reason)));
@@ -301,14 +310,32 @@ pub async fn next_good_batch<F: StorageFile>(
 /// A cheap look at a header before its batch is read and CRC-checked: the
 /// fields a random position almost never gets right.
 fn plausible(bytes: &[u8], position: u64, after_offset: u64, known: Boundary) -> bool {
-    let Some(header) = BatchHeader::parse(bytes) else { return false };
-    let len = header.batch_length();
-    header.magic == MAGIC
-        && header.reserved0 == [0; 3]
+    let Some(header) = StoredBatch::peek(bytes) else { return false };
+    let Some(len) = header.claimed_len() else { return false };
+    let reserved_zero = match header {
+        StoredBatch::Native(h) => h.magic == MAGIC && h.reserved0 == [0; 3],
+        StoredBatch::Kafka(_) => true,
+    };
+    reserved_zero
+        && header.stamped_fields_in_range()
         && plausible_len(len)
         && position + len as u64 <= known.position
         && header.base_offset() > after_offset
         && header.base_offset() < known.offset
+}
+
+/// The stored length the batch at the front of `bytes` (at least a native
+/// header's worth) claims, if within bounds; why not otherwise.
+fn claimed_len(bytes: &[u8]) -> Result<usize, String> {
+    let Some(header) = StoredBatch::peek(bytes) else {
+        let found = bytes.get(corelog_format::stored::MAGIC_OFFSET).copied().unwrap_or_default();
+        return Err(corelog_format::BatchError::UnknownMagic { found }.to_string());
+    };
+    match header.claimed_len() {
+        Some(len) if (HEADER_LEN..=MAX_BATCH_BYTES_CEILING).contains(&len) => Ok(len),
+        Some(len) => Err(format!("batch length {len} out of bounds")),
+        None => Err("negative Kafka batch length".into()),
+    }
 }
 
 /// The boundary at `position` if a batch there checks out with offsets
@@ -348,15 +375,14 @@ async fn checked_at<F: StorageFile>(
         return Ok(None);
     }
     let head = file.read_at(position, HEADER_LEN).await?;
-    let Some(header) = BatchHeader::parse(&head) else { return Ok(None) };
-    let len = header.batch_length();
+    let Some(len) = StoredBatch::peek(&head).and_then(|h| h.claimed_len()) else { return Ok(None) };
     if !plausible_len(len) || position + len as u64 > known.position {
         return Ok(None);
     }
     let whole = file.read_at(position, len).await?;
-    let Ok(header) = corelog_format::validate(&whole, MAX_BATCH_BYTES_CEILING) else { return Ok(None) };
+    let Ok(header) = StoredBatch::validate(&whole, MAX_BATCH_BYTES_CEILING) else { return Ok(None) };
     let start = Boundary { position, offset: header.base_offset() };
-    if check_placement(header, start, known, max_epoch, None).is_err() {
+    if header.stored_len() != len || check_placement(&header, start, known, max_epoch, None).is_err() {
         return Ok(None);
     }
     Ok(Some((start, Boundary { position: position + len as u64, offset: header.next_offset() })))

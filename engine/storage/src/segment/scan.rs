@@ -1,13 +1,15 @@
 //! Walks the batches of a segment file from a known batch boundary, checking
-//! each one (framing, CRC, offset continuity). Used by recovery and by index
-//! rebuilds; the fetch path has its own, narrower reader.
+//! each one (framing, CRC, offset continuity) in whichever format it is
+//! stored in (`corelog_format::stored`: native, or Kafka v2 with CRC-32C and
+//! its zero padding). Used by recovery and by index rebuilds; the fetch path
+//! has its own, narrower reader.
 
 use std::io;
 
 use crate::disk::StorageFile;
 use crate::limits::READ_CHUNK_BYTES;
 use corelog_format::limits::MAX_BATCH_BYTES_CEILING;
-use corelog_format::{BatchError, BatchHeader, HEADER_LEN};
+use corelog_format::{BatchError, StoredBatch, HEADER_LEN};
 
 /// One valid batch found by a scan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,7 +107,9 @@ fn scan_window(
     while at < window.len() {
         let rest = &window[at..];
         let file_pos = window_pos + at as u64;
-        let Some(header) = BatchHeader::parse(rest) else {
+        // A native header's worth holds either format's header (a stored
+        // Kafka batch is never shorter; `corelog_format::limits`).
+        if rest.len() < HEADER_LEN {
             if file_pos + HEADER_LEN as u64 <= file_len {
                 return Window::Consumed(at); // header straddles the window
             }
@@ -113,14 +117,21 @@ fn scan_window(
                 return Window::Stop(at, ScanStop::Clean);
             }
             return Window::Stop(at, ScanStop::Corrupt("truncated batch header at end of file".into()));
-        };
+        }
         if rest[..HEADER_LEN].iter().all(|&b| b == 0) {
             return Window::Stop(at, ScanStop::Clean);
         }
-        let len = header.batch_length();
-        if !(HEADER_LEN..=MAX_BATCH_BYTES_CEILING).contains(&len) {
-            return Window::Stop(at, ScanStop::Corrupt(format!("batch length {len} out of bounds")));
-        }
+        let len = match StoredBatch::peek(rest).map(|b| b.claimed_len()) {
+            None => {
+                let magic = rest[corelog_format::stored::MAGIC_OFFSET];
+                return Window::Stop(at, ScanStop::Corrupt(BatchError::UnknownMagic { found: magic }.to_string()));
+            }
+            Some(Some(len)) if (HEADER_LEN..=MAX_BATCH_BYTES_CEILING).contains(&len) => len,
+            Some(len) => {
+                let len = len.map_or_else(|| "negative".to_owned(), |l| l.to_string());
+                return Window::Stop(at, ScanStop::Corrupt(format!("batch length {len} out of bounds")));
+            }
+        };
         if file_pos + len as u64 > file_len {
             return Window::Stop(at, ScanStop::Corrupt(format!("batch of {len} bytes runs past end of file")));
         }
@@ -142,13 +153,18 @@ fn scan_window(
 }
 
 fn check(bytes: &[u8], position: u64, expected_offset: u64) -> Result<ScannedBatch, String> {
-    let header = corelog_format::validate(bytes, MAX_BATCH_BYTES_CEILING).map_err(|e: BatchError| e.to_string())?;
+    let header = StoredBatch::validate(bytes, MAX_BATCH_BYTES_CEILING).map_err(|e: BatchError| e.to_string())?;
+    if !header.stamped_fields_in_range() {
+        return Err("negative Kafka base offset or leader epoch".into());
+    }
     if header.base_offset() != expected_offset {
         return Err(format!("batch base offset {} where {expected_offset} was expected", header.base_offset()));
     }
+    // The scan read exactly the length the header claims, which
+    // `validate` checked against the bytes: `stored_len() == bytes.len()`.
     Ok(ScannedBatch {
         position,
-        len: header.batch_length() as u32,
+        len: header.stored_len() as u32,
         base_offset: header.base_offset(),
         next_offset: header.next_offset(),
         max_timestamp: header.max_timestamp(),

@@ -118,8 +118,9 @@ async fn read_once(
                             for slice in fetched.slices {
                                 match slice {
                                     BatchSlice::Memory(cached) => {
-                                        records.push(cached.header);
-                                        records.push(cached.rest);
+                                        for piece in cached.into_pieces() {
+                                            records.push(piece);
+                                        }
                                     }
                                     BatchSlice::Disk(buf) => records.push_local(Rc::new(buf)),
                                 }
