@@ -30,6 +30,8 @@ pub struct BatchBuilder {
     /// A timestamp too far from the first to fit a delta; reported by `build`
     /// because `push` is infallible to keep the producer loop simple.
     timestamp_overflow: bool,
+    /// Idempotent producer fields (id, epoch, base sequence); -1s when None.
+    producer: Option<(i64, i16, i32)>,
 }
 
 impl BatchBuilder {
@@ -41,7 +43,15 @@ impl BatchBuilder {
             max_timestamp: 0,
             estimated_size: HEADER_LEN + core::mem::size_of::<rkyv::vec::ArchivedVec<ArchivedRecord>>(),
             timestamp_overflow: false,
+            producer: None,
         }
+    }
+
+    /// Writes the batch as an idempotent producer's: its id, epoch and the
+    /// sequence of its first record (the header's producer fields, which the
+    /// CRC covers; the broker checks them against the producer's last batch).
+    pub fn set_producer(&mut self, producer_id: i64, producer_epoch: i16, base_sequence: i32) {
+        self.producer = Some((producer_id, producer_epoch, base_sequence));
     }
 
     /// Adds a record (copying its bytes); offsets are assigned in push order.
@@ -90,7 +100,8 @@ impl BatchBuilder {
     }
 
     /// Encodes the batch: base_offset and leader_epoch 0 (the log assigns
-    /// them), producer fields -1, CRC filled, padded to BATCH_ALIGNMENT.
+    /// them), producer fields as set (-1 if not), CRC filled, padded to
+    /// BATCH_ALIGNMENT.
     pub fn build(self) -> Result<BytesMut, BatchError> {
         if self.records.is_empty() {
             return Err(BatchError::EmptyBatch);
@@ -113,6 +124,8 @@ impl BatchBuilder {
         buf.resize(total, 0);
 
         let last_offset_delta = self.records.last().map_or(0, |r| r.offset_delta);
+        let (producer_id, producer_epoch, base_sequence) =
+            self.producer.unwrap_or((NO_PRODUCER, NO_PRODUCER as i16, NO_PRODUCER as i32));
         // All three fit u32: bounded by the limits checked above.
         let as_u32 = |n: usize| U32::new(n as u32);
         let mut header = BatchHeader {
@@ -127,10 +140,10 @@ impl BatchBuilder {
             last_offset_delta: U32::new(last_offset_delta),
             first_timestamp: I64::new(self.first_timestamp),
             max_timestamp: I64::new(self.max_timestamp),
-            producer_id: I64::new(NO_PRODUCER),
-            producer_epoch: I16::new(NO_PRODUCER as i16),
+            producer_id: I64::new(producer_id),
+            producer_epoch: I16::new(producer_epoch),
             reserved2: [0; 2],
-            base_sequence: I32::new(NO_PRODUCER as i32),
+            base_sequence: I32::new(base_sequence),
             record_count: as_u32(self.records.len()),
             body_length: as_u32(body_len),
             uncompressed_length: as_u32(uncompressed_len),
@@ -216,6 +229,16 @@ mod tests {
         assert_eq!(h.base_sequence.get(), -1);
         assert_eq!(h.attributes.get(), 0);
         assert_eq!(h.body_length.get(), h.uncompressed_length.get());
+    }
+
+    #[test]
+    fn an_idempotent_producers_fields_are_written_under_the_crc() {
+        let mut b = BatchBuilder::new(Compression::None);
+        b.push(None, b"v", 1_000, &[]);
+        b.set_producer(1 << 44, 3, 17);
+        let bytes = b.build().unwrap();
+        let h = validate(&bytes, DEFAULT_MAX_BATCH_BYTES).unwrap();
+        assert_eq!((h.producer_id.get(), h.producer_epoch.get(), h.base_sequence.get()), (1 << 44, 3, 17));
     }
 
     #[test]

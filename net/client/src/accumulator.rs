@@ -58,6 +58,19 @@ pub(crate) struct ProducerBatch {
 }
 
 impl ProducerBatch {
+    /// Whether the batch was encoded (sent at least once): its bytes, and
+    /// with them its producer fields, are fixed.
+    pub fn is_encoded(&self) -> bool {
+        self.encoded.is_some()
+    }
+
+    /// Sets the idempotent producer fields, before the first encode.
+    pub fn set_producer(&mut self, producer_id: i64, producer_epoch: i16, base_sequence: i32) {
+        if let Some(builder) = &mut self.builder {
+            builder.set_producer(producer_id, producer_epoch, base_sequence);
+        }
+    }
+
     /// The encoded batch (built on first call; kept for retries).
     pub fn encode(&mut self) -> ClientResult<Bytes> {
         if let Some(bytes) = &self.encoded {

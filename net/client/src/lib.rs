@@ -63,6 +63,7 @@ mod offsets;
 pub mod partitioner;
 pub mod producer;
 mod producer_config;
+mod producer_idempotence;
 mod producer_record;
 mod producer_send;
 mod producer_state;

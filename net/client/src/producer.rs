@@ -89,6 +89,7 @@ impl Producer {
                 in_flight: HashMap::new(),
                 flush: FlushTracker::default(),
                 callbacks: Vec::new(),
+                idempotence: config.enable_idempotence.then(Default::default),
             }),
             config,
             wake: Notify::default(),
@@ -180,6 +181,10 @@ impl Shared {
         let now = Instant::now();
         let mut st = self.state.borrow_mut();
         let mut next = self.resolve_awaiting(&mut st);
+        if let Err(retry_at) = self.producer_id_ready(&mut st) {
+            // Batches wait for the producer id: their sequences need it.
+            return earliest(next, retry_at);
+        }
         let flushing = st.flush.is_flushing();
         let (ready, ready_next) = st.acc.ready(now, flushing);
         next = earliest(next, ready_next);
@@ -202,6 +207,14 @@ impl Shared {
             let Some(mut batch) = st.acc.take(&topic, partition) else { continue };
             if let Some(info) = self.cluster.topic(&topic) {
                 st.partitioner.batch_closed(&topic, partition, info.partition_count());
+            }
+            if !batch.is_encoded() {
+                let records = batch.records.len() as u32;
+                if let Some((id, epoch, sequence)) =
+                    st.idempotence.as_mut().and_then(|i| i.next_batch(&topic, partition, records))
+                {
+                    batch.set_producer(id, epoch, sequence);
+                }
             }
             let bytes = match batch.encode() {
                 Ok(bytes) => bytes,

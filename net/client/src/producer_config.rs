@@ -36,6 +36,10 @@ pub struct ProducerConfig {
     pub request_timeout: Duration,
     /// Batch compression. Default none.
     pub compression: Compression,
+    /// Write as an idempotent producer (Kafka's `enable.idempotence`): a
+    /// batch retried after a lost answer is stored once, at its original
+    /// offsets, and a gap in a partition's batches is refused. Default off.
+    pub enable_idempotence: bool,
 }
 
 impl Default for ProducerConfig {
@@ -51,6 +55,7 @@ impl Default for ProducerConfig {
             retry_backoff_max: Duration::from_secs(1),
             request_timeout: Duration::from_secs(30),
             compression: Compression::None,
+            enable_idempotence: false,
         }
     }
 }

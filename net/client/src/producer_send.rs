@@ -84,6 +84,9 @@ impl Shared {
             outcome => {
                 if let Err(e) = &outcome {
                     tracing::debug!(%topic, partition, error = %e, "produce failed");
+                    if let Some(idem) = st.idempotence.as_mut() {
+                        idem.reset();
+                    }
                 }
                 self.complete(st, batch, outcome);
                 st.acc.done(&topic, partition);

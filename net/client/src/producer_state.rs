@@ -23,6 +23,7 @@ use super::metadata::Cluster;
 use super::metadata_fetch::MetadataFetch;
 use super::partitioner::Partitioner;
 use super::producer_config::ProducerConfig;
+use super::producer_idempotence::Idempotence;
 use super::producer_record::{DeliveryCallback, ProducerRecord, RecordMetadata};
 
 /// What a producer's handle, sender task and in-flight requests share
@@ -49,6 +50,8 @@ pub(crate) struct State {
     /// Callbacks with their outcomes and flush epochs, to be run once the
     /// state is no longer borrowed.
     pub callbacks: Vec<(DeliveryCallback, ClientResult<RecordMetadata>, u64)>,
+    /// Producer id and sequences, when idempotent.
+    pub idempotence: Option<Idempotence>,
 }
 
 impl State {
