@@ -32,6 +32,13 @@ pub enum LogError {
     /// is reopened (and recovered), because what reached the disk is unknown.
     #[error("log is failed after an earlier I/O error ({0}); reopen to recover")]
     Failed(String),
+    /// An idempotent producer's batch the log already holds (a retry): not
+    /// appended again; answer with where it is.
+    #[error("the batch was appended before, at offsets {first_offset}..={last_offset}")]
+    DuplicateBatch { first_offset: u64, last_offset: u64 },
+    /// An idempotent producer's batch refused by the sequence rules.
+    #[error(transparent)]
+    Sequence(#[from] crate::producers::SequenceError),
 }
 
 pub type LogResult<T> = Result<T, LogError>;

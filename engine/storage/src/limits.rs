@@ -181,3 +181,13 @@ pub const MAX_BATCHES_PER_PRODUCER: usize = 5;
 pub const MAX_PRODUCERS_PER_PARTITION: usize = 10_000;
 
 const _: () = assert!(MAX_BATCHES_PER_PRODUCER >= 1 && MAX_BATCHES_PER_PRODUCER <= u8::MAX as usize);
+
+/// Most of a log's newest bytes the producer state is rebuilt from when it
+/// is first needed (after its snapshot; `log::producer_state`): bounds that
+/// one-time read; producers idle for longer are forgotten.
+pub const MAX_PRODUCER_REPLAY_BYTES: usize = 256 << 20;
+
+/// Largest producer snapshot file: a full table of MAX_PRODUCERS_PER_PARTITION
+/// producers with MAX_BATCHES_PER_PRODUCER batches each, and its header.
+pub const MAX_PRODUCER_SNAPSHOT_BYTES: u64 =
+    24 + (MAX_PRODUCERS_PER_PARTITION * (16 + 24 * MAX_BATCHES_PER_PRODUCER)) as u64;

@@ -2,6 +2,7 @@
 
 use corelog_replication::metadata::cluster::ClusterError;
 use corelog_replication::metadata::MetadataError;
+use corelog_storage::producers::SequenceError;
 use corelog_storage::LogError;
 
 use corelog_protocol::ErrorCode;
@@ -14,6 +15,11 @@ pub fn log_error_code(e: &LogError) -> ErrorCode {
         // Damaged stored data: a retry reads the same bytes.
         LogError::CorruptBatch { .. } => ErrorCode::CorruptMessage,
         LogError::Io(_) | LogError::Corrupt { .. } | LogError::Failed(_) => ErrorCode::StorageError,
+        LogError::Sequence(SequenceError::OutOfOrderSequence { .. }) => ErrorCode::OutOfOrderSequence,
+        LogError::Sequence(SequenceError::InvalidProducerEpoch { .. }) => ErrorCode::InvalidProducerEpoch,
+        LogError::Sequence(SequenceError::UnknownProducerId { .. }) => ErrorCode::UnknownProducerId,
+        // Answered as a success by the produce handler; never sent as an error.
+        LogError::DuplicateBatch { .. } => ErrorCode::None,
     }
 }
 

@@ -109,6 +109,9 @@ impl<S: Storage> PartitionLog<S> {
             return Err(LogError::BatchTooLarge { size: batch.len(), max }.into());
         }
         let total = batches.byte_len() as u64;
+        if stamp == Stamp::Assign {
+            self.ensure_producers(&batches).await?;
+        }
         self.make_room(total).await?;
         let starts = {
             let st = self.state.borrow();
@@ -169,6 +172,11 @@ impl<S: Storage> PartitionLog<S> {
     /// (a Kafka batch past i64/i32) stages nothing.
     fn stage(&self, batches: ValidBatches, stamp: Stamp) -> LogResult<Staged<S::File>> {
         let mut st = self.state.borrow_mut();
+        // Checked here, with no await before the staging: a concurrent
+        // append of the same producer cannot slip in between.
+        if stamp == Stamp::Assign {
+            super::producer_state::check_sequences(&st, &batches)?;
+        }
         let first_offset = st.active.next_offset();
         let budget = self.config.borrow().tail_cache_bytes;
         let mut stamped = Vec::with_capacity(batches.len());
@@ -199,6 +207,7 @@ impl<S: Storage> PartitionLog<S> {
                 next_offset: staged.next_offset,
                 seq_end: seq,
             });
+            super::producer_state::record(&mut st, &batch, base_offset, staged.next_offset - 1);
             let padding = batch.padding_len();
             st.cache.push(base_offset, staged.next_offset, seq, header, batch.into_bytes(), padding);
         }
@@ -481,19 +490,34 @@ impl<S: Storage> PartitionLog<S> {
             Ok(a) => a,
             Err(e) => return Err(self.fail("creating segment", &e)),
         };
-        let mut st = self.state.borrow_mut();
-        let old = std::mem::replace(&mut st.active, active);
-        debug_assert_eq!(old.size(), size);
-        debug_assert!(st.pending.is_empty(), "a complete synced flush covered every batch");
-        st.pending.clear();
-        let start = st.end_mark();
-        st.commit(start);
-        st.sealed.insert(
-            files.base_offset,
-            Rc::new(SealedSegment::new(Rc::new(files.to_sealed()), next_offset, size, max_timestamp, offsets, times)),
-        );
-        st.stats.segments_rolled += 1;
+        {
+            let mut st = self.state.borrow_mut();
+            let old = std::mem::replace(&mut st.active, active);
+            debug_assert_eq!(old.size(), size);
+            debug_assert!(st.pending.is_empty(), "a complete synced flush covered every batch");
+            st.pending.clear();
+            let start = st.end_mark();
+            st.commit(start);
+            st.sealed.insert(
+                files.base_offset,
+                Rc::new(SealedSegment::new(
+                    Rc::new(files.to_sealed()),
+                    next_offset,
+                    size,
+                    max_timestamp,
+                    offsets,
+                    times,
+                )),
+            );
+            st.stats.segments_rolled += 1;
+        }
         tracing::debug!(dir = %self.dir.display(), base_offset = next_offset, "rolled segment");
+        // Everything below `next_offset` is durable and nothing was staged
+        // since (the roll holds the log): the snapshot covers exactly it. A
+        // failed save only makes a later load replay more.
+        if let Err(e) = self.save_producer_snapshot(next_offset).await {
+            tracing::warn!(dir = %self.dir.display(), error = %e, "cannot save the producer snapshot");
+        }
         Ok(())
     }
 }

@@ -50,6 +50,7 @@ mod epoch_file;
 mod epochs;
 mod guards;
 mod leader_epochs;
+mod producer_state;
 mod read;
 mod readahead;
 mod recovery;
@@ -220,6 +221,9 @@ pub(crate) struct LogState<F: StorageFile> {
     commit_waiters: waiters::Waiters,
     /// Replica fetches waiting for records to be staged.
     append_waiters: waiters::Waiters,
+    /// Idempotent producers' recent batches; None until first needed
+    /// (`producer_state.rs`).
+    producers: Option<crate::producers::ProducerStates>,
     last_sync: Instant,
     /// A roll or truncation is rearranging segments: appenders must wait.
     exclusive: bool,
@@ -327,6 +331,8 @@ pub struct PartitionLog<S: Storage = DmaStorage> {
     config: RefCell<LogConfig>,
     state: RefCell<LogState<S::File>>,
     io: corelog_runtime::sync::Semaphore,
+    /// One load of the producer state at a time.
+    producers_loading: corelog_runtime::sync::Semaphore,
 }
 
 impl<S: Storage> PartitionLog<S> {
@@ -385,6 +391,26 @@ impl<S: Storage> PartitionLog<S> {
     /// pruned (`waiters.rs`).
     pub fn committed_changed(&self) -> futures::channel::oneshot::Receiver<()> {
         self.state.borrow_mut().commit_waiters.subscribe()
+    }
+
+    /// Waits until every offset below `end_offset` is committed here
+    /// (durable under the flush policy): what a duplicate batch's answer
+    /// waits for, as its first append's answer did. Fails if the log fails.
+    pub async fn wait_committed(&self, end_offset: u64) -> LogResult<()> {
+        loop {
+            let changed = {
+                let st = self.state.borrow();
+                st.check_failed()?;
+                if st.committed.offset >= end_offset {
+                    return Ok(());
+                }
+                drop(st);
+                self.committed_changed()
+            };
+            if changed.await.is_err() {
+                return Err(LogError::Failed("the log was closed".into()));
+            }
+        }
     }
 
     /// Resolves when batches are next staged (or the log is truncated or

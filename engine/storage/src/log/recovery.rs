@@ -170,6 +170,7 @@ impl<S: Storage> PartitionLog<S> {
                 committed,
                 commit_waiters: Default::default(),
                 append_waiters: Default::default(),
+                producers: None,
                 read_ahead: None,
                 truncations: 0,
                 last_sync: Instant::now(),
@@ -183,6 +184,7 @@ impl<S: Storage> PartitionLog<S> {
                 stats: LogStats { recovery: report, ..LogStats::default() },
             }),
             io: corelog_runtime::sync::Semaphore::new(1),
+            producers_loading: corelog_runtime::sync::Semaphore::new(1),
         })
     }
 }

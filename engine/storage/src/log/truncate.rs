@@ -45,6 +45,7 @@ impl<S: Storage> PartitionLog<S> {
             }
             st.sealed.keys().copied().chain([st.active.base_offset()]).collect()
         };
+        self.remove_producer_snapshot().await?;
         let guard = FailOnDrop { log: self, what: "restarting the log" };
         for base in bases.iter().rev() {
             self.state.borrow_mut().sealed.remove(base);
@@ -62,6 +63,7 @@ impl<S: Storage> PartitionLog<S> {
             st.active = active;
             st.cache = TailCache::default();
             st.append_waiters.wake_all();
+            st.producers = Some(Default::default());
             st.read_ahead = None;
             st.truncations += 1;
             st.pending.clear();
@@ -117,6 +119,7 @@ impl<S: Storage> PartitionLog<S> {
             });
         };
 
+        self.remove_producer_snapshot().await?;
         // Later segments go first, newest first, so a crash midway leaves a
         // contiguous prefix that recovery accepts.
         let guard = FailOnDrop { log: self, what: "truncating" };
@@ -145,6 +148,9 @@ impl<S: Storage> PartitionLog<S> {
             st.active = active;
             st.cache.truncate(new_end);
             st.append_waiters.wake_all();
+            if let Some(producers) = &mut st.producers {
+                producers.truncate_to(new_end);
+            }
             st.read_ahead = None;
             st.truncations += 1;
             st.pending.clear();

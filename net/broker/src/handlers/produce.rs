@@ -19,6 +19,7 @@ use crate::limits::ZERO_COPY_MIN_FRAME_BYTES;
 use crate::replica::{self, Replicated};
 use crate::shard::{Partition, Shard};
 use corelog_format::{BatchError, ValidBatches};
+use corelog_storage::{AppendInfo, LogError};
 
 use super::local_partition;
 use crate::context::ServerContext;
@@ -154,9 +155,27 @@ async fn append(
         }
     }
     let (bytes_in, records_in) = (batches.byte_len(), batches.record_count());
-    match partition.log.append_valid(batches).await {
+    let appended = match partition.log.append_valid(batches).await {
         Ok(info) => {
             context.metrics.appended(bytes_in, records_in);
+            Ok(info)
+        }
+        // An idempotent producer's retry: answered with where the log holds
+        // it, once it is as durable as its first answer would have waited for.
+        Err(LogError::DuplicateBatch { first_offset, last_offset }) => {
+            match corelog_runtime::timeout(timeout, partition.log.wait_committed(last_offset + 1)).await {
+                Some(Ok(())) => Ok(AppendInfo { base_offset: first_offset, last_offset }),
+                Some(Err(e)) => Err(e),
+                None => {
+                    let message = format!("{topic}/{id}: a retried batch at {first_offset} is not yet durable");
+                    return failed(id, ErrorCode::RequestTimedOut, message, None);
+                }
+            }
+        }
+        Err(e) => Err(e),
+    };
+    match appended {
+        Ok(info) => {
             replica::note_appended(partition);
             if acks == Acks::All {
                 if let Replicated::No(code) = replica::await_replication(partition, info.last_offset + 1, timeout).await
