@@ -17,3 +17,18 @@ fi
 if [ -r /proc/sys/kernel/io_uring_disabled ] && [ "$(cat /proc/sys/kernel/io_uring_disabled)" != "0" ]; then
   echo "warning: io_uring is disabled (kernel.io_uring_disabled != 0); corelog cannot run" >&2
 fi
+
+# Kafka client tests (tools/tests/kafka_clients.rs) drive real clients against
+# the Kafka listener: kcat (apt), kafka-python and confluent-kafka (pip) and
+# kafkajs (npm, installed into KAFKAJS_DIR, which the tests read too).
+KAFKAJS_DIR="${KAFKAJS_DIR:-/opt/corelog-kafkajs}"
+if ! command -v kcat >/dev/null; then
+  apt-get update -qq && apt-get install -y -qq kcat
+fi
+if ! python3 -c 'import kafka, confluent_kafka' 2>/dev/null; then
+  python3 -m pip install --quiet --disable-pip-version-check kafka-python confluent-kafka
+fi
+if [ ! -d "$KAFKAJS_DIR/node_modules/kafkajs" ]; then
+  mkdir -p "$KAFKAJS_DIR"
+  npm install --silent --no-audit --no-fund --prefix "$KAFKAJS_DIR" kafkajs
+fi

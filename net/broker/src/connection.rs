@@ -153,7 +153,7 @@ async fn session(stream: TcpStream, shard: Rc<Shard>, context: Rc<ServerContext>
 ///   its whole buffer alive.
 /// - Smaller frames are read at least [`MIN_READ_BYTES`] at a time, so
 ///   pipelined small requests share reads.
-fn read_size(buffered: usize, needed: Option<usize>) -> usize {
+pub(crate) fn read_size(buffered: usize, needed: Option<usize>) -> usize {
     let most = buffered.saturating_mul(READ_GROWTH).clamp(MIN_READ_BYTES, MAX_READ_BYTES);
     match needed {
         Some(needed) if needed > 0 && buffered + needed >= ZERO_COPY_MIN_FRAME_BYTES => needed.min(most),

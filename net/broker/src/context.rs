@@ -36,6 +36,11 @@ impl ServerContext {
         u32::try_from(self.controller_leader.load(std::sync::atomic::Ordering::Relaxed)).ok()
     }
 
+    /// How many cores this broker runs.
+    pub fn shard_cores(&self) -> u32 {
+        self.groups.shard().cores
+    }
+
     /// The controller quorum's voters.
     pub fn controllers(&self) -> Vec<u32> {
         if self.config.controllers.is_empty() {

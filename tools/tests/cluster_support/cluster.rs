@@ -147,7 +147,7 @@ impl TestCluster {
             .arg(node.dir.join("corelog.toml"))
             .arg("--data-dir")
             .arg(node.dir.join("data"))
-            .args(["--cores", "1", "--port", &node.port.to_string(), "--node-id", &id.to_string()])
+            .args(["--cores", "1", "--port", &node.port.to_string(), "--node-id", &id.to_string(), "--kafka-port", "0"])
             .args(["--controllers", &controllers])
             // CLUSTER_TEST_RUST_LOG overrides the nodes' log filter (to debug a failure).
             .env("RUST_LOG", std::env::var("CLUSTER_TEST_RUST_LOG").unwrap_or_else(|_| "info".into()))

@@ -1,0 +1,50 @@
+//! Routes a decoded Kafka request to its handler.
+
+use super::{fetch, groups, list_offsets, metadata, produce};
+use crate::context::ServerContext;
+use crate::shard::Shard;
+use corelog_kafka_protocol::{Request, RequestBody, ResponseBody};
+
+/// What the connection does with a request.
+pub enum Outcome {
+    Respond(ResponseBody),
+    /// acks=0 produce.
+    NoResponse,
+    /// An api the listener does not advertise (see
+    /// `metadata::served_api_versions`): closed, as a Kafka broker closes a
+    /// connection on a request it has no handler for.
+    Close,
+}
+
+/// Serves one request from a client at `client_host`.
+pub async fn handle(request: Request, shard: &Shard, context: &ServerContext, client_host: &str) -> Outcome {
+    let version = request.header.api_version;
+    let client_id = request.header.client_id.clone().unwrap_or_default();
+    Outcome::Respond(match request.body {
+        RequestBody::Produce(r) => match produce::handle(r) {
+            Some(response) => ResponseBody::Produce(response),
+            None => return Outcome::NoResponse,
+        },
+        RequestBody::ApiVersions(_) => ResponseBody::ApiVersions(metadata::api_versions()),
+        RequestBody::Metadata(r) => ResponseBody::Metadata(metadata::metadata(r, shard, context)),
+        RequestBody::DescribeCluster(_) => ResponseBody::DescribeCluster(metadata::describe_cluster(shard, context)),
+        RequestBody::Fetch(r) => ResponseBody::Fetch(fetch::handle(r, shard, context).await),
+        RequestBody::ListOffsets(r) => ResponseBody::ListOffsets(list_offsets::handle(r, shard, context).await),
+        RequestBody::FindCoordinator(r) => {
+            ResponseBody::FindCoordinator(groups::find_coordinator(r, version, context).await)
+        }
+        body @ (RequestBody::JoinGroup(_)
+        | RequestBody::SyncGroup(_)
+        | RequestBody::Heartbeat(_)
+        | RequestBody::LeaveGroup(_)
+        | RequestBody::OffsetCommit(_)
+        | RequestBody::OffsetFetch(_)
+        | RequestBody::ListGroups(_)
+        | RequestBody::DescribeGroups(_)
+        | RequestBody::DeleteGroups(_)) => groups::handle(body, version, &client_id, client_host, context).await,
+        other => {
+            tracing::warn!(api = other.api_key().name(), "Kafka api not served yet; closing the connection");
+            return Outcome::Close;
+        }
+    })
+}

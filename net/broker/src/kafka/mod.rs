@@ -1,0 +1,18 @@
+//! The Kafka listener: every core also speaks Kafka's wire protocol on
+//! `kafka_port + core` and is advertised as a Kafka broker of its own (see
+//! `brokers` and docs/kafka.md), so unmodified Kafka clients reach the core
+//! owning each partition directly.
+//!
+//! Lives on: every core; a connection and everything it touches stay on the
+//! core that accepted it (the accept loop is `crate::endpoint`'s).
+
+mod brokers;
+pub mod connection;
+mod dispatch;
+mod errors;
+mod fetch;
+mod group_convert;
+mod groups;
+mod list_offsets;
+mod metadata;
+mod produce;
