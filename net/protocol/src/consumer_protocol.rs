@@ -56,9 +56,14 @@ pub const ROUND_ROBIN_ASSIGNOR: &str = "roundrobin";
 /// (members report their `owned_partitions`).
 pub const STICKY_ASSIGNOR: &str = "sticky";
 
+/// kafkajs's round-robin assignor (its default and only built-in one), by
+/// the name it joins with; same subscription and assignment encoding.
+pub const KAFKAJS_ROUND_ROBIN_ASSIGNOR: &str = "RoundRobinAssigner";
+
 /// The assignors the coordinator accepts in a consumer group's JoinGroup; a
 /// join naming none of them gets `InconsistentGroupProtocol`.
-pub const KNOWN_ASSIGNORS: [&str; 3] = [RANGE_ASSIGNOR, ROUND_ROBIN_ASSIGNOR, STICKY_ASSIGNOR];
+pub const KNOWN_ASSIGNORS: [&str; 4] =
+    [RANGE_ASSIGNOR, ROUND_ROBIN_ASSIGNOR, STICKY_ASSIGNOR, KAFKAJS_ROUND_ROBIN_ASSIGNOR];
 
 /// The version this build writes and reads.
 pub const CONSUMER_PROTOCOL_VERSION: u16 = 0;
@@ -319,6 +324,7 @@ mod tests {
         assert!(KNOWN_ASSIGNORS.contains(&"range"));
         assert!(KNOWN_ASSIGNORS.contains(&"roundrobin"));
         assert!(KNOWN_ASSIGNORS.contains(&"sticky"));
+        assert!(KNOWN_ASSIGNORS.contains(&"RoundRobinAssigner"), "kafkajs's default");
         assert_eq!(CONSUMER_PROTOCOL_TYPE, "consumer");
     }
 }
