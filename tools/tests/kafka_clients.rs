@@ -6,7 +6,6 @@
 //! Records are produced natively (`corelog produce`): Kafka produce is not
 //! served yet (docs/kafka.md).
 
-#[allow(dead_code)]
 mod cli_support;
 
 use std::collections::{BTreeMap, BTreeSet};
