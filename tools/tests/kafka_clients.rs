@@ -474,3 +474,64 @@ fn bad_frames_close_the_connection_and_the_broker_keeps_serving() {
         assert!(run_client(kcat, "kcat -L").contains("2 brokers"));
     }
 }
+
+const KAFKA_PYTHON_ADMIN: &str = r#"
+import sys
+from kafka.admin import KafkaAdminClient, NewTopic, NewPartitions, ConfigResource, ConfigResourceType
+from kafka.errors import TopicAlreadyExistsError
+a = KafkaAdminClient(bootstrap_servers=sys.argv[1])
+a.create_topics([NewTopic("py-admin", 3, 1, topic_configs={"retention.ms": "3600000"})])
+try:
+    a.create_topics([NewTopic("py-admin", 3, 1)])
+    raise SystemExit("a second create succeeded")
+except TopicAlreadyExistsError:
+    pass
+a.create_partitions({"py-admin": NewPartitions(5)})
+(meta,) = a.describe_topics(["py-admin"])
+print("partitions", len(meta["partitions"]))
+# kafka-python 3 lists the configs that differ from their defaults.
+configs = a.describe_configs([ConfigResource(ConfigResourceType.TOPIC, "py-admin")])["topic"]["py-admin"]
+print("modified", sorted(configs), configs["retention.ms"]["value"])
+a.delete_topics(["py-admin"])
+print("topics", sorted(t for t in a.list_topics() if not t.startswith("__")))
+"#;
+
+const CONFLUENT_ADMIN: &str = r#"
+import sys
+from confluent_kafka.admin import AdminClient, NewTopic, ConfigResource
+a = AdminClient({"bootstrap.servers": sys.argv[1]})
+for f in a.create_topics([NewTopic("ck-admin", 4, 1, config={"segment.bytes": "1048576"})]).values():
+    f.result()
+md = a.list_topics(timeout=10)
+print("partitions", len(md.topics["ck-admin"].partitions))
+print("brokers", len(md.brokers))
+(f,) = a.describe_configs([ConfigResource("topic", "ck-admin")]).values()
+print("segment.bytes", f.result()["segment.bytes"].value)
+for f in a.delete_topics(["ck-admin"]).values():
+    f.result()
+"#;
+
+#[test]
+fn admin_clients_create_describe_grow_and_delete_topics() {
+    let broker = Broker::start();
+    let bootstrap = broker.kafka();
+    if have_python_module("kafka") {
+        let out = run_client(python(KAFKA_PYTHON_ADMIN, &[&bootstrap]), "kafka-python admin");
+        assert_eq!(
+            out.lines().collect::<Vec<_>>(),
+            ["partitions 5", "modified ['retention.ms'] 3600000", "topics []"],
+            "{out}"
+        );
+    } else {
+        eprintln!("skipping kafka-python admin: not installed (run scripts/install-deps.sh)");
+    }
+    if have_python_module("confluent_kafka") {
+        let out = run_client(python(CONFLUENT_ADMIN, &[&bootstrap]), "confluent-kafka admin");
+        assert_eq!(out.lines().collect::<Vec<_>>(), ["partitions 4", "brokers 2", "segment.bytes 1048576"], "{out}");
+    } else {
+        eprintln!("skipping confluent-kafka admin: not installed (run scripts/install-deps.sh)");
+    }
+    // What the Kafka clients did is what the native side sees.
+    let listed = corelog(&["topic", "list", "-b", &broker.native()], "").ok().stdout;
+    assert!(!listed.contains("py-admin") && !listed.contains("ck-admin"), "{listed}");
+}

@@ -12,7 +12,8 @@
 //! response (a Kafka client could not match it to anything sensible): the
 //! connection is closed after the responses already due, except that an
 //! ApiVersions request of a version we do not support gets the v0 error
-//! reply listing what we do, as Kafka brokers answer.
+//! reply listing what we do, as Kafka brokers answer. Bytes after the end
+//! of a request's body are ignored, as Kafka ignores them (see `decode`).
 
 use std::rc::Rc;
 use std::time::Instant;
@@ -26,10 +27,15 @@ use crate::context::ServerContext;
 use crate::limits::MAX_IN_FLIGHT_PER_CONNECTION;
 use crate::metrics::ConnectionGuard;
 use crate::shard::Shard;
+use bytes::Bytes;
 use corelog_kafka_protocol::{
-    decode_request, encode_response, unsupported_version_response, ApiKey, EncodedFrame, FrameSplitter, RequestError,
+    decode_request, encode_response, unsupported_version_response, ApiKey, DecodeError, EncodedFrame, FrameSplitter,
+    Reader, Request, RequestBody, RequestError, RequestHeader,
 };
 use corelog_runtime::TcpStream;
+
+/// How much of an undecodable frame a debug log line shows.
+const MAX_LOGGED_FRAME_BYTES: usize = 256;
 
 /// What the writer does for one request, in its turn.
 enum Reply {
@@ -120,7 +126,7 @@ async fn session(stream: TcpStream, shard: Rc<Shard>, context: Rc<ServerContext>
             let reserved = held.split(frame.len() + 4);
             request_started = (splitter.buffered() > 0).then(Instant::now);
             let (done, reply) = oneshot::channel();
-            match decode_request(frame) {
+            match decode(frame.clone()) {
                 Ok(request) => {
                     let (shard, context, host) = (shard.clone(), context.clone(), client_host.clone());
                     // Detached: a request runs to the end even if the client leaves.
@@ -150,7 +156,12 @@ async fn session(stream: TcpStream, shard: Rc<Shard>, context: Rc<ServerContext>
                     });
                 }
                 Err(e) => {
-                    tracing::warn!(%peer, error = %e, "undecodable Kafka request; closing the connection");
+                    let (api, version) = match &e {
+                        RequestError::Malformed { header: Some(h), .. } => (h.api_key, h.api_version),
+                        _ => (-1, -1),
+                    };
+                    tracing::warn!(%peer, api, version, error = %e, "undecodable Kafka request; closing the connection");
+                    tracing::debug!(%peer, frame = ?&frame[..frame.len().min(MAX_LOGGED_FRAME_BYTES)], "the undecodable frame");
                     break 'read;
                 }
             }
@@ -163,6 +174,28 @@ async fn session(stream: TcpStream, shard: Rc<Shard>, context: Rc<ServerContext>
     writing.join().await;
 }
 
+/// Decodes a request frame, tolerating bytes after the end of the body as
+/// Kafka's own broker does (it never checks that a request was read to its
+/// end): librdkafka 2.16 sends Metadata v12 with three such bytes. Every
+/// field is still read, bounded, from the bytes there are.
+fn decode(frame: Bytes) -> Result<Request, RequestError> {
+    match decode_request(frame.clone()) {
+        Err(RequestError::Malformed { header: Some(header), error: DecodeError::TrailingBytes(extra) }) => {
+            let Some(api) = ApiKey::from_i16(header.api_key) else {
+                return Err(RequestError::Malformed { header: Some(header), error: DecodeError::TrailingBytes(extra) });
+            };
+            let version = header.api_version;
+            let mut r = Reader::new(frame);
+            let malformed = |error| RequestError::Malformed { header: Some(header.clone()), error };
+            let header = RequestHeader::decode(&mut r, api.request_is_flexible(version)).map_err(malformed)?;
+            let body = RequestBody::decode(api, &mut r, version).map_err(malformed)?;
+            tracing::debug!(api = api.name(), version, extra, "ignored bytes after the end of a Kafka request");
+            Ok(Request { header, body })
+        }
+        other => other,
+    }
+}
+
 /// Writes each chunk as it is (record chunks are shared with the log's
 /// buffers); see `crate::connection` for why not one vectored write.
 async fn write_frame<W: futures::AsyncWrite + Unpin>(writer: &mut W, frame: &EncodedFrame) -> std::io::Result<()> {
@@ -170,4 +203,38 @@ async fn write_frame<W: futures::AsyncWrite + Unpin>(writer: &mut W, frame: &Enc
         writer.write_all(chunk).await?;
     }
     writer.flush().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Metadata v12 for every topic as librdkafka 2.16 (confluent-kafka
+    /// 2.16's list_topics) sent it, captured from the wire: three bytes more
+    /// than the schema has.
+    const LIBRDKAFKA_METADATA_V12: &[u8] =
+        &[0, 3, 0, 12, 0, 0, 0, 4, 0, 7, b'r', b'd', b'k', b'a', b'f', b'k', b'a', 0, 0, 0, 0, 0, 1, 0, 0];
+
+    #[test]
+    fn bytes_after_a_request_are_ignored_as_kafka_ignores_them() {
+        let frame = Bytes::from_static(LIBRDKAFKA_METADATA_V12);
+        assert!(matches!(
+            decode_request(frame.clone()),
+            Err(RequestError::Malformed { error: DecodeError::TrailingBytes(3), .. })
+        ));
+        let request = decode(frame).expect("decoded as Kafka would");
+        assert_eq!((request.header.api_key, request.header.api_version, request.header.correlation_id), (3, 12, 4));
+        assert!(
+            matches!(&request.body, RequestBody::Metadata(m) if m.topics.is_none() && !m.allow_auto_topic_creation)
+        );
+    }
+
+    #[test]
+    fn other_malformed_requests_stay_errors() {
+        // The same request cut short: its body does not decode.
+        let cut = Bytes::copy_from_slice(&LIBRDKAFKA_METADATA_V12[..18]);
+        assert!(matches!(decode(cut), Err(RequestError::Malformed { .. })));
+        let unknown = Bytes::from_static(&[0x03, 0xe7, 0, 0, 0, 0, 0, 1, 0xff, 0xff]);
+        assert!(matches!(decode(unknown), Err(RequestError::UnknownApi { api_key: 999, .. })));
+    }
 }

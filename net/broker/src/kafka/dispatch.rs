@@ -1,6 +1,6 @@
 //! Routes a decoded Kafka request to its handler.
 
-use super::{fetch, groups, list_offsets, metadata, produce};
+use super::{admin, fetch, groups, leader_epoch, list_offsets, metadata, produce};
 use crate::context::ServerContext;
 use crate::shard::Shard;
 use corelog_kafka_protocol::{Request, RequestBody, ResponseBody};
@@ -42,6 +42,22 @@ pub async fn handle(request: Request, shard: &Shard, context: &ServerContext, cl
         | RequestBody::ListGroups(_)
         | RequestBody::DescribeGroups(_)
         | RequestBody::DeleteGroups(_)) => groups::handle(body, version, &client_id, client_host, context).await,
+        RequestBody::OffsetForLeaderEpoch(r) => ResponseBody::OffsetForLeaderEpoch(leader_epoch::handle(r, shard)),
+        RequestBody::CreateTopics(r) => {
+            ResponseBody::CreateTopics(admin::create_topics(r, shard, context, client_host).await)
+        }
+        RequestBody::DeleteTopics(r) => {
+            ResponseBody::DeleteTopics(admin::delete_topics(r, version, shard, context, client_host).await)
+        }
+        RequestBody::CreatePartitions(r) => {
+            ResponseBody::CreatePartitions(admin::create_partitions(r, shard, context, client_host).await)
+        }
+        RequestBody::DescribeConfigs(r) => {
+            ResponseBody::DescribeConfigs(admin::describe_configs(r, shard, context, client_host).await)
+        }
+        RequestBody::IncrementalAlterConfigs(r) => ResponseBody::IncrementalAlterConfigs(
+            admin::incremental_alter_configs(r, shard, context, client_host).await,
+        ),
         other => {
             tracing::warn!(api = other.api_key().name(), "Kafka api not served yet; closing the connection");
             return Outcome::Close;

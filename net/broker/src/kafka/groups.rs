@@ -4,18 +4,18 @@
 //! to the native requests (see `group_convert`), served by
 //! `crate::groups::handlers`, and their answers converted back.
 //!
-//! Each converted request goes through the native codec once (encode, then
-//! decode) before it is served: the decode applies the native protocol's
-//! bounds (group id and member metadata sizes, counts), so a Kafka client
-//! meets exactly the limits a native one does.
+//! Each converted request is checked by the native codec (see `native`)
+//! before it is served, so a Kafka client meets exactly the limits a native
+//! one does.
 
 use super::brokers::kafka_broker;
 use super::errors::kafka_code;
 use super::group_convert::{to_kafka, to_native};
+use super::native::checked;
 use crate::context::ServerContext;
 use crate::groups::handlers;
 use corelog_kafka_protocol::{error_code, FindCoordinatorRequest, FindCoordinatorResponse, RequestBody, ResponseBody};
-use corelog_protocol::{ErrorCode, FrameDecoder, Request, Response};
+use corelog_protocol::{ErrorCode, Response};
 
 /// Kafka's FindCoordinator key type of a consumer group (1 is a
 /// transactional id, not served yet).
@@ -78,23 +78,6 @@ pub async fn handle(
         });
     }
     to_kafka(&body, version, answers)
-}
-
-/// `request` after a round trip through the native codec, which checks it
-/// as it checks a native client's.
-fn checked(request: Request) -> Result<Request, String> {
-    let frame = corelog_protocol::encode_request(0, &request).map_err(|e| e.to_string())?;
-    let mut decoder = FrameDecoder::with_max_frame_len(usize::MAX);
-    let buf = decoder.buffer_mut();
-    buf.extend_from_slice(&frame.head);
-    for chunk in &frame.data {
-        buf.extend_from_slice(chunk.as_ref());
-    }
-    match decoder.next_frame() {
-        Ok(Some(frame)) => corelog_protocol::decode_request(&frame).map_err(|e| e.to_string()),
-        Ok(None) => Err("the request did not encode to a whole frame".into()),
-        Err(e) => Err(e.to_string()),
-    }
 }
 
 /// A native answer or the error that stopped the request before it.

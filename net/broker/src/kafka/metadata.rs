@@ -28,15 +28,7 @@ use corelog_replication::metadata::cluster::ClusterMetadata;
 /// left out of ApiVersions so clients see them as unsupported. Produce is
 /// advertised although it is refused for now (see `produce`): librdkafka
 /// needs it advertised to fetch at all.
-const NOT_SERVED: &[ApiKey] = &[
-    ApiKey::CreateTopics,
-    ApiKey::DeleteTopics,
-    ApiKey::CreatePartitions,
-    ApiKey::DescribeConfigs,
-    ApiKey::IncrementalAlterConfigs,
-    ApiKey::InitProducerId,
-    ApiKey::OffsetForLeaderEpoch,
-];
+const NOT_SERVED: &[ApiKey] = &[ApiKey::InitProducerId];
 
 /// The apis and versions this listener serves.
 pub fn served_api_versions() -> Vec<ApiVersion> {

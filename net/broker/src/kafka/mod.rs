@@ -6,6 +6,7 @@
 //! Lives on: every core; a connection and everything it touches stay on the
 //! core that accepted it (the accept loop is `crate::endpoint`'s).
 
+mod admin;
 mod brokers;
 pub mod connection;
 mod dispatch;
@@ -13,6 +14,8 @@ mod errors;
 mod fetch;
 mod group_convert;
 mod groups;
+mod leader_epoch;
 mod list_offsets;
 mod metadata;
+mod native;
 mod produce;
