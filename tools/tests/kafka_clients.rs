@@ -535,3 +535,35 @@ fn admin_clients_create_describe_grow_and_delete_topics() {
     let listed = corelog(&["topic", "list", "-b", &broker.native()], "").ok().stdout;
     assert!(!listed.contains("py-admin") && !listed.contains("ck-admin"), "{listed}");
 }
+
+const CONFLUENT_IDEMPOTENT_PRODUCE: &str = r#"
+import sys
+from confluent_kafka import Producer
+p = Producer({"bootstrap.servers": sys.argv[1], "enable.idempotence": True})
+errors = []
+for i in range(3):
+    p.produce(sys.argv[2], key=b"k%d" % i, value=b"v", on_delivery=lambda e, m: errors.append(e.name() if e else "ok"))
+p.flush(30)
+print(" ".join(errors))
+"#;
+
+#[test]
+fn kafka_produce_is_refused_per_partition_after_an_idempotent_producer_gets_its_id() {
+    require!(have_python_module("confluent_kafka"), "confluent-kafka");
+    let broker = Broker::start();
+    corelog(&["topic", "create", "refused", "--partitions", "2", "-b", &broker.native()], "").ok();
+    let out = run_client(python(CONFLUENT_IDEMPOTENT_PRODUCE, &[&broker.kafka(), "refused"]), "idempotent producer");
+    assert_eq!(
+        out.trim(),
+        "INVALID_REQUEST INVALID_REQUEST INVALID_REQUEST",
+        "each record refused, none lost silently"
+    );
+    // InitProducerId reserved a block of ids on disk before handing one out.
+    let file = std::fs::read(broker._dir.path().join("data/producer_ids")).expect("the producer id file");
+    assert_eq!(file.len(), 16);
+    assert_eq!(&file[..8], b"CLPI\0\0\0\x01");
+    assert!(u64::from_be_bytes(file[8..].try_into().unwrap()) >= 1, "a block is reserved");
+    // Nothing was appended.
+    let consumed = corelog(&["consume", "--topic", "refused", "--from", "earliest", "-b", &broker.native()], "").ok();
+    assert_eq!(consumed.stdout, "", "no record was stored");
+}

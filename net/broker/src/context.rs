@@ -24,6 +24,8 @@ pub struct ServerContext {
     pub request_memory: corelog_runtime::sync::Semaphore,
     /// Damaged stored batches this core's reads ran into (counted, logged once).
     pub damaged: super::damaged::DamagedBatches,
+    /// The node's producer id allocator (InitProducerId), shared by every core.
+    pub producer_ids: super::kafka::producer_ids::ProducerIds,
     /// The controller quorum's leader as core 0 last saw it (-1: unknown;
     /// written by core 0 only).
     pub controller_leader: std::sync::Arc<std::sync::atomic::AtomicI64>,

@@ -283,6 +283,7 @@ impl Broker {
             fd_budget,
         };
         let (context_config, leader_seen) = (config.clone(), controller_leader.clone());
+        let producer_ids = kafka::producer_ids::ProducerIds::new(config.node_id, &config.data_dir);
         let shards = ShardSet::start(shard_config, move |shard| {
             // One context per core, holding that core's metric handles and
             // group coordinator (started by the endpoint once the shard is ready).
@@ -294,6 +295,7 @@ impl Broker {
                 damaged: damaged::DamagedBatches::default(),
                 groups: GroupRuntime::new(shard.clone(), GroupSettings::from_broker(&context_config)),
                 controller_leader: leader_seen.clone(),
+                producer_ids: producer_ids.clone(),
             });
             endpoint::serve(shard, context, ready_tx.clone())
         })?;

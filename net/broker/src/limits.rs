@@ -375,3 +375,14 @@ pub const MAX_KAFKA_NODE_ID: u32 = (i32::MAX as u32) / KAFKA_IDS_PER_NODE - 1;
 
 const _: () = assert!(KAFKA_IDS_PER_NODE as usize > MAX_CORES_PER_NODE);
 const _: () = assert!((MAX_KAFKA_NODE_ID as u64 + 1) * KAFKA_IDS_PER_NODE as u64 <= i32::MAX as u64);
+
+/// Producer ids this node hands out (InitProducerId) are
+/// `node_id << PRODUCER_ID_COUNTER_BITS | counter`: nodes never collide.
+pub const PRODUCER_ID_COUNTER_BITS: u32 = 40;
+
+/// Producer ids reserved on disk at a time: one durable write per this
+/// many InitProducerId answers, and at most this many ids skipped by a crash.
+pub const PRODUCER_ID_BLOCK: u64 = 1000;
+
+const _: () = assert!(((MAX_KAFKA_NODE_ID as u64 + 1) << PRODUCER_ID_COUNTER_BITS) <= i64::MAX as u64);
+const _: () = assert!(PRODUCER_ID_BLOCK < (1 << PRODUCER_ID_COUNTER_BITS));

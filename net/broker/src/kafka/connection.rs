@@ -135,7 +135,6 @@ async fn session(stream: TcpStream, shard: Rc<Shard>, context: Rc<ServerContext>
                         let api = request.body.api_key();
                         let reply = match super::dispatch::handle(request, &shard, &context, &host).await {
                             Outcome::NoResponse => Reply::Nothing,
-                            Outcome::Close => Reply::Close,
                             Outcome::Respond(body) => match encode_response(correlation_id, version, &body) {
                                 Ok(frame) => Reply::Frame(frame),
                                 Err(e) => {

@@ -1,6 +1,6 @@
 //! Routes a decoded Kafka request to its handler.
 
-use super::{admin, fetch, groups, leader_epoch, list_offsets, metadata, produce};
+use super::{admin, fetch, groups, init_producer_id, leader_epoch, list_offsets, metadata, produce};
 use crate::context::ServerContext;
 use crate::shard::Shard;
 use corelog_kafka_protocol::{Request, RequestBody, ResponseBody};
@@ -10,10 +10,6 @@ pub enum Outcome {
     Respond(ResponseBody),
     /// acks=0 produce.
     NoResponse,
-    /// An api the listener does not advertise (see
-    /// `metadata::served_api_versions`): closed, as a Kafka broker closes a
-    /// connection on a request it has no handler for.
-    Close,
 }
 
 /// Serves one request from a client at `client_host`.
@@ -42,6 +38,7 @@ pub async fn handle(request: Request, shard: &Shard, context: &ServerContext, cl
         | RequestBody::ListGroups(_)
         | RequestBody::DescribeGroups(_)
         | RequestBody::DeleteGroups(_)) => groups::handle(body, version, &client_id, client_host, context).await,
+        RequestBody::InitProducerId(r) => ResponseBody::InitProducerId(init_producer_id::handle(r, context).await),
         RequestBody::OffsetForLeaderEpoch(r) => ResponseBody::OffsetForLeaderEpoch(leader_epoch::handle(r, shard)),
         RequestBody::CreateTopics(r) => {
             ResponseBody::CreateTopics(admin::create_topics(r, shard, context, client_host).await)
@@ -58,9 +55,5 @@ pub async fn handle(request: Request, shard: &Shard, context: &ServerContext, cl
         RequestBody::IncrementalAlterConfigs(r) => ResponseBody::IncrementalAlterConfigs(
             admin::incremental_alter_configs(r, shard, context, client_host).await,
         ),
-        other => {
-            tracing::warn!(api = other.api_key().name(), "Kafka api not served yet; closing the connection");
-            return Outcome::Close;
-        }
     })
 }

@@ -18,21 +18,17 @@ use corelog_kafka_protocol::metadata_response::{
     MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
 };
 use corelog_kafka_protocol::{
-    error_code, supported_api_versions, ApiKey, ApiVersionsResponse, DescribeClusterResponse, MetadataRequest,
+    error_code, supported_api_versions, ApiVersionsResponse, DescribeClusterResponse, MetadataRequest,
     MetadataResponse, Uuid,
 };
 use corelog_replication::metadata::cluster::topic::ClusterTopic;
 use corelog_replication::metadata::cluster::ClusterMetadata;
 
-/// Apis the Kafka listener does not serve yet although the codec has them:
-/// left out of ApiVersions so clients see them as unsupported. Produce is
-/// advertised although it is refused for now (see `produce`): librdkafka
-/// needs it advertised to fetch at all.
-const NOT_SERVED: &[ApiKey] = &[ApiKey::InitProducerId];
-
-/// The apis and versions this listener serves.
+/// The apis and versions this listener serves: every one the codec has.
+/// Produce is advertised although it is refused for now (see `produce`):
+/// librdkafka needs it advertised to fetch at all.
 pub fn served_api_versions() -> Vec<ApiVersion> {
-    supported_api_versions().into_iter().filter(|v| NOT_SERVED.iter().all(|api| api.as_i16() != v.api_key)).collect()
+    supported_api_versions()
 }
 
 pub fn api_versions() -> ApiVersionsResponse {
@@ -157,11 +153,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn apis_not_served_are_not_advertised() {
+    fn every_api_is_advertised_produce_from_0() {
+        use corelog_kafka_protocol::ApiKey;
         let served = served_api_versions();
-        for api in NOT_SERVED {
-            assert!(served.iter().all(|v| v.api_key != api.as_i16()), "{}", api.name());
-        }
         // librdkafka fetches record batch v2 only if Produce >= 3 is advertised.
         assert!(served
             .iter()
@@ -169,6 +163,6 @@ mod tests {
         assert!(served
             .iter()
             .any(|v| v.api_key == ApiKey::Fetch.as_i16() && v.min_version == 4 && v.max_version == 12));
-        assert_eq!(served.len(), supported_api_versions().len() - NOT_SERVED.len());
+        assert_eq!(served.len(), corelog_kafka_protocol::SUPPORTED_APIS.len());
     }
 }
