@@ -33,14 +33,23 @@ struct Broker {
 
 impl Broker {
     fn start() -> Broker {
+        Broker::start_with("")
+    }
+
+    /// A broker with these extra `[broker]` settings of corelog.toml.
+    fn start_with(settings: &str) -> Broker {
         for _ in 0..20 {
             let dir = tempfile::tempdir().expect("tempdir");
+            let config = dir.path().join("corelog.toml");
+            std::fs::write(&config, format!("[broker]\n{settings}\n")).expect("write corelog.toml");
             let (native, kafka) = (free_ports(CORES), free_ports(CORES));
             if native.abs_diff(kafka) < CORES {
                 continue;
             }
             let mut child = Command::new(env!("CARGO_BIN_EXE_corelog"))
                 .arg("broker")
+                .arg("--config")
+                .arg(&config)
                 .arg("--data-dir")
                 .arg(dir.path().join("data"))
                 .args(["--port", &native.to_string(), "--kafka-port", &kafka.to_string()])
@@ -566,4 +575,45 @@ fn kafka_produce_is_refused_per_partition_after_an_idempotent_producer_gets_its_
     // Nothing was appended.
     let consumed = corelog(&["consume", "--topic", "refused", "--from", "earliest", "-b", &broker.native()], "").ok();
     assert_eq!(consumed.stdout, "", "no record was stored");
+}
+
+#[test]
+fn the_kafka_listener_keeps_the_native_protections() {
+    let settings = "connection_idle_timeout_ms = 1500\nrequest_receive_timeout_ms = 1000\nmax_connections_per_core = 3";
+    let mut broker = Broker::start_with(settings);
+    let addr = broker.kafka();
+    let closed_within = |s: &mut TcpStream, limit: Duration| {
+        let started = Instant::now();
+        s.set_read_timeout(Some(limit + Duration::from_secs(5))).unwrap();
+        let mut byte = [0u8; 1];
+        let n = s.read(&mut byte).unwrap_or(0);
+        assert_eq!(n, 0, "closed without a reply");
+        let took = started.elapsed();
+        assert!(took >= limit.mul_f32(0.8) && took < limit + Duration::from_secs(4), "closed after {took:?}");
+    };
+    // A request that never finishes arriving: closed after the receive timeout.
+    let mut slow = TcpStream::connect(&addr).unwrap();
+    slow.write_all(&api_versions_frame(3, 1)[..9]).unwrap();
+    closed_within(&mut slow, Duration::from_millis(1000));
+    // A connection that sends nothing: closed after the idle timeout.
+    let mut idle = TcpStream::connect(&addr).unwrap();
+    closed_within(&mut idle, Duration::from_millis(1500));
+    // Native and Kafka connections share core 0's limit of 3: a fourth is
+    // accepted and closed at once.
+    let native = TcpStream::connect(broker.native()).unwrap();
+    let kafka: Vec<TcpStream> = (0..2).map(|_| TcpStream::connect(&addr).unwrap()).collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let mut fourth = TcpStream::connect(&addr).unwrap();
+    fourth.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let _ = fourth.write_all(&api_versions_frame(0, 2));
+    let mut reply = Vec::new();
+    assert!(fourth.read_to_end(&mut reply).map_or(true, |_| reply.is_empty()), "the fourth connection got {reply:?}");
+    drop((native, kafka));
+    std::thread::sleep(Duration::from_millis(200));
+    // Below the limit again: served.
+    let mut s = TcpStream::connect(&addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(&api_versions_frame(0, 3)).unwrap();
+    assert_eq!(read_frame(&mut s)[..4], 3i32.to_be_bytes());
+    broker.assert_alive();
 }

@@ -22,7 +22,7 @@ use futures::channel::{mpsc, oneshot};
 use futures::{AsyncReadExt, AsyncWriteExt, SinkExt, StreamExt};
 
 use super::dispatch::Outcome;
-use crate::connection::read_size;
+use crate::connection::{read_deadline, read_size, read_within, reserve};
 use crate::context::ServerContext;
 use crate::limits::MAX_IN_FLIGHT_PER_CONNECTION;
 use crate::metrics::ConnectionGuard;
@@ -78,33 +78,15 @@ async fn session(stream: TcpStream, shard: Rc<Shard>, context: Rc<ServerContext>
     });
 
     let mut splitter = FrameSplitter::for_requests(context.config.max_frame_bytes);
-    let (idle_timeout, receive_timeout) =
-        (context.config.connection_idle_timeout, context.config.request_receive_timeout);
     let mut held = context.request_memory.empty_permit();
     let mut request_started: Option<Instant> = None;
     'read: loop {
         let want = read_size(splitter.buffered(), None);
-        let (deadline, waiting_for) = match request_started {
-            Some(at) => (at + receive_timeout, "the rest of a request"),
-            None => (Instant::now() + idle_timeout, "a request"),
-        };
-        let Some(grant) = corelog_runtime::timeout_at(deadline, context.request_memory.acquire_many(want)).await else {
-            tracing::debug!(%peer, "no request memory within the deadline for {waiting_for}; closing");
-            break;
-        };
+        let (deadline, waiting_for) = read_deadline(&context, request_started);
+        let Some(grant) = reserve(&context, want, deadline, &peer, waiting_for).await else { break };
         held.merge(grant);
         let mut buf = vec![0u8; want];
-        let n = match corelog_runtime::timeout_at(deadline, reader.read(&mut buf)).await {
-            Some(Ok(n)) => n,
-            Some(Err(e)) => {
-                tracing::debug!(%peer, error = %e, "read failed");
-                0
-            }
-            None => {
-                tracing::debug!(%peer, "waited too long for {waiting_for}; closing");
-                0
-            }
-        };
+        let n = read_within(&mut reader, &mut buf, deadline, &peer, waiting_for).await;
         splitter.feed(&buf[..n]);
         drop(buf);
         held.shrink_to(splitter.buffered());
