@@ -179,6 +179,15 @@ impl Default for BrokerConfig {
     }
 }
 
+/// The Kafka listener this broker registers: its advertised host and Kafka
+/// base port (None with the listener off).
+fn kafka_listener(config: &BrokerConfig) -> Option<corelog_replication::metadata::cluster::KafkaListener> {
+    (config.kafka_port != 0).then(|| corelog_replication::metadata::cluster::KafkaListener {
+        host: config.advertise.clone().unwrap_or_else(|| config.host.clone()),
+        base_port: config.kafka_port,
+    })
+}
+
 /// A cluster member's settings, or None for a one-node cluster.
 fn cluster_settings(
     config: &BrokerConfig,
@@ -195,7 +204,12 @@ fn cluster_settings(
     settings.session_timeout = config.broker_session_timeout;
     settings.heartbeat_interval = config.broker_heartbeat_interval;
     settings.bind_retry = config.bind_retry;
-    let endpoint = cluster::BrokerEndpoint { host: config.host.clone(), base_port: config.base_port, cores };
+    let endpoint = cluster::BrokerEndpoint {
+        host: config.host.clone(),
+        base_port: config.base_port,
+        cores,
+        kafka: kafka_listener(config),
+    };
     Ok(Some((settings, endpoint)))
 }
 
@@ -268,7 +282,12 @@ impl Broker {
             .transpose()?;
         let (ready_tx, ready_rx) = flume::unbounded::<Result<(), String>>();
         let shard_config = ShardSetConfig {
-            broker: LocalBroker { node_id: config.node_id, host: config.host.clone(), base_port: config.base_port },
+            broker: LocalBroker {
+                node_id: config.node_id,
+                host: config.host.clone(),
+                base_port: config.base_port,
+                kafka: kafka_listener(&config),
+            },
             replica: corelog_replication::replica::ReplicaConfig {
                 replica_lag_time_max_ms: config.replica_lag_time_max.as_millis() as u64,
                 ..Default::default()

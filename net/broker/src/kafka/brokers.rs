@@ -8,9 +8,11 @@
 //! A partition is on the same core index on every replica (the controller
 //! places it so), so its replicas and ISR map to `(node, that core)`.
 //!
-//! Other nodes' registrations carry their host and native base port only:
-//! this node assumes they run their Kafka listener on the same Kafka base
-//! port as itself (see docs/kafka.md, "Not supported yet").
+//! Every broker registers its Kafka listener (advertised host and Kafka
+//! base port) with the controller, so any core can name every other node's
+//! cores; a node registered without one (its listener off, or from before
+//! there was one) is no Kafka broker: its partitions have no leader for
+//! Kafka clients.
 
 use crate::context::ServerContext;
 use crate::limits::KAFKA_IDS_PER_NODE;
@@ -45,7 +47,9 @@ pub fn kafka_broker(metadata: &ClusterMetadata, context: &ServerContext, node: u
         return Some(KafkaBroker { id: broker_id(node, core), host: advertised_host(context).to_owned(), port });
     }
     let registered = metadata.brokers.get(&node)?;
-    (core < registered.cores).then(|| KafkaBroker { id: broker_id(node, core), host: registered.host.clone(), port })
+    let kafka = registered.kafka.as_ref()?;
+    let port = i32::from(kafka.base_port) + i32::try_from(core).ok()?;
+    (core < registered.cores).then(|| KafkaBroker { id: broker_id(node, core), host: kafka.host.clone(), port })
 }
 
 /// Every core of every unfenced node (this one always) as a Kafka broker.
