@@ -321,3 +321,62 @@ fn kafka_produce_is_refused_per_partition_after_an_idempotent_producer_gets_its_
     let consumed = corelog(&["consume", "--topic", "refused", "--from", "earliest", "-b", &broker.native()], "").ok();
     assert_eq!(consumed.stdout, "", "no record was stored");
 }
+
+/// A kafka-python member that stays in its group for `seconds`.
+const KAFKA_PYTHON_STAY: &str = r#"
+import sys, time, kafka
+bootstrap, topic, group, seconds = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+c = kafka.KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=group, client_id="kafka-python-member",
+                        session_timeout_ms=10000, heartbeat_interval_ms=500)
+end = time.time() + seconds
+while time.time() < end:
+    c.poll(timeout_ms=200)
+c.close()
+"#;
+
+#[test]
+fn kafka_and_corelog_consumers_share_a_group() {
+    require!(have_python_module("kafka"), "kafka-python");
+    let broker = Broker::start();
+    corelog(&["topic", "create", "mixed", "--partitions", "4", "-b", &broker.native()], "").ok();
+    let mut python = python(KAFKA_PYTHON_STAY, &[&broker.kafka(), "mixed", "mixed-group", "40"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kafka-python member");
+    let mut native = cli_support::spawn_corelog(&[
+        "consume",
+        "--topic",
+        "mixed",
+        "--group",
+        "mixed-group",
+        "--follow",
+        "-b",
+        &broker.native(),
+    ]);
+    // Both members in one generation, two partitions each.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let owners = loop {
+        let out = corelog(&["group", "describe", "mixed-group", "-b", &broker.native()], "");
+        let text = out.stdout;
+        let stable = text.contains("State: Stable") && text.contains("Members: 2");
+        let rows: Vec<Vec<String>> = text
+            .lines()
+            .filter(|l| l.starts_with("mixed-group "))
+            .map(|l| l.split_whitespace().map(str::to_owned).collect())
+            .collect();
+        if stable && rows.len() == 4 && rows.iter().all(|r| r[6] != "-") {
+            break rows.into_iter().map(|r| r[8].clone()).collect::<Vec<String>>();
+        }
+        assert!(std::time::Instant::now() < deadline, "the group did not settle:\n{text}");
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    let kafka = owners.iter().filter(|c| *c == "kafka-python-member").count();
+    let corelog_members = owners.iter().filter(|c| c.starts_with("corelog")).count();
+    assert_eq!((kafka, corelog_members), (2, 2), "two partitions each: {owners:?}");
+    let _ = native.kill();
+    let _ = native.wait();
+    let _ = python.kill();
+    let _ = python.wait();
+}
