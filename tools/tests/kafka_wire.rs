@@ -302,3 +302,45 @@ fn fetch_serves_the_owning_core_long_polls_and_points_elsewhere() {
     let e = &r.topics[0].partitions[0];
     assert_eq!((e.error_code, e.leader_epoch, e.end_offset), (0, 0, 1));
 }
+
+#[test]
+fn join_group_v4_and_later_require_a_member_id_first() {
+    use corelog_kafka_protocol::join_group_request::JoinGroupRequestProtocol;
+    use corelog_kafka_protocol::{FindCoordinatorRequest, JoinGroupRequest};
+    let broker = Broker::start();
+    let mut any = KafkaConn::connect(broker.kafka);
+    // The group's coordinator core.
+    let port = loop {
+        let body = RequestBody::FindCoordinator(FindCoordinatorRequest { key: "tickets".into(), ..Default::default() });
+        let ResponseBody::FindCoordinator(f) = any.call(3, body) else { panic!() };
+        if f.error_code == 0 {
+            break f.port as u16;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut coordinator = KafkaConn::connect(port);
+    let join = |member_id: &str| {
+        RequestBody::JoinGroup(JoinGroupRequest {
+            group_id: "tickets".into(),
+            session_timeout_ms: 10_000,
+            rebalance_timeout_ms: 10_000,
+            member_id: member_id.into(),
+            protocol_type: "consumer".into(),
+            protocols: vec![JoinGroupRequestProtocol {
+                name: "range".into(),
+                metadata: bytes::Bytes::from_static(&[0, 0, 0, 0, 0, 1, 0, 1, b't', 0, 0, 0, 0]),
+            }],
+            ..Default::default()
+        })
+    };
+    let ResponseBody::JoinGroup(first) = coordinator.call(5, join("")) else { panic!() };
+    assert_eq!(first.error_code, 79, "MEMBER_ID_REQUIRED");
+    assert!(first.member_id.starts_with("wire-test-"), "a ticket named after the client: {}", first.member_id);
+    let ResponseBody::JoinGroup(joined) = coordinator.call(5, join(&first.member_id)) else { panic!() };
+    assert_eq!(joined.error_code, 0);
+    assert_eq!(joined.generation_id, 1);
+    assert_eq!(joined.leader, joined.member_id, "the only member leads");
+    // A ticket is used once.
+    let ResponseBody::JoinGroup(again) = coordinator.call(5, join(&first.member_id)) else { panic!() };
+    assert_eq!(again.error_code, 25, "UNKNOWN_MEMBER_ID");
+}

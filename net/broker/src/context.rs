@@ -24,6 +24,8 @@ pub struct ServerContext {
     pub request_memory: corelog_runtime::sync::Semaphore,
     /// Damaged stored batches this core's reads ran into (counted, logged once).
     pub damaged: super::damaged::DamagedBatches,
+    /// This core's JoinGroup member-id tickets (Kafka JoinGroup v4+).
+    pub member_ids: super::kafka::member_ids::PendingMemberIds,
     /// The node's producer id allocator (InitProducerId), shared by every core.
     pub producer_ids: super::kafka::producer_ids::ProducerIds,
     /// The controller quorum's leader as core 0 last saw it (-1: unknown;

@@ -315,6 +315,7 @@ impl Broker {
                 groups: GroupRuntime::new(shard.clone(), GroupSettings::from_broker(&context_config)),
                 controller_leader: leader_seen.clone(),
                 producer_ids: producer_ids.clone(),
+                member_ids: Default::default(),
             });
             endpoint::serve(shard, context, ready_tx.clone())
         })?;

@@ -386,3 +386,7 @@ pub const PRODUCER_ID_BLOCK: u64 = 1000;
 
 const _: () = assert!(((MAX_KAFKA_NODE_ID as u64 + 1) << PRODUCER_ID_COUNTER_BITS) <= i64::MAX as u64);
 const _: () = assert!(PRODUCER_ID_BLOCK < (1 << PRODUCER_ID_COUNTER_BITS));
+
+/// JoinGroup member-id tickets (MEMBER_ID_REQUIRED, Kafka JoinGroup v4+) one
+/// core remembers; the oldest is forgotten past it.
+pub const MAX_PENDING_MEMBER_IDS: usize = 10_000;

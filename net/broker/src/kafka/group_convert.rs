@@ -5,9 +5,8 @@
 //! becomes one native LeaveGroup per member. Kafka fields the coordinator
 //! has no notion of are dropped: `group_instance_id` (static membership:
 //! such members join as dynamic ones), `retention_time_ms`, leader epochs.
-//! JoinGroup from v4 with an empty member id gets its id in the join
-//! response directly instead of MEMBER_ID_REQUIRED first; Kafka clients of
-//! every version accept that (it is what v0–3 brokers do).
+//! JoinGroup from v4 without a member id is answered before any conversion
+//! (MEMBER_ID_REQUIRED, see `member_ids`).
 
 use bytes::Bytes;
 

@@ -11,10 +11,13 @@
 use super::brokers::kafka_broker;
 use super::errors::kafka_code;
 use super::group_convert::{to_kafka, to_native};
+use super::member_ids::MEMBER_ID_REQUIRED_FROM;
 use super::native::checked;
 use crate::context::ServerContext;
 use crate::groups::handlers;
-use corelog_kafka_protocol::{error_code, FindCoordinatorRequest, FindCoordinatorResponse, RequestBody, ResponseBody};
+use corelog_kafka_protocol::{
+    error_code, FindCoordinatorRequest, FindCoordinatorResponse, JoinGroupResponse, RequestBody, ResponseBody,
+};
 use corelog_protocol::{ErrorCode, Response};
 
 /// Kafka's FindCoordinator key type of a consumer group (1 is a
@@ -60,12 +63,29 @@ pub async fn find_coordinator(
 
 /// A coordinator api request (JoinGroup … DeleteGroups) at `version`.
 pub async fn handle(
-    body: RequestBody,
+    mut body: RequestBody,
     version: i16,
     client_id: &str,
     client_host: &str,
     context: &ServerContext,
 ) -> ResponseBody {
+    if let RequestBody::JoinGroup(join) = &mut body {
+        if version >= MEMBER_ID_REQUIRED_FROM {
+            if join.member_id.is_empty() {
+                return ResponseBody::JoinGroup(JoinGroupResponse {
+                    error_code: error_code::MEMBER_ID_REQUIRED,
+                    generation_id: -1,
+                    protocol_name: Some(String::new()),
+                    member_id: context.member_ids.issue(client_id),
+                    ..Default::default()
+                });
+            }
+            if context.member_ids.redeem(&join.member_id) {
+                // A ticket: joins as a new member, named by the coordinator.
+                join.member_id.clear();
+            }
+        }
+    }
     let requests = match to_native(&body, version, client_id) {
         Ok(requests) => requests,
         Err(message) => return to_kafka(&body, version, vec![Err((ErrorCode::InvalidRequest, message))]),

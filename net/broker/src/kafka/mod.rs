@@ -17,6 +17,7 @@ mod groups;
 mod init_producer_id;
 mod leader_epoch;
 mod list_offsets;
+pub mod member_ids;
 mod metadata;
 mod native;
 mod produce;
