@@ -6,6 +6,8 @@ use crate::shard::Shard;
 use corelog_kafka_protocol::{Request, RequestBody, ResponseBody};
 
 /// What the connection does with a request.
+///
+/// Lives on: the core serving the connection.
 pub enum Outcome {
     Respond(ResponseBody),
     /// acks=0 produce.

@@ -21,6 +21,9 @@ use crate::limits::MAX_PENDING_MEMBER_IDS;
 /// The first JoinGroup version that requires a member id.
 pub const MEMBER_ID_REQUIRED_FROM: i16 = 4;
 
+/// This core's pending tickets, oldest first.
+///
+/// Lives on: one core (in its `ServerContext`); `!Send`.
 #[derive(Default)]
 pub struct PendingMemberIds {
     state: RefCell<(VecDeque<String>, HashSet<String>)>,

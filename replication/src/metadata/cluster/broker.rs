@@ -32,7 +32,8 @@ pub struct BrokerRegistration {
 }
 
 /// Where a broker serves Kafka clients: core c on `host:base_port + c`, with
-/// `host` the name it advertises to them.
+/// `host` the name it advertises to them. Part of a broker's registration
+/// (the metadata on the controller core and in every core's snapshot).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KafkaListener {
