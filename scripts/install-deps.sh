@@ -26,7 +26,14 @@ if ! command -v kcat >/dev/null; then
   apt-get update -qq && apt-get install -y -qq kcat
 fi
 if ! python3 -c 'import kafka, confluent_kafka' 2>/dev/null; then
-  python3 -m pip install --quiet --disable-pip-version-check kafka-python confluent-kafka
+  python3 -m pip --version >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq python3-pip; }
+  # A Debian system python refuses pip installs outside a venv (PEP 668);
+  # these two packages only serve the tests, so install them anyway.
+  python3 -m pip install --quiet --disable-pip-version-check kafka-python confluent-kafka \
+    || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages kafka-python confluent-kafka
+fi
+if ! command -v npm >/dev/null; then
+  apt-get update -qq && apt-get install -y -qq nodejs npm
 fi
 if [ ! -d "$KAFKAJS_DIR/node_modules/kafkajs" ]; then
   mkdir -p "$KAFKAJS_DIR"
