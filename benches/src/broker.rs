@@ -259,7 +259,7 @@ fn start_child(
         .arg("--data-dir")
         .arg(data_dir)
         .args(["--cores", &cores.to_string(), "--port", &ports.base.to_string()])
-        .args(["--metrics-port", &ports.metrics.to_string()]);
+        .args(["--metrics-port", &ports.metrics.to_string(), "--kafka-port", "0"]);
     let what = format!("{} broker", bin.display());
     let (child, endpoints) = spawn_listening(command, log, cores.min(corelog_runtime::available_cores()), &what)?;
     Ok((Running::Child(child), endpoints))

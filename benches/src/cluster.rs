@@ -153,6 +153,7 @@ fn spawn_node(
         .args(["--node-id", &id.to_string(), "--controllers", controllers])
         .args(["--host", "127.0.0.1", "--cores", &NODE_CORES.to_string()])
         .args(["--port", &ports.client.to_string(), "--metrics-port", &ports.metrics.to_string()])
+        .args(["--kafka-port", "0"])
         .arg("--data-dir")
         .arg(dir);
     let (child, endpoints) = spawn_listening(command, log, 1, &format!("cluster node {id}"))?;

@@ -425,7 +425,7 @@ pub(crate) mod tests {
             },
             broker: BrokerInfo {
                 mode: "in-process".into(),
-                bootstrap: vec!["127.0.0.1:9092".into()],
+                bootstrap: vec!["127.0.0.1:9192".into()],
                 cores: Some(2),
                 data_dir: None,
                 pid: None,

@@ -42,7 +42,7 @@ pub enum Command {
 #[derive(Args, Debug, Clone)]
 pub struct CommonArgs {
     /// Broker endpoints, comma-separated host:port.
-    #[arg(long, short = 'b', visible_alias = "bootstrap-server", value_name = "HOST:PORT,...", default_value = "127.0.0.1:9092", value_delimiter = ',', value_parser = parse_bootstrap)]
+    #[arg(long, short = 'b', visible_alias = "bootstrap-server", value_name = "HOST:PORT,...", default_value = "127.0.0.1:9192", value_delimiter = ',', value_parser = parse_bootstrap)]
     pub bootstrap: Vec<SocketAddr>,
     /// The topic.
     #[arg(long)]

@@ -80,7 +80,7 @@ fn produce_defaults_and_unthrottled() {
     assert_eq!(c.producer.key_pattern, KeyPattern::None);
     assert_eq!((c.producer.producers, c.producer.threads), (1, 1));
     assert_eq!(c.producer.batch_size, 1 << 20);
-    assert_eq!(c.common.bootstrap, vec!["127.0.0.1:9092".parse::<SocketAddr>().unwrap()]);
+    assert_eq!(c.common.bootstrap, vec!["127.0.0.1:9192".parse::<SocketAddr>().unwrap()]);
     assert_eq!(c.common.display, Display::Auto);
     assert_eq!(c.topic.partitions, None);
     let d = produce(&["--topic", "t", "--num-records", "5", "--producers", "3"]).unwrap();
@@ -194,5 +194,5 @@ fn value_parsers() {
     assert_eq!(parse_key_value("a.b = c").unwrap(), ("a.b".into(), "c".into()));
     assert_eq!(parse_acks("ALL").unwrap(), Acks::All);
     assert_eq!(parse_acks("0").unwrap(), Acks::None);
-    assert_eq!(parse_bootstrap("localhost:9092").unwrap().port(), 9092);
+    assert_eq!(parse_bootstrap("localhost:9192").unwrap().port(), 9192);
 }

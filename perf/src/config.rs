@@ -96,7 +96,7 @@ pub struct Common {
 impl Default for Common {
     fn default() -> Self {
         Common {
-            bootstrap: vec![SocketAddr::from(([127, 0, 0, 1], 9092))],
+            bootstrap: vec![SocketAddr::from(([127, 0, 0, 1], 9192))],
             topic: "perf".into(),
             reporting_interval: Duration::from_secs(5),
             output: None,

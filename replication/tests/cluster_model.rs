@@ -240,13 +240,21 @@ fn registration_gives_a_new_epoch_per_incarnation_and_starts_fenced() {
         host: host.into(),
         base_port,
         cores,
+        kafka: None,
     };
     for command in [bad("", 9092, 1), bad("h", 9092, 0), bad("h", 65535, 2), bad(&"h".repeat(256), 1, 1)] {
         refused(&mut m, command, |e| matches!(e, ClusterError::InvalidRegistration(_)));
     }
     refused(
         &mut m,
-        Command::RegisterBroker { node_id: u32::MAX, incarnation: 1, host: "h".into(), base_port: 1, cores: 1 },
+        Command::RegisterBroker {
+            node_id: u32::MAX,
+            incarnation: 1,
+            host: "h".into(),
+            base_port: 1,
+            cores: 1,
+            kafka: None,
+        },
         |e| matches!(e, ClusterError::InvalidRegistration(_)),
     );
 }
@@ -357,4 +365,33 @@ fn the_same_commands_give_the_same_states_and_changes() {
         let _ = c.apply(serde_json::from_slice(&entry).unwrap());
     }
     assert_eq!(c, a);
+}
+
+#[test]
+fn a_registration_carries_its_kafka_listener() {
+    use corelog_replication::metadata::cluster::KafkaListener;
+    let mut m = ClusterMetadata::default();
+    let with = |incarnation: u64, kafka: Option<KafkaListener>| Command::RegisterBroker {
+        node_id: 4,
+        incarnation,
+        host: "h".into(),
+        base_port: 9192,
+        cores: 2,
+        kafka,
+    };
+    let listener = KafkaListener { host: "kafka4.example".into(), base_port: 9092 };
+    m.apply(with(1, Some(listener.clone()))).unwrap();
+    assert_eq!(m.broker(4).unwrap().kafka, Some(listener.clone()));
+    assert_eq!(m.apply(with(1, Some(listener.clone()))).unwrap(), vec![], "a retry");
+    refused(&mut m, with(1, None), |e| matches!(e, ClusterError::InvalidRegistration(_)));
+    for bad in [
+        KafkaListener { host: String::new(), base_port: 9092 },
+        KafkaListener { host: "h".repeat(256), base_port: 9092 },
+        KafkaListener { host: "h".into(), base_port: 65535 },
+    ] {
+        refused(&mut m, with(2, Some(bad)), |e| matches!(e, ClusterError::InvalidRegistration(_)));
+    }
+    // A restart without a listener drops it.
+    m.apply(with(3, None)).unwrap();
+    assert_eq!(m.broker(4).unwrap().kafka, None);
 }

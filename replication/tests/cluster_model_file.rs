@@ -32,6 +32,7 @@ fn sample() -> ClusterMetadata {
         cores: 2,
         fenced: false,
         broker_epoch: 3,
+        kafka: None,
     };
     let fenced = BrokerRegistration {
         node_id: 2,
@@ -167,8 +168,15 @@ fn the_store_saves_and_loads_through_a_real_file() {
     assert_eq!(store.load().unwrap(), ClusterMetadata::default(), "no file yet: empty metadata");
     let mut m = ClusterMetadata::default();
     for node in 0..3 {
-        m.apply(Command::RegisterBroker { node_id: node, incarnation: 9, host: "h".into(), base_port: 100, cores: 2 })
-            .unwrap();
+        m.apply(Command::RegisterBroker {
+            node_id: node,
+            incarnation: 9,
+            host: "h".into(),
+            base_port: 100,
+            cores: 2,
+            kafka: None,
+        })
+        .unwrap();
         let broker_epoch = m.broker(node).unwrap().broker_epoch;
         m.apply(Command::UnfenceBroker { node_id: node, broker_epoch }).unwrap();
     }
@@ -235,8 +243,15 @@ fn a_version_1_file_migrates_to_a_one_node_cluster() {
 
     // Node 0 starts: registering fences it (offline, ISR kept), unfencing re-elects it.
     let mut m = m;
-    m.apply(Command::RegisterBroker { node_id: 0, incarnation: 1, host: "h".into(), base_port: 9092, cores: 2 })
-        .unwrap();
+    m.apply(Command::RegisterBroker {
+        node_id: 0,
+        incarnation: 1,
+        host: "h".into(),
+        base_port: 9092,
+        cores: 2,
+        kafka: None,
+    })
+    .unwrap();
     assert_eq!(m.offline().count(), 4);
     let broker_epoch = m.broker(0).unwrap().broker_epoch;
     m.apply(Command::UnfenceBroker { node_id: 0, broker_epoch }).unwrap();

@@ -68,9 +68,14 @@ fn epoch_of(m: &ClusterMetadata, node: u32, stale: bool) -> u64 {
 
 fn resolve(m: &ClusterMetadata, op: &Op) -> Command {
     match op.clone() {
-        Op::Register { node, incarnation, cores } => {
-            Command::RegisterBroker { node_id: node, incarnation, host: format!("h{node}"), base_port: 1000, cores }
-        }
+        Op::Register { node, incarnation, cores } => Command::RegisterBroker {
+            node_id: node,
+            incarnation,
+            host: format!("h{node}"),
+            base_port: 1000,
+            cores,
+            kafka: None,
+        },
         Op::Unfence { node, stale } => Command::UnfenceBroker { node_id: node, broker_epoch: epoch_of(m, node, stale) },
         Op::Fence { node, stale } => Command::FenceBroker { node_id: node, broker_epoch: epoch_of(m, node, stale) },
         Op::Create { topic, partitions, rf, unclean, reuse_id } => {

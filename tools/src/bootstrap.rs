@@ -10,7 +10,7 @@ use clap::Args;
 use corelog_client::{ClientConfig, ClientError, Cluster};
 
 /// Where the default `--bootstrap` points: a local broker's core 0.
-pub const DEFAULT_BOOTSTRAP: &str = "127.0.0.1:9092";
+pub const DEFAULT_BOOTSTRAP: &str = "127.0.0.1:9192";
 
 /// The `--bootstrap` flag.
 #[derive(Args, Debug, Clone)]
@@ -182,18 +182,18 @@ mod tests {
 
     #[test]
     fn bootstrap_lists() {
-        assert_eq!(parse_bootstrap(DEFAULT_BOOTSTRAP).unwrap(), vec!["127.0.0.1:9092".parse::<SocketAddr>().unwrap()]);
-        let two = parse_bootstrap("127.0.0.1:9092, 127.0.0.1:9093,127.0.0.1:9092").unwrap();
+        assert_eq!(parse_bootstrap(DEFAULT_BOOTSTRAP).unwrap(), vec!["127.0.0.1:9192".parse::<SocketAddr>().unwrap()]);
+        let two = parse_bootstrap("127.0.0.1:9192, 127.0.0.1:9193,127.0.0.1:9192").unwrap();
         assert_eq!(two.len(), 2);
-        assert!(parse_bootstrap("localhost:9092").unwrap().iter().all(|a| a.ip().is_loopback()));
+        assert!(parse_bootstrap("localhost:9192").unwrap().iter().all(|a| a.ip().is_loopback()));
         assert!(parse_bootstrap("127.0.0.1").unwrap_err().contains("expected host:port"));
         assert!(parse_bootstrap("127.0.0.1:99999").is_err());
-        assert!(parse_bootstrap("127.0.0.1:9092,").unwrap_err().contains("empty entry"));
+        assert!(parse_bootstrap("127.0.0.1:9192,").unwrap_err().contains("empty entry"));
     }
 
     #[test]
     fn connect_causes_are_unwrapped() {
-        let e = ClientError::NoBrokers("i/o error with 127.0.0.1:9092: Connection refused (os error 111)".into());
+        let e = ClientError::NoBrokers("i/o error with 127.0.0.1:9192: Connection refused (os error 111)".into());
         assert_eq!(connect_cause(&e), "Connection refused (os error 111)");
         assert_eq!(connect_cause(&ClientError::NoBrokers("no endpoints".into())), "no endpoints");
     }

@@ -23,9 +23,17 @@ pub struct BrokerArgs {
     /// Address to listen on and advertise (default 127.0.0.1).
     #[arg(long)]
     host: Option<String>,
-    /// Base port: core i listens on port + i (default 9092).
+    /// Base port: core i listens on port + i (default 9192).
     #[arg(long)]
     port: Option<u16>,
+    /// Kafka listener base port: core i serves Kafka clients on kafka-port
+    /// + i (default 9092; 0 turns the Kafka listener off).
+    #[arg(long)]
+    kafka_port: Option<u16>,
+    /// Host advertised to Kafka clients in Metadata and FindCoordinator
+    /// (default: --host). Set it behind NAT or in containers.
+    #[arg(long, value_name = "HOST")]
+    advertise: Option<String>,
     /// Serve Prometheus metrics on this port (default: off).
     #[arg(long)]
     metrics_port: Option<u16>,
@@ -65,12 +73,21 @@ pub fn run(args: BrokerArgs) -> Result<(), String> {
     if let Some(v) = args.port {
         config.base_port = v;
     }
+    if let Some(v) = args.kafka_port {
+        config.kafka_port = v;
+    }
+    if let Some(v) = args.advertise {
+        config.advertise = Some(v);
+    }
     if let Some(v) = args.metrics_port {
         config.metrics_port = Some(v);
     }
     let broker = Broker::start(config).map_err(|e| format!("starting the broker: {e}"))?;
     for (core, addr) in broker.endpoints().iter().enumerate() {
         println!("core {core} listening on {addr}");
+    }
+    for (core, addr) in broker.kafka_endpoints().iter().enumerate() {
+        println!("core {core} listening for Kafka clients on {addr}");
     }
     let stopper = broker.stopper();
     let mut signals = Signals::new([SIGINT, SIGTERM]).map_err(|e| format!("installing signal handlers: {e}"))?;

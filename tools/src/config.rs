@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use corelog_broker::cluster::parse_controllers;
+use corelog_broker::limits::DEFAULT_KAFKA_PORT;
 use corelog_broker::BrokerConfig;
 use serde::Deserialize;
 
@@ -22,6 +23,8 @@ pub struct BrokerSection {
     pub node_id: Option<u32>,
     pub host: Option<String>,
     pub port: Option<u16>,
+    pub kafka_port: Option<u16>,
+    pub advertise: Option<String>,
     pub data_dir: Option<PathBuf>,
     pub cores: Option<usize>,
     pub metrics_port: Option<u16>,
@@ -70,6 +73,10 @@ impl ConfigFile {
             node_id: b.node_id.unwrap_or(d.node_id),
             host: b.host.clone().unwrap_or(d.host),
             base_port: b.port.unwrap_or(d.base_port),
+            // The command serves Kafka clients unless told not to (0); the
+            // library's default is off (see `BrokerConfig::kafka_port`).
+            kafka_port: b.kafka_port.unwrap_or(DEFAULT_KAFKA_PORT),
+            advertise: b.advertise.clone().filter(|a| !a.is_empty()).or(d.advertise),
             data_dir: b.data_dir.clone().unwrap_or(d.data_dir),
             cores: b.cores.unwrap_or(d.cores),
             max_frame_bytes: b.max_frame_bytes.unwrap_or(d.max_frame_bytes),
@@ -125,6 +132,17 @@ mod tests {
         assert_eq!(from_file.connection_idle_timeout, d.connection_idle_timeout);
         assert_eq!(from_file.request_receive_timeout, d.request_receive_timeout);
         assert_eq!(from_file.bind_retry, d.bind_retry);
+        assert_eq!(from_file.kafka_port, DEFAULT_KAFKA_PORT);
+        assert_eq!(from_file.advertise, None);
+    }
+
+    #[test]
+    fn the_kafka_listener_is_on_unless_port_0() {
+        let none = ConfigFile::default().broker_config().unwrap();
+        assert_eq!((none.kafka_port, none.advertise), (DEFAULT_KAFKA_PORT, None));
+        let file: ConfigFile = toml::from_str("[broker]\nkafka_port = 0\nadvertise = \"kafka.example\"\n").unwrap();
+        let config = file.broker_config().unwrap();
+        assert_eq!((config.kafka_port, config.advertise.as_deref()), (0, Some("kafka.example")));
     }
 
     #[test]

@@ -18,7 +18,7 @@ use clap::{Parser, Subcommand};
     name = "corelog",
     version,
     about = "A thread-per-core commit log: broker and tools",
-    after_help = "Client commands talk to 127.0.0.1:9092 unless given --bootstrap HOST:PORT,...\n\
+    after_help = "Client commands talk to 127.0.0.1:9192 unless given --bootstrap HOST:PORT,...\n\
                   Exit status: 0 on success, 1 on any error. Logs go to stderr; RUST_LOG filters them.\n\
                   See docs/cli.md for every command with examples."
 )]
@@ -30,7 +30,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run a broker (single node). With no arguments: data in ./corelog-data,
-    /// every core, ports 9092 + core.
+    /// every core, ports 9192 + core.
     Broker(broker::BrokerArgs),
     /// Administer topics: create, list, describe, delete, alter.
     Topic(topic::TopicArgs),

@@ -209,7 +209,10 @@ fn a_truncated_metadata_file_fails_the_start_naming_it() {
     std::fs::write(&config, "[broker]\nio_memory_bytes = 1048576\n").unwrap();
     let port = free_port().to_string();
     let (config, data) = (config.to_str().unwrap(), data.to_str().unwrap());
-    let run = corelog(&["broker", "--config", config, "--data-dir", data, "--port", &port, "--cores", "1"], "");
+    let run = corelog(
+        &["broker", "--config", config, "--data-dir", data, "--port", &port, "--cores", "1", "--kafka-port", "0"],
+        "",
+    );
     let run = run.fails_with("metadata.json");
     assert!(!run.stderr.contains("did not start listening"), "{}", run.stderr);
 }

@@ -46,7 +46,7 @@ impl LimitedBroker {
                 .arg(&config)
                 .arg("--data-dir")
                 .arg(dir.join("data"))
-                .args(["--port", &port.to_string(), "--cores", &cores.to_string()])
+                .args(["--port", &port.to_string(), "--cores", &cores.to_string(), "--kafka-port", "0"])
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(std::fs::File::create(&log_path).unwrap());

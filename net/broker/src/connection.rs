@@ -63,8 +63,6 @@ async fn session(stream: TcpStream, shard: Rc<Shard>, context: Rc<ServerContext>
 
     let mut decoder = FrameDecoder::with_max_frame_len(context.config.max_frame_bytes);
     let mut tx = tx;
-    let (idle_timeout, receive_timeout) =
-        (context.config.connection_idle_timeout, context.config.request_receive_timeout);
     // The bytes of this connection's receive buffer, reserved from the core's
     // request memory before they are read (see `read_size`).
     let mut held = context.request_memory.empty_permit();
@@ -72,31 +70,15 @@ async fn session(stream: TcpStream, shard: Rc<Shard>, context: Rc<ServerContext>
     let mut request_started: Option<Instant> = None;
     'read: loop {
         let want = read_size(decoder.buffered_len(), decoder.bytes_needed());
-        let (deadline, waiting_for) = match request_started {
-            Some(at) => (at + receive_timeout, "the rest of a request"),
-            None => (Instant::now() + idle_timeout, "a request"),
-        };
+        let (deadline, waiting_for) = read_deadline(&context, request_started);
         // Back-pressure: with the core's request memory spent, this socket is
         // not read until handled requests give some back.
-        let Some(grant) = corelog_runtime::timeout_at(deadline, context.request_memory.acquire_many(want)).await else {
-            tracing::debug!(%peer, "no request memory within the deadline for {waiting_for}; closing");
-            break;
-        };
+        let Some(grant) = reserve(&context, want, deadline, &peer, waiting_for).await else { break };
         held.merge(grant);
         let buf = decoder.buffer_mut();
         let len = buf.len();
         buf.resize(len + want, 0);
-        let n = match corelog_runtime::timeout_at(deadline, reader.read(&mut buf[len..])).await {
-            Some(Ok(n)) => n,
-            Some(Err(e)) => {
-                tracing::debug!(%peer, error = %e, "read failed");
-                0
-            }
-            None => {
-                tracing::debug!(%peer, "waited too long for {waiting_for}; closing");
-                0
-            }
-        };
+        let n = read_within(&mut reader, &mut buf[len..], deadline, &peer, waiting_for).await;
         decoder.buffer_mut().truncate(len + n);
         held.shrink_to(decoder.buffered_len());
         if n == 0 {
@@ -141,6 +123,55 @@ async fn session(stream: TcpStream, shard: Rc<Shard>, context: Rc<ServerContext>
     writing.join().await;
 }
 
+/// When the read a connection waits for must be done, and what it waits
+/// for (for the log): the rest of a request whose first bytes came in at
+/// `request_started` (`request_receive_timeout`), or the next request
+/// (`connection_idle_timeout`). Shared by the native and Kafka loops.
+pub(crate) fn read_deadline(context: &ServerContext, request_started: Option<Instant>) -> (Instant, &'static str) {
+    match request_started {
+        Some(at) => (at + context.config.request_receive_timeout, "the rest of a request"),
+        None => (Instant::now() + context.config.connection_idle_timeout, "a request"),
+    }
+}
+
+/// Reserves `want` bytes of the core's request memory by `deadline`; None
+/// (logged): close the connection.
+pub(crate) async fn reserve(
+    context: &ServerContext,
+    want: usize,
+    deadline: Instant,
+    peer: &str,
+    waiting_for: &str,
+) -> Option<corelog_runtime::sync::Permit> {
+    let grant = corelog_runtime::timeout_at(deadline, context.request_memory.acquire_many(want)).await;
+    if grant.is_none() {
+        tracing::debug!(%peer, "no request memory within the deadline for {waiting_for}; closing");
+    }
+    grant
+}
+
+/// Reads into `buf` by `deadline`: the bytes read, 0 at the end of the
+/// stream, on an error or past the deadline (logged): close the connection.
+pub(crate) async fn read_within<R: futures::AsyncRead + Unpin>(
+    reader: &mut R,
+    buf: &mut [u8],
+    deadline: Instant,
+    peer: &str,
+    waiting_for: &str,
+) -> usize {
+    match corelog_runtime::timeout_at(deadline, reader.read(buf)).await {
+        Some(Ok(n)) => n,
+        Some(Err(e)) => {
+            tracing::debug!(%peer, error = %e, "read failed");
+            0
+        }
+        None => {
+            tracing::debug!(%peer, "waited too long for {waiting_for}; closing");
+            0
+        }
+    }
+}
+
 /// How much to read next, given the bytes of the frame being received so far
 /// and how many more it needs (if its length has arrived).
 ///
@@ -153,7 +184,7 @@ async fn session(stream: TcpStream, shard: Rc<Shard>, context: Rc<ServerContext>
 ///   its whole buffer alive.
 /// - Smaller frames are read at least [`MIN_READ_BYTES`] at a time, so
 ///   pipelined small requests share reads.
-fn read_size(buffered: usize, needed: Option<usize>) -> usize {
+pub(crate) fn read_size(buffered: usize, needed: Option<usize>) -> usize {
     let most = buffered.saturating_mul(READ_GROWTH).clamp(MIN_READ_BYTES, MAX_READ_BYTES);
     match needed {
         Some(needed) if needed > 0 && buffered + needed >= ZERO_COPY_MIN_FRAME_BYTES => needed.min(most),

@@ -24,6 +24,8 @@ pub struct ServerContext {
     pub request_memory: corelog_runtime::sync::Semaphore,
     /// Damaged stored batches this core's reads ran into (counted, logged once).
     pub damaged: super::damaged::DamagedBatches,
+    /// This core's JoinGroup member-id tickets (Kafka JoinGroup v4+).
+    pub member_ids: super::kafka::member_ids::PendingMemberIds,
     /// The controller quorum's leader as core 0 last saw it (-1: unknown;
     /// written by core 0 only).
     pub controller_leader: std::sync::Arc<std::sync::atomic::AtomicI64>,
@@ -34,6 +36,11 @@ impl ServerContext {
     /// without controllers is a one-node cluster: its own controller.
     pub fn controller_id(&self) -> Option<u32> {
         u32::try_from(self.controller_leader.load(std::sync::atomic::Ordering::Relaxed)).ok()
+    }
+
+    /// How many cores this broker runs.
+    pub fn shard_cores(&self) -> u32 {
+        self.groups.shard().cores
     }
 
     /// The controller quorum's voters.

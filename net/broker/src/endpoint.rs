@@ -1,5 +1,8 @@
-//! One core's listening endpoint: accepts connections and serves each on
-//! this core; also starts the core's metrics publisher and group coordinator.
+//! One core's listening endpoints: accepts connections and serves each on
+//! this core (the native protocol on `base_port + core`, Kafka's on
+//! `kafka_port + core` when enabled); also starts the core's metrics
+//! publisher and group coordinator. Both listeners share the core's
+//! connection limit.
 
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -32,8 +35,32 @@ pub async fn serve(shard: Rc<Shard>, context: Rc<ServerContext>, ready: flume::S
             return;
         }
     };
+    let kafka_listener = match kafka_addr(&context, shard.core) {
+        None => None,
+        Some(Err(e)) => {
+            let _ = ready.send(Err(e));
+            return;
+        }
+        Some(Ok(kafka)) => match bind(kafka, shard.core, context.config.bind_retry).await {
+            Ok(l) => Some((l, kafka)),
+            Err(e) => {
+                let _ = ready.send(Err(format!("core {} cannot listen for Kafka clients on {kafka}: {e}", shard.core)));
+                return;
+            }
+        },
+    };
     let _ = ready.send(Ok(()));
     tracing::info!(core = shard.core, %addr, "listening");
+    if let Some((listener, kafka)) = kafka_listener {
+        tracing::info!(core = shard.core, addr = %kafka, "listening for Kafka clients");
+        let (shard, context) = (shard.clone(), context.clone());
+        corelog_runtime::spawn_detached(async move {
+            accept_loop(listener, &shard, &context, |stream, shard, context, open| {
+                corelog_runtime::spawn_detached(crate::kafka::connection::serve(stream, shard, context, open))
+            })
+            .await
+        });
+    }
     corelog_runtime::spawn_detached(publish::publish(
         shard.clone(),
         context.metrics.clone(),
@@ -43,6 +70,34 @@ pub async fn serve(shard: Rc<Shard>, context: Rc<ServerContext>, ready: flume::S
     if shard.core == 0 {
         corelog_runtime::spawn_detached(super::memory::trim_periodically());
     }
+    accept_loop(listener, &shard, &context, |stream, shard, context, open| {
+        corelog_runtime::spawn_detached(connection::serve(stream, shard, context, open))
+    })
+    .await
+}
+
+/// Where this core's Kafka listener binds: `host:kafka_port + core`, None
+/// when the Kafka listener is off (`kafka_port` 0).
+fn kafka_addr(context: &ServerContext, core: u32) -> Option<Result<SocketAddr, String>> {
+    let config = &context.config;
+    if config.kafka_port == 0 {
+        return None;
+    }
+    Some(match config.host.parse() {
+        Ok(ip) => Ok(SocketAddr::new(ip, config.kafka_port + core as u16)),
+        Err(e) => Err(format!("host {:?}: {e}", config.host)),
+    })
+}
+
+/// Accepts connections until the shard stops, handing each to `serve`
+/// unless the core already serves its maximum (native and Kafka
+/// connections count together).
+async fn accept_loop(
+    listener: TcpListener,
+    shard: &Rc<Shard>,
+    context: &Rc<ServerContext>,
+    serve: impl Fn(corelog_runtime::TcpStream, Rc<Shard>, Rc<ServerContext>, crate::metrics::ConnectionGuard),
+) {
     let mut failures = AcceptFailures::default();
     let mut refused = RefusedConnections::default();
     loop {
@@ -64,7 +119,7 @@ pub async fn serve(shard: Rc<Shard>, context: Rc<ServerContext>, ready: flume::S
                     continue;
                 }
                 let open = context.metrics.connection_opened();
-                corelog_runtime::spawn_detached(connection::serve(stream, shard.clone(), context.clone(), open))
+                serve(stream, shard.clone(), context.clone(), open)
             }
             Err(e) => {
                 let pause = failures.failed(shard.core, &e);

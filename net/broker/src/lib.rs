@@ -19,6 +19,7 @@ mod errors;
 pub mod fd_limit;
 mod groups;
 mod handlers;
+mod kafka;
 pub mod limits;
 mod log_throttle;
 mod memory;
@@ -60,6 +61,14 @@ pub struct BrokerConfig {
     pub host: String,
     /// Core i listens on `base_port + i`.
     pub base_port: u16,
+    /// Core i also runs a Kafka listener on `kafka_port + i` (see
+    /// docs/kafka.md). 0: no Kafka listener. Default 0 here, so embedders
+    /// and tests opt in; the `corelog broker` command defaults to
+    /// [`limits::DEFAULT_KAFKA_PORT`] (9092).
+    pub kafka_port: u16,
+    /// The host Kafka clients are told to connect to (Metadata,
+    /// FindCoordinator). None: `host`.
+    pub advertise: Option<String>,
     /// Where topics and the metadata live (a file system with O_DIRECT).
     pub data_dir: PathBuf,
     /// Cores to run on (clamped to the machine's CPUs).
@@ -139,7 +148,9 @@ impl Default for BrokerConfig {
         BrokerConfig {
             node_id: 0,
             host: "127.0.0.1".into(),
-            base_port: 9092,
+            base_port: 9192,
+            kafka_port: 0,
+            advertise: None,
             data_dir: PathBuf::from("corelog-data"),
             cores: corelog_runtime::available_cores(),
             max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
@@ -169,6 +180,15 @@ impl Default for BrokerConfig {
     }
 }
 
+/// The Kafka listener this broker registers: its advertised host and Kafka
+/// base port (None with the listener off).
+fn kafka_listener(config: &BrokerConfig) -> Option<corelog_replication::metadata::cluster::KafkaListener> {
+    (config.kafka_port != 0).then(|| corelog_replication::metadata::cluster::KafkaListener {
+        host: config.advertise.clone().unwrap_or_else(|| config.host.clone()),
+        base_port: config.kafka_port,
+    })
+}
+
 /// A cluster member's settings, or None for a one-node cluster.
 fn cluster_settings(
     config: &BrokerConfig,
@@ -185,7 +205,12 @@ fn cluster_settings(
     settings.session_timeout = config.broker_session_timeout;
     settings.heartbeat_interval = config.broker_heartbeat_interval;
     settings.bind_retry = config.bind_retry;
-    let endpoint = cluster::BrokerEndpoint { host: config.host.clone(), base_port: config.base_port, cores };
+    let endpoint = cluster::BrokerEndpoint {
+        host: config.host.clone(),
+        base_port: config.base_port,
+        cores,
+        kafka: kafka_listener(config),
+    };
     Ok(Some((settings, endpoint)))
 }
 
@@ -193,6 +218,7 @@ fn cluster_settings(
 pub struct Broker {
     shards: ShardSet,
     endpoints: Vec<SocketAddr>,
+    kafka_endpoints: Vec<SocketAddr>,
     /// Stops when the broker is dropped (after its cores stop).
     metrics_http: Option<MetricsServer>,
 }
@@ -208,8 +234,26 @@ impl Broker {
             .parse()
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("host {:?}: {e}", config.host)))?;
         let cores = config.cores.clamp(1, corelog_runtime::available_cores());
+        if cores > limits::MAX_CORES_PER_NODE {
+            let message = format!("at most {} cores per node", limits::MAX_CORES_PER_NODE);
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, message));
+        }
+        if config.kafka_port != 0 && config.node_id > limits::MAX_KAFKA_NODE_ID {
+            let message = format!("with the Kafka listener on, node_id must be at most {}", limits::MAX_KAFKA_NODE_ID);
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, message));
+        }
         if usize::from(config.base_port) + cores > usize::from(u16::MAX) + 1 {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "base_port + cores exceeds 65535"));
+        }
+        if config.kafka_port != 0 && usize::from(config.kafka_port) + cores > usize::from(u16::MAX) + 1 {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "kafka_port + cores exceeds 65535"));
+        }
+        if config.kafka_port != 0 {
+            let (native, kafka) = (usize::from(config.base_port), usize::from(config.kafka_port));
+            if native < kafka + cores && kafka < native + cores {
+                let message = "the Kafka ports (kafka_port + core) overlap the native ones (port + core)";
+                return Err(io::Error::new(io::ErrorKind::InvalidInput, message));
+            }
         }
         if !(1..=MAX_PARTITIONS_PER_TOPIC).contains(&config.offsets_partitions) {
             let message = format!("offsets_partitions must be in [1, {MAX_PARTITIONS_PER_TOPIC}]");
@@ -228,6 +272,10 @@ impl Broker {
         let controller_leader = Arc::new(std::sync::atomic::AtomicI64::new(-1));
         let fd_budget = fd_limit::raise_and_budget(cores as u64, config.max_connections_per_core as u64)?;
         let endpoints: Vec<SocketAddr> = (0..cores).map(|c| SocketAddr::new(ip, config.base_port + c as u16)).collect();
+        let kafka_endpoints: Vec<SocketAddr> = match config.kafka_port {
+            0 => Vec::new(),
+            port => (0..cores).map(|c| SocketAddr::new(ip, port + c as u16)).collect(),
+        };
         let metrics = Arc::new(BrokerMetrics::new());
         let metrics_http = config
             .metrics_port
@@ -235,7 +283,12 @@ impl Broker {
             .transpose()?;
         let (ready_tx, ready_rx) = flume::unbounded::<Result<(), String>>();
         let shard_config = ShardSetConfig {
-            broker: LocalBroker { node_id: config.node_id, host: config.host.clone(), base_port: config.base_port },
+            broker: LocalBroker {
+                node_id: config.node_id,
+                host: config.host.clone(),
+                base_port: config.base_port,
+                kafka: kafka_listener(&config),
+            },
             replica: corelog_replication::replica::ReplicaConfig {
                 replica_lag_time_max_ms: config.replica_lag_time_max.as_millis() as u64,
                 ..Default::default()
@@ -261,6 +314,7 @@ impl Broker {
                 damaged: damaged::DamagedBatches::default(),
                 groups: GroupRuntime::new(shard.clone(), GroupSettings::from_broker(&context_config)),
                 controller_leader: leader_seen.clone(),
+                member_ids: Default::default(),
             });
             endpoint::serve(shard, context, ready_tx.clone())
         })?;
@@ -278,13 +332,18 @@ impl Broker {
             }
         }
         let metrics_addr = metrics_http.as_ref().map(MetricsServer::local_addr);
-        tracing::info!(?endpoints, ?metrics_addr, data_dir = %config.data_dir.display(), "broker started");
-        Ok(Broker { shards, endpoints, metrics_http })
+        tracing::info!(?endpoints, ?kafka_endpoints, ?metrics_addr, data_dir = %config.data_dir.display(), "broker started");
+        Ok(Broker { shards, endpoints, kafka_endpoints, metrics_http })
     }
 
     /// Per-core endpoints; index = core.
     pub fn endpoints(&self) -> Vec<SocketAddr> {
         self.endpoints.clone()
+    }
+
+    /// Per-core Kafka listeners (index = core); empty with `kafka_port` 0.
+    pub fn kafka_endpoints(&self) -> Vec<SocketAddr> {
+        self.kafka_endpoints.clone()
     }
 
     /// Where `GET /metrics` is served, if `metrics_port` was set.

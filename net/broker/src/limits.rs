@@ -356,6 +356,30 @@ pub const ADMIN_APPLY_POLL: Duration = Duration::from_millis(5);
 // A forwarded command outlives one lost proposal and a retry.
 const _: () = assert!(CONTROLLER_WRITE_TIMEOUT.as_millis() > PROPOSAL_TIMEOUT.as_millis());
 
+// The Kafka listener (see docs/kafka.md).
+
+/// The `corelog broker` command's default Kafka base port (Kafka's own):
+/// core i serves Kafka clients on `9092 + i`.
+pub const DEFAULT_KAFKA_PORT: u16 = 9092;
+
+/// Most cores one node runs (a core index must fit in a Kafka broker id
+/// beside the node id).
+pub const MAX_CORES_PER_NODE: usize = 512;
+
+/// Every core is its own Kafka broker, with id
+/// `node_id * KAFKA_IDS_PER_NODE + core`: room for every core of a node.
+pub const KAFKA_IDS_PER_NODE: u32 = 1024;
+
+/// Largest node id whose Kafka broker ids fit a Kafka `int32` node id.
+pub const MAX_KAFKA_NODE_ID: u32 = (i32::MAX as u32) / KAFKA_IDS_PER_NODE - 1;
+
+const _: () = assert!(KAFKA_IDS_PER_NODE as usize > MAX_CORES_PER_NODE);
+const _: () = assert!((MAX_KAFKA_NODE_ID as u64 + 1) * KAFKA_IDS_PER_NODE as u64 <= i32::MAX as u64);
+
+/// JoinGroup member-id tickets (MEMBER_ID_REQUIRED, Kafka JoinGroup v4+) one
+/// core remembers; the oldest is forgotten past it.
+pub const MAX_PENDING_MEMBER_IDS: usize = 10_000;
+
 // ---- Producer ids (producer_ids.rs) ----
 
 /// Producer ids a core reserves at a time (one fsync per block): Kafka's

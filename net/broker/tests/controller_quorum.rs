@@ -15,7 +15,7 @@ use corelog_replication::metadata::cluster::{Command, TopicId};
 const ELECTION: Duration = Duration::from_secs(15);
 
 fn register(node_id: u32, incarnation: u64) -> Command {
-    Command::RegisterBroker { node_id, incarnation, host: "127.0.0.1".into(), base_port: 9000, cores: 1 }
+    Command::RegisterBroker { node_id, incarnation, host: "127.0.0.1".into(), base_port: 9000, cores: 1, kafka: None }
 }
 
 fn create_topic(name: &str) -> Command {
@@ -95,7 +95,7 @@ fn three_controllers_elect_one_leader_and_a_write_to_a_follower_is_forwarded() {
 fn an_agent_is_unfenced_gets_updates_and_is_fenced_once_it_stops() {
     let (_dirs, nodes, peers) = start_quorum(&[0]);
     agreed_leader(&[&nodes[0]], ELECTION);
-    let endpoint = BrokerEndpoint { host: "127.0.0.1".into(), base_port: 9100, cores: 2 };
+    let endpoint = BrokerEndpoint { host: "127.0.0.1".into(), base_port: 9100, cores: 2, kafka: None };
     let agent = AgentThread::start(settings(5, &peers), endpoint);
     let unfenced = loop {
         let image = agent.images.recv_timeout(ELECTION).expect("an image");

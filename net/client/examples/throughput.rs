@@ -23,7 +23,7 @@ use hdrhistogram::Histogram;
 
 #[derive(Parser)]
 struct Args {
-    #[arg(long, default_value = "127.0.0.1:9092")]
+    #[arg(long, default_value = "127.0.0.1:9192")]
     bootstrap: SocketAddr,
     #[arg(long, default_value = "throughput")]
     topic: String,

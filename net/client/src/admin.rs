@@ -27,7 +27,7 @@ use corelog_protocol::{
 /// use corelog_client::{Admin, ClientConfig, Cluster, OffsetSpec};
 ///
 /// # async fn demo() -> Result<(), corelog_client::ClientError> {
-/// let admin = Admin::connect(&["127.0.0.1:9092".parse().unwrap()], ClientConfig::default()).await?;
+/// let admin = Admin::connect(&["127.0.0.1:9192".parse().unwrap()], ClientConfig::default()).await?;
 /// admin.create_topic("orders", 6, &[("retention.ms", "86400000")]).await?;
 /// admin.alter_configs("orders", &[("flush.policy", Some("1000"))]).await?;
 /// let end = admin.list_offsets("orders", 0, OffsetSpec::Latest).await?;

@@ -48,7 +48,7 @@ use corelog_runtime::sync::Semaphore;
 /// use corelog_protocol::{MetadataRequest, Request, Response};
 ///
 /// # async fn demo() -> Result<(), corelog_client::ClientError> {
-/// let conn = Connection::connect("127.0.0.1:9092".parse().unwrap(), &ClientConfig::default()).await?;
+/// let conn = Connection::connect("127.0.0.1:9192".parse().unwrap(), &ClientConfig::default()).await?;
 /// let Response::Metadata(meta) = conn.request(&Request::Metadata(MetadataRequest { topics: None })).await? else {
 ///     unreachable!("a metadata request is answered by a metadata response")
 /// };

@@ -73,7 +73,7 @@ struct Fetched {
 /// use corelog_client::{Consumer, ConsumerConfig, StartAt};
 ///
 /// # async fn demo() -> Result<(), corelog_client::ClientError> {
-/// let mut consumer = Consumer::connect(&["127.0.0.1:9092".parse().unwrap()], ConsumerConfig::default()).await?;
+/// let mut consumer = Consumer::connect(&["127.0.0.1:9192".parse().unwrap()], ConsumerConfig::default()).await?;
 /// consumer.assign_all("orders", StartAt::Earliest).await?;
 /// loop {
 ///     for record in consumer.poll(Duration::from_secs(1)).await? {

@@ -26,7 +26,7 @@
 //! use corelog_client::*;
 //!
 //! run_local(async {
-//!     let bootstrap = ["127.0.0.1:9092".parse().unwrap()];
+//!     let bootstrap = ["127.0.0.1:9192".parse().unwrap()];
 //!     let cluster = Cluster::connect(&bootstrap, ClientConfig::default()).await?;
 //!     Admin::new(&cluster).create_topic("orders", 6, &[]).await?;
 //!

@@ -72,7 +72,7 @@ impl TopicInfo {
 /// use corelog_client::{ClientConfig, Cluster};
 ///
 /// # async fn demo() -> Result<(), corelog_client::ClientError> {
-/// let cluster = Cluster::connect(&["127.0.0.1:9092".parse().unwrap()], ClientConfig::default()).await?;
+/// let cluster = Cluster::connect(&["127.0.0.1:9192".parse().unwrap()], ClientConfig::default()).await?;
 /// let topic = cluster.topic_metadata("orders").await?;
 /// for p in &topic.partitions {
 ///     println!("partition {} is served by {:?}", p.partition, p.addr);
@@ -424,8 +424,8 @@ mod tests {
 
     #[test]
     fn resolves_ip_literals() {
-        assert_eq!(resolve("127.0.0.1", 9092), Some("127.0.0.1:9092".parse().unwrap()));
-        assert_eq!(resolve("::1", 9093), Some("[::1]:9093".parse().unwrap()));
+        assert_eq!(resolve("127.0.0.1", 9192), Some("127.0.0.1:9192".parse().unwrap()));
+        assert_eq!(resolve("::1", 9193), Some("[::1]:9193".parse().unwrap()));
     }
 
     #[test]

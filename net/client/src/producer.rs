@@ -52,7 +52,7 @@ use corelog_runtime::sync::Notify;
 /// use corelog_client::{Producer, ProducerConfig, ProducerRecord};
 ///
 /// # async fn demo() -> Result<(), corelog_client::ClientError> {
-/// let producer = Producer::connect(&["127.0.0.1:9092".parse().unwrap()], ProducerConfig::default()).await?;
+/// let producer = Producer::connect(&["127.0.0.1:9192".parse().unwrap()], ProducerConfig::default()).await?;
 /// let delivery = producer.send(ProducerRecord::new("orders", "hello").key("customer-7"));
 /// producer.flush().await?;
 /// let meta = delivery.await?;

@@ -16,6 +16,7 @@ pub fn register_command(node_id: u32, incarnation: u64, cores: u32) -> Command {
         host: format!("b{node_id}"),
         base_port: 9000 + node_id as u16 * 100,
         cores,
+        kafka: None,
     }
 }
 

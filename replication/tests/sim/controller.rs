@@ -156,5 +156,6 @@ pub fn register(id: ReplicaId, incarnation: u64) -> Command {
         host: format!("broker{id}"),
         base_port: 9000 + id as u16,
         cores: 1,
+        kafka: None,
     }
 }

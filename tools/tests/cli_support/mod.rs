@@ -38,7 +38,7 @@ pub fn broker_command(dir: &std::path::Path, port: u16, extra_settings: &str) ->
         .arg(&config)
         .arg("--data-dir")
         .arg(dir.join("data"))
-        .args(["--port", &port.to_string(), "--cores", "1"])
+        .args(["--port", &port.to_string(), "--cores", "1", "--kafka-port", "0"])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(log);

@@ -29,6 +29,8 @@ pub struct Node {
     pub id: u32,
     pub port: u16,
     pub controller_port: u16,
+    /// Its Kafka listener's port (one core), 0: off.
+    pub kafka_port: u16,
     /// This node's `--controllers` list: its own entry is its real port;
     /// the others are the real ports, or proxies in front of them.
     controllers: String,
@@ -78,7 +80,12 @@ impl TestCluster {
     /// plus `extra` settings, and waits until every broker is registered
     /// and unfenced.
     pub fn start(n: u32, extra: &str) -> TestCluster {
-        Self::start_inner(n, extra, false)
+        Self::start_inner(n, extra, false, false)
+    }
+
+    /// Like `start`, with every node's Kafka listener on (`Node::kafka_port`).
+    pub fn start_with_kafka(n: u32, extra: &str) -> TestCluster {
+        Self::start_inner(n, extra, false, true)
     }
 
     /// Like `start`, but node i reaches every other node j's controller
@@ -86,10 +93,10 @@ impl TestCluster {
     /// links isolates it from the quorum (raft and its broker heartbeats)
     /// while client and replica-fetch traffic stays direct.
     pub fn start_with_proxies(n: u32, extra: &str) -> TestCluster {
-        Self::start_inner(n, extra, true)
+        Self::start_inner(n, extra, true, false)
     }
 
-    fn start_inner(n: u32, extra: &str, proxied: bool) -> TestCluster {
+    fn start_inner(n: u32, extra: &str, proxied: bool, kafka: bool) -> TestCluster {
         let root = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir");
         let mut nodes: Vec<Node> = (1..=n)
             .map(|id| {
@@ -98,7 +105,17 @@ impl TestCluster {
                 let config = format!("[broker]\nio_memory_bytes = 1048576\n{FAST_FAILOVER}{extra}");
                 std::fs::write(dir.join("corelog.toml"), config).expect("config");
                 let controllers = String::new();
-                Node { id, port: free_port(), controller_port: free_port(), controllers, dir, child: None, starts: 0 }
+                let kafka_port = if kafka { free_port() } else { 0 };
+                Node {
+                    id,
+                    port: free_port(),
+                    controller_port: free_port(),
+                    kafka_port,
+                    controllers,
+                    dir,
+                    child: None,
+                    starts: 0,
+                }
             })
             .collect();
         let mut links = Vec::new();
@@ -140,6 +157,7 @@ impl TestCluster {
     fn spawn(&mut self, id: u32) {
         let node = self.node_mut(id);
         let controllers = node.controllers.clone();
+        let kafka_port = node.kafka_port.to_string();
         node.starts += 1;
         let log = std::fs::File::create(node.dir.join(format!("broker-{}.log", node.starts))).expect("log file");
         let child = Command::new(BIN)
@@ -147,7 +165,16 @@ impl TestCluster {
             .arg(node.dir.join("corelog.toml"))
             .arg("--data-dir")
             .arg(node.dir.join("data"))
-            .args(["--cores", "1", "--port", &node.port.to_string(), "--node-id", &id.to_string()])
+            .args([
+                "--cores",
+                "1",
+                "--port",
+                &node.port.to_string(),
+                "--node-id",
+                &id.to_string(),
+                "--kafka-port",
+                &kafka_port,
+            ])
             .args(["--controllers", &controllers])
             // CLUSTER_TEST_RUST_LOG overrides the nodes' log filter (to debug a failure).
             .env("RUST_LOG", std::env::var("CLUSTER_TEST_RUST_LOG").unwrap_or_else(|_| "info".into()))

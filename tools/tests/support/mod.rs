@@ -138,7 +138,8 @@ impl BrokerProc {
             .arg("--host")
             .arg("127.0.0.1")
             .arg("--port")
-            .arg(self.port.to_string());
+            .arg(self.port.to_string())
+            .args(["--kafka-port", "0"]);
         if let Some(m) = self.metrics_port {
             cmd.arg("--metrics-port").arg(m.to_string());
         }

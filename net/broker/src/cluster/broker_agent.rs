@@ -35,6 +35,8 @@ pub struct BrokerEndpoint {
     /// Core c listens on `base_port + c`.
     pub base_port: u16,
     pub cores: u32,
+    /// Its Kafka listener (advertised host, base port), if it runs one.
+    pub kafka: Option<corelog_replication::metadata::cluster::KafkaListener>,
 }
 
 /// What the agent knows, for the broker's own use (and its tests).
@@ -108,6 +110,7 @@ async fn lifecycle(
         host: endpoint.host.clone(),
         base_port: endpoint.base_port,
         cores: endpoint.cores,
+        kafka: endpoint.kafka.clone(),
     };
     let request_deadline = || Instant::now() + CONTROLLER_REQUEST_TIMEOUT.max(settings.heartbeat_interval);
     loop {

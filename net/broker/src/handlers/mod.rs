@@ -7,7 +7,7 @@ mod configs;
 mod fetch;
 mod list_offsets;
 mod metadata;
-mod produce;
+pub(crate) mod produce;
 mod producer_id;
 
 pub(crate) use admin::new_topic_id;
@@ -30,7 +30,10 @@ pub async fn handle(
     client_host: &str,
 ) -> Option<Response> {
     Some(match request {
-        Request::Produce(r) => return produce::handle(r, frame_len, shard, context).await.map(Response::Produce),
+        Request::Produce(r) => {
+            let stored = produce::RecordsFormat::Stored;
+            return produce::handle(r, stored, frame_len, shard, context).await.map(Response::Produce);
+        }
         Request::Fetch(r) => Response::Fetch(fetch::handle(r, shard, context).await),
         Request::ListOffsets(r) => Response::ListOffsets(list_offsets::handle(r, shard, context).await),
         Request::Metadata(r) => Response::Metadata(metadata::metadata(r, shard, context)),

@@ -32,6 +32,15 @@ use corelog_protocol::{
 /// A partition's batches ready to append, or its answer if they can't be.
 type Checked = Result<(Rc<Partition>, ValidBatches), ProducePartitionResponse>;
 
+/// How a produce request's records are laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordsFormat {
+    /// The native protocol's: stored batches (native, or Kafka ones padded).
+    Stored,
+    /// A Kafka client's: RecordBatch v2 back to back, as on Kafka's wire.
+    Kafka,
+}
+
 /// Appends every partition's batches (partitions concurrently, so they share
 /// group commits); None for acks=0, which gets no response. `frame_len` is
 /// the size of the frame the request arrived in.
@@ -43,6 +52,7 @@ type Checked = Result<(Rc<Partition>, ValidBatches), ProducePartitionResponse>;
 /// still be replicated, as in Kafka.
 pub async fn handle(
     request: ProduceRequest,
+    format: RecordsFormat,
     frame_len: usize,
     shard: &Shard,
     context: &ServerContext,
@@ -54,7 +64,7 @@ pub async fn handle(
         .topics
         .into_iter()
         .map(|topic| {
-            let partitions = topic.partitions.into_iter().map(|p| check(&topic.name, p, shard)).collect();
+            let partitions = topic.partitions.into_iter().map(|p| check(&topic.name, p, format, shard)).collect();
             (topic.name, partitions)
         })
         .collect();
@@ -108,7 +118,7 @@ fn failed(
 
 /// Finds the partition and checks all its batches (all or nothing: a
 /// request with one bad batch appends none for that partition).
-fn check(topic: &str, p: ProducePartition, shard: &Shard) -> Checked {
+fn check(topic: &str, p: ProducePartition, format: RecordsFormat, shard: &Shard) -> Checked {
     let id = p.partition;
     if is_internal_topic(topic) {
         return Err(failed(
@@ -120,11 +130,18 @@ fn check(topic: &str, p: ProducePartition, shard: &Shard) -> Checked {
     }
     let partition = local_partition(shard, topic, id).map_err(|(code, owner, m)| failed(id, code, m, owner))?;
     let max = partition.log.config().max_batch_bytes;
-    match ValidBatches::from_network(p.records.to_bytes(), max) {
+    let batches = match format {
+        RecordsFormat::Stored => ValidBatches::from_network(p.records.to_bytes(), max),
+        RecordsFormat::Kafka => ValidBatches::from_kafka_network(p.records.to_bytes(), max),
+    };
+    match batches {
         Ok(batches) => Ok((partition, batches)),
         Err(e) => {
             let code = match e {
                 BatchError::LengthOverMax { .. } | BatchError::BatchTooLarge { .. } => ErrorCode::BatchTooLarge,
+                BatchError::KafkaLengthOutOfRange { length, max, .. } if length as i64 > max as i64 => {
+                    ErrorCode::BatchTooLarge
+                }
                 _ => ErrorCode::CorruptBatch,
             };
             let message = match e {

@@ -13,7 +13,7 @@ use futures::channel::oneshot;
 use super::effects::{diff, open_all, Effect};
 use super::messages::ControlMessage;
 use super::state::Shard;
-use corelog_replication::metadata::cluster::{ClusterError, ClusterMetadata, ClusterStore, Command};
+use corelog_replication::metadata::cluster::{ClusterError, ClusterMetadata, ClusterStore, Command, KafkaListener};
 use corelog_replication::metadata::MetadataError;
 
 /// Who this one-node cluster's broker is, as it registers with itself.
@@ -22,6 +22,8 @@ pub struct LocalBroker {
     pub node_id: u32,
     pub host: String,
     pub base_port: u16,
+    /// Its Kafka listener, if it runs one.
+    pub kafka: Option<KafkaListener>,
 }
 
 /// Lives on: core 0 of a broker started without controllers.
@@ -51,6 +53,7 @@ impl Controller {
             host: broker.host.clone(),
             base_port: broker.base_port,
             cores: shard.cores,
+            kafka: broker.kafka.clone(),
         })?;
         let broker_epoch = metadata.broker(broker.node_id)?.broker_epoch;
         metadata.apply(Command::UnfenceBroker { node_id: broker.node_id, broker_epoch })?;

@@ -139,6 +139,7 @@ mod tests {
                 host: "h".into(),
                 base_port: 9000 + 10 * node as u16,
                 cores: 2,
+                kafka: None,
             })
             .unwrap();
             let epoch = m.brokers[&node].broker_epoch;

@@ -51,7 +51,7 @@ pub struct ShardSetConfig {
 impl Default for ShardSetConfig {
     fn default() -> Self {
         ShardSetConfig {
-            broker: LocalBroker { node_id: 0, host: "127.0.0.1".into(), base_port: 9092 },
+            broker: LocalBroker { node_id: 0, host: "127.0.0.1".into(), base_port: 9192, kafka: None },
             replica: ReplicaConfig::default(),
             cluster: None,
             controller_leader: Arc::new(AtomicI64::new(-1)),

@@ -25,6 +25,20 @@ pub struct BrokerRegistration {
     /// The metadata version this registration was applied as: unique per
     /// registration, so requests from an older incarnation are recognised.
     pub broker_epoch: u64,
+    /// The broker's Kafka listener, if it runs one (absent in files and log
+    /// entries written before there was one: read as None).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kafka: Option<KafkaListener>,
+}
+
+/// Where a broker serves Kafka clients: core c on `host:base_port + c`, with
+/// `host` the name it advertises to them. Part of a broker's registration
+/// (the metadata on the controller core and in every core's snapshot).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaListener {
+    pub host: String,
+    pub base_port: u16,
 }
 
 impl BrokerRegistration {
@@ -37,7 +51,13 @@ impl BrokerRegistration {
     }
 }
 
-fn check_registration(node_id: u32, host: &str, base_port: u16, cores: u32) -> Result<(), ClusterError> {
+fn check_registration(
+    node_id: u32,
+    host: &str,
+    base_port: u16,
+    cores: u32,
+    kafka: Option<&KafkaListener>,
+) -> Result<(), ClusterError> {
     let invalid = |why: String| Err(ClusterError::InvalidRegistration(format!("broker {node_id}: {why}")));
     if node_id > MAX_NODE_ID {
         return invalid(format!("node id must be at most {MAX_NODE_ID}"));
@@ -50,6 +70,14 @@ fn check_registration(node_id: u32, host: &str, base_port: u16, cores: u32) -> R
     }
     if u32::from(base_port) + cores - 1 > u32::from(u16::MAX) {
         return invalid(format!("ports {base_port}..{base_port}+{cores} do not fit below 65536"));
+    }
+    if let Some(k) = kafka {
+        if k.host.is_empty() || k.host.len() > MAX_HOST_LEN {
+            return invalid(format!("Kafka host must be 1 to {MAX_HOST_LEN} bytes"));
+        }
+        if u32::from(k.base_port) + cores - 1 > u32::from(u16::MAX) {
+            return invalid(format!("Kafka ports {}..{}+{cores} do not fit below 65536", k.base_port, k.base_port));
+        }
     }
     Ok(())
 }
@@ -69,11 +97,12 @@ impl ClusterMetadata {
         host: String,
         base_port: u16,
         cores: u32,
+        kafka: Option<KafkaListener>,
     ) -> Result<Vec<Change>, ClusterError> {
-        check_registration(node_id, &host, base_port, cores)?;
+        check_registration(node_id, &host, base_port, cores, kafka.as_ref())?;
         match self.brokers.get(&node_id) {
             Some(b) if b.incarnation == incarnation => {
-                if (b.host.as_str(), b.base_port, b.cores) == (host.as_str(), base_port, cores) {
+                if (b.host.as_str(), b.base_port, b.cores, &b.kafka) == (host.as_str(), base_port, cores, &kafka) {
                     return Ok(Vec::new());
                 }
                 return Err(ClusterError::InvalidRegistration(format!(
@@ -94,7 +123,7 @@ impl ClusterMetadata {
         let broker_epoch = self.version + 1;
         self.brokers.insert(
             node_id,
-            BrokerRegistration { node_id, incarnation, host, base_port, cores, fenced: true, broker_epoch },
+            BrokerRegistration { node_id, incarnation, host, base_port, cores, fenced: true, broker_epoch, kafka },
         );
         let mut load = Load::of(self);
         let mut changes = vec![Change::BrokerChanged { node_id }];

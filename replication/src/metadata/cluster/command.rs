@@ -9,7 +9,9 @@
 //! understand an entry must stop rather than apply something else.
 //!
 //! ```text
-//! {"type":"register_broker","node_id":1,"incarnation":42,"host":"b1","base_port":9092,"cores":4}
+//! {"type":"register_broker","node_id":1,"incarnation":42,"host":"b1","base_port":9192,"cores":4}
+//! {"type":"register_broker","node_id":2,"incarnation":43,"host":"b2","base_port":9192,"cores":2,
+//!  "kafka":{"host":"kafka2.example","base_port":9092}}                 kafka: absent = no Kafka listener
 //! {"type":"unfence_broker","node_id":1,"broker_epoch":7}
 //! {"type":"fence_broker","node_id":1,"broker_epoch":7}
 //! {"type":"create_topic","name":"orders","topic_id":"<32 lowercase hex digits>","partitions":3,
@@ -30,7 +32,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{PartitionAssignment, TopicId};
+use super::{KafkaListener, PartitionAssignment, TopicId};
 
 /// A change to the cluster metadata, proposed by the active controller and
 /// applied by every controller node. Everything random or timed (the topic id,
@@ -48,6 +50,10 @@ pub enum Command {
         host: String,
         base_port: u16,
         cores: u32,
+        /// Its Kafka listener; left out when None (entries from before
+        /// there was one read as None).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        kafka: Option<KafkaListener>,
     },
     /// The broker's heartbeat says it has caught up with the metadata.
     UnfenceBroker {
@@ -126,7 +132,22 @@ mod tests {
 
     fn every_command() -> Vec<Command> {
         vec![
-            Command::RegisterBroker { node_id: 1, incarnation: 42, host: "b1".into(), base_port: 9092, cores: 4 },
+            Command::RegisterBroker {
+                node_id: 1,
+                incarnation: 42,
+                host: "b1".into(),
+                base_port: 9192,
+                cores: 4,
+                kafka: None,
+            },
+            Command::RegisterBroker {
+                node_id: 2,
+                incarnation: 43,
+                host: "b2".into(),
+                base_port: 9192,
+                cores: 2,
+                kafka: Some(KafkaListener { host: "kafka2.example".into(), base_port: 9092 }),
+            },
             Command::UnfenceBroker { node_id: 1, broker_epoch: 7 },
             Command::FenceBroker { node_id: 1, broker_epoch: 7 },
             Command::CreateTopic {
@@ -157,8 +178,9 @@ mod tests {
 
     /// The exact log-entry bytes of [`every_command`]: the format the module
     /// docs describe. A change here changes the Raft log format.
-    const GOLDEN: [&str; 10] = [
-        r#"{"type":"register_broker","node_id":1,"incarnation":42,"host":"b1","base_port":9092,"cores":4}"#,
+    const GOLDEN: [&str; 11] = [
+        r#"{"type":"register_broker","node_id":1,"incarnation":42,"host":"b1","base_port":9192,"cores":4}"#,
+        r#"{"type":"register_broker","node_id":2,"incarnation":43,"host":"b2","base_port":9192,"cores":2,"kafka":{"host":"kafka2.example","base_port":9092}}"#,
         r#"{"type":"unfence_broker","node_id":1,"broker_epoch":7}"#,
         r#"{"type":"fence_broker","node_id":1,"broker_epoch":7}"#,
         r#"{"type":"create_topic","name":"orders","topic_id":"abababababababababababababababab","partitions":3,"replication_factor":3,"config":{"min.insync.replicas":"2"}}"#,

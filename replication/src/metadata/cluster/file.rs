@@ -19,7 +19,9 @@
 //!       "base_port": 9092,        u16: core c listens on base_port + c
 //!       "cores": 2,               u32, >= 1
 //!       "fenced": false,          bool
-//!       "broker_epoch": 3         u64: the metadata version it registered at
+//!       "broker_epoch": 3,        u64: the metadata version it registered at
+//!       "kafka": {"host": "k1", "base_port": 9092}   its Kafka listener (advertised host,
+//!                                 core c on base_port + c); absent = none (and in older files)
 //!     }
 //!   },
 //!   "topics": {                   object: every topic by name, in name order

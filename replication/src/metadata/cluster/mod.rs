@@ -35,7 +35,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-pub use broker::BrokerRegistration;
+pub use broker::{BrokerRegistration, KafkaListener};
 pub use command::{Change, Command, ElectionKind};
 pub use error::ClusterError;
 pub use file::{decode, encode, migrate_v1, ClusterStore, CLUSTER_FORMAT_VERSION};
@@ -69,8 +69,8 @@ impl ClusterMetadata {
     /// election nobody needed, the same ISR again) and the version stays.
     pub fn apply(&mut self, command: Command) -> Result<Vec<Change>, ClusterError> {
         let changes = match command {
-            Command::RegisterBroker { node_id, incarnation, host, base_port, cores } => {
-                self.register_broker(node_id, incarnation, host, base_port, cores)?
+            Command::RegisterBroker { node_id, incarnation, host, base_port, cores, kafka } => {
+                self.register_broker(node_id, incarnation, host, base_port, cores, kafka)?
             }
             Command::UnfenceBroker { node_id, broker_epoch } => self.unfence_broker(node_id, broker_epoch)?,
             Command::FenceBroker { node_id, broker_epoch } => self.fence_broker(node_id, broker_epoch)?,
