@@ -1,11 +1,15 @@
-//! Two `corelog broker` processes with their Kafka listeners: each node
+//! `corelog broker` processes with their Kafka listeners: each node
 //! registers its listener with the controller, so Metadata from either node
 //! names every node's cores with their Kafka ports, and kcat reads a
-//! replicated topic from both leaders.
+//! replicated topic from both leaders; a Kafka consumer follows a leader
+//! change (kill -9) in a 3-broker cluster and misses nothing.
 
 mod cluster_support;
 
-use std::process::Command;
+use std::io::BufRead;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use cluster_support::cluster::TestCluster;
 
@@ -59,4 +63,74 @@ fn kafka_metadata_names_every_nodes_cores_and_kcat_reads_from_every_leader() {
     let mut want = lines.clone();
     want.sort();
     assert_eq!(read, want, "every record once, from both nodes' leaders");
+}
+
+/// confluent-kafka reading partition 0 of a topic from the start until it
+/// has seen `want` records (or 90 s pass), printing `key value` lines.
+const FOLLOWING_READER: &str = r#"
+import sys, time
+from confluent_kafka import Consumer, TopicPartition
+bootstrap, topic, want = sys.argv[1], sys.argv[2], int(sys.argv[3])
+c = Consumer({"bootstrap.servers": bootstrap, "group.id": "follower-" + topic, "enable.auto.commit": False,
+              "auto.offset.reset": "earliest", "topic.metadata.refresh.interval.ms": 1000})
+c.assign([TopicPartition(topic, 0, 0)])
+seen, deadline = 0, time.time() + 90
+while seen < want and time.time() < deadline:
+    m = c.poll(0.5)
+    if m is None or m.error():
+        continue
+    print(m.key().decode(), m.value().decode(), flush=True)
+    seen += 1
+c.close()
+"#;
+
+#[test]
+fn a_kafka_consumer_follows_a_leader_change_and_misses_nothing() {
+    if !Command::new("python3").args(["-c", "import confluent_kafka"]).status().is_ok_and(|s| s.success()) {
+        eprintln!("skipping: confluent-kafka is not installed (run scripts/install-deps.sh)");
+        return;
+    }
+    let mut cluster = TestCluster::start_with_kafka(3, "");
+    cluster.corelog(&["topic", "create", "moving", "--partitions", "1", "--replication-factor", "3"]).expect("create");
+    cluster.wait_until("3 in-sync replicas", |c| {
+        c.describe("moving").is_some_and(|ps| ps.iter().all(|p| p.isr.len() == 3 && p.leader.is_some()))
+    });
+    let first: Vec<String> = (0..300).map(|i| format!("k{i}:v{i}")).collect();
+    let (acked, stderr) = cluster.produce_at(&cluster.bootstrap(), "moving", &first, &["--acks", "all"]);
+    assert_eq!(acked.len(), first.len(), "{stderr}");
+
+    let kafka_bootstrap: String =
+        (1..=3).map(|n| format!("127.0.0.1:{}", cluster.node(n).kafka_port)).collect::<Vec<_>>().join(",");
+    let mut reader = Command::new("python3")
+        .args(["-c", FOLLOWING_READER, &kafka_bootstrap, "moving", "600"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn the reader");
+    let stdout = reader.stdout.take().expect("stdout");
+    let seen = Arc::new(AtomicUsize::new(0));
+    let lines = {
+        let seen = seen.clone();
+        std::thread::spawn(move || {
+            let mut lines = Vec::new();
+            for line in std::io::BufReader::new(stdout).lines() {
+                lines.push(line.expect("a line").replace(' ', ":"));
+                seen.store(lines.len(), Ordering::SeqCst);
+            }
+            lines
+        })
+    };
+    cluster.wait_until("the reader has the first records", |_| seen.load(Ordering::SeqCst) >= first.len());
+    let before = cluster.describe("moving").expect("describe").remove(0);
+    let leader = before.leader.expect("a leader");
+    cluster.kill(leader);
+    cluster.wait_until("a new leader at a new epoch", |c| {
+        c.describe("moving").is_some_and(|ps| ps[0].leader.is_some_and(|l| l != leader) && ps[0].epoch > before.epoch)
+    });
+    let second: Vec<String> = (300..600).map(|i| format!("k{i}:v{i}")).collect();
+    let (acked, stderr) = cluster.produce_at(&cluster.bootstrap(), "moving", &second, &["--acks", "all"]);
+    assert_eq!(acked.len(), second.len(), "{stderr}");
+    assert!(reader.wait().expect("reader").success());
+    let read = lines.join().expect("lines");
+    let want: Vec<String> = first.iter().chain(&second).cloned().collect();
+    assert_eq!(read, want, "every record once, in order, across the leader change");
 }
