@@ -25,6 +25,13 @@ fn to_io(e: glommio::GlommioError<()>) -> io::Error {
     }
 }
 
+/// `source` with what was being done when it happened, keeping its OS
+/// error code for [`os_error`] (an `io::Error::new` around its text would
+/// lose it, and with it the broker's "too many open files" advice).
+pub fn with_context(what: impl Into<String>, source: io::Error) -> io::Error {
+    io::Error::new(source.kind(), WithContext { what: what.into(), source })
+}
+
 /// An OS error and what was being done when it happened.
 #[derive(Debug)]
 struct WithContext {
@@ -222,9 +229,11 @@ pub async fn sync_dir(path: &Path) -> io::Result<()> {
 mod tests {
     use super::*;
 
+    /// Linux's "too many open files".
+    const EMFILE: i32 = 24;
+
     #[test]
     fn file_errors_keep_their_os_error_code_and_say_what_failed() {
-        const EMFILE: i32 = 24;
         let e = to_io(glommio::GlommioError::EnhancedIoError {
             source: io::Error::from_raw_os_error(EMFILE),
             op: "Opening",
@@ -236,5 +245,13 @@ mod tests {
         assert!(shown.contains("Too many open files") && shown.contains("Opening /data/t/0/"), "{shown}");
         assert_eq!(os_error(&io::Error::from_raw_os_error(EMFILE)), Some(EMFILE));
         assert_eq!(os_error(&io::Error::other("no code")), None);
+    }
+
+    #[test]
+    fn context_added_by_hand_keeps_the_os_error_code() {
+        let e = with_context("reading /data/t/0/leader-epoch-checkpoint", io::Error::from_raw_os_error(EMFILE));
+        assert_eq!(os_error(&e), Some(EMFILE));
+        let shown = e.to_string();
+        assert!(shown.contains("Too many open files") && shown.contains("leader-epoch-checkpoint"), "{shown}");
     }
 }

@@ -15,7 +15,7 @@ pub mod sync;
 
 pub use channel::{control_channel, ControlReceiver, ControlSender};
 pub use executor::{available_cores, run_local, spawn_cores, CoreHandle, ExecutorConfig};
-pub use file::{os_error, sync_dir, DmaFile, IoBuf, ReadBuf};
+pub use file::{os_error, sync_dir, with_context, DmaFile, IoBuf, ReadBuf};
 pub use net::{TcpListener, TcpStream};
 
 /// Sleeps the current task without blocking the core.

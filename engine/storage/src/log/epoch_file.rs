@@ -38,7 +38,7 @@ pub async fn load(dir: &Path) -> LogResult<Option<LeaderEpochs>> {
     let bytes = match read {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(LogError::Io(io::Error::new(e.kind(), format!("{}: {e}", path.display())))),
+        Err(e) => return Err(LogError::Io(corelog_runtime::with_context(format!("reading {}", path.display()), e))),
     };
     LeaderEpochs::decode(&bytes).map(Some).map_err(|reason| {
         LogError::Io(io::Error::new(
@@ -77,5 +77,5 @@ pub async fn save(dir: &Path, epochs: &LeaderEpochs) -> io::Result<()> {
         std::fs::File::open(&dir)?.sync_all()
     })
     .await
-    .map_err(|e| io::Error::new(e.kind(), format!("saving {}: {e}", FILE_NAME)))
+    .map_err(|e| corelog_runtime::with_context(format!("saving {FILE_NAME}"), e))
 }

@@ -171,7 +171,7 @@ impl<S: Storage> PartitionLog<S> {
             std::fs::File::open(&dir)?.sync_all()
         })
         .await
-        .map_err(|e| LogError::Io(io::Error::new(e.kind(), format!("saving {SNAPSHOT_FILE}: {e}"))))
+        .map_err(|e| LogError::Io(corelog_runtime::with_context(format!("saving {SNAPSHOT_FILE}"), e)))
     }
 
     /// Removes the snapshot before the log is cut: it may cover batches the
