@@ -59,24 +59,6 @@ while seen < want:
 c.close()
 "#;
 
-const CONFLUENT_READ: &str = r#"
-import sys
-from confluent_kafka import Consumer
-bootstrap, topic, want = sys.argv[1], sys.argv[2], int(sys.argv[3])
-c = Consumer({"bootstrap.servers": bootstrap, "group.id": "confluent-reader", "auto.offset.reset": "earliest", "enable.auto.commit": False})
-c.subscribe([topic])
-seen = 0
-while seen < want:
-    m = c.poll(1.0)
-    if m is None:
-        continue
-    if m.error():
-        raise SystemExit(str(m.error()))
-    print(m.partition(), m.offset(), m.key().decode(), m.value().decode())
-    seen += 1
-c.close()
-"#;
-
 const KAFKAJS_READ: &str = r#"
 const { Kafka, logLevel } = require("kafkajs");
 const [bootstrap, topic, want] = [process.argv[1], process.argv[2], parseInt(process.argv[3])];

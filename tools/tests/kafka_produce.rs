@@ -58,25 +58,6 @@ const producer = kafka.producer();
 })().catch((e) => { console.error(e); process.exit(1); });
 "#;
 
-/// confluent-kafka reading everything: `partition offset key value` lines.
-const CONFLUENT_READ: &str = r#"
-import sys
-from confluent_kafka import Consumer
-bootstrap, topic, want = sys.argv[1], sys.argv[2], int(sys.argv[3])
-c = Consumer({"bootstrap.servers": bootstrap, "group.id": "reader-" + topic, "auto.offset.reset": "earliest", "enable.auto.commit": False})
-c.subscribe([topic])
-seen = 0
-while seen < want:
-    m = c.poll(1.0)
-    if m is None:
-        continue
-    if m.error():
-        raise SystemExit(str(m.error()))
-    print(m.partition(), m.offset(), m.key().decode(), m.value().decode())
-    seen += 1
-c.close()
-"#;
-
 /// `corelog consume` of every partition, as `partition offset key value` lines.
 fn native_read(broker: &Broker, topic: &str) -> String {
     let args = ["consume", "-t", topic, "--print-partition", "--print-offset", "--print-key", "--key-separator", " "];

@@ -41,27 +41,9 @@ impl Broker {
             if native.abs_diff(kafka) < CORES {
                 continue;
             }
-            let mut child = Command::new(env!("CARGO_BIN_EXE_corelog"))
-                .arg("broker")
-                .arg("--config")
-                .arg(&config)
-                .arg("--data-dir")
-                .arg(dir.path().join("data"))
-                .args(["--port", &native.to_string(), "--kafka-port", &kafka.to_string()])
-                .args(["--cores", &CORES.to_string()])
-                .env("RUST_LOG", "warn")
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::inherit())
-                .spawn()
-                .expect("spawn the broker");
-            let up = wait_until_accepting(&mut child, native)
-                && (0..CORES).all(|c| wait_until_accepting(&mut child, kafka + c));
-            if up {
+            if let Some(child) = spawn_broker(dir.path(), native, kafka) {
                 return Broker { child, native, kafka, dir };
             }
-            let _ = child.kill();
-            let _ = child.wait();
         }
         panic!("no broker came up on free ports");
     }
@@ -87,31 +69,12 @@ impl Broker {
     pub fn kill_and_restart(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let config = self.dir.path().join("corelog.toml");
         for _ in 0..50 {
-            let mut child = Command::new(env!("CARGO_BIN_EXE_corelog"))
-                .arg("broker")
-                .arg("--config")
-                .arg(&config)
-                .arg("--data-dir")
-                .arg(self.dir.path().join("data"))
-                .args(["--port", &self.native.to_string(), "--kafka-port", &self.kafka.to_string()])
-                .args(["--cores", &CORES.to_string()])
-                .env("RUST_LOG", "warn")
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::inherit())
-                .spawn()
-                .expect("spawn the broker");
-            if wait_until_accepting(&mut child, self.native)
-                && (0..CORES).all(|c| wait_until_accepting(&mut child, self.kafka + c))
-            {
+            if let Some(child) = spawn_broker(self.dir.path(), self.native, self.kafka) {
                 self.child = child;
                 return;
             }
             // Its ports may still be held by the killed process's sockets.
-            let _ = child.kill();
-            let _ = child.wait();
             std::thread::sleep(Duration::from_millis(200));
         }
         panic!("the broker did not come back on its ports");
@@ -120,6 +83,33 @@ impl Broker {
     pub fn assert_alive(&mut self) {
         assert!(self.child.try_wait().expect("try_wait").is_none(), "the broker exited");
     }
+}
+
+/// The broker over `dir` (its corelog.toml and data), once every listener
+/// accepts; None (the process gone) if it did not come up.
+fn spawn_broker(dir: &std::path::Path, native: u16, kafka: u16) -> Option<Child> {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_corelog"))
+        .arg("broker")
+        .arg("--config")
+        .arg(dir.join("corelog.toml"))
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .args(["--port", &native.to_string(), "--kafka-port", &kafka.to_string()])
+        .args(["--cores", &CORES.to_string()])
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn the broker");
+    let up =
+        wait_until_accepting(&mut child, native) && (0..CORES).all(|c| wait_until_accepting(&mut child, kafka + c));
+    if up {
+        return Some(child);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
 }
 
 impl Drop for Broker {
@@ -170,25 +160,8 @@ macro_rules! require {
 }
 
 /// Runs a client to its end within [`CLIENT_LIMIT`]; its stdout.
-pub fn run_client(mut command: Command, what: &str) -> String {
-    let mut child = command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect(what);
-    let stdout = read_all(child.stdout.take().unwrap());
-    let stderr = read_all(child.stderr.take().unwrap());
-    let deadline = Instant::now() + CLIENT_LIMIT;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what} did not finish within {CLIENT_LIMIT:?}; stderr:\n{}", stderr.join().unwrap());
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let (stdout, stderr) = (stdout.join().unwrap(), stderr.join().unwrap());
-    assert!(status.success(), "{what} failed ({status}); stderr:\n{stderr}\nstdout:\n{stdout}");
-    stdout
+pub fn run_client(command: Command, what: &str) -> String {
+    run_client_with_input(command, "", what)
 }
 
 /// [`run_client`] with `input` on the client's stdin.
@@ -197,6 +170,7 @@ pub fn run_client_with_input(mut command: Command, input: &str, what: &str) -> S
     let mut child = command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect(what);
     let mut stdin = child.stdin.take().unwrap();
     let input = input.to_owned();
+    // Dropped at the end of the input, so the client sees EOF.
     let writer = std::thread::spawn(move || {
         let _ = stdin.write_all(input.as_bytes());
     });
@@ -219,6 +193,26 @@ pub fn run_client_with_input(mut command: Command, input: &str, what: &str) -> S
     assert!(status.success(), "{what} failed ({status}); stderr:\n{stderr}\nstdout:\n{stdout}");
     stdout
 }
+
+/// confluent-kafka reading a topic from the start until it has `want`
+/// records, printing `partition offset key value` lines.
+pub const CONFLUENT_READ: &str = r#"
+import sys
+from confluent_kafka import Consumer
+bootstrap, topic, want = sys.argv[1], sys.argv[2], int(sys.argv[3])
+c = Consumer({"bootstrap.servers": bootstrap, "group.id": "reader-" + topic, "auto.offset.reset": "earliest", "enable.auto.commit": False})
+c.subscribe([topic])
+seen = 0
+while seen < want:
+    m = c.poll(1.0)
+    if m is None:
+        continue
+    if m.error():
+        raise SystemExit(str(m.error()))
+    print(m.partition(), m.offset(), m.key().decode(), m.value().decode())
+    seen += 1
+c.close()
+"#;
 
 pub fn python(script: &str, args: &[&str]) -> Command {
     let mut c = Command::new("python3");

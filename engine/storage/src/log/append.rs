@@ -1,24 +1,20 @@
-//! Appending, flushing (group commit) and rolling.
+//! Appending and flushing (group commit); rolling is in `roll.rs`.
 
 use std::rc::Rc;
 use std::time::Instant;
 
 use bytes::BytesMut;
-use rand::Rng;
-
-use std::path::Path;
 
 use super::guards::{ChunkWriteGuard, Exclusive, FailOnDrop, LeaderGuard};
 use super::leader_epochs::EpochEntry;
 use super::replica_append::{check_replica_batches, ReplicaAppendError};
-use super::{now_ms, AppendInfo, FlushPolicy, LogConfig, LogState, Mark, PartitionLog, Pending};
+use super::{now_ms, AppendInfo, FlushPolicy, LogState, Mark, PartitionLog, Pending};
 use crate::disk::{Storage, StorageFile};
 use crate::error::{LogError, LogResult};
-use crate::limits::{preallocation_end, MAX_SEGMENT_BYTES, SEGMENT_ROLL_JITTER_FRACTION};
+use crate::limits::MAX_SEGMENT_BYTES;
 use crate::segment::active::ChunkWrite;
-use crate::segment::index_file::{persist_planned, IndexFile};
-use crate::segment::indexer::Indexer;
-use crate::segment::{ActiveSegment, FdCache, FlushPlan, OpenSegment, SealedSegment, SegmentFiles};
+use crate::segment::index_file::persist_planned;
+use crate::segment::{ActiveSegment, FlushPlan, SegmentFiles};
 use corelog_format::{BatchError, ValidBatch, ValidBatches};
 
 impl<S: Storage> PartitionLog<S> {
@@ -458,106 +454,6 @@ impl<S: Storage> PartitionLog<S> {
         }
         Ok(())
     }
-
-    /// Seals the active segment and starts a new one at the log end. Caller
-    /// holds `io`.
-    pub(super) async fn roll_locked(&self) -> LogResult<()> {
-        let _exclusive = Exclusive::begin(self);
-        self.roll_inner().await
-    }
-
-    pub(super) async fn roll_inner(&self) -> LogResult<()> {
-        self.flush_locked(true, true, true).await?;
-        let sealed = {
-            let st = self.state.borrow();
-            let a = &st.active;
-            (a.files.clone(), a.next_offset(), a.size(), a.max_timestamp())
-        };
-        let (files, next_offset, size, max_timestamp) = sealed;
-        let (offsets, times) = {
-            let st = self.state.borrow();
-            (st.active.offset_index.entries().to_vec(), st.active.time_index.entries().to_vec())
-        };
-        let guard = FailOnDrop { log: self, what: "rolling segment" };
-        if let Err(e) = seal_files(&files, size, &offsets, &times).await {
-            guard.disarm();
-            return Err(self.fail("sealing segment", &e));
-        }
-        let config = self.config.borrow().clone();
-        let created = create_active(&self.fds, &self.dir, next_offset, &config).await;
-        guard.disarm();
-        let active = match created {
-            Ok(a) => a,
-            Err(e) => return Err(self.fail("creating segment", &e)),
-        };
-        {
-            let mut st = self.state.borrow_mut();
-            let old = std::mem::replace(&mut st.active, active);
-            debug_assert_eq!(old.size(), size);
-            debug_assert!(st.pending.is_empty(), "a complete synced flush covered every batch");
-            st.pending.clear();
-            let start = st.end_mark();
-            st.commit(start);
-            st.sealed.insert(
-                files.base_offset,
-                Rc::new(SealedSegment::new(
-                    Rc::new(files.to_sealed()),
-                    next_offset,
-                    size,
-                    max_timestamp,
-                    offsets,
-                    times,
-                )),
-            );
-            st.stats.segments_rolled += 1;
-        }
-        tracing::debug!(dir = %self.dir.display(), base_offset = next_offset, "rolled segment");
-        // Everything below `next_offset` is durable and nothing was staged
-        // since (the roll holds the log): the snapshot covers exactly it. A
-        // failed save only makes a later load replay more.
-        if let Err(e) = self.save_producer_snapshot(next_offset).await {
-            tracing::warn!(dir = %self.dir.display(), error = %e, "cannot save the producer snapshot");
-        }
-        Ok(())
-    }
-}
-
-/// Creates the files of a new, empty active segment at `base_offset`; its
-/// log stays open, its index files close until next written.
-pub(super) async fn create_active<S: Storage>(
-    fds: &Rc<FdCache<S>>,
-    dir: &Path,
-    base_offset: u64,
-    config: &LogConfig,
-) -> std::io::Result<ActiveSegment<S::File>> {
-    let storage = fds.storage();
-    let files = OpenSegment::open(storage, dir, base_offset, true).await?;
-    // Index files left by an earlier segment at this offset (a crash while
-    // removing it) must not leak stale entries into the new one.
-    files.offset_index.truncate(0).await?;
-    files.time_index.truncate(0).await?;
-    files.log.preallocate(preallocation_end(0)).await?;
-    storage.sync_dir(dir).await?;
-    Ok(ActiveSegment::resume(
-        Rc::new(SegmentFiles::active(fds, dir, base_offset, files.log)),
-        base_offset,
-        0,
-        &[],
-        IndexFile::default(),
-        IndexFile::default(),
-        Indexer::new(base_offset, 0, i64::MIN, i64::MIN),
-        roll_deadline(config),
-        config.write_chunk_bytes,
-    ))
-}
-
-/// Now plus the max segment age minus a random jitter, so partitions
-/// created together don't roll together.
-pub(super) fn roll_deadline(config: &LogConfig) -> u64 {
-    let age = config.segment_max_age_ms;
-    let jitter = (age as f64 * SEGMENT_ROLL_JITTER_FRACTION) as u64;
-    let jitter = if jitter > 0 { rand::thread_rng().gen_range(0..jitter) } else { 0 };
-    now_ms().saturating_add(age - jitter)
 }
 
 /// Runs a flush plan: preallocation, the data writes (concurrently), and
@@ -568,42 +464,6 @@ async fn execute<F: StorageFile>(files: &SegmentFiles<F>, plan: FlushPlan) -> st
     }
     let writes = plan.writes.into_iter().map(|(pos, buf)| files.log.write_at(buf, pos));
     futures::future::try_join_all(writes).await.map(|_| ())
-}
-
-/// Turns a fully flushed active segment's files into their sealed form:
-/// the log trimmed to its exact length, both indexes complete, all synced.
-async fn seal_files<F: StorageFile>(
-    files: &SegmentFiles<F>,
-    size: u64,
-    offsets: &[crate::segment::offset_index::OffsetEntry],
-    times: &[crate::segment::time_index::TimeEntry],
-) -> std::io::Result<()> {
-    files.log.truncate(size).await?;
-    files.log.fdatasync().await?;
-    // Opened here (and closed once written), not held while the segment is active.
-    let (offset_index, time_index) = (files.offset_index.open().await?, files.time_index.open().await?);
-    write_sealed_indexes(&*offset_index, &*time_index, offsets, times).await
-}
-
-/// Writes both indexes whole, trimmed to their exact length, and syncs them.
-pub(super) async fn write_sealed_indexes<F: StorageFile>(
-    offset_index: &F,
-    time_index: &F,
-    offsets: &[crate::segment::offset_index::OffsetEntry],
-    times: &[crate::segment::time_index::TimeEntry],
-) -> std::io::Result<()> {
-    let mut oi = IndexFile::default();
-    oi.replace(offsets.to_vec());
-    let mut ti = IndexFile::default();
-    ti.replace(times.to_vec());
-    let (write, len) = oi.plan_sealed_write(offset_index);
-    offset_index.write_at(write.buf, write.pos).await?;
-    offset_index.truncate(len).await?;
-    offset_index.fdatasync().await?;
-    let (write, len) = ti.plan_sealed_write(time_index);
-    time_index.write_at(write.buf, write.pos).await?;
-    time_index.truncate(len).await?;
-    time_index.fdatasync().await
 }
 
 /// How an append gives each batch its base offset and leader epoch.

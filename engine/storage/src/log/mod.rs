@@ -56,6 +56,7 @@ mod readahead;
 mod recovery;
 mod replica_append;
 pub mod retention;
+mod roll;
 mod truncate;
 mod waiters;
 

@@ -31,8 +31,8 @@ use std::path::Path;
 use std::rc::Rc;
 use std::time::Instant;
 
-use super::append::{create_active, roll_deadline, write_sealed_indexes};
 use super::cache::TailCache;
+use super::roll::{create_active, roll_deadline, write_sealed_indexes};
 use super::{LogConfig, LogState, LogStats, Mark, PartitionLog};
 use crate::disk::{Storage, StorageFile};
 use crate::error::LogResult;

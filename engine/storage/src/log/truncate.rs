@@ -3,10 +3,10 @@
 //! emptied log at a later offset (a follower that fell below its leader's
 //! log start).
 
-use super::append::create_active;
 use super::cache::TailCache;
 use super::guards::{Exclusive, FailOnDrop};
 use super::recovery::{check_segment, resume_active, RecoveryReport};
+use super::roll::create_active;
 use super::PartitionLog;
 use crate::disk::{Storage, StorageFile};
 use crate::error::{LogError, LogResult};
