@@ -5,7 +5,7 @@
 //! three-node cluster of `corelog broker` children ([`crate::cluster`]).
 
 use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -64,6 +64,10 @@ pub struct BenchBroker {
     endpoints: Vec<SocketAddr>,
     /// The brokers' Prometheus endpoints (brokers started here).
     metrics: Vec<SocketAddr>,
+    /// Run the Kafka listener too (in-process and child brokers).
+    kafka: bool,
+    /// Core i's Kafka listener (with `kafka`).
+    kafka_endpoints: Vec<SocketAddr>,
     running: Running,
 }
 
@@ -76,12 +80,52 @@ impl BenchBroker {
             _ => Vec::new(),
         };
         let running = if endpoints.is_empty() { Running::Stopped } else { Running::External };
-        let mut broker =
-            BenchBroker { mode, data_dir: data_dir.to_path_buf(), cores, log, endpoints, metrics: Vec::new(), running };
+        let mut broker = BenchBroker {
+            mode,
+            data_dir: data_dir.to_path_buf(),
+            cores,
+            log,
+            endpoints,
+            metrics: Vec::new(),
+            kafka: false,
+            kafka_endpoints: Vec::new(),
+            running,
+        };
         if matches!(broker.running, Running::Stopped) {
             broker.launch()?;
         }
         Ok(broker)
+    }
+
+    /// Starts a fresh in-process or child broker as [`start`](Self::start)
+    /// does, with its Kafka listener on as well.
+    pub fn start_with_kafka(
+        mode: BrokerMode,
+        data_dir: &Path,
+        cores: usize,
+        log: Option<PathBuf>,
+    ) -> Result<BenchBroker, String> {
+        if !matches!(mode, BrokerMode::InProcess | BrokerMode::Child { .. }) {
+            return Err(format!("a {} broker has no Kafka listener here: use in-process or child", mode.name()));
+        }
+        let mut broker = BenchBroker {
+            mode,
+            data_dir: data_dir.to_path_buf(),
+            cores,
+            log,
+            endpoints: Vec::new(),
+            metrics: Vec::new(),
+            kafka: true,
+            kafka_endpoints: Vec::new(),
+            running: Running::Stopped,
+        };
+        broker.launch()?;
+        Ok(broker)
+    }
+
+    /// Core i's Kafka listener (brokers started with it).
+    pub fn kafka_endpoints(&self) -> Vec<SocketAddr> {
+        self.kafka_endpoints.clone()
     }
 
     /// Whether this harness started the broker (and may restart it).
@@ -192,13 +236,9 @@ impl BenchBroker {
         // A free port can be taken between the check and the bind: retry.
         for _ in 0..5 {
             let base = free_base_port(self.cores as u16);
-            let metrics = loop {
-                let port = free_base_port(1);
-                if !(base..base + self.cores as u16).contains(&port) {
-                    break port;
-                }
-            };
-            let ports = Ports { base, metrics };
+            let metrics = free_base_port(1);
+            let kafka = self.kafka.then(|| free_base_port(self.cores as u16));
+            let ports = Ports { base, metrics, kafka };
             let started = match &self.mode {
                 BrokerMode::InProcess => start_in_process(&self.data_dir, self.cores, ports),
                 BrokerMode::Child { bin } => start_child(bin, &self.data_dir, self.cores, ports, self.log.as_deref()),
@@ -211,6 +251,9 @@ impl BenchBroker {
                     self.running = running;
                     self.endpoints = endpoints;
                     self.metrics = vec![SocketAddr::from(([127, 0, 0, 1], metrics))];
+                    self.kafka_endpoints = kafka
+                        .map(|k| (0..endpoints_len(&self.endpoints)).map(|i| loopback(k + i)).collect())
+                        .unwrap_or_default();
                     return Ok(());
                 }
                 Err(e) => last = e,
@@ -226,17 +269,28 @@ impl Drop for BenchBroker {
     }
 }
 
-/// A broker's ports: core i listens on `base + i`; metrics on `metrics`.
+/// A broker's ports: core i listens on `base + i` (and for Kafka clients
+/// on `kafka + i`); metrics on `metrics`.
 #[derive(Debug, Clone, Copy)]
 struct Ports {
     base: u16,
     metrics: u16,
+    kafka: Option<u16>,
+}
+
+fn endpoints_len(endpoints: &[SocketAddr]) -> u16 {
+    u16::try_from(endpoints.len()).unwrap_or(u16::MAX)
+}
+
+fn loopback(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
 }
 
 fn start_in_process(data_dir: &Path, cores: usize, ports: Ports) -> Result<(Running, Vec<SocketAddr>), String> {
     let config = BrokerConfig {
         base_port: ports.base,
         metrics_port: Some(ports.metrics),
+        kafka_port: ports.kafka.unwrap_or(0),
         data_dir: data_dir.to_path_buf(),
         cores,
         ..BrokerConfig::default()
@@ -259,7 +313,8 @@ fn start_child(
         .arg("--data-dir")
         .arg(data_dir)
         .args(["--cores", &cores.to_string(), "--port", &ports.base.to_string()])
-        .args(["--metrics-port", &ports.metrics.to_string(), "--kafka-port", "0"]);
+        .args(["--metrics-port", &ports.metrics.to_string()])
+        .args(["--kafka-port", &ports.kafka.unwrap_or(0).to_string()]);
     let what = format!("{} broker", bin.display());
     let (child, endpoints) = spawn_listening(command, log, cores.min(corelog_runtime::available_cores()), &what)?;
     Ok((Running::Child(child), endpoints))
@@ -338,17 +393,9 @@ pub(crate) fn stop_child(mut child: Child) -> Result<(), String> {
     }
 }
 
-/// A base port with `n` free ports after it.
+/// A base port with `n` free ports from it (below the ephemeral range).
 pub fn free_base_port(n: u16) -> u16 {
-    loop {
-        let Ok(base) = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()) else {
-            continue;
-        };
-        if u32::from(base) + u32::from(n) < 65_535 && (1..n).all(|i| TcpListener::bind(("127.0.0.1", base + i)).is_ok())
-        {
-            return base;
-        }
-    }
+    corelog_testkit::free_ports(n)
 }
 
 /// Empties a directory, keeping it.

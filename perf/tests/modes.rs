@@ -2,7 +2,7 @@
 //! about two seconds through the library API (and the binary once), then
 //! the files it wrote are parsed and the counts checked against each other.
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -24,16 +24,7 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-/// A base port with `n` free ports after it.
-fn free_base_port(n: u16) -> u16 {
-    loop {
-        let base = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        if u32::from(base) + u32::from(n) < 65_535 && (1..n).all(|i| TcpListener::bind(("127.0.0.1", base + i)).is_ok())
-        {
-            return base;
-        }
-    }
-}
+use corelog_testkit::free_ports as free_base_port;
 
 fn start_broker(data_dir: &Path) -> Broker {
     let cores = corelog_runtime::available_cores().min(2);

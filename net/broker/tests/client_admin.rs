@@ -102,7 +102,7 @@ fn connection_pipelines_requests() {
         }
         assert_eq!(conn.in_flight(), 0);
         // Nothing listens on a port we just freed.
-        let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let free: std::net::SocketAddr = ([127, 0, 0, 1], corelog_testkit::free_port()).into();
         let refused = Connection::connect(free, &config).await.unwrap_err();
         assert!(refused.is_retriable(), "{refused}");
     });

@@ -18,9 +18,7 @@ struct Node {
     _dir: tempfile::TempDir,
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+use corelog_testkit::free_port;
 
 fn controllers() -> Vec<ControllerPeer> {
     (1..=3).map(|id| ControllerPeer { node_id: id, host: "127.0.0.1".into(), port: free_port() }).collect()

@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
@@ -11,10 +11,7 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_corelog");
 /// Longest any one command may take before the test fails.
 pub const COMMAND_LIMIT: Duration = Duration::from_secs(60);
 
-/// A port that was free a moment ago.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
-}
+pub use corelog_testkit::free_port;
 
 /// A `corelog broker --cores 1` process; killed on drop.
 pub struct BrokerProcess {

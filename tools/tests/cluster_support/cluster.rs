@@ -71,25 +71,7 @@ pub struct TestCluster {
     _root: tempfile::TempDir,
 }
 
-/// A port free a moment ago, below the kernel's ephemeral range (32768 and
-/// up on Linux): a port from that range can be taken, between this check
-/// and the broker's bind, by an outgoing connection's local end (the
-/// proxies and clients make many), which failed a CI run with EADDRINUSE.
-/// A process-wide counter keeps the tests of one binary (threads) apart.
-fn free_port() -> u16 {
-    use std::sync::atomic::{AtomicU16, Ordering};
-    const FIRST: u16 = 20_000;
-    const SPAN: u16 = 12_000;
-    static NEXT: AtomicU16 = AtomicU16::new(0);
-    let start = (std::process::id() % u32::from(SPAN)) as u16;
-    loop {
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let port = FIRST + (start.wrapping_add(n.wrapping_mul(7))) % SPAN;
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-}
+use corelog_testkit::free_port;
 
 impl TestCluster {
     /// Starts `n` nodes (ids 1..=n, all controllers) with `FAST_FAILOVER`

@@ -5,7 +5,6 @@
 #![allow(dead_code)] // each test binary uses part of it
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -119,18 +118,7 @@ impl Drop for Broker {
     }
 }
 
-/// A base port with `n` consecutive ports free a moment ago.
-pub fn free_ports(n: u16) -> u16 {
-    loop {
-        let base = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        if base.checked_add(n).is_none() {
-            continue;
-        }
-        if (1..n).all(|i| TcpListener::bind(("127.0.0.1", base + i)).is_ok()) {
-            return base;
-        }
-    }
-}
+pub use corelog_testkit::free_ports;
 
 pub fn have_command(name: &str, probe: &[&str]) -> bool {
     Command::new(name).args(probe).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())

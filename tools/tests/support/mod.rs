@@ -10,13 +10,13 @@
 #![allow(dead_code)]
 
 use corelog_client::{Admin, ClientConfig, Cluster, Consumer, ConsumerConfig, ConsumerRecord, OffsetSpec, StartAt};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How long a broker may take to listen on every core (recovery included).
@@ -32,38 +32,9 @@ pub fn data_dir() -> tempfile::TempDir {
     tempfile::Builder::new().prefix("corelog-e2e-").tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir")
 }
 
-/// Ports handed out by this process, so parallel tests never share one.
-fn handed_out() -> &'static Mutex<HashSet<u16>> {
-    static PORTS: OnceLock<Mutex<HashSet<u16>>> = OnceLock::new();
-    PORTS.get_or_init(Default::default)
-}
-
-/// A port `p` such that `p..p + n` were all free a moment ago and were not
-/// handed out before by this process.
-///
-/// The broker's listeners set SO_REUSEPORT (glommio does), so a clash with
-/// another broker would not fail at bind: ports are checked here with plain
-/// listeners (which do clash with a SO_REUSEPORT listener) and never reused
-/// within the process.
+/// A base port with `n` free ports from it.
 pub fn free_base_port(n: usize) -> u16 {
-    let mut taken = handed_out().lock().unwrap();
-    // Below the kernel's ephemeral range (32768 and up): a port from it can
-    // be taken by an outgoing connection's local end before a restarted
-    // broker binds it again (EADDRINUSE on a CI run).
-    let mut candidate = 20_000 + (std::process::id() % 10_000) as u16;
-    loop {
-        candidate = if candidate >= 31_000 { 20_000 } else { candidate + n as u16 };
-        let base = candidate;
-        let ports: Vec<u16> = (0..n).filter_map(|i| base.checked_add(i as u16)).collect();
-        if ports.len() == n
-            && usize::from(base) + n < 32_768
-            && ports.iter().all(|p| !taken.contains(p))
-            && ports.iter().all(|p| TcpListener::bind(("127.0.0.1", *p)).is_ok())
-        {
-            taken.extend(ports);
-            return base;
-        }
-    }
+    corelog_testkit::free_ports(u16::try_from(n).expect("port count"))
 }
 
 /// A `corelog broker` child process.

@@ -21,10 +21,7 @@ use corelog_protocol::{
 };
 use corelog_replication::metadata::cluster::{ClusterMetadata, Command};
 
-/// A port nobody listens on right now.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+pub use corelog_testkit::free_port;
 
 pub fn controllers(ids: &[u32]) -> Vec<ControllerPeer> {
     ids.iter().map(|&node_id| ControllerPeer { node_id, host: "127.0.0.1".into(), port: free_port() }).collect()

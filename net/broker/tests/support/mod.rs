@@ -98,18 +98,9 @@ impl Drop for TestBroker {
     }
 }
 
-/// A base port with `n` consecutive free ports after it (best effort).
+/// A base port with `n` free ports from it.
 pub fn free_port_range(n: usize) -> u16 {
-    loop {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let base = l.local_addr().unwrap().port();
-        drop(l);
-        if (base as usize) + n < 65535
-            && (1..n).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i as u16)).is_ok())
-        {
-            return base;
-        }
-    }
+    corelog_testkit::free_ports(u16::try_from(n).expect("port count"))
 }
 
 /// A blocking connection that sends raw frames.
