@@ -1,18 +1,16 @@
 //! [`EncodedFrame`]: a whole frame ready to send, and the one place that
 //! writes the size prefix.
 
-use bytes::Bytes;
-
-use crate::{EncodeError, Writer};
+use crate::{EncodeError, Piece, Writer};
 
 /// A frame (`size i32 | header | body`) as chunks for a vectored write: the
 /// first starts with the size prefix; `records` pieces are chunks of their
 /// own, shared with wherever they came from.
 ///
-/// I/O-free; used on any core.
+/// I/O-free; lives on the core that built it (see [`Piece`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EncodedFrame {
-    chunks: Vec<Bytes>,
+    chunks: Vec<Piece>,
     len: usize,
 }
 
@@ -43,16 +41,16 @@ impl EncodedFrame {
         self.len == 0
     }
 
-    pub fn chunks(&self) -> &[Bytes] {
+    pub fn chunks(&self) -> &[Piece] {
         &self.chunks
     }
 
-    pub fn into_chunks(self) -> Vec<Bytes> {
+    pub fn into_chunks(self) -> Vec<Piece> {
         self.chunks
     }
 
     /// The frame in one buffer (a copy; for tests and small frames).
     pub fn to_vec(&self) -> Vec<u8> {
-        self.chunks.concat()
+        Piece::concat(&self.chunks)
     }
 }

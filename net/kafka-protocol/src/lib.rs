@@ -23,7 +23,7 @@ pub use frame::{FrameError, FrameSplitter};
 pub use header::{RequestHeader, ResponseHeader};
 pub use messages::*;
 pub use reader::Reader;
-pub use records::RecordsData;
+pub use records::{Piece, RecordsData};
 pub use request::{decode_request, encode_request, Request, RequestError};
 pub use response::{decode_response, encode_response, supported_api_versions, unsupported_version_response};
 pub use uuid::Uuid;

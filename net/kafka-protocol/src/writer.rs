@@ -4,7 +4,7 @@
 use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::limits::{MAX_BYTES_LEN, MAX_STRING_LEN};
-use crate::{EncodeError, RecordsData};
+use crate::{EncodeError, Piece, RecordsData};
 
 /// Where a piece of the output comes from.
 #[derive(Debug, Clone)]
@@ -12,7 +12,7 @@ enum Segment {
     /// Our own buffer up to this offset (from the previous segment's end).
     Own(usize),
     /// A borrowed piece (a `records` value), sent as it is.
-    Borrowed(Bytes),
+    Borrowed(Piece),
 }
 
 /// Encodes Kafka primitives. Small fields go into one growing buffer;
@@ -67,7 +67,7 @@ impl Writer {
     }
 
     /// The chunks, in order, or the first error.
-    pub fn finish(self) -> Result<Vec<Bytes>, EncodeError> {
+    pub fn finish(self) -> Result<Vec<Piece>, EncodeError> {
         if let Some(e) = self.error {
             return Err(e);
         }
@@ -78,7 +78,7 @@ impl Writer {
             match seg {
                 Segment::Own(end) => {
                     if end > start {
-                        chunks.push(own.slice(start..end));
+                        chunks.push(Piece::Shared(own.slice(start..end)));
                     }
                     start = end;
                 }
@@ -90,7 +90,7 @@ impl Writer {
             }
         }
         if own.len() > start {
-            chunks.push(own.slice(start..));
+            chunks.push(Piece::Shared(own.slice(start..)));
         }
         Ok(chunks)
     }
@@ -284,7 +284,7 @@ mod tests {
         w.put_string("ab", true);
         w.put_nullable_string(None, true, true);
         w.put_nullable_string(None, false, true);
-        assert_eq!(w.finish().unwrap().concat(), vec![0xac, 0x02, 3, b'a', b'b', 0, 0xff, 0xff]);
+        assert_eq!(Piece::concat(&w.finish().unwrap()), vec![0xac, 0x02, 3, b'a', b'b', 0, 0xff, 0xff]);
     }
 
     #[test]
@@ -304,6 +304,6 @@ mod tests {
         let mut w = Writer::new();
         w.put_tag_count(1);
         w.put_tagged(5, sub);
-        assert_eq!(w.finish().unwrap().concat(), vec![1, 5, 4, 4, b'x', b'y', b'z']);
+        assert_eq!(Piece::concat(&w.finish().unwrap()), vec![1, 5, 4, 4, b'x', b'y', b'z']);
     }
 }

@@ -26,7 +26,7 @@ fn fetch_response_chunks_share_the_stored_batches() {
     for version in [4, 11, 12] {
         let frame = encode_response(5, version, &body).unwrap();
         let chunks = frame.chunks();
-        assert_eq!(frame.len(), chunks.iter().map(Bytes::len).sum::<usize>());
+        assert_eq!(frame.len(), chunks.iter().map(|c| c.len()).sum::<usize>());
         let size = i32::from_be_bytes(chunks[0][..4].try_into().unwrap());
         assert_eq!(size as usize, frame.len() - 4, "v{version}");
         for piece in &stored {

@@ -4,15 +4,16 @@
 //!
 //! Each stored batch goes out as a Kafka v2 batch:
 //! - a stored Kafka batch (magic 2 at byte 16, see `StoredBatch`) is sent as
-//!   its wire bytes, the padding cut off by slicing: from the tail cache no
-//!   byte is copied; from a segment read the wire bytes are copied once
-//!   (the DMA buffer is core-local and `RecordsData` holds `Bytes`);
+//!   its wire bytes, the padding cut off by slicing, with no byte copied:
+//!   from the tail cache as slices of the appended buffer, from a segment
+//!   read as ranges of the core-local DMA buffer (`Piece::Local`);
 //! - a stored native batch is converted with `native_to_kafka` at the edge.
 //!
 //! No fetch sessions: the response's session id is 0, so clients send full
 //! fetches. A partition this core does not own gets NOT_LEADER_OR_FOLLOWER
 //! and, from v12, the owner in `current_leader`.
 
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -29,8 +30,9 @@ use corelog_format::kafka::native_to_kafka;
 use corelog_format::limits::MAX_BATCH_BYTES_CEILING;
 use corelog_format::StoredBatch;
 use corelog_kafka_protocol::fetch_response::{FetchableTopicResponse, LeaderIdAndEpoch, PartitionData};
-use corelog_kafka_protocol::{error_code, FetchRequest, FetchResponse, RecordsData};
+use corelog_kafka_protocol::{error_code, FetchRequest, FetchResponse, Piece, RecordsData};
 use corelog_protocol::ErrorCode;
+use corelog_runtime::ReadBuf;
 use corelog_storage::BatchSlice;
 
 pub async fn handle(request: FetchRequest, shard: &Shard, context: &ServerContext) -> FetchResponse {
@@ -172,7 +174,8 @@ fn push_cached(records: &mut RecordsData, header: Bytes, rest: Bytes) -> Result<
     Ok(())
 }
 
-/// A batch in one buffer, checked, as Kafka v2 bytes.
+/// A batch in one buffer (a cached native batch, joined), checked, as
+/// Kafka v2 bytes.
 fn push_joined(records: &mut RecordsData, bytes: &[u8]) -> Result<(), corelog_format::BatchError> {
     let batch = StoredBatch::validate(bytes, MAX_BATCH_BYTES_CEILING)?;
     let (wire, stored) = (batch.wire_len(), batch.stored_len());
@@ -185,22 +188,77 @@ fn push_joined(records: &mut RecordsData, bytes: &[u8]) -> Result<(), corelog_fo
     Ok(())
 }
 
+/// The batches of a segment read, each checked: a Kafka batch goes out as
+/// a range of the DMA buffer itself (its padding cut off, nothing copied);
+/// a native one converted.
+fn push_disk(records: &mut RecordsData, buf: ReadBuf) -> Result<(), corelog_format::BatchError> {
+    let buf: Rc<dyn AsRef<[u8]>> = Rc::new(buf);
+    let all = (*buf).as_ref();
+    let mut at = 0;
+    while at < all.len() {
+        let bytes = &all[at..];
+        let batch = StoredBatch::validate(bytes, MAX_BATCH_BYTES_CEILING)?;
+        let (wire, stored) = (batch.wire_len(), batch.stored_len());
+        match batch {
+            StoredBatch::Kafka(_) => {
+                let piece = Piece::local(buf.clone(), at..at + wire)
+                    .ok_or(corelog_format::BatchError::Truncated { length: wire, available: bytes.len() })?;
+                records.push_piece(piece);
+            }
+            StoredBatch::Native(_) => {
+                records.push(Bytes::from(native_to_kafka(&bytes[..stored.min(bytes.len())], MAX_BATCH_BYTES_CEILING)?))
+            }
+        }
+        at += stored.max(1);
+    }
+    Ok(())
+}
+
 /// The stored batches of a read as Kafka v2 batches.
 fn to_kafka_records(slices: Vec<BatchSlice>) -> Result<RecordsData, corelog_format::BatchError> {
     let mut records = RecordsData::default();
     for slice in slices {
         match slice {
             BatchSlice::Memory(cached) => push_cached(&mut records, cached.header, cached.rest)?,
-            BatchSlice::Disk(buf) => {
-                let mut at = 0;
-                while at < buf.len() {
-                    let bytes = &buf[at..];
-                    let stored = StoredBatch::validate(bytes, MAX_BATCH_BYTES_CEILING)?.stored_len();
-                    push_joined(&mut records, &bytes[..stored.min(bytes.len())])?;
-                    at += stored.max(1);
-                }
-            }
+            BatchSlice::Disk(buf) => push_disk(&mut records, buf)?,
         }
     }
     Ok(records)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use corelog_format::kafka::{BatchBuilder, Compression};
+    use corelog_format::stored::kafka_to_stored;
+
+    fn kafka_batch(value: &[u8]) -> Vec<u8> {
+        let mut b = BatchBuilder::new(Compression::None);
+        b.push(Some(b"k"), Some(value), 1_700_000_000_000, &[]);
+        b.build().unwrap()
+    }
+
+    #[test]
+    fn kafka_batches_of_a_segment_read_go_out_as_ranges_of_its_buffer() {
+        let (one, two) = (kafka_batch(b"first"), kafka_batch(b"second, longer"));
+        let (stored_one, stored_two) = (kafka_to_stored(&one), kafka_to_stored(&two));
+        assert!(stored_one.len() > one.len(), "the test needs padding to cut");
+        let disk = Bytes::from([stored_one.clone(), stored_two].concat());
+        let records = to_kafka_records(vec![BatchSlice::Disk(ReadBuf::Owned(disk.clone()))]).unwrap();
+        assert_eq!(records.to_bytes(), Bytes::from([one.clone(), two.clone()].concat()), "padding cut");
+        let pieces = records.pieces();
+        assert_eq!(pieces.len(), 2);
+        assert!(matches!(pieces[0], Piece::Local { .. }));
+        assert_eq!(pieces[0].as_ptr(), disk.as_ptr(), "the first batch is not copied");
+        assert_eq!(pieces[1].as_ptr(), disk[stored_one.len()..].as_ptr(), "the second batch is not copied");
+    }
+
+    #[test]
+    fn a_damaged_batch_in_a_segment_read_is_an_error() {
+        let mut stored = kafka_to_stored(&kafka_batch(b"value"));
+        let last = stored.len() - 1;
+        stored[last] = 1; // padding must be zero
+        let read = vec![BatchSlice::Disk(ReadBuf::Owned(Bytes::from(stored)))];
+        assert!(to_kafka_records(read).is_err());
+    }
 }
