@@ -6,6 +6,8 @@
 //!   baseline measured in the same run ([`raw`]) as `result.json`
 //!   ([`result`]) plus HdrHistogram `.hgrm` files; `compare` puts runs side
 //!   by side and charts their percentile distributions.
+//! - `corelog-bench kafka` ([`kafka_compare`]): the Kafka listener driven by
+//!   librdkafka against the native port, on one broker in one run.
 //! - `engine-bench`: the partition log against raw O_DIRECT writes.
 //! - `benches/*.rs`: criterion micro-benchmarks.
 //!
@@ -16,6 +18,7 @@ pub mod chart;
 pub mod cluster;
 pub mod cluster_admin;
 pub mod compare;
+pub mod kafka_compare;
 pub mod metrics;
 pub mod probes;
 pub mod raw;

@@ -32,6 +32,46 @@ enum Command {
     List,
     /// Only the raw baseline: O_DIRECT sequential write, then read, of a volume.
     Raw(RawArgs),
+    /// The Kafka listener (librdkafka through confluent-kafka) against the
+    /// native port (corelog-perf), on one fresh broker, in the same run.
+    Kafka(KafkaArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct KafkaArgs {
+    /// Where the fresh broker runs: in this process or as a child process.
+    #[arg(long, default_value = "child", value_parser = ["in-process", "child"])]
+    broker: String,
+    /// The corelog binary for --broker child (default: `corelog` next to this binary).
+    #[arg(long)]
+    corelog_bin: Option<PathBuf>,
+    /// Broker cores; each topic gets one partition per core.
+    #[arg(long, default_value_t = 1)]
+    cores: usize,
+    /// Records per run.
+    #[arg(long, default_value_t = 1_000_000)]
+    records: u64,
+    /// Value bytes per record.
+    #[arg(long, default_value_t = 1024)]
+    record_size: usize,
+    /// Codecs to compare (none, lz4, zstd).
+    #[arg(long, value_delimiter = ',', default_value = "none,lz4", value_parser = corelog_perf::cli::parse_compression)]
+    compression: Vec<corelog_client::Compression>,
+    /// Runs of each path per codec (medians are reported).
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
+    /// The Python with confluent-kafka.
+    #[arg(long, default_value = "python3")]
+    python: String,
+    /// Scratch directory on the disk under test (removed afterwards).
+    #[arg(long, default_value = "bench-data")]
+    data_dir: PathBuf,
+    /// Results go to DIR/kafka-vs-native/<timestamp>/.
+    #[arg(long, default_value = "bench-results")]
+    results: PathBuf,
+    /// Only the final report.
+    #[arg(long, short)]
+    quiet: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -128,21 +168,56 @@ fn gib(g: f64) -> Result<u64, String> {
     }
 }
 
+/// The corelog binary a child broker runs.
+fn corelog_bin(given: Option<PathBuf>) -> Result<PathBuf, String> {
+    let bin = match given {
+        Some(bin) => bin,
+        None => std::env::current_exe().map_err(|e| e.to_string())?.with_file_name("corelog"),
+    };
+    if !bin.is_file() {
+        return Err(format!(
+            "{} not found: build it (cargo build --release -p corelog-tools) or pass --corelog-bin",
+            bin.display()
+        ));
+    }
+    Ok(bin)
+}
+
+fn kafka(args: KafkaArgs) -> Result<(), String> {
+    let broker = match args.broker.as_str() {
+        "child" => BrokerMode::Child { bin: corelog_bin(args.corelog_bin)? },
+        _ => BrokerMode::InProcess,
+    };
+    if args.rounds == 0 || args.records == 0 || args.cores == 0 || args.compression.is_empty() {
+        return Err("--rounds, --records, --cores and --compression must each be at least 1".into());
+    }
+    let options = corelog_benches::kafka_compare::KafkaCompareOptions {
+        broker,
+        cores: args.cores,
+        records: args.records,
+        record_size: args.record_size,
+        compressions: args.compression,
+        rounds: args.rounds,
+        data_dir: args.data_dir,
+        results: args.results,
+        python: args.python,
+        quiet: args.quiet,
+    };
+    let (result, dir) = corelog_benches::kafka_compare::run(&options)?;
+    print!("\n{}", result.report);
+    println!("\nstored in {}", dir.display());
+    if result.runs.iter().any(|r| r.failed > 0) {
+        return Err("some records failed (see the report)".into());
+    }
+    Ok(())
+}
+
 fn run(args: RunArgs) -> Result<(), String> {
     let (workload, source) = Workload::resolve(&args.workload)?;
     let broker = if !args.bootstrap.is_empty() {
         BrokerMode::External(args.bootstrap.clone())
     } else if args.broker == "child" || args.broker == "cluster" {
-        let bin = match args.corelog_bin {
-            Some(bin) => bin,
-            None => std::env::current_exe().map_err(|e| e.to_string())?.with_file_name("corelog"),
-        };
-        if !bin.is_file() {
-            return Err(format!(
-                "{} not found: build it (cargo build --release -p corelog-tools) or pass --corelog-bin",
-                bin.display()
-            ));
-        }
+        let bin = corelog_bin(args.corelog_bin)?;
         if args.broker == "cluster" {
             BrokerMode::Cluster { bin }
         } else {
@@ -266,6 +341,7 @@ fn main() -> ExitCode {
             Ok(())
         }
         Command::Raw(args) => raw(args),
+        Command::Kafka(args) => kafka(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
