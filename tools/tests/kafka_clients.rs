@@ -363,3 +363,38 @@ fn kafka_and_corelog_consumers_share_a_group() {
     let _ = python.kill();
     let _ = python.wait();
 }
+
+/// Produces five records with out-of-order timestamps to partition 0, then
+/// asks ListOffsets (through the admin client, v7+) for earliest, latest,
+/// max-timestamp (KIP-734) and a timestamp.
+const CONFLUENT_LIST_OFFSETS: &str = r#"
+import sys
+from confluent_kafka import Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, OffsetSpec
+bootstrap, topic = sys.argv[1], sys.argv[2]
+p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 0})
+for i, ts in enumerate([1000, 5000, 3000, 5000, 2000]):
+    p.produce(topic, value=b"v%d" % i, partition=0, timestamp=ts)
+    p.flush(30)
+a = AdminClient({"bootstrap.servers": bootstrap})
+tp = TopicPartition(topic, 0)
+for name, spec in [("earliest", OffsetSpec.earliest()), ("latest", OffsetSpec.latest()),
+                   ("max", OffsetSpec.max_timestamp()), ("at2500", OffsetSpec.for_timestamp(2500))]:
+    info = a.list_offsets({tp: spec})[tp].result()
+    print(name, info.offset, info.timestamp)
+"#;
+
+#[test]
+fn list_offsets_answers_earliest_latest_max_timestamp_and_by_time() {
+    require!(have_python_module("confluent_kafka"), "confluent-kafka");
+    let broker = Broker::start();
+    corelog(&["topic", "create", "times", "--partitions", "1", "-b", &broker.native()], "").ok();
+    let out = run_client(python(CONFLUENT_LIST_OFFSETS, &[&broker.kafka(), "times"]), "list offsets");
+    // The first record at the largest timestamp (5000) is offset 1; the first
+    // at or after 2500 is offset 1 too (5000), since offset 2 (3000) is later.
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        ["earliest 0 -1", "latest 5 -1", "max 1 5000", "at2500 1 5000"],
+        "{out}"
+    );
+}

@@ -250,3 +250,29 @@ fn an_index_file_that_cannot_be_opened_is_written_later_and_the_log_goes_on() {
         assert!(all[205].1.starts_with(b"20:5:"));
     });
 }
+
+#[test]
+fn max_timestamp_lookup_finds_the_newest_record_in_any_segment() {
+    let dir = common::test_dir();
+    run_local(async {
+        let log = PartitionLog::open(DmaStorage, dir.path(), small_segments(32 * 1024)).await.unwrap();
+        assert_eq!(log.offset_of_max_timestamp().await.unwrap(), None, "empty log");
+        // Timestamps go back and forth: the newest record sits in an early
+        // segment, and a later batch repeats its timestamp.
+        for i in 0..40u64 {
+            let ts = if i == 7 { 900_000 } else { 1000 * i as i64 };
+            log.append(batch(i, 10, 200, ts)).await.unwrap();
+        }
+        log.append(batch(40, 1, 10, 900_009)).await.unwrap();
+        assert!(log.stats().segments_rolled > 1, "the test needs several segments");
+        // Batch 7 holds offsets 70..80 with timestamps 900_000 + i: the
+        // newest is offset 79 at 900_009; offset 400 repeats it, later.
+        assert_eq!(log.offset_of_max_timestamp().await.unwrap(), Some((79, 900_009)));
+        log.append(batch(41, 2, 10, 2_000_000)).await.unwrap();
+        assert_eq!(log.offset_of_max_timestamp().await.unwrap(), Some((402, 2_000_001)));
+    });
+    run_local(async {
+        let log = PartitionLog::open(DmaStorage, dir.path(), small_segments(32 * 1024)).await.unwrap();
+        assert_eq!(log.offset_of_max_timestamp().await.unwrap(), Some((402, 2_000_001)), "after reopen");
+    });
+}

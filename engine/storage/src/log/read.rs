@@ -170,6 +170,27 @@ impl<S: Storage> PartitionLog<S> {
             .unwrap_or(end)
     }
 
+    /// The record with the largest timestamp among the committed ones (the
+    /// first of them if several share it): `(offset, timestamp)`, or None
+    /// for an empty log. Kafka's ListOffsets MAX_TIMESTAMP (KIP-734).
+    ///
+    /// Segments keep their newest timestamp, so the search reads one
+    /// segment. The active segment's also counts records staged but not
+    /// yet committed: when the largest timestamp is there, the answer is
+    /// None until it is committed, rather than an older record.
+    pub async fn offset_of_max_timestamp(&self) -> LogResult<Option<(u64, i64)>> {
+        let max = {
+            let st = self.state.borrow();
+            let sealed = st.sealed.values().filter(|s| s.size > 0).map(|s| s.max_timestamp).max();
+            let active = (!st.active.is_empty()).then(|| st.active.max_timestamp());
+            sealed.into_iter().chain(active).max()
+        };
+        match max {
+            Some(max) => self.offset_for_timestamp(max).await,
+            None => Ok(None),
+        }
+    }
+
     /// The first record whose timestamp is >= `timestamp`: `(offset,
     /// record timestamp)`, or None if every committed record is older. Only
     /// committed records count, as for reads.

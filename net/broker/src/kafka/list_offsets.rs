@@ -1,7 +1,7 @@
 //! Kafka ListOffsets (v1–7): earliest (-2), latest (-1: the high
-//! watermark, what a consumer can read) or the first offset at or after a
-//! timestamp, for this core's partitions. Max-timestamp (-3, v7) is not
-//! supported yet (INVALID_REQUEST).
+//! watermark, what a consumer can read), max-timestamp (-3, KIP-734: the
+//! committed record with the largest timestamp) or the first offset at or
+//! after a timestamp, for this core's partitions.
 
 use super::errors::kafka_code;
 use crate::context::ServerContext;
@@ -15,6 +15,7 @@ use corelog_protocol::ErrorCode;
 /// Kafka's special timestamps.
 const LATEST: i64 = -1;
 const EARLIEST: i64 = -2;
+const MAX_TIMESTAMP: i64 = -3;
 
 pub async fn handle(request: ListOffsetsRequest, shard: &Shard, context: &ServerContext) -> ListOffsetsResponse {
     let mut topics = Vec::with_capacity(request.topics.len());
@@ -41,7 +42,7 @@ pub async fn handle(request: ListOffsetsRequest, shard: &Shard, context: &Server
                     match p.timestamp {
                         LATEST => out.offset = as_i64(log.high_watermark()),
                         EARLIEST => out.offset = as_i64(log.log_start_offset()),
-                        ts if ts >= 0 => match log.offset_for_timestamp(ts).await {
+                        ts if ts >= 0 || ts == MAX_TIMESTAMP => match lookup(log, ts).await {
                             Ok(Some((offset, timestamp))) => {
                                 out.offset = as_i64(offset);
                                 out.timestamp = timestamp;
@@ -61,4 +62,12 @@ pub async fn handle(request: ListOffsetsRequest, shard: &Shard, context: &Server
         topics.push(ListOffsetsTopicResponse { name: topic.name, partitions });
     }
     ListOffsetsResponse { topics, ..Default::default() }
+}
+
+async fn lookup(log: &corelog_storage::PartitionLog, timestamp: i64) -> corelog_storage::LogResult<Option<(u64, i64)>> {
+    if timestamp == MAX_TIMESTAMP {
+        log.offset_of_max_timestamp().await
+    } else {
+        log.offset_for_timestamp(timestamp).await
+    }
 }
