@@ -113,6 +113,10 @@ pub struct ProducerArgs {
     /// Produce requests in flight per broker core, per producer.
     #[arg(long, default_value_t = ProducerSettings::default().max_in_flight)]
     pub max_in_flight: usize,
+    /// Idempotent producer (true or false): with it, a partition has up to
+    /// --max-in-flight batches in flight, in order; without, one.
+    #[arg(long, default_value_t = ProducerSettings::default().idempotence, action = clap::ArgAction::Set)]
+    pub enable_idempotence: bool,
     /// Number of producers, each with its own connections.
     #[arg(long, default_value_t = 1)]
     pub producers: usize,
@@ -235,6 +239,7 @@ impl ProducerArgs {
             linger: Duration::from_secs_f64(self.linger_ms / 1000.0),
             compression: self.compression_type,
             max_in_flight: self.max_in_flight,
+            idempotence: self.enable_idempotence,
             producers: self.producers,
             threads: self.threads.unwrap_or(self.producers),
             key_pattern: self.key_pattern,

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use bytes::Bytes;
-use corelog_client::{Acks, Compression};
+use corelog_client::{Acks, Compression, ProducerConfig};
 use serde_json::{json, Value};
 
 use crate::error::{PerfError, PerfResult};
@@ -133,6 +133,9 @@ pub struct ProducerSettings {
     pub compression: Compression,
     /// Produce requests in flight per broker endpoint, per producer.
     pub max_in_flight: usize,
+    /// Write as an idempotent producer; its partitions pipeline up to
+    /// `max_in_flight` batches (the client's default: on).
+    pub idempotence: bool,
     /// Number of producers (each with its own connections).
     pub producers: usize,
     /// OS threads (each its own glommio executor) the producers are spread
@@ -157,6 +160,7 @@ impl Default for ProducerSettings {
             linger: Duration::from_millis(2),
             compression: Compression::None,
             max_in_flight: 5,
+            idempotence: ProducerConfig::default().enable_idempotence,
             producers: 1,
             threads: 1,
             key_pattern: KeyPattern::None,
@@ -320,6 +324,7 @@ impl ProducerSettings {
             "linger_ms": self.linger.as_secs_f64() * 1000.0,
             "compression": compression_name(self.compression),
             "max_in_flight": self.max_in_flight,
+            "idempotence": self.idempotence,
             "producers": self.producers,
             "threads": self.threads,
             "key_pattern": key_pattern,

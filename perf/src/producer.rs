@@ -164,6 +164,7 @@ async fn run_one(ctx: Arc<ProducerCtx>, index: usize) -> PerfResult<()> {
             batch_size: s.batch_size,
             max_in_flight: s.max_in_flight,
             compression: s.compression,
+            enable_idempotence: s.idempotence,
             ..ProducerConfig::default()
         },
     );

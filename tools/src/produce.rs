@@ -64,10 +64,15 @@ pub struct ProduceArgs {
     /// default outlasts a failover.
     #[arg(long, value_name = "N", default_value_t = ProducerConfig::default().retries)]
     retries: u32,
-    /// Write as an idempotent producer: a batch retried after a lost answer
-    /// (a leader killed between appending and answering) is stored once.
-    #[arg(long)]
+    /// Write as an idempotent producer (the default with --acks all): a
+    /// batch retried after a lost answer (a leader killed between appending
+    /// and answering) is stored once, and a partition pipelines batches.
+    #[arg(long, conflicts_with = "no_idempotence")]
     idempotent: bool,
+    /// Write as a plain producer: one batch per partition in flight, and a
+    /// retry after a lost answer may store a batch twice.
+    #[arg(long)]
+    no_idempotence: bool,
     /// Print a delivery report for every record to stdout, as it is
     /// acknowledged: `LINE<TAB>PARTITION<TAB>OFFSET` (the input line number,
     /// from 1; the offset is `-` with --acks 0, which gets no answer).
@@ -118,7 +123,7 @@ async fn produce(args: ProduceArgs) -> Result<(), String> {
         batch_size: usize::try_from(args.batch_size).unwrap_or(usize::MAX),
         compression: args.compression.into(),
         retries: args.retries,
-        enable_idempotence: args.idempotent,
+        enable_idempotence: args.idempotent || !args.no_idempotence,
         ..ProducerConfig::default()
     };
     let client = ClientConfig { request_timeout: config.request_timeout, ..bootstrap::client_config() };

@@ -170,7 +170,8 @@ fn scenario(cores: usize, wide: u32) {
     let b = broker.bootstrap();
     assert_eq!(topics(&b), "small\nwide\n");
     for p in sample {
-        assert_eq!(consume(&b, "wide", p, 10), lines("wide", p, 0) + &lines("wide", p, 1));
+        let read = consume(&b, "wide", p, 10);
+        assert_eq!(read, lines("wide", p, 0) + &lines("wide", p, 1), "after the restart:\n{}", broker.log());
     }
     produce(&b, "small", SMALL - 1, 1);
     assert_eq!(consume(&b, "small", SMALL - 1, 10), lines("small", SMALL - 1, 0) + &lines("small", SMALL - 1, 1));

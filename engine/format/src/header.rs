@@ -136,3 +136,24 @@ pub const fn padded_batch_len(body_len: usize) -> usize {
 pub fn compute_crc(batch: &[u8]) -> u32 {
     crc32fast::hash(&batch[CRC_START..])
 }
+
+/// Rewrites the idempotent-producer fields of the encoded native batch
+/// `batch` (exactly one batch, `batch_length` bytes) and its CRC, which
+/// covers them: a producer that must resend a batch under a new producer
+/// id or restarted sequences does so without encoding its records again.
+/// False (nothing changed) if `batch` is not one whole native batch.
+pub fn restamp_producer(batch: &mut [u8], producer_id: i64, producer_epoch: i16, base_sequence: i32) -> bool {
+    let len = batch.len();
+    let Some(header) = BatchHeader::parse_mut(batch) else { return false };
+    if header.magic != MAGIC || header.batch_length() != len {
+        return false;
+    }
+    header.producer_id.set(producer_id);
+    header.producer_epoch.set(producer_epoch);
+    header.base_sequence.set(base_sequence);
+    let crc = compute_crc(batch);
+    if let Some(header) = BatchHeader::parse_mut(batch) {
+        header.crc.set(crc);
+    }
+    true
+}

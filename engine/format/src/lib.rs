@@ -37,7 +37,7 @@ mod valid;
 pub use builder::BatchBuilder;
 pub use compression::Compression;
 pub use error::BatchError;
-pub use header::{compute_crc, padded_batch_len, BatchHeader, CRC_START, HEADER_LEN, MAGIC};
+pub use header::{compute_crc, padded_batch_len, restamp_producer, BatchHeader, CRC_START, HEADER_LEN, MAGIC};
 pub use reader::{validate_full, validate_records, DecodedBatch};
 pub use record::{ArchivedRecord, ArchivedRecordHeader, Record, RecordHeader, RecordView};
 pub use stored::{BatchFormat, StoredBatch, StoredBatchMut};

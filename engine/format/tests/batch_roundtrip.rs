@@ -158,3 +158,24 @@ fn batch_estimated_size_tracks_a_1mib_budget() {
     assert!(bytes.len() <= MAX, "{} records -> {} bytes", n, bytes.len());
     assert!(bytes.len() > MAX * 9 / 10);
 }
+
+#[test]
+fn restamping_the_producer_fields_keeps_the_batch_valid() {
+    let mut b = BatchBuilder::new(Compression::Lz4);
+    b.set_producer(7, 1, 40);
+    for i in 0..10 {
+        b.push(Some(b"k"), format!("v{i}").as_bytes(), 1_000 + i, &[]);
+    }
+    let mut bytes = b.build().unwrap().to_vec();
+    let before = bytes.clone();
+    assert!(corelog_format::restamp_producer(&mut bytes, 9, 0, 0));
+    let h = validate_full(&bytes, MAX).unwrap();
+    assert_eq!((h.producer_id.get(), h.producer_epoch.get(), h.base_sequence.get()), (9, 0, 0));
+    let (old, new) = (DecodedBatch::decode(&before, MAX).unwrap(), DecodedBatch::decode(&bytes, MAX).unwrap());
+    assert!(old.records().zip(new.records()).all(|(a, b)| a.value == b.value), "records untouched");
+    // Not one whole native batch: refused, unchanged.
+    let mut cut = bytes[..bytes.len() - 16].to_vec();
+    let copy = cut.clone();
+    assert!(!corelog_format::restamp_producer(&mut cut, 1, 1, 1));
+    assert_eq!(cut, copy);
+}

@@ -6,11 +6,20 @@
 //! the batch is closed and a new one started; a batch that reaches
 //! `batch_size` is closed at once. The head batch of a queue is *ready* when
 //! it is closed, or has lingered `linger`, or a flush is under way — and its
-//! partition has no produce in flight (one at a time per partition keeps
-//! the partition's order through retries) and its retry backoff is over.
+//! partition has fewer than `depth` produces in flight and its retry
+//! backoff is over.
+//!
+//! Ordered pipelining: `depth` is 1 for a plain producer (a retry can then
+//! never overtake a later batch) and up to 5 for an idempotent one, whose
+//! sequences let the partition's leader drop a retried batch it already
+//! holds and refuse one that would leave a gap (Kafka's
+//! `max.in.flight.requests.per.connection` with idempotence). Every batch
+//! gets a send id, in partition order, when it is first taken; a batch
+//! put back for a retry goes in front of the never-sent ones, among the
+//! other retries by send id, so batches are always resent in their order.
 //! Pure bookkeeping: no I/O, so it is unit-tested on its own.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -55,20 +64,34 @@ pub(crate) struct ProducerBatch {
     pub attempts: u32,
     /// Not to be sent again before this.
     pub retry_at: Option<Instant>,
+    /// Its place in its partition's order, from its first take.
+    send_id: Option<u64>,
+    /// What its producer fields were written under (the idempotent
+    /// producer's [`StampKey`](super::producer_idempotence::StampKey)).
+    pub stamp: Option<super::producer_idempotence::StampKey>,
 }
 
 impl ProducerBatch {
-    /// Whether the batch was encoded (sent at least once): its bytes, and
-    /// with them its producer fields, are fixed.
-    pub fn is_encoded(&self) -> bool {
-        self.encoded.is_some()
-    }
-
     /// Sets the idempotent producer fields, before the first encode.
     pub fn set_producer(&mut self, producer_id: i64, producer_epoch: i16, base_sequence: i32) {
         if let Some(builder) = &mut self.builder {
             builder.set_producer(producer_id, producer_epoch, base_sequence);
         }
+    }
+
+    /// Rewrites the producer fields of an encoded batch (and its CRC), for
+    /// a resend under a new producer id or restarted sequences.
+    pub fn restamp(&mut self, producer_id: i64, producer_epoch: i16, base_sequence: i32) -> ClientResult<()> {
+        let Some(encoded) = &self.encoded else {
+            self.set_producer(producer_id, producer_epoch, base_sequence);
+            return Ok(());
+        };
+        let mut bytes = encoded.to_vec();
+        if !corelog_format::restamp_producer(&mut bytes, producer_id, producer_epoch, base_sequence) {
+            return Err(ClientError::Protocol("an encoded batch could not be restamped".into()));
+        }
+        self.encoded = Some(Bytes::from(bytes));
+        Ok(())
     }
 
     /// The encoded batch (built on first call; kept for retries).
@@ -94,7 +117,12 @@ impl ProducerBatch {
 #[derive(Default)]
 struct PartitionQueue {
     batches: VecDeque<ProducerBatch>,
-    in_flight: bool,
+    /// Batches taken and not yet back or done.
+    in_flight: usize,
+    /// Send ids of the batches taken and not done (in flight, or back in
+    /// the queue for a retry).
+    unresolved: BTreeSet<u64>,
+    next_send_id: u64,
 }
 
 /// What [`Accumulator::append`] did.
@@ -109,14 +137,23 @@ pub(crate) struct Appended {
 /// Per-partition batch queues of one producer.
 pub(crate) struct Accumulator {
     batch_size: usize,
+    /// Most batches of one partition in flight at once.
+    depth: usize,
     linger: Duration,
     compression: Compression,
     queues: HashMap<Rc<str>, HashMap<u32, PartitionQueue>>,
 }
 
 impl Accumulator {
-    pub fn new(batch_size: usize, linger: Duration, compression: Compression) -> Self {
-        Accumulator { batch_size: batch_size.max(1), linger, compression, queues: HashMap::new() }
+    /// `depth`: most batches of one partition in flight at once (see the
+    /// module doc).
+    pub fn new(batch_size: usize, depth: usize, linger: Duration, compression: Compression) -> Self {
+        Accumulator { batch_size: batch_size.max(1), depth: depth.max(1), linger, compression, queues: HashMap::new() }
+    }
+
+    /// Most batches of one partition in flight at once.
+    pub fn depth(&self) -> usize {
+        self.depth
     }
 
     /// Adds a record to the last batch of `topic`/`partition`.
@@ -155,6 +192,8 @@ impl Accumulator {
                 closed: false,
                 attempts: 0,
                 retry_at: None,
+                send_id: None,
+                stamp: None,
             });
             out.new_batch = true;
         }
@@ -179,8 +218,8 @@ impl Accumulator {
         for (topic, partitions) in &self.queues {
             for (&partition, queue) in partitions {
                 let Some(head) = queue.batches.front() else { continue };
-                if queue.in_flight {
-                    continue; // its completion wakes the sender
+                if queue.in_flight >= self.depth {
+                    continue; // a completion wakes the sender
                 }
                 if let Some(at) = head.retry_at.filter(|at| *at > now) {
                     wake_at(at);
@@ -199,32 +238,59 @@ impl Accumulator {
     }
 
     /// Takes the head batch of a partition for sending (closing it) and
-    /// marks the partition in flight.
+    /// counts it in flight.
     pub fn take(&mut self, topic: &str, partition: u32) -> Option<ProducerBatch> {
+        let depth = self.depth;
         let queue = self.queues.get_mut(topic)?.get_mut(&partition)?;
-        if queue.in_flight {
+        if queue.in_flight >= depth {
             return None;
         }
         let mut batch = queue.batches.pop_front()?;
         batch.closed = true;
-        queue.in_flight = true;
+        if batch.send_id.is_none() {
+            batch.send_id = Some(queue.next_send_id);
+            queue.unresolved.insert(queue.next_send_id);
+            queue.next_send_id += 1;
+        }
+        queue.in_flight += 1;
         Some(batch)
     }
 
-    /// Puts a batch whose send failed back at the head of its partition
-    /// (it is older than everything queued behind it).
+    /// Puts a batch whose send failed back, to be sent again: after the
+    /// retries of earlier batches, before later ones and the never-sent.
     pub fn requeue(&mut self, batch: ProducerBatch) {
         let queue = self.queue_mut(&batch.topic, batch.partition);
-        queue.in_flight = false;
-        queue.batches.push_front(batch);
+        queue.in_flight = queue.in_flight.saturating_sub(1);
+        let at = queue
+            .batches
+            .iter()
+            .position(|b| match (b.send_id, batch.send_id) {
+                (Some(queued), Some(mine)) => queued > mine,
+                _ => true,
+            })
+            .unwrap_or(queue.batches.len());
+        queue.batches.insert(at, batch);
     }
 
-    /// Ends the in-flight send of a partition (after success or final failure).
-    pub fn done(&mut self, topic: &str, partition: u32) {
+    /// Whether a batch of `batch`'s partition sent before it is still
+    /// unresolved (in flight or waiting for its retry): then a refusal of
+    /// `batch` for a gap in the sequences may be that batch's doing.
+    pub fn has_earlier_unresolved(&self, batch: &ProducerBatch) -> bool {
+        let Some(mine) = batch.send_id else { return false };
+        let queue = self.queues.get(&*batch.topic).and_then(|p| p.get(&batch.partition));
+        queue.is_some_and(|q| q.unresolved.first().is_some_and(|&first| first < mine))
+    }
+
+    /// Ends the send of a taken batch (after success or final failure).
+    pub fn done(&mut self, batch: &ProducerBatch) {
+        let (topic, partition) = (&*batch.topic, batch.partition);
         if let Some(partitions) = self.queues.get_mut(topic) {
             if let Some(queue) = partitions.get_mut(&partition) {
-                queue.in_flight = false;
-                if queue.batches.is_empty() {
+                queue.in_flight = queue.in_flight.saturating_sub(1);
+                if let Some(id) = batch.send_id {
+                    queue.unresolved.remove(&id);
+                }
+                if queue.batches.is_empty() && queue.in_flight == 0 {
                     partitions.remove(&partition);
                 }
             }
@@ -237,7 +303,7 @@ impl Accumulator {
     /// Whether nothing is queued or in flight.
     #[cfg(test)]
     pub fn is_empty(&self) -> bool {
-        self.queues.values().all(|p| p.values().all(|q| q.batches.is_empty() && !q.in_flight))
+        self.queues.values().all(|p| p.values().all(|q| q.batches.is_empty() && q.in_flight == 0))
     }
 
     fn queue_mut(&mut self, topic: &Rc<str>, partition: u32) -> &mut PartitionQueue {
@@ -262,7 +328,7 @@ mod tests {
     #[test]
     fn batches_close_at_batch_size() {
         let now = Instant::now();
-        let mut acc = Accumulator::new(1_000, Duration::from_secs(60), Compression::None);
+        let mut acc = Accumulator::new(1_000, 1, Duration::from_secs(60), Compression::None);
         let first = push(&mut acc, 0, &[7; 300], now);
         assert_eq!(first, Appended { closed_batch: false, new_batch: true });
         assert_eq!(push(&mut acc, 0, &[7; 300], now), Appended::default());
@@ -281,14 +347,14 @@ mod tests {
         assert_eq!(b.len(), 2);
         // In flight: the partition's next batch waits even if closed.
         assert!(acc.ready(now, true).0.is_empty());
-        acc.done("t", 0);
+        acc.done(&batch);
         assert_eq!(acc.ready(now, true).0.len(), 1);
     }
 
     #[test]
     fn oversized_record_gets_its_own_closed_batch() {
         let now = Instant::now();
-        let mut acc = Accumulator::new(100, Duration::from_secs(60), Compression::None);
+        let mut acc = Accumulator::new(100, 1, Duration::from_secs(60), Compression::None);
         let a = push(&mut acc, 0, &[1; 500], now);
         assert!(a.closed_batch && a.new_batch);
         let batch = acc.take("t", 0).unwrap();
@@ -299,7 +365,7 @@ mod tests {
     fn linger_and_flush_decide_readiness() {
         let now = Instant::now();
         let linger = Duration::from_millis(5);
-        let mut acc = Accumulator::new(1 << 20, linger, Compression::None);
+        let mut acc = Accumulator::new(1 << 20, 1, linger, Compression::None);
         push(&mut acc, 0, b"a", now);
         push(&mut acc, 1, b"b", now + Duration::from_millis(2));
         let (ready, next) = acc.ready(now, false);
@@ -314,7 +380,7 @@ mod tests {
     #[test]
     fn requeue_keeps_order_and_backoff() {
         let now = Instant::now();
-        let mut acc = Accumulator::new(1 << 20, Duration::ZERO, Compression::None);
+        let mut acc = Accumulator::new(1 << 20, 1, Duration::ZERO, Compression::None);
         acc.append("t", 0, None, Bytes::from_static(b"first"), vec![], slot(1), now);
         let mut first = acc.take("t", 0).unwrap();
         acc.append("t", 0, None, Bytes::from_static(b"second"), vec![], slot(2), now);
@@ -330,12 +396,35 @@ mod tests {
         let again = acc.take("t", 0).unwrap();
         assert_eq!(again.records[0].timestamp, 1, "the failed batch goes first");
         assert_eq!(again.attempts, 1);
-        acc.done("t", 0);
+        acc.done(&again);
         let second = acc.take("t", 0).unwrap();
         assert_eq!(second.records[0].timestamp, 2);
         assert!(!acc.is_empty());
-        acc.done("t", 0);
+        acc.done(&second);
         assert!(acc.is_empty());
+    }
+
+    #[test]
+    fn an_idempotent_partition_pipelines_and_resends_failures_in_order() {
+        let now = Instant::now();
+        let mut acc = Accumulator::new(1 << 20, 3, Duration::ZERO, Compression::None);
+        let mut taken = Vec::new();
+        for ts in 1..=4 {
+            acc.append("t", 0, None, Bytes::from_static(b"r"), vec![], slot(ts), now);
+            taken.extend(acc.take("t", 0));
+        }
+        assert_eq!(taken.len(), 3, "three in flight, the fourth waits");
+        assert!(acc.ready(now, false).0.is_empty());
+        let [first, second, third]: [ProducerBatch; 3] = taken.try_into().ok().unwrap();
+        assert!(!acc.has_earlier_unresolved(&first));
+        assert!(acc.has_earlier_unresolved(&third));
+        // The first and third fail, the third's answer coming first; the
+        // second succeeds.
+        acc.requeue(third);
+        acc.requeue(first);
+        acc.done(&second);
+        let order: Vec<i64> = (0..3).map(|_| acc.take("t", 0).unwrap().records[0].timestamp).collect();
+        assert_eq!(order, [1, 3, 4], "retries first, in their order, then the never-sent batch");
     }
 
     #[test]

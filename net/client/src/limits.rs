@@ -4,6 +4,12 @@
 /// Bytes asked of the socket per read.
 pub const READ_BUFFER_BYTES: usize = 128 * 1024;
 
+/// Most batches of one partition an idempotent producer has in flight at
+/// once: the broker remembers each producer's last 5 batches per partition
+/// (corelog_storage's MAX_BATCHES_PER_PRODUCER, Kafka's limit too), so a
+/// retry of any of them is still recognised as a duplicate.
+pub const MAX_IN_FLIGHT_PER_PARTITION_IDEMPOTENT: usize = 5;
+
 /// Longest pause between rounds of reconnect attempts when no endpoint
 /// answers (Kafka's `reconnect.backoff.max.ms`).
 pub const MAX_RECONNECT_BACKOFF: std::time::Duration = std::time::Duration::from_secs(1);

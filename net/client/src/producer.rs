@@ -12,7 +12,11 @@
 //! batches due for one endpoint go in one produce request (one batch per
 //! partition, so the broker's base offset numbers every record exactly),
 //! with at most `max_in_flight` requests per endpoint. A partition has at
-//! most one produce in flight, so retries never reorder a partition.
+//! most one produce in flight, so retries never reorder it, unless the
+//! producer is idempotent: then up to
+//! [`MAX_IN_FLIGHT_PER_PARTITION_IDEMPOTENT`](crate::limits::MAX_IN_FLIGHT_PER_PARTITION_IDEMPOTENT)
+//! batches of a partition are in flight at once, in order, each in its own
+//! request (ordered pipelining; see the accumulator).
 //! Retriable failures are retried `retries` times after `retry_backoff`
 //! (immediately when a `NotOwner` answer names the new owner), refreshing the
 //! metadata when the partition moved or the topic is unknown.
@@ -82,14 +86,14 @@ impl Producer {
         let shared = Rc::new(Shared {
             cluster: cluster.clone(),
             state: RefCell::new(State {
-                acc: Accumulator::new(config.batch_size, config.linger, config.compression),
+                acc: Accumulator::new(config.batch_size, config.partition_depth(), config.linger, config.compression),
                 partitioner: Partitioner::new(),
                 awaiting: HashMap::new(),
                 metadata: MetadataFetch::default(),
                 in_flight: HashMap::new(),
                 flush: FlushTracker::default(),
                 callbacks: Vec::new(),
-                idempotence: config.enable_idempotence.then(Default::default),
+                idempotence: config.idempotent().then(Default::default),
             }),
             config,
             wake: Notify::default(),
@@ -186,8 +190,23 @@ impl Shared {
             return earliest(next, retry_at);
         }
         let flushing = st.flush.is_flushing();
-        let (ready, ready_next) = st.acc.ready(now, flushing);
-        next = earliest(next, ready_next);
+        // One batch per partition per request (the answer's base offset
+        // numbers it), so a pipelined partition's next batch goes in the
+        // next round's requests.
+        for _round in 0..st.acc.depth() {
+            let (sent, ready_next) = self.dispatch_round(&mut st, now, flushing);
+            next = earliest(next, ready_next);
+            if !sent {
+                break;
+            }
+        }
+        next
+    }
+
+    /// Takes at most one ready batch per partition into requests and sends
+    /// them; whether any was sent, and when to look again.
+    fn dispatch_round(self: &Rc<Self>, st: &mut State, now: Instant, flushing: bool) -> (bool, Option<Instant>) {
+        let (ready, mut next) = st.acc.ready(now, flushing);
         let max_in_flight = self.config.max_in_flight.max(1);
         // Per endpoint: requests to send, each a list of (batch, bytes).
         let mut requests: BTreeMap<SocketAddr, Vec<Vec<(ProducerBatch, Bytes)>>> = BTreeMap::new();
@@ -196,7 +215,7 @@ impl Shared {
             let addr = match self.cluster.owner_addr(&topic, partition) {
                 Ok(addr) => addr,
                 Err(_) => {
-                    next = earliest(next, self.fetch_metadata(&mut st, &topic, false));
+                    next = earliest(next, self.fetch_metadata(st, &topic, false));
                     continue;
                 }
             };
@@ -208,19 +227,24 @@ impl Shared {
             if let Some(info) = self.cluster.topic(&topic) {
                 st.partitioner.batch_closed(&topic, partition, info.partition_count());
             }
-            if !batch.is_encoded() {
+            // Stamped first, or again if its producer id or its partition's
+            // sequences changed since (a resend, in partition order).
+            let current = st.idempotence.as_ref().and_then(|i| i.stamp_key(&topic, partition));
+            let mut stamped = Ok(());
+            if current.is_some() && batch.stamp != current {
                 let records = batch.records.len() as u32;
                 if let Some((id, epoch, sequence)) =
                     st.idempotence.as_mut().and_then(|i| i.next_batch(&topic, partition, records))
                 {
-                    batch.set_producer(id, epoch, sequence);
+                    stamped = batch.restamp(id, epoch, sequence);
+                    batch.stamp = current;
                 }
             }
-            let bytes = match batch.encode() {
+            let bytes = match stamped.and_then(|()| batch.encode()) {
                 Ok(bytes) => bytes,
                 Err(e) => {
-                    self.complete(&mut st, batch, Err(e));
-                    st.acc.done(&topic, partition);
+                    st.acc.done(&batch);
+                    self.complete(st, batch, Err(e));
                     continue;
                 }
             };
@@ -237,13 +261,15 @@ impl Shared {
             *used += bytes.len();
             reqs.last_mut().expect("pushed above").push((batch, bytes));
         }
+        let mut sent = false;
         for (addr, reqs) in requests {
             for batches in reqs.into_iter().filter(|b| !b.is_empty()) {
                 *st.in_flight.entry(addr).or_default() += 1;
+                sent = true;
                 corelog_runtime::spawn(send_request(self.clone(), addr, batches)).detach();
             }
         }
-        next
+        (sent, next)
     }
 
     /// Moves records of topics whose metadata arrived into batches, and asks

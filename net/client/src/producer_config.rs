@@ -15,7 +15,8 @@ pub struct ProducerConfig {
     /// Target encoded size of a batch in bytes (a bigger record gets a batch
     /// of its own; keep below the topic's `max.message.bytes`). Default 64 KiB.
     pub batch_size: usize,
-    /// Most produce requests in flight per endpoint. Default 5.
+    /// Most produce requests in flight per endpoint. Default 5. With
+    /// idempotence it also bounds a partition's batches in flight.
     pub max_in_flight: usize,
     /// Largest produce request (sum of its batches); more batches for an
     /// endpoint go in further requests. Default 8 MiB.
@@ -38,8 +39,30 @@ pub struct ProducerConfig {
     pub compression: Compression,
     /// Write as an idempotent producer (Kafka's `enable.idempotence`): a
     /// batch retried after a lost answer is stored once, at its original
-    /// offsets, and a gap in a partition's batches is refused. Default off.
+    /// offsets, and a gap in a partition's batches is refused, so a
+    /// partition can have several batches in flight, in order. Default on,
+    /// as in Kafka since 3.0; as there, it takes `acks` all, and with acks
+    /// 0 or 1 the producer writes as a plain one (see [`Self::idempotent`]).
     pub enable_idempotence: bool,
+}
+
+impl ProducerConfig {
+    /// Whether batches are written idempotently: asked for, with acks=all.
+    pub fn idempotent(&self) -> bool {
+        self.enable_idempotence && self.acks == Acks::All
+    }
+
+    /// Most batches of one partition in flight at once: 1, or with
+    /// idempotence up to
+    /// [`MAX_IN_FLIGHT_PER_PARTITION_IDEMPOTENT`](crate::limits::MAX_IN_FLIGHT_PER_PARTITION_IDEMPOTENT)
+    /// (never more than `max_in_flight`).
+    pub fn partition_depth(&self) -> usize {
+        if self.idempotent() {
+            self.max_in_flight.clamp(1, crate::limits::MAX_IN_FLIGHT_PER_PARTITION_IDEMPOTENT)
+        } else {
+            1
+        }
+    }
 }
 
 impl Default for ProducerConfig {
@@ -55,7 +78,7 @@ impl Default for ProducerConfig {
             retry_backoff_max: Duration::from_secs(1),
             request_timeout: Duration::from_secs(30),
             compression: Compression::None,
-            enable_idempotence: false,
+            enable_idempotence: true,
         }
     }
 }

@@ -9,6 +9,12 @@
 //! A batch that fails for good leaves a gap in its partition's sequences;
 //! as Kafka's idempotent producer without a transactional id does, the
 //! producer then takes a new id, and every partition starts over at 0.
+//! A partition whose leader has no state for the producer (UnknownProducerId:
+//! the topic was deleted and created again, or retention removed every batch
+//! of ours) starts over at 0 under the same id (Kafka's KIP-360). Batches
+//! written under an id or a start that is no longer current are restamped
+//! (producer fields and CRC rewritten, records untouched) before they are
+//! sent again, in their partition's order.
 //!
 //! Lives on: the producer's core, inside its state.
 
@@ -21,6 +27,10 @@ use corelog_protocol::{InitProducerIdRequest, Request, Response};
 use super::error::ClientError;
 use super::producer_state::{Shared, State};
 
+/// What a batch's producer fields were written under: producer id, epoch
+/// and how many times its partition's sequences had started over.
+pub(crate) type StampKey = (i64, i16, u32);
+
 /// The producer id and the next sequence of every partition written to.
 #[derive(Default)]
 pub(crate) struct Idempotence {
@@ -32,6 +42,8 @@ pub(crate) struct Idempotence {
     retry_at: Option<Instant>,
     failed_asks: u32,
     next_sequence: HashMap<(Rc<str>, u32), i32>,
+    /// Per partition: how many times its sequences started over.
+    restarts: HashMap<(Rc<str>, u32), u32>,
 }
 
 impl Idempotence {
@@ -46,6 +58,22 @@ impl Idempotence {
         Some((id, epoch, base))
     }
 
+    /// What a batch of `topic`/`partition` stamped now is stamped under;
+    /// None until a producer id is known.
+    pub(crate) fn stamp_key(&self, topic: &Rc<str>, partition: u32) -> Option<StampKey> {
+        let (id, epoch) = self.producer?;
+        let restarts = self.restarts.get(&(topic.clone(), partition)).copied().unwrap_or(0);
+        Some((id, epoch, restarts))
+    }
+
+    /// The partition's leader knows nothing of this producer: its sequences
+    /// start over at 0 (batches stamped before are restamped when resent).
+    pub(crate) fn restart_partition(&mut self, topic: &Rc<str>, partition: u32) {
+        let key = (topic.clone(), partition);
+        self.next_sequence.remove(&key);
+        *self.restarts.entry(key).or_insert(0) += 1;
+    }
+
     /// A batch failed for good: its partition's sequences have a gap, so the
     /// producer starts over under a new id.
     pub(crate) fn reset(&mut self) {
@@ -53,6 +81,7 @@ impl Idempotence {
             tracing::debug!("a batch failed for good: taking a new producer id");
         }
         self.next_sequence.clear();
+        self.restarts.clear();
     }
 }
 
@@ -132,6 +161,12 @@ mod tests {
         assert_eq!(idem.next_batch(&t, 0, 1), None);
         idem.producer = Some((8, 0));
         assert_eq!(idem.next_batch(&t, 0, 1), Some((8, 0, 0)));
+        assert_eq!(idem.stamp_key(&t, 0), Some((8, 0, 0)));
+        idem.next_batch(&t, 0, 4);
+        idem.restart_partition(&t, 0);
+        assert_eq!(idem.stamp_key(&t, 0), Some((8, 0, 1)), "a restart changes the stamp");
+        assert_eq!(idem.next_batch(&t, 0, 1), Some((8, 0, 0)), "and starts over at 0");
+        assert_eq!(idem.stamp_key(&t, 1), Some((8, 0, 0)), "other partitions keep theirs");
         assert_eq!(wrapping_add(i32::MAX, 1), 0);
         assert_eq!(wrapping_add(i32::MAX - 1, 3), 1);
     }

@@ -58,8 +58,25 @@ impl Shared {
     /// Delivers, retries or fails `batch` according to `outcome`.
     fn finish(self: &Rc<Self>, st: &mut State, addr: SocketAddr, mut batch: ProducerBatch, outcome: Outcome) {
         let (topic, partition) = (batch.topic.clone(), batch.partition);
+        // With batches pipelined, a gap may be an earlier batch's failure
+        // (its retry is coming): the later batch is resent after it. A
+        // leader with no state for us, refusing the partition's earliest
+        // open batch, makes the partition's sequences start over (KIP-360);
+        // behind an earlier batch it is that one's doing, as a gap is.
+        let code = match &outcome {
+            Err(e) => e.code(),
+            Ok(_) => None,
+        };
+        let sequencing = matches!(code, Some(ErrorCode::OutOfOrderSequence | ErrorCode::UnknownProducerId));
+        let behind = sequencing && st.acc.has_earlier_unresolved(&batch);
+        let restart = code == Some(ErrorCode::UnknownProducerId) && !behind && st.idempotence.is_some();
         match outcome {
-            Err(e) if e.is_retriable() && batch.attempts < self.config.retries => {
+            Err(e) if (e.is_retriable() || behind || restart) && batch.attempts < self.config.retries => {
+                if restart {
+                    if let Some(idem) = st.idempotence.as_mut() {
+                        idem.restart_partition(&topic, partition);
+                    }
+                }
                 batch.attempts += 1;
                 let doublings = batch.attempts.saturating_sub(1).min(16);
                 let mut delay = (self.config.retry_backoff * (1u32 << doublings)).min(self.config.retry_backoff_max);
@@ -88,8 +105,8 @@ impl Shared {
                         idem.reset();
                     }
                 }
+                st.acc.done(&batch);
                 self.complete(st, batch, outcome);
-                st.acc.done(&topic, partition);
             }
         }
     }
