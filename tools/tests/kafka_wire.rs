@@ -344,3 +344,64 @@ fn join_group_v4_and_later_require_a_member_id_first() {
     let ResponseBody::JoinGroup(again) = coordinator.call(5, join(&first.member_id)) else { panic!() };
     assert_eq!(again.error_code, 25, "UNKNOWN_MEMBER_ID");
 }
+
+fn produce_v9(topic: &str, batch: &[u8]) -> Vec<u8> {
+    use corelog_kafka_protocol::produce_request::{PartitionProduceData, TopicProduceData};
+    let body = RequestBody::Produce(corelog_kafka_protocol::ProduceRequest {
+        transactional_id: None,
+        acks: -1,
+        timeout_ms: 10_000,
+        topic_data: vec![TopicProduceData {
+            name: topic.into(),
+            partition_data: vec![PartitionProduceData {
+                index: 0,
+                records: Some(corelog_kafka_protocol::RecordsData::from(bytes::Bytes::copy_from_slice(batch))),
+            }],
+        }],
+    });
+    let header = RequestHeader { api_key: body.api_key().as_i16(), api_version: 9, correlation_id: 0, client_id: None };
+    encode_request(&header, &body).unwrap().to_vec()
+}
+
+/// A big produce (read exactly to its end into a buffer of its own, its
+/// batch kept there) and a small one right behind it in the same write:
+/// both are answered, and a fetch returns each batch byte for byte as sent
+/// (only the partition leader epoch, set by the broker, differs).
+#[test]
+fn a_big_produce_and_a_small_one_in_one_write_are_both_stored_as_sent() {
+    use corelog_format::kafka::{BatchBuilder, Compression};
+    let broker = Broker::start();
+    let native = broker.native();
+    cli_support::corelog(&["topic", "create", "big", "--partitions", "1", "-b", &native], "").ok();
+    let mut conn = KafkaConn::connect(broker.kafka);
+    let (leaders, brokers) = conn.leaders("big");
+    let port = brokers.iter().find(|(b, _)| *b == leaders[0]).unwrap().1 as u16;
+    let build = |records: usize, value_len: usize| {
+        let mut b = BatchBuilder::new(Compression::None);
+        for i in 0..records {
+            b.push(Some(format!("k{i}").as_bytes()), Some(&vec![b'a' + (i % 26) as u8; value_len]), 1_000, &[]);
+        }
+        b.build().unwrap()
+    };
+    let (big, small) = (build(300, 1000), build(2, 10));
+    assert!(big.len() > 4 * corelog_broker::limits::ZERO_COPY_MIN_FRAME_BYTES);
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    stream.write_all(&[produce_v9("big", &big), produce_v9("big", &small)].concat()).unwrap();
+    for expected_base in [0, 300] {
+        let frame = read_frame(&mut stream);
+        let (_, body) = decode_response(bytes::Bytes::from(frame), corelog_kafka_protocol::ApiKey::Produce, 9).unwrap();
+        let ResponseBody::Produce(r) = body else { panic!("not a produce response") };
+        let p = &r.responses[0].partition_responses[0];
+        assert_eq!((p.error_code, p.base_offset), (0, expected_base));
+    }
+    let mut conn = KafkaConn::connect(port);
+    let records = fetched(conn.call(12, fetch("big", 0, 0, 0))).records.expect("records").to_bytes();
+    let (got_big, got_small) = records.split_at(big.len());
+    for (got, sent, base) in [(got_big, &big, 0i64), (got_small, &small, 300)] {
+        assert_eq!(got.len(), sent.len());
+        assert_eq!(&got[..8], &base.to_be_bytes(), "base offset");
+        assert_eq!(&got[8..12], &sent[8..12], "batch length");
+        assert_eq!(&got[16..], &sent[16..], "everything under the CRC, as sent");
+    }
+}

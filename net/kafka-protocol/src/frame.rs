@@ -67,6 +67,25 @@ impl FrameSplitter {
         self.buf.len()
     }
 
+    /// How many more bytes the frame now arriving needs, once its size
+    /// prefix is in and within bounds (a hint for sizing reads; a size out
+    /// of bounds is `next_frame`'s to report).
+    pub fn bytes_needed(&self) -> Option<usize> {
+        let prefix = self.buf.get(..4)?;
+        let size = i32::from_be_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]);
+        let size = usize::try_from(size).ok().filter(|s| (self.min..=self.max).contains(s))?;
+        Some((4 + size).saturating_sub(self.buf.len()))
+    }
+
+    /// The receive buffer, for reading into it directly instead of
+    /// [`feed`](Self::feed)ing a copy: grow it, read into the new tail,
+    /// truncate to what arrived. A frame read exactly to its end is then
+    /// the only one in its allocation, so slices of it (stored batches)
+    /// keep no other frame's bytes alive.
+    pub fn buffer_mut(&mut self) -> &mut BytesMut {
+        &mut self.buf
+    }
+
     /// The next complete frame (header + body, without the size prefix),
     /// `Ok(None)` if more bytes are needed.
     pub fn next_frame(&mut self) -> Result<Option<Bytes>, FrameError> {
@@ -120,6 +139,22 @@ mod tests {
         }
         assert_eq!(frames, vec![Bytes::from_static(b"0123456789"), Bytes::from_static(b"abcdefghijkl")]);
         assert_eq!(s.buffered(), 0);
+    }
+
+    #[test]
+    fn bytes_needed_counts_down_to_the_end_of_the_frame() {
+        let mut s = FrameSplitter::for_requests(1024);
+        assert_eq!(s.bytes_needed(), None, "no prefix yet");
+        s.feed(&100i32.to_be_bytes());
+        assert_eq!(s.bytes_needed(), Some(100));
+        s.buffer_mut().extend_from_slice(&[7; 60]);
+        assert_eq!(s.bytes_needed(), Some(40));
+        s.buffer_mut().extend_from_slice(&[7; 40]);
+        assert_eq!(s.bytes_needed(), Some(0));
+        assert_eq!(s.next_frame().unwrap().map(|f| f.len()), Some(100));
+        s.feed(&5000i32.to_be_bytes());
+        assert_eq!(s.bytes_needed(), None, "over the maximum: next_frame reports it");
+        assert!(s.next_frame().is_err());
     }
 
     #[test]

@@ -81,14 +81,17 @@ async fn session(stream: TcpStream, shard: Rc<Shard>, context: Rc<ServerContext>
     let mut held = context.request_memory.empty_permit();
     let mut request_started: Option<Instant> = None;
     'read: loop {
-        let want = read_size(splitter.buffered(), None);
+        // Read straight into the splitter's buffer, a big frame exactly to
+        // its end (`read_size`), so produce can keep its batches in it.
+        let want = read_size(splitter.buffered(), splitter.bytes_needed());
         let (deadline, waiting_for) = read_deadline(&context, request_started);
         let Some(grant) = reserve(&context, want, deadline, &peer, waiting_for).await else { break };
         held.merge(grant);
-        let mut buf = vec![0u8; want];
-        let n = read_within(&mut reader, &mut buf, deadline, &peer, waiting_for).await;
-        splitter.feed(&buf[..n]);
-        drop(buf);
+        let buf = splitter.buffer_mut();
+        let len = buf.len();
+        buf.resize(len + want, 0);
+        let n = read_within(&mut reader, &mut buf[len..], deadline, &peer, waiting_for).await;
+        splitter.buffer_mut().truncate(len + n);
         held.shrink_to(splitter.buffered());
         if n == 0 {
             break;
@@ -105,7 +108,8 @@ async fn session(stream: TcpStream, shard: Rc<Shard>, context: Rc<ServerContext>
             };
             // The frame's bytes (and its size prefix) stay reserved until its
             // handler is done with them.
-            let reserved = held.split(frame.len() + 4);
+            let frame_len = frame.len() + 4;
+            let reserved = held.split(frame_len);
             request_started = (splitter.buffered() > 0).then(Instant::now);
             let (done, reply) = oneshot::channel();
             match decode(frame.clone()) {
@@ -115,7 +119,7 @@ async fn session(stream: TcpStream, shard: Rc<Shard>, context: Rc<ServerContext>
                     corelog_runtime::spawn_detached(async move {
                         let (correlation_id, version) = (request.header.correlation_id, request.header.api_version);
                         let api = request.body.api_key();
-                        let reply = match super::dispatch::handle(request, &shard, &context, &host).await {
+                        let reply = match super::dispatch::handle(request, frame_len, &shard, &context, &host).await {
                             Outcome::NoResponse => Reply::Nothing,
                             Outcome::Respond(body) => match encode_response(correlation_id, version, &body) {
                                 Ok(frame) => Reply::Frame(frame),

@@ -14,14 +14,21 @@ pub enum Outcome {
     NoResponse,
 }
 
-/// Serves one request from a client at `client_host`.
-pub async fn handle(request: Request, shard: &Shard, context: &ServerContext, client_host: &str) -> Outcome {
+/// Serves one request from a client at `client_host`; `frame_len` is the
+/// size of the frame it came in (size prefix included).
+pub async fn handle(
+    request: Request,
+    frame_len: usize,
+    shard: &Shard,
+    context: &ServerContext,
+    client_host: &str,
+) -> Outcome {
     let version = request.header.api_version;
     let client_id = request.header.client_id.clone().unwrap_or_default();
     Outcome::Respond(match request.body {
-        // The frame's receive buffer may hold later frames too, so the
-        // batches are copied out of it (frame length 0: never kept).
-        RequestBody::Produce(r) => match produce::handle(r, 0, shard, context).await {
+        // A big frame was read to its own buffer, so its batches may stay
+        // in it (the native rule: `handlers::produce::keeps_frame`).
+        RequestBody::Produce(r) => match produce::handle(r, frame_len, shard, context).await {
             Some(response) => ResponseBody::Produce(response),
             None => return Outcome::NoResponse,
         },
