@@ -39,7 +39,7 @@ impl LimitedBroker {
         std::fs::write(&config, "[broker]\nio_memory_bytes = 1048576\n").unwrap();
         let log_path = dir.join(format!("broker-{run}.log"));
         for _ in 0..10 {
-            let port = cli_support::free_ports(cores as u16);
+            let port = corelog_testkit::free_ports(cores as u16);
             let mut command = Command::new(BIN);
             command
                 .args(["broker", "--config"])

@@ -154,3 +154,37 @@ fn a_truncated_batch_may_come_again() {
         ));
     });
 }
+
+/// A producer's pipelined batches, appended by tasks started in order:
+/// they are staged in that order although the first waits for the
+/// producer state to load and some wait for segment rolls, so none is
+/// refused for a gap and offsets follow the sequences.
+#[test]
+fn pipelined_appends_stage_in_call_order_across_loads_and_rolls() {
+    let dir = test_dir();
+    run_local(async {
+        let config = LogConfig { segment_bytes: 32 * 1024, ..config() };
+        let log = std::rc::Rc::new(open(dir.path(), config).await);
+        // Big and small batches in turn: when a big one must roll the
+        // segment, the small one behind it would still fit the old one.
+        let batch = |seq: i32, value_len: usize| {
+            let mut b = BatchBuilder::new(Compression::None);
+            for i in 0..10 {
+                b.push(None, &vec![b'a' + (i % 26) as u8; value_len], 1_000, &[]);
+            }
+            b.set_producer(7, 0, seq);
+            ValidBatches::from_network(b.build().unwrap().freeze(), 1 << 20).unwrap()
+        };
+        let tasks: Vec<_> = (0..40)
+            .map(|i| {
+                let (log, batches) = (log.clone(), batch(i * 10, if i % 2 == 0 { 900 } else { 10 }));
+                corelog_runtime::spawn(async move { log.append_valid(batches).await })
+            })
+            .collect();
+        for (i, task) in tasks.into_iter().enumerate() {
+            let info = task.join().await.unwrap_or_else(|e| panic!("batch {i}: {e}"));
+            assert_eq!(info.base_offset, i as u64 * 10);
+        }
+        assert!(log.stats().segments_rolled >= 2, "the test needs rolls");
+    });
+}

@@ -11,7 +11,7 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_corelog");
 /// Longest any one command may take before the test fails.
 pub const COMMAND_LIMIT: Duration = Duration::from_secs(60);
 
-pub use corelog_testkit::{free_port, free_ports};
+pub use corelog_testkit::free_port;
 
 /// A `corelog broker --cores 1` process; killed on drop.
 pub struct BrokerProcess {

@@ -100,6 +100,9 @@ impl<S: Storage> PartitionLog<S> {
         batches: ValidBatches,
         stamp: Stamp,
     ) -> Result<Staged<S::File>, ReplicaAppendError> {
+        // Taken at the first poll when free, so appends stage in the order
+        // they were called (see `PartitionLog::staging`).
+        let _turn = self.staging.acquire().await;
         let max = self.config.borrow().max_batch_bytes;
         if let Some(batch) = batches.iter().find(|b| b.len() > max) {
             return Err(LogError::BatchTooLarge { size: batch.len(), max }.into());

@@ -334,6 +334,13 @@ pub struct PartitionLog<S: Storage = DmaStorage> {
     io: corelog_runtime::sync::Semaphore,
     /// One load of the producer state at a time.
     producers_loading: corelog_runtime::sync::Semaphore,
+    /// Appends stage one at a time, in the order they asked (a FIFO turn
+    /// taken before anything else an append awaits): a producer's
+    /// pipelined batches, sent in order on one connection and handled by
+    /// tasks spawned in that order, are staged in that order even when one
+    /// of them waits for a roll or the producer state, so their sequences
+    /// arrive in order.
+    staging: corelog_runtime::sync::Semaphore,
 }
 
 impl<S: Storage> PartitionLog<S> {

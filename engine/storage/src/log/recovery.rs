@@ -185,6 +185,7 @@ impl<S: Storage> PartitionLog<S> {
             }),
             io: corelog_runtime::sync::Semaphore::new(1),
             producers_loading: corelog_runtime::sync::Semaphore::new(1),
+            staging: corelog_runtime::sync::Semaphore::new(1),
         })
     }
 }
