@@ -75,26 +75,7 @@ impl BenchBroker {
     /// Starts a fresh broker on `data_dir` with `cores` cores (or connects
     /// nothing, for an external one). `log`: where a child's stderr goes.
     pub fn start(mode: BrokerMode, data_dir: &Path, cores: usize, log: Option<PathBuf>) -> Result<BenchBroker, String> {
-        let endpoints = match &mode {
-            BrokerMode::External(addrs) => addrs.clone(),
-            _ => Vec::new(),
-        };
-        let running = if endpoints.is_empty() { Running::Stopped } else { Running::External };
-        let mut broker = BenchBroker {
-            mode,
-            data_dir: data_dir.to_path_buf(),
-            cores,
-            log,
-            endpoints,
-            metrics: Vec::new(),
-            kafka: false,
-            kafka_endpoints: Vec::new(),
-            running,
-        };
-        if matches!(broker.running, Running::Stopped) {
-            broker.launch()?;
-        }
-        Ok(broker)
+        Self::start_inner(mode, data_dir, cores, log, false)
     }
 
     /// Starts a fresh in-process or child broker as [`start`](Self::start)
@@ -108,18 +89,35 @@ impl BenchBroker {
         if !matches!(mode, BrokerMode::InProcess | BrokerMode::Child { .. }) {
             return Err(format!("a {} broker has no Kafka listener here: use in-process or child", mode.name()));
         }
+        Self::start_inner(mode, data_dir, cores, log, true)
+    }
+
+    fn start_inner(
+        mode: BrokerMode,
+        data_dir: &Path,
+        cores: usize,
+        log: Option<PathBuf>,
+        kafka: bool,
+    ) -> Result<BenchBroker, String> {
+        let endpoints = match &mode {
+            BrokerMode::External(addrs) => addrs.clone(),
+            _ => Vec::new(),
+        };
+        let running = if endpoints.is_empty() { Running::Stopped } else { Running::External };
         let mut broker = BenchBroker {
             mode,
             data_dir: data_dir.to_path_buf(),
             cores,
             log,
-            endpoints: Vec::new(),
+            endpoints,
             metrics: Vec::new(),
-            kafka: true,
+            kafka,
             kafka_endpoints: Vec::new(),
-            running: Running::Stopped,
+            running,
         };
-        broker.launch()?;
+        if matches!(broker.running, Running::Stopped) {
+            broker.launch()?;
+        }
         Ok(broker)
     }
 
@@ -235,9 +233,9 @@ impl BenchBroker {
         let mut last = String::new();
         // A free port can be taken between the check and the bind: retry.
         for _ in 0..5 {
-            let base = free_base_port(self.cores as u16);
-            let metrics = free_base_port(1);
-            let kafka = self.kafka.then(|| free_base_port(self.cores as u16));
+            let base = corelog_testkit::free_ports(self.cores as u16);
+            let metrics = corelog_testkit::free_port();
+            let kafka = self.kafka.then(|| corelog_testkit::free_ports(self.cores as u16));
             let ports = Ports { base, metrics, kafka };
             let started = match &self.mode {
                 BrokerMode::InProcess => start_in_process(&self.data_dir, self.cores, ports),
@@ -391,11 +389,6 @@ pub(crate) fn stop_child(mut child: Child) -> Result<(), String> {
             Err(e) => return Err(format!("waiting for the broker: {e}")),
         }
     }
-}
-
-/// A base port with `n` free ports from it (below the ephemeral range).
-pub fn free_base_port(n: u16) -> u16 {
-    corelog_testkit::free_ports(n)
 }
 
 /// Empties a directory, keeping it.

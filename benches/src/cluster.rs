@@ -37,7 +37,7 @@ pub struct NodePorts {
 pub fn free_node_ports(count: usize) -> Vec<NodePorts> {
     let mut taken: Vec<u16> = Vec::with_capacity(3 * count);
     let mut next = || loop {
-        let port = crate::broker::free_base_port(1);
+        let port = corelog_testkit::free_port();
         if !taken.contains(&port) {
             taken.push(port);
             return port;

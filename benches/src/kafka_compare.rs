@@ -21,7 +21,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use corelog_client::{Acks, Compression};
-use corelog_perf::config::{Common, Display, Limit, Payload, ProduceConfig, ProducerSettings, TopicSettings};
+use corelog_perf::config::{compression_name, Display, Limit, Payload, ProduceConfig, ProducerSettings, TopicSettings};
 use serde::{Deserialize, Serialize};
 
 use crate::broker::{BenchBroker, BrokerMode};
@@ -156,8 +156,11 @@ pub fn run(options: &KafkaCompareOptions) -> Result<(KafkaCompareResult, PathBuf
         for round in 0..options.rounds {
             let kafka_first = round % 2 == 1;
             for kafka_turn in [kafka_first, !kafka_first] {
-                let topic =
-                    format!("{}-{}-{round}", if kafka_turn { "kafka" } else { "native" }, codec_name(compression));
+                let topic = format!(
+                    "{}-{}-{round}",
+                    if kafka_turn { "kafka" } else { "native" },
+                    compression_name(compression)
+                );
                 let settings = TopicSettings { partitions: Some(options.cores as u32), configs: Vec::new() };
                 corelog_perf::topic::ensure(&native, &topic, &settings).map_err(|e| e.to_string())?;
                 let run = if kafka_turn {
@@ -174,7 +177,8 @@ pub fn run(options: &KafkaCompareOptions) -> Result<(KafkaCompareResult, PathBuf
     }
     drop(broker);
     let _ = std::fs::remove_dir_all(&data);
-    let summaries: Vec<CodecSummary> = options.compressions.iter().map(|&c| summarize(&runs, codec_name(c))).collect();
+    let summaries: Vec<CodecSummary> =
+        options.compressions.iter().map(|&c| summarize(&runs, compression_name(c))).collect();
     let report = report(options, &runs, &summaries);
     let result = KafkaCompareResult {
         started_at: stamp,
@@ -210,15 +214,6 @@ fn check_python(python: &str) -> Result<(), String> {
     }
 }
 
-/// The codec's name as both clients spell it.
-pub fn codec_name(c: Compression) -> &'static str {
-    match c {
-        Compression::None => "none",
-        Compression::Lz4 => "lz4",
-        Compression::Zstd => "zstd",
-    }
-}
-
 fn native_run(
     options: &KafkaCompareOptions,
     bootstrap: &[SocketAddr],
@@ -228,13 +223,7 @@ fn native_run(
     out: &Path,
 ) -> Result<ProduceRun, String> {
     let config = ProduceConfig {
-        common: Common {
-            bootstrap: bootstrap.to_vec(),
-            topic: topic.into(),
-            reporting_interval: Duration::from_secs(5),
-            output: Some(out.join(topic)),
-            display: Display::Quiet,
-        },
+        common: crate::runner::common(bootstrap, topic, &out.join(topic), Display::Quiet),
         topic: TopicSettings { partitions: Some(options.cores as u32), configs: Vec::new() },
         producer: ProducerSettings {
             limit: Limit::Records(options.records),
@@ -250,7 +239,7 @@ fn native_run(
     let p = report.summary.produce.ok_or("corelog-perf produced no produce summary")?;
     Ok(ProduceRun {
         path: "native".into(),
-        compression: codec_name(compression).into(),
+        compression: compression_name(compression).into(),
         round,
         records: p.records_acked,
         failed: p.records_failed,
@@ -277,11 +266,11 @@ fn kafka_run(
     round: usize,
 ) -> Result<ProduceRun, String> {
     let bootstrap = kafka.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(",");
-    let mut child = Command::new(&options.python)
+    let child = Command::new(&options.python)
         .args(["-c", KAFKA_PRODUCER, &bootstrap, topic])
         .arg(options.records.to_string())
         .arg(options.record_size.to_string())
-        .args([codec_name(compression), "all"])
+        .args([compression_name(compression), "all"])
         .arg(LINGER.as_millis().to_string())
         .arg(BATCH_BYTES.to_string())
         .stdin(Stdio::null())
@@ -289,16 +278,22 @@ fn kafka_run(
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| format!("running {}: {e}", options.python))?;
-    let deadline = std::time::Instant::now() + KAFKA_RUN_LIMIT;
-    while child.try_wait().map_err(|e| e.to_string())?.is_none() {
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
+    // Its pipes are drained while it runs (a chatty librdkafka must not
+    // block on a full pipe), in a thread that the limit can give up on.
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let output = match rx.recv_timeout(KAFKA_RUN_LIMIT) {
+        Ok(output) => output.map_err(|e| e.to_string())?,
+        Err(_) => {
+            // SAFETY: kill(2) on the child we spawned; its waiting thread
+            // reaps it.
+            unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
             return Err(format!("the Kafka producer did not finish within {KAFKA_RUN_LIMIT:?}"));
         }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let output = child.wait_with_output().map_err(|e| e.to_string())?;
+    };
     if !output.status.success() {
         return Err(format!(
             "the Kafka producer failed ({}): {}",
@@ -312,7 +307,7 @@ fn kafka_run(
     let secs = o.elapsed_s.max(f64::MIN_POSITIVE);
     Ok(ProduceRun {
         path: "kafka".into(),
-        compression: codec_name(compression).into(),
+        compression: compression_name(compression).into(),
         round,
         records: o.acked,
         failed: o.failed,

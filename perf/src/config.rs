@@ -272,7 +272,8 @@ pub fn acks_name(acks: Acks) -> &'static str {
     }
 }
 
-fn compression_name(c: Compression) -> &'static str {
+/// The codec's name as the CLI and Kafka clients spell it.
+pub fn compression_name(c: Compression) -> &'static str {
     match c {
         Compression::None => "none",
         Compression::Lz4 => "lz4",

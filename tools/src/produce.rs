@@ -123,7 +123,8 @@ async fn produce(args: ProduceArgs) -> Result<(), String> {
         batch_size: usize::try_from(args.batch_size).unwrap_or(usize::MAX),
         compression: args.compression.into(),
         retries: args.retries,
-        enable_idempotence: args.idempotent || !args.no_idempotence,
+        // `--idempotent` asks for the default (clap refuses it with --no-idempotence).
+        enable_idempotence: !args.no_idempotence,
         ..ProducerConfig::default()
     };
     let client = ClientConfig { request_timeout: config.request_timeout, ..bootstrap::client_config() };

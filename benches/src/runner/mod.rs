@@ -39,6 +39,7 @@ use crate::workload::{Rate, Workload};
 mod phases;
 mod util;
 
+pub(crate) use util::common;
 use util::*;
 pub use util::{compact_utc, iso_utc, percentiles};
 

@@ -67,7 +67,7 @@ pub(super) fn load_topic(
     }
 }
 
-pub(super) fn common(bootstrap: &[SocketAddr], topic: &str, out: &Path, display: Display) -> Common {
+pub(crate) fn common(bootstrap: &[SocketAddr], topic: &str, out: &Path, display: Display) -> Common {
     Common {
         bootstrap: bootstrap.to_vec(),
         topic: topic.into(),

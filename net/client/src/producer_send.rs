@@ -63,10 +63,7 @@ impl Shared {
         // leader with no state for us, refusing the partition's earliest
         // open batch, makes the partition's sequences start over (KIP-360);
         // behind an earlier batch it is that one's doing, as a gap is.
-        let code = match &outcome {
-            Err(e) => e.code(),
-            Ok(_) => None,
-        };
+        let code = outcome.as_ref().err().and_then(ClientError::code);
         let sequencing = matches!(code, Some(ErrorCode::OutOfOrderSequence | ErrorCode::UnknownProducerId));
         let behind = sequencing && st.acc.has_earlier_unresolved(&batch);
         let restart = code == Some(ErrorCode::UnknownProducerId) && !behind && st.idempotence.is_some();

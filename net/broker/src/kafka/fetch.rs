@@ -149,16 +149,9 @@ const KAFKA_LENGTH_END: usize = 12;
 /// One batch from the tail cache (validated when it was appended): a Kafka
 /// batch is sliced to its wire length with no copy; a native one converted.
 fn push_cached(records: &mut RecordsData, header: Bytes, rest: Bytes) -> Result<(), corelog_format::BatchError> {
-    let magic = match header.get(corelog_format::stored::MAGIC_OFFSET) {
-        Some(&m) => m,
-        None => {
-            let joined = [&header[..], &rest[..]].concat();
-            return push_joined(records, &joined);
-        }
-    };
-    if magic != corelog_format::kafka::MAGIC {
-        let joined = [&header[..], &rest[..]].concat();
-        return push_joined(records, &joined);
+    if header.get(corelog_format::stored::MAGIC_OFFSET) != Some(&corelog_format::kafka::MAGIC) {
+        records.push(converted(&[&header[..], &rest[..]].concat())?);
+        return Ok(());
     }
     let length = i32::from_be_bytes([header[8], header[9], header[10], header[11]]);
     let wire = usize::try_from(length).map_err(|_| corelog_format::BatchError::TooShort { len: 0 })? + KAFKA_LENGTH_END;
@@ -174,18 +167,10 @@ fn push_cached(records: &mut RecordsData, header: Bytes, rest: Bytes) -> Result<
     Ok(())
 }
 
-/// A batch in one buffer (a cached native batch, joined), checked, as
-/// Kafka v2 bytes.
-fn push_joined(records: &mut RecordsData, bytes: &[u8]) -> Result<(), corelog_format::BatchError> {
-    let batch = StoredBatch::validate(bytes, MAX_BATCH_BYTES_CEILING)?;
-    let (wire, stored) = (batch.wire_len(), batch.stored_len());
-    match batch {
-        StoredBatch::Kafka(_) => records.push(Bytes::copy_from_slice(&bytes[..wire])),
-        StoredBatch::Native(_) => {
-            records.push(Bytes::from(native_to_kafka(&bytes[..stored], MAX_BATCH_BYTES_CEILING)?))
-        }
-    }
-    Ok(())
+/// A stored native batch (exactly its bytes) as Kafka v2 bytes; fully
+/// checked by the conversion.
+fn converted(native: &[u8]) -> Result<Bytes, corelog_format::BatchError> {
+    Ok(Bytes::from(native_to_kafka(native, MAX_BATCH_BYTES_CEILING)?))
 }
 
 /// The batches of a segment read, each checked: a Kafka batch goes out as
@@ -205,9 +190,7 @@ fn push_disk(records: &mut RecordsData, buf: ReadBuf) -> Result<(), corelog_form
                     .ok_or(corelog_format::BatchError::Truncated { length: wire, available: bytes.len() })?;
                 records.push_piece(piece);
             }
-            StoredBatch::Native(_) => {
-                records.push(Bytes::from(native_to_kafka(&bytes[..stored.min(bytes.len())], MAX_BATCH_BYTES_CEILING)?))
-            }
+            StoredBatch::Native(_) => records.push(converted(&bytes[..stored.min(bytes.len())])?),
         }
         at += stored.max(1);
     }
