@@ -2,7 +2,7 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::os::unix::io::{FromRawFd, IntoRawFd};
+use std::os::unix::io::{FromRawFd, IntoRawFd, RawFd};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -14,7 +14,12 @@ fn to_io(e: glommio::GlommioError<()>) -> io::Error {
 }
 
 /// A listening socket owned by one core.
-pub struct TcpListener(glommio::net::TcpListener);
+pub struct TcpListener {
+    inner: glommio::net::TcpListener,
+    /// The inner listener's descriptor, for the shutdown on drop (glommio
+    /// does not expose it).
+    fd: RawFd,
+}
 
 impl TcpListener {
     /// Binds like `std::net::TcpListener::bind`. Not glommio's own bind: it
@@ -24,18 +29,33 @@ impl TcpListener {
         let listener = std::net::TcpListener::bind(addr)?;
         // SAFETY: the descriptor comes from a listener we own and give up
         // here; glommio takes sole ownership of it.
-        let listener = unsafe { glommio::net::TcpListener::from_raw_fd(listener.into_raw_fd()) };
-        Ok(TcpListener(listener))
+        let fd = listener.into_raw_fd();
+        let inner = unsafe { glommio::net::TcpListener::from_raw_fd(fd) };
+        Ok(TcpListener { inner, fd })
     }
 
     pub async fn accept(&self) -> io::Result<TcpStream> {
-        let stream = self.0.accept().await.map_err(to_io)?;
+        let stream = self.inner.accept().await.map_err(to_io)?;
         stream.set_nodelay(true).map_err(to_io)?;
         Ok(TcpStream(stream))
     }
 
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.0.local_addr().map_err(to_io)
+        self.inner.local_addr().map_err(to_io)
+    }
+}
+
+impl Drop for TcpListener {
+    /// Stops listening now. Closing the descriptor alone is not enough: an
+    /// accept still queued in the ring holds the socket open until the
+    /// kernel cancels it, which, once the core's executor is gone, a kernel
+    /// worker does at its own pace, so the port went on taking connections
+    /// after a broker's shutdown returned. Shutting a listening socket down
+    /// takes it out of LISTEN at once, whoever still holds it.
+    fn drop(&mut self) {
+        // SAFETY: the descriptor belongs to the inner listener, still alive
+        // here; shutdown neither closes nor invalidates it.
+        unsafe { libc::shutdown(self.fd, libc::SHUT_RDWR) };
     }
 }
 

@@ -15,7 +15,9 @@ use super::context::ServerContext;
 use super::metrics::publish;
 use std::time::{Duration, Instant};
 
-use crate::limits::{ACCEPT_BACKOFF, ACCEPT_BACKOFF_MAX, ACCEPT_LOG_INTERVAL, BIND_RETRY_PAUSE};
+use crate::limits::{
+    ACCEPT_BACKOFF, ACCEPT_BACKOFF_MAX, ACCEPT_LOG_INTERVAL, BIND_RETRY_PAUSE, SHUTDOWN_CONNECTION_CLOSE,
+};
 use crate::log_throttle::LogThrottle;
 
 /// Listens on `host:base_port + core` and serves connections forever.
@@ -51,16 +53,16 @@ pub async fn serve(shard: Rc<Shard>, context: Rc<ServerContext>, ready: flume::S
     };
     let _ = ready.send(Ok(()));
     tracing::info!(core = shard.core, %addr, "listening");
-    if let Some((listener, kafka)) = kafka_listener {
+    let kafka_accepting = kafka_listener.map(|(listener, kafka)| {
         tracing::info!(core = shard.core, addr = %kafka, "listening for Kafka clients");
         let (shard, context) = (shard.clone(), context.clone());
-        corelog_runtime::spawn_detached(async move {
+        corelog_runtime::spawn(async move {
             accept_loop(listener, &shard, &context, |stream, shard, context, open| {
                 corelog_runtime::spawn_detached(crate::kafka::connection::serve(stream, shard, context, open))
             })
             .await
-        });
-    }
+        })
+    });
     corelog_runtime::spawn_detached(publish::publish(
         shard.clone(),
         context.metrics.clone(),
@@ -73,7 +75,22 @@ pub async fn serve(shard: Rc<Shard>, context: Rc<ServerContext>, ready: flume::S
     accept_loop(listener, &shard, &context, |stream, shard, context, open| {
         corelog_runtime::spawn_detached(connection::serve(stream, shard, context, open))
     })
-    .await
+    .await;
+    if let Some(accepting) = kafka_accepting {
+        accepting.join().await;
+    }
+    close_connections(&context).await;
+}
+
+/// Waits, at shutdown, for this core's connections to close. Each closes
+/// on its first turn after the stop, but it must get that turn before the
+/// core exits: a connection task left on an exiting executor is never
+/// dropped, and its client would wait on a socket nobody serves.
+async fn close_connections(context: &ServerContext) {
+    let deadline = Instant::now() + SHUTDOWN_CONNECTION_CLOSE;
+    while context.metrics.open_connections() > 0 && Instant::now() < deadline {
+        corelog_runtime::sleep(Duration::from_millis(1)).await;
+    }
 }
 
 /// Where this core's Kafka listener binds: `host:kafka_port + core`, None

@@ -82,6 +82,11 @@ pub const BIND_RETRY_PAUSE: Duration = Duration::from_millis(100);
 /// Longest pause between accepts while they keep failing.
 pub const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
 
+/// Longest a stopping core waits for its connections to close. Each closes
+/// on its first turn after the stop; this only bounds a core whose tasks
+/// are stuck.
+pub const SHUTDOWN_CONNECTION_CLOSE: Duration = Duration::from_secs(2);
+
 /// At most one "accept failed" log line per core this often while accepts
 /// keep failing (the line carries how many were not logged).
 pub const ACCEPT_LOG_INTERVAL: Duration = Duration::from_secs(10);

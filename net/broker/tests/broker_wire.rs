@@ -252,6 +252,20 @@ fn shutdown_closes_connections_and_listeners() {
 }
 
 #[test]
+fn shutdown_without_partitions_closes_the_listener_too() {
+    // With nothing to flush, a core's stop does not wait on I/O, so the
+    // accept loop had no turn to drop its listener before the core exited.
+    for _ in 0..10 {
+        let mut broker = TestBroker::start(2);
+        let addrs = broker.endpoints();
+        broker.broker.take().unwrap().shutdown().unwrap();
+        for addr in addrs {
+            assert!(std::net::TcpStream::connect(addr).is_err(), "{addr} still listens after shutdown");
+        }
+    }
+}
+
+#[test]
 fn a_second_broker_cannot_take_the_same_data_dir_or_port() {
     use corelog_broker::{Broker, BrokerConfig};
     let broker = TestBroker::start(1);

@@ -233,14 +233,21 @@ where
     if let Some((settings, _)) = &config.cluster {
         corelog_runtime::spawn_detached(crate::replica::isr_sender::run(shard.clone(), settings.clone()));
     }
-    {
+    // Awaited at shutdown: a core must not exit while its serving task
+    // still holds the listeners. A task still pending when the executor
+    // exits is not dropped by then, so its sockets would outlive the core
+    // and the ports keep taking connections after `shutdown` returned.
+    let serving = {
         let shard = shard.clone();
         let served = serve(shard.clone());
-        corelog_runtime::spawn_detached(async move {
-            shard.ready().await;
-            served.await;
-        });
-    }
+        corelog_runtime::spawn(async move {
+            let ready = std::pin::pin!(shard.ready());
+            let stopped = std::pin::pin!(shard.stopped());
+            if let futures::future::Either::Left(_) = futures::future::select(ready, stopped).await {
+                served.await;
+            }
+        })
+    };
     if let Some((snapshot, effects)) = opening {
         // Other cores' control loops are already running on their
         // executors. This one starts after: admin commands sent meanwhile
@@ -284,11 +291,15 @@ where
             ControlMessage::Shutdown { done } => {
                 shard.stop_serving();
                 shard.close_all().await;
+                serving.join().await;
                 let _ = done.send(());
-                break;
+                return Ok(());
             }
         }
     }
+    // Every sender is gone: nobody can ask for a shutdown any more.
+    shard.stop_serving();
+    serving.join().await;
     Ok(())
 }
 
