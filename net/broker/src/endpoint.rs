@@ -84,8 +84,8 @@ pub async fn serve(shard: Rc<Shard>, context: Rc<ServerContext>, ready: flume::S
 
 /// Waits, at shutdown, for this core's connections to close. Each closes
 /// on its first turn after the stop, but it must get that turn before the
-/// core exits: a connection task left on an exiting executor is never
-/// dropped, and its client would wait on a socket nobody serves.
+/// core exits: a task still pending on an exiting executor is not dropped
+/// by then, and its client would wait on a socket nobody serves.
 async fn close_connections(context: &ServerContext) {
     let deadline = Instant::now() + SHUTDOWN_CONNECTION_CLOSE;
     while context.metrics.open_connections() > 0 && Instant::now() < deadline {
