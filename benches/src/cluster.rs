@@ -152,6 +152,9 @@ fn spawn_node(
         .arg("broker")
         .args(["--node-id", &id.to_string(), "--controllers", controllers])
         .args(["--host", "127.0.0.1", "--cores", &NODE_CORES.to_string()])
+        // Three nodes share the machine's CPUs: pinned, every node's core 0
+        // would sit on CPU 0 while the others idle.
+        .args(["--cpuset", "none"])
         .args(["--port", &ports.client.to_string(), "--metrics-port", &ports.metrics.to_string()])
         .args(["--kafka-port", "0"])
         .arg("--data-dir")

@@ -27,7 +27,11 @@ const POLL: Duration = Duration::from_millis(100);
 fn on_executor<T: Send + 'static, F: std::future::Future<Output = T> + 'static>(
     main: impl FnOnce() -> F + Send + Clone + 'static,
 ) -> Result<T, String> {
-    let config = ExecutorConfig { pin: false, name: "bench-admin".into(), ..ExecutorConfig::default() };
+    let config = ExecutorConfig {
+        placement: corelog_runtime::CpuPlacement::Unpinned,
+        name: "bench-admin".into(),
+        ..ExecutorConfig::default()
+    };
     corelog_runtime::spawn_cores(1, &config, move |_| (main.clone())())
         .and_then(|mut handles| handles.remove(0).join())
         .map_err(|e| format!("admin executor: {e}"))

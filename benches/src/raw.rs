@@ -223,7 +223,11 @@ pub struct Baseline {
 pub fn baseline(dir: &Path, volume: u64, io_bytes: usize, in_flight: usize) -> io::Result<Baseline> {
     std::fs::create_dir_all(dir)?;
     let dir = std::fs::canonicalize(dir)?;
-    let config = ExecutorConfig { pin: false, name: "raw-baseline".into(), ..ExecutorConfig::default() };
+    let config = ExecutorConfig {
+        placement: corelog_runtime::CpuPlacement::Unpinned,
+        name: "raw-baseline".into(),
+        ..ExecutorConfig::default()
+    };
     let phase_dir = dir.clone();
     let result = corelog_runtime::spawn_cores(1, &config, move |_| {
         let dir = phase_dir.clone();

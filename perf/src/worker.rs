@@ -107,7 +107,11 @@ where
     F: Future<Output = T> + 'static,
     T: Send + 'static,
 {
-    let config = ExecutorConfig { io_memory: IO_MEMORY, pin: false, name: name.to_owned() };
+    let config = ExecutorConfig {
+        io_memory: IO_MEMORY,
+        placement: corelog_runtime::CpuPlacement::Unpinned,
+        name: name.to_owned(),
+    };
     gate.running.fetch_add(1, Ordering::AcqRel);
     let guard = Running(gate.clone());
     // spawn_cores wants a cloneable factory; it calls it exactly once for one core.

@@ -20,6 +20,12 @@ pub struct BrokerArgs {
     /// Cores to run on (default: all; clamped to the machine's CPUs).
     #[arg(long)]
     cores: Option<usize>,
+    /// CPUs the cores are pinned to, in core order: `all` (default: core i
+    /// on the i-th CPU this process may use), `none` (unpinned: several
+    /// brokers sharing a machine), or a list like `0,2-3`. Cores are
+    /// clamped to the CPUs listed.
+    #[arg(long, value_name = "all|none|LIST")]
+    cpuset: Option<String>,
     /// Address to listen on and advertise (default 127.0.0.1).
     #[arg(long)]
     host: Option<String>,
@@ -66,6 +72,9 @@ pub fn run(args: BrokerArgs) -> Result<(), String> {
     }
     if let Some(v) = args.cores {
         config.cores = v;
+    }
+    if let Some(v) = &args.cpuset {
+        config.cpu_placement = v.parse().map_err(|e| format!("--cpuset: {e}"))?;
     }
     if let Some(v) = args.host {
         config.host = v;

@@ -27,6 +27,7 @@ pub struct BrokerSection {
     pub advertise: Option<String>,
     pub data_dir: Option<PathBuf>,
     pub cores: Option<usize>,
+    pub cpuset: Option<String>,
     pub metrics_port: Option<u16>,
     pub max_frame_bytes: Option<usize>,
     pub tail_cache_bytes: Option<usize>,
@@ -79,6 +80,10 @@ impl ConfigFile {
             advertise: b.advertise.clone().filter(|a| !a.is_empty()).or(d.advertise),
             data_dir: b.data_dir.clone().unwrap_or(d.data_dir),
             cores: b.cores.unwrap_or(d.cores),
+            cpu_placement: match &b.cpuset {
+                Some(v) => v.parse().map_err(|e| format!("[broker] cpuset: {e}"))?,
+                None => d.cpu_placement,
+            },
             max_frame_bytes: b.max_frame_bytes.unwrap_or(d.max_frame_bytes),
             tail_cache_bytes: b.tail_cache_bytes.unwrap_or(d.tail_cache_bytes),
             retention_check: b.retention_check_ms.map(Duration::from_millis).unwrap_or(d.retention_check),

@@ -1,4 +1,4 @@
-//! One pinned executor per core.
+//! One executor thread per core, placed as its [`CpuPlacement`] says.
 
 use std::future::Future;
 use std::io;
@@ -6,6 +6,7 @@ use std::io;
 use glommio::{LocalExecutorBuilder, Placement};
 
 use crate::limits::DEFAULT_IO_MEMORY_BYTES;
+use crate::placement::CpuPlacement;
 
 /// How each core's executor is built.
 #[derive(Debug, Clone)]
@@ -13,15 +14,16 @@ pub struct ExecutorConfig {
     /// Memory glommio registers with io_uring per executor (three times against
     /// RLIMIT_MEMLOCK; if the limit is too small glommio skips registration).
     pub io_memory: usize,
-    /// Pin executor i to CPU i. Off for tests that start many executors.
-    pub pin: bool,
+    /// Which CPU each executor's thread is pinned to, if any. Unpinned for
+    /// tests and tools that start many executors beside others.
+    pub placement: CpuPlacement,
     /// Thread name prefix ("core-3").
     pub name: String,
 }
 
 impl Default for ExecutorConfig {
     fn default() -> Self {
-        ExecutorConfig { io_memory: DEFAULT_IO_MEMORY_BYTES, pin: true, name: "core".into() }
+        ExecutorConfig { io_memory: DEFAULT_IO_MEMORY_BYTES, placement: CpuPlacement::Spread, name: "core".into() }
     }
 }
 
@@ -43,24 +45,30 @@ impl<T: Send + 'static> CoreHandle<T> {
     }
 }
 
-/// Starts `cores` executors (clamped to [`available_cores`], at least one),
-/// each running `main(core_index)` on its own pinned thread.
+/// Starts `cores` executors (clamped to what the placement can seat, at
+/// least one), each running `main(core_index)` on its own thread.
 pub fn spawn_cores<G, F, T>(cores: usize, config: &ExecutorConfig, main: G) -> io::Result<Vec<CoreHandle<T>>>
 where
     G: Fn(usize) -> F + Send + Clone + 'static,
     F: Future<Output = T> + 'static,
     T: Send + 'static,
 {
-    let cores = cores.clamp(1, available_cores());
+    let cores = cores.clamp(1, config.placement.max_cores());
     let mut handles = Vec::with_capacity(cores);
     for core in 0..cores {
-        let placement = if config.pin { Placement::Fixed(core) } else { Placement::Unbound };
+        let placement = match config.placement.cpu_of(core) {
+            Some(cpu) => Placement::Fixed(cpu),
+            None => Placement::Unbound,
+        };
         let main = main.clone();
         let handle = LocalExecutorBuilder::new(placement)
             .name(&format!("{}-{core}", config.name))
             .io_memory(config.io_memory)
             .spawn(move || main(core))
-            .map_err(|e| io::Error::other(e.to_string()))?;
+            .map_err(|e| match config.placement.cpu_of(core) {
+                Some(cpu) => io::Error::other(format!("cannot start core {core} on CPU {cpu}: {e}")),
+                None => io::Error::other(e.to_string()),
+            })?;
         handles.push(CoreHandle { core, handle });
     }
     Ok(handles)

@@ -13,8 +13,13 @@ pub const DEFAULT_IO_MEMORY_BYTES: usize = 10 * 1024 * 1024;
 /// back-pressure instead of growing a queue without limit.
 pub const CONTROL_CHANNEL_CAPACITY: usize = 1024;
 
+/// Largest CPU number a cpuset may name: the kernel's `cpu_set_t` holds
+/// CPUs 0..CPU_SETSIZE (1024), so a larger one could never be pinned to.
+pub const MAX_CPU_INDEX: usize = 1023;
+
 // O_DIRECT needs a power-of-two block size.
 const _: () = assert!(BLOCK_SIZE.is_power_of_two());
 // glommio splits io_memory into block-sized DMA buffers.
 const _: () = assert!(DEFAULT_IO_MEMORY_BYTES.is_multiple_of(BLOCK_SIZE));
 const _: () = assert!(CONTROL_CHANNEL_CAPACITY > 0);
+const _: () = assert!(MAX_CPU_INDEX < libc::CPU_SETSIZE as usize);

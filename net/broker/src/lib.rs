@@ -41,7 +41,7 @@ use crate::limits::{
 };
 use crate::shard::{LocalBroker, ShardSet, ShardSetConfig};
 use corelog_protocol::limits::MAX_PARTITIONS_PER_TOPIC;
-use corelog_runtime::ExecutorConfig;
+use corelog_runtime::{CpuPlacement, ExecutorConfig};
 use corelog_storage::limits::DEFAULT_TAIL_CACHE_BYTES;
 
 use crate::limits::START_TIMEOUT;
@@ -71,8 +71,12 @@ pub struct BrokerConfig {
     pub advertise: Option<String>,
     /// Where topics and the metadata live (a file system with O_DIRECT).
     pub data_dir: PathBuf,
-    /// Cores to run on (clamped to the machine's CPUs).
+    /// Cores to run on (clamped to the CPUs `cpu_placement` can seat).
     pub cores: usize,
+    /// Which CPU each core's thread is pinned to (`--cpuset`): by default
+    /// core i on the i-th CPU the process may use; unpinned when several
+    /// brokers share a machine.
+    pub cpu_placement: CpuPlacement,
     /// Largest request frame accepted; bigger ones close the connection.
     pub max_frame_bytes: usize,
     /// Per-partition tail cache budget.
@@ -153,6 +157,7 @@ impl Default for BrokerConfig {
             advertise: None,
             data_dir: PathBuf::from("corelog-data"),
             cores: corelog_runtime::available_cores(),
+            cpu_placement: CpuPlacement::Spread,
             max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
             tail_cache_bytes: DEFAULT_TAIL_CACHE_BYTES,
             retention_check: Duration::from_millis(DEFAULT_RETENTION_CHECK_MS),
@@ -233,7 +238,7 @@ impl Broker {
             .host
             .parse()
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("host {:?}: {e}", config.host)))?;
-        let cores = config.cores.clamp(1, corelog_runtime::available_cores());
+        let cores = config.cores.clamp(1, config.cpu_placement.max_cores());
         if cores > limits::MAX_CORES_PER_NODE {
             let message = format!("at most {} cores per node", limits::MAX_CORES_PER_NODE);
             return Err(io::Error::new(io::ErrorKind::InvalidInput, message));
@@ -299,7 +304,11 @@ impl Broker {
             cores,
             tail_cache_bytes: config.tail_cache_bytes,
             retention_check: config.retention_check,
-            executor: ExecutorConfig { io_memory: config.io_memory, ..ExecutorConfig::default() },
+            executor: ExecutorConfig {
+                io_memory: config.io_memory,
+                placement: config.cpu_placement.clone(),
+                ..ExecutorConfig::default()
+            },
             fd_budget,
         };
         let (context_config, leader_seen) = (config.clone(), controller_leader.clone());

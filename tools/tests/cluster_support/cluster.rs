@@ -166,6 +166,9 @@ impl TestCluster {
             .args([
                 "--cores",
                 "1",
+                // The nodes share the machine's CPUs (pinned, all would sit on CPU 0).
+                "--cpuset",
+                "none",
                 "--port",
                 &node.port.to_string(),
                 "--node-id",

@@ -150,7 +150,15 @@ fn main() {
             std::process::exit(2);
         }
     }
-    let config = ExecutorConfig { pin: !args.no_pin, name: "engine-bench".into(), ..ExecutorConfig::default() };
+    let config = ExecutorConfig {
+        placement: if args.no_pin {
+            corelog_runtime::CpuPlacement::Unpinned
+        } else {
+            corelog_runtime::CpuPlacement::Spread
+        },
+        name: "engine-bench".into(),
+        ..ExecutorConfig::default()
+    };
     let main_args = args.clone();
     let result = corelog_runtime::spawn_cores(1, &config, move |_core| run(main_args.clone()))
         .and_then(|mut handles| handles.remove(0).join())

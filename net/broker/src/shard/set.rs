@@ -109,7 +109,7 @@ impl ShardSet {
             Some(_) => ClusterMetadata::default(),
         };
         let metadata = Arc::new(Mutex::new(Some(metadata)));
-        let cores = config.cores.clamp(1, corelog_runtime::available_cores());
+        let cores = config.cores.clamp(1, config.executor.placement.max_cores());
         let (senders, receivers): (Vec<_>, Vec<_>) = (0..cores).map(|_| control_channel()).unzip();
         let receivers: Arc<Mutex<Vec<Option<ControlReceiver<ControlMessage>>>>> =
             Arc::new(Mutex::new(receivers.into_iter().map(Some).collect()));
