@@ -159,7 +159,7 @@ impl Default for ProducerSettings {
             batch_size: 1 << 20,
             linger: Duration::from_millis(2),
             compression: Compression::None,
-            max_in_flight: 5,
+            max_in_flight: 10,
             idempotence: ProducerConfig::default().enable_idempotence,
             producers: 1,
             threads: 1,

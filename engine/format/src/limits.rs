@@ -20,6 +20,17 @@ pub const MAX_RECORDS_PER_BATCH: usize = 1 << 20;
 /// Upper bound on a decompressed body; a zip bomb is rejected at this size.
 pub const MAX_UNCOMPRESSED_BODY_BYTES: usize = 256 * 1024 * 1024;
 
+/// Batches of one partition an idempotent producer may have in flight at
+/// once, and so the batches a partition remembers per producer id (a retry
+/// of any of them must still be recognised as a duplicate). Kafka's
+/// idempotent producer stops at 5; an acknowledgement that waits for the
+/// leader's and every in-sync follower's fdatasync takes a leader sync, a
+/// fetch round trip and a follower sync, and five 1 MiB batches did not
+/// keep that pipe full (replication factor 3 acks=all gained 15–20% from
+/// 5 to 10, docs/bench.md). Kafka clients keep their own limit of 5, which
+/// this window covers.
+pub const IDEMPOTENT_BATCHES_IN_FLIGHT: usize = 10;
+
 /// zstd level the batch builder compresses with. Level 3 is zstd's own default
 /// and Kafka's: most of the ratio of higher levels at several times their speed,
 /// which matters because producers compress on the hot path.
@@ -79,3 +90,4 @@ const _: () = assert!(
 const _: () = assert!(MAX_RECORDS_PER_BATCH <= i32::MAX as usize);
 const _: () = assert!(KAFKA_SNAPPY_BLOCK_BYTES <= u32::MAX as usize);
 const _: () = assert!(KAFKA_MIN_HEADER_BYTES <= KAFKA_MIN_RECORD_BYTES);
+const _: () = assert!(IDEMPOTENT_BATCHES_IN_FLIGHT >= 5 && IDEMPOTENT_BATCHES_IN_FLIGHT <= u8::MAX as usize);

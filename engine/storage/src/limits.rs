@@ -169,15 +169,16 @@ const _: () = assert!(MAX_LEADER_EPOCH_ENTRIES <= u32::MAX as usize);
 
 // Idempotent producers (see `producers`).
 
-/// Batches remembered per producer id for duplicate detection: Kafka's
-/// max.in.flight.requests.per.connection with idempotence (5), so every
-/// request a client may retry is recognised.
-pub const MAX_BATCHES_PER_PRODUCER: usize = 5;
+/// Batches remembered per producer id for duplicate detection: as many as
+/// an idempotent producer may have in flight per partition (the native
+/// client's window; Kafka clients stay at 5), so every batch a client may
+/// retry is recognised.
+pub const MAX_BATCHES_PER_PRODUCER: usize = corelog_format::limits::IDEMPOTENT_BATCHES_IN_FLIGHT;
 
 /// Producer ids one partition remembers; past it the least recently written
 /// is forgotten (its next batch gets `UnknownProducerId` unless it restarts
 /// at sequence 0). Bounds what clients inventing ids can make a partition
-/// hold: about 200 bytes per id, 2 MiB per partition at most.
+/// hold: about 300 bytes per id, 3 MiB per partition at most.
 pub const MAX_PRODUCERS_PER_PARTITION: usize = 10_000;
 
 const _: () = assert!(MAX_BATCHES_PER_PRODUCER >= 1 && MAX_BATCHES_PER_PRODUCER <= u8::MAX as usize);

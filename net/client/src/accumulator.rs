@@ -10,7 +10,7 @@
 //! backoff is over.
 //!
 //! Ordered pipelining: `depth` is 1 for a plain producer (a retry can then
-//! never overtake a later batch) and up to 5 for an idempotent one, whose
+//! never overtake a later batch) and up to 10 for an idempotent one, whose
 //! sequences let the partition's leader drop a retried batch it already
 //! holds and refuse one that would leave a gap (Kafka's
 //! `max.in.flight.requests.per.connection` with idempotence). Every batch

@@ -5,10 +5,10 @@
 pub const READ_BUFFER_BYTES: usize = 128 * 1024;
 
 /// Most batches of one partition an idempotent producer has in flight at
-/// once: the broker remembers each producer's last 5 batches per partition
-/// (corelog_storage's MAX_BATCHES_PER_PRODUCER, Kafka's limit too), so a
-/// retry of any of them is still recognised as a duplicate.
-pub const MAX_IN_FLIGHT_PER_PARTITION_IDEMPOTENT: usize = 5;
+/// once: the broker remembers as many of each producer's last batches per
+/// partition, so a retry of any of them is still recognised as a duplicate
+/// (why 10 and not Kafka's 5: corelog_format's limit).
+pub const MAX_IN_FLIGHT_PER_PARTITION_IDEMPOTENT: usize = corelog_format::limits::IDEMPOTENT_BATCHES_IN_FLIGHT;
 
 /// Longest pause between rounds of reconnect attempts when no endpoint
 /// answers (Kafka's `reconnect.backoff.max.ms`).

@@ -15,8 +15,9 @@ pub struct ProducerConfig {
     /// Target encoded size of a batch in bytes (a bigger record gets a batch
     /// of its own; keep below the topic's `max.message.bytes`). Default 64 KiB.
     pub batch_size: usize,
-    /// Most produce requests in flight per endpoint. Default 5. With
-    /// idempotence it also bounds a partition's batches in flight.
+    /// Most produce requests in flight per endpoint. Default 10. With
+    /// idempotence it also bounds a partition's batches in flight (at most
+    /// [`MAX_IN_FLIGHT_PER_PARTITION_IDEMPOTENT`](crate::limits::MAX_IN_FLIGHT_PER_PARTITION_IDEMPOTENT)).
     pub max_in_flight: usize,
     /// Largest produce request (sum of its batches); more batches for an
     /// endpoint go in further requests. Default 8 MiB.
@@ -71,7 +72,7 @@ impl Default for ProducerConfig {
             acks: Acks::All,
             linger: Duration::from_millis(5),
             batch_size: 64 * 1024,
-            max_in_flight: 5,
+            max_in_flight: 10,
             max_request_bytes: 8 << 20,
             retries: 30,
             retry_backoff: Duration::from_millis(100),

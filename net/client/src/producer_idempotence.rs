@@ -2,7 +2,7 @@
 //! id from the brokers, and per partition the sequence of the next batch,
 //! written into each batch's header when it is first encoded. A retried
 //! batch keeps its bytes, so the partition's leader recognises it (among the
-//! producer's last five batches) and answers with its original offsets
+//! producer's last ten batches) and answers with its original offsets
 //! instead of storing it twice — across a leader failover too, since
 //! followers keep the same producer state.
 //!

@@ -4,8 +4,8 @@
 //! - a new producer, or a known one at a newer epoch, starts at sequence 0;
 //! - at the same epoch a batch continues at the last sequence + 1 (wrapping
 //!   from `i32::MAX` to 0); one matching any of the producer's last
-//!   [`MAX_BATCHES_PER_PRODUCER`] batches is a duplicate (the client's five
-//!   in-flight requests, one of them retried), answered with its original
+//!   [`MAX_BATCHES_PER_PRODUCER`] batches is a duplicate (the client's
+//!   in-flight batches, one of them retried), answered with its original
 //!   offsets; anything else is `OutOfOrderSequence`;
 //! - an older epoch is fenced (`InvalidProducerEpoch`);
 //! - an unknown producer not at sequence 0 gets `UnknownProducerId` (its
@@ -242,19 +242,22 @@ mod tests {
     }
 
     #[test]
-    fn a_retried_batch_among_the_last_five_is_a_duplicate_with_its_offsets() {
+    fn a_retried_batch_among_the_last_ones_remembered_is_a_duplicate_with_its_offsets() {
         let mut s = ProducerStates::default();
-        let mut seq = 0;
-        for i in 0..7u64 {
-            s.record(&batch(7, 2, seq, 10), i * 10, i * 10 + 9);
-            seq += 10;
+        let total = MAX_BATCHES_PER_PRODUCER as u64 + 2;
+        for i in 0..total {
+            s.record(&batch(7, 2, (i * 10) as i32, 10), i * 10, i * 10 + 9);
         }
-        // Batches 2..=6 are remembered; 0 and 1 are gone.
+        // Batches 2.. are remembered; 0 and 1 are gone.
         assert_eq!(s.check(&batch(7, 2, 20, 10)), Ok(SequenceCheck::Duplicate { first_offset: 20, last_offset: 29 }));
-        assert_eq!(s.check(&batch(7, 2, 60, 10)), Ok(SequenceCheck::Duplicate { first_offset: 60, last_offset: 69 }));
+        let last = (total - 1) * 10;
+        assert_eq!(
+            s.check(&batch(7, 2, last as i32, 10)),
+            Ok(SequenceCheck::Duplicate { first_offset: last, last_offset: last + 9 })
+        );
         assert!(matches!(s.check(&batch(7, 2, 10, 10)), Err(SequenceError::OutOfOrderSequence { .. })));
         // Same first sequence, other length: not the same batch.
-        assert!(matches!(s.check(&batch(7, 2, 60, 5)), Err(SequenceError::OutOfOrderSequence { .. })));
+        assert!(matches!(s.check(&batch(7, 2, last as i32, 5)), Err(SequenceError::OutOfOrderSequence { .. })));
     }
 
     #[test]
