@@ -53,6 +53,13 @@ pub const DEFAULT_TAIL_CACHE_BYTES: usize = 64 * 1024 * 1024;
 /// Size of one disk read when serving a fetch from a sealed or active segment.
 pub const READ_CHUNK_BYTES: usize = 1024 * 1024;
 
+/// First read of a segment scan (recovery's tail scan, index rebuilds);
+/// each next read doubles, up to [`READ_CHUNK_BYTES`]. A segment's tail
+/// past its last index entry is mostly short, and what follows it is
+/// preallocated space that reads as zeros: a whole chunk per segment there
+/// made a restart of 10,000 partitions fault in 10 GB of zeroed pages.
+pub const SCAN_FIRST_READ_BYTES: usize = 64 * 1024;
+
 /// After a damaged batch, how far past its start a read looks for the next
 /// batch that checks out before it falls back to the next offset-index entry
 /// (which is at most an index interval and one batch away while the index is
@@ -71,6 +78,9 @@ pub const INDEX_PERSIST_INTERVAL_BYTES: u64 = 16 * 1024 * 1024;
 // Chunks and reads are O_DIRECT transfers: whole blocks.
 const _: () = assert!(WRITE_CHUNK_BYTES.is_multiple_of(BLOCK_SIZE));
 const _: () = assert!(READ_CHUNK_BYTES.is_multiple_of(BLOCK_SIZE));
+const _: () = assert!(SCAN_FIRST_READ_BYTES.is_multiple_of(BLOCK_SIZE));
+const _: () = assert!(SCAN_FIRST_READ_BYTES <= READ_CHUNK_BYTES);
+const _: () = assert!(SCAN_FIRST_READ_BYTES >= 2 * corelog_format::HEADER_LEN);
 // The resync scan reaches past a default maximum-size batch and an index interval.
 const _: () =
     assert!(RESYNC_SCAN_BYTES >= corelog_format::limits::DEFAULT_MAX_BATCH_BYTES as u64 + INDEX_INTERVAL_BYTES);

@@ -167,6 +167,12 @@ pub const fn fd_budget(limit: u64, cores: u64, max_connections_per_core: u64) ->
 /// `Shard::remove_partition_dir`), [`DIR_REMOVE_RETRY_PAUSE`] apart.
 pub const DIR_REMOVE_ATTEMPTS: u32 = 20;
 
+/// Partitions one core opens at once (a start, a topic with many
+/// partitions): each open is a few small dependent I/Os, so one at a time
+/// leaves the device idle between round trips (`shard/opening.rs`). Each
+/// open in flight holds its segment's tail-scan buffer (64 KiB first).
+pub const PARTITION_OPENS_IN_FLIGHT: usize = 32;
+
 /// Pause between those tries: long enough for the executor to run an I/O
 /// cycle, which releases the descriptors of files dropped before it.
 pub const DIR_REMOVE_RETRY_PAUSE: Duration = Duration::from_millis(10);
@@ -403,3 +409,4 @@ pub const PRODUCER_ID_MAX_CORE: u32 = (1 << (PRODUCER_ID_NODE_SHIFT - PRODUCER_I
 
 const _: () = assert!(PRODUCER_ID_CORE_SHIFT < PRODUCER_ID_NODE_SHIFT && PRODUCER_ID_NODE_SHIFT < 63);
 const _: () = assert!(PRODUCER_ID_BLOCK < 1 << PRODUCER_ID_CORE_SHIFT);
+const _: () = assert!(PARTITION_OPENS_IN_FLIGHT >= 1 && PARTITION_OPENS_IN_FLIGHT <= 1024);

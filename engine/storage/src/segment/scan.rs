@@ -7,7 +7,7 @@
 use std::io;
 
 use crate::disk::StorageFile;
-use crate::limits::READ_CHUNK_BYTES;
+use crate::limits::{READ_CHUNK_BYTES, SCAN_FIRST_READ_BYTES};
 use corelog_format::limits::MAX_BATCH_BYTES_CEILING;
 use corelog_format::{BatchError, StoredBatch, HEADER_LEN};
 
@@ -56,12 +56,15 @@ pub async fn scan<F: StorageFile>(
 ) -> io::Result<ScanOutcome> {
     let mut pos = start;
     let mut next_offset = expected_offset;
+    // Small first, as most scans end soon (see SCAN_FIRST_READ_BYTES).
+    let mut read_len = SCAN_FIRST_READ_BYTES;
     loop {
         let remaining = file_len.saturating_sub(pos);
         if remaining == 0 {
             return Ok(ScanOutcome { end: pos, next_offset, stop: ScanStop::Clean });
         }
-        let window = file.read_at(pos, remaining.min(READ_CHUNK_BYTES as u64) as usize).await?;
+        let window = file.read_at(pos, remaining.min(read_len as u64) as usize).await?;
+        read_len = (read_len * 2).min(READ_CHUNK_BYTES);
         match scan_window(&window, pos, file_len, &mut next_offset, &mut visit) {
             Window::Consumed(n) => pos += n as u64,
             Window::Stop(at, stop) => return Ok(ScanOutcome { end: pos + at as u64, next_offset, stop }),

@@ -9,6 +9,7 @@
 pub mod controller;
 pub mod effects;
 pub mod messages;
+mod opening;
 pub mod partition;
 pub mod quorum_member;
 mod reopen;

@@ -216,32 +216,31 @@ impl Shard {
     /// them (see [`ControlMessage::Prepare`]). On the first that fails, the
     /// ones opened are closed and every directory made is removed.
     pub(super) async fn prepare(&self, effects: &[Effect]) -> Result<(), MetadataError> {
-        for effect in effects {
-            let Effect::Open { topic, partition, core, config, assignment, min_insync_replicas } = effect else {
-                continue;
-            };
-            if *core != self.core {
-                continue;
-            }
-            match self.open_partition(topic, *partition, config, assignment, *min_insync_replicas).await {
+        let opens: Vec<&Effect> = effects.iter().collect();
+        let mut failed = Vec::new();
+        for (effect, opened) in self.open_partitions(&opens).await {
+            let Effect::Open { topic, partition, .. } = effect else { continue };
+            match opened {
                 Ok(part) => {
                     self.pending.borrow_mut().insert((topic.clone(), *partition), part);
                 }
-                Err(e) => {
-                    let reason = self.explain(&e);
-                    tracing::warn!(core = self.core, %topic, partition, %reason, "cannot open a new partition; undoing the command");
-                    self.discard_pending().await;
-                    // Opening may have made its directory before failing.
-                    self.remove_partition_dir(topic, *partition).await;
-                    return Err(MetadataError::CannotOpenPartition {
-                        topic: topic.clone(),
-                        partition: *partition,
-                        reason,
-                    });
-                }
+                Err(e) => failed.push((topic, *partition, self.explain(&e), matches!(e, LogError::Io(_)))),
             }
         }
-        Ok(())
+        // Opens run together, so the first to fail in order may only have
+        // seen a log failed by an error met before (its own epoch save
+        // running out of descriptors, say): name a plain I/O error if any,
+        // which carries the cause (and the descriptor advice).
+        let Some(&(topic, partition, ref reason, _)) = failed.iter().find(|f| f.3).or(failed.first()) else {
+            return Ok(());
+        };
+        tracing::warn!(core = self.core, %topic, partition, %reason, "cannot open a new partition; undoing the command");
+        self.discard_pending().await;
+        // Opening may have made their directories before failing.
+        for (topic, partition, _, _) in &failed {
+            self.remove_partition_dir(topic, *partition).await;
+        }
+        Err(MetadataError::CannotOpenPartition { topic: topic.clone(), partition, reason: reason.clone() })
     }
 
     /// Closes the partitions prepared on this core and removes their
@@ -267,7 +266,7 @@ impl Shard {
         }
     }
 
-    async fn open_partition(
+    pub(super) async fn open_partition(
         &self,
         topic: &str,
         partition: u32,
@@ -379,10 +378,29 @@ impl Shard {
         let prepared: Vec<_> = self.pending.borrow_mut().drain().collect();
         self.partitions.borrow_mut().extend(prepared);
         let mut first_error = None;
-        for effect in effects {
-            if let Err(e) = self.apply_one(effect).await {
-                tracing::error!(core = self.core, ?effect, error = %e, "could not apply metadata effect");
-                first_error.get_or_insert(e);
+        // Runs of opens (all of a start) go together; anything else in turn.
+        let mut effects = effects.iter().peekable();
+        while effects.peek().is_some() {
+            let opens: Vec<&Effect> =
+                std::iter::from_fn(|| effects.next_if(|e| matches!(e, Effect::Open { .. }))).collect();
+            for (effect, opened) in self.open_partitions(&opens).await {
+                let Effect::Open { topic, partition, .. } = effect else { continue };
+                match opened {
+                    Ok(part) => {
+                        self.partitions.borrow_mut().insert((topic.clone(), *partition), part);
+                    }
+                    Err(e) => {
+                        let e = format!("opening {topic}/{partition}: {}", self.explain(&e));
+                        tracing::error!(core = self.core, ?effect, error = %e, "could not apply metadata effect");
+                        first_error.get_or_insert(e);
+                    }
+                }
+            }
+            if let Some(effect) = effects.next_if(|e| !matches!(e, Effect::Open { .. })) {
+                if let Err(e) = self.apply_one(effect).await {
+                    tracing::error!(core = self.core, ?effect, error = %e, "could not apply metadata effect");
+                    first_error.get_or_insert(e);
+                }
             }
         }
         *self.metadata.borrow_mut() = metadata;
@@ -394,15 +412,8 @@ impl Shard {
 
     async fn apply_one(&self, effect: &Effect) -> Result<(), String> {
         match effect {
-            // Partitions already in the metadata (at start); new ones come
-            // prepared.
-            Effect::Open { topic, partition, core, config, assignment, min_insync_replicas } if *core == self.core => {
-                let part = self
-                    .open_partition(topic, *partition, config, assignment, *min_insync_replicas)
-                    .await
-                    .map_err(|e| format!("opening {topic}/{partition}: {}", self.explain(&e)))?;
-                self.partitions.borrow_mut().insert((topic.clone(), *partition), part);
-            }
+            // Opens (partitions already in the metadata at start; new ones
+            // come prepared) are `apply`'s, several at a time.
             Effect::Close { topic, partition, core } if *core == self.core => {
                 let closed = self.partitions.borrow_mut().remove(&(topic.clone(), *partition));
                 if let Some(p) = closed {
