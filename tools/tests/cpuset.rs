@@ -15,17 +15,20 @@ fn threads_cpus(pid: u32, name: &str) -> Vec<String> {
         if !comm.trim().starts_with(name) {
             continue;
         }
-        let status = std::fs::read_to_string(dir.join("status")).expect("status");
-        let cpus = status.lines().find_map(|l| l.strip_prefix("Cpus_allowed_list:")).expect("Cpus_allowed_list");
-        found.push(cpus.trim().to_owned());
+        found.push(cpus_allowed(&dir.join("status")));
     }
     found
 }
 
+/// The `Cpus_allowed_list` of a /proc `status` file.
+fn cpus_allowed(status: &std::path::Path) -> String {
+    let status = std::fs::read_to_string(status).expect("status");
+    status.lines().find_map(|l| l.strip_prefix("Cpus_allowed_list:")).expect("Cpus_allowed_list").trim().to_owned()
+}
+
 /// The CPUs this test process may run on, as /proc lists them.
 fn own_cpus() -> String {
-    let status = std::fs::read_to_string("/proc/self/status").expect("status");
-    status.lines().find_map(|l| l.strip_prefix("Cpus_allowed_list:")).expect("Cpus_allowed_list").trim().to_owned()
+    cpus_allowed(std::path::Path::new("/proc/self/status"))
 }
 
 /// Asserts every thread of core 0 (its executor and glommio's helper

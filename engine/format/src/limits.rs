@@ -26,9 +26,10 @@ pub const MAX_UNCOMPRESSED_BODY_BYTES: usize = 256 * 1024 * 1024;
 /// idempotent producer stops at 5; an acknowledgement that waits for the
 /// leader's and every in-sync follower's fdatasync takes a leader sync, a
 /// fetch round trip and a follower sync, and five 1 MiB batches did not
-/// keep that pipe full (replication factor 3 acks=all gained 15–20% from
-/// 5 to 10, docs/bench.md). Kafka clients keep their own limit of 5, which
-/// this window covers.
+/// keep that pipe full: the leader's group commit waits with too little to
+/// sync (replication factor 3 acks=all: about 5% more from 5 to 10, about
+/// 19% at 16, docs/bench.md). Kafka clients keep their own limit of 5,
+/// which this window covers.
 pub const IDEMPOTENT_BATCHES_IN_FLIGHT: usize = 10;
 
 /// zstd level the batch builder compresses with. Level 3 is zstd's own default

@@ -56,16 +56,13 @@ where
     let cores = cores.clamp(1, config.placement.max_cores());
     let mut handles = Vec::with_capacity(cores);
     for core in 0..cores {
-        let placement = match config.placement.cpu_of(core) {
-            Some(cpu) => Placement::Fixed(cpu),
-            None => Placement::Unbound,
-        };
+        let cpu = config.placement.cpu_of(core);
         let main = main.clone();
-        let handle = LocalExecutorBuilder::new(placement)
+        let handle = LocalExecutorBuilder::new(cpu.map_or(Placement::Unbound, Placement::Fixed))
             .name(&format!("{}-{core}", config.name))
             .io_memory(config.io_memory)
             .spawn(move || main(core))
-            .map_err(|e| match config.placement.cpu_of(core) {
+            .map_err(|e| match cpu {
                 Some(cpu) => io::Error::other(format!("cannot start core {core} on CPU {cpu}: {e}")),
                 None => io::Error::other(e.to_string()),
             })?;

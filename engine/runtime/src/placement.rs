@@ -43,7 +43,8 @@ impl CpuPlacement {
     pub fn max_cores(&self) -> usize {
         match self {
             CpuPlacement::Cpus(cpus) => cpus.len(),
-            CpuPlacement::Spread | CpuPlacement::Unpinned => allowed_cpus().len().max(1),
+            // Never more than the affinity mask holds, so Spread seats them all.
+            CpuPlacement::Spread | CpuPlacement::Unpinned => crate::executor::available_cores(),
         }
     }
 }
@@ -67,20 +68,9 @@ pub fn allowed_cpus() -> Vec<usize> {
     }
 }
 
-/// Why a cpuset string was refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CpuPlacementError(String);
-
-impl fmt::Display for CpuPlacementError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for CpuPlacementError {}
-
 impl FromStr for CpuPlacement {
-    type Err = CpuPlacementError;
+    /// Why the string names no placement, for the operator.
+    type Err = String;
 
     /// `all` (spread over the allowed CPUs), `none` (unpinned), or a list
     /// of CPUs and ranges in core order: `0,2-3` puts core 0 on CPU 0, core
@@ -92,8 +82,8 @@ impl FromStr for CpuPlacement {
             "none" => return Ok(CpuPlacement::Unpinned),
             _ => {}
         }
-        let bad = |why: &str| CpuPlacementError(format!("cpuset {s:?}: {why} (want all, none, or a list like 0,2-3)"));
-        let cpu = |t: &str| -> Result<usize, CpuPlacementError> {
+        let bad = |why: &str| format!("cpuset {s:?}: {why} (want all, none, or a list like 0,2-3)");
+        let cpu = |t: &str| -> Result<usize, String> {
             let n: usize = t.trim().parse().map_err(|_| bad(&format!("{t:?} is not a CPU number")))?;
             if n > MAX_CPU_INDEX {
                 return Err(bad(&format!("CPU {n} is past the largest, {MAX_CPU_INDEX}")));

@@ -20,15 +20,16 @@ use super::state::Shard;
 use crate::limits::PARTITION_OPENS_IN_FLIGHT;
 use corelog_storage::LogError;
 
-/// One partition `Effect::Open` asks this core to open, and how it went.
-pub(super) type Opened<'a> = (&'a Effect, Result<Rc<Partition>, LogError>);
+/// A partition an `Effect::Open` asks this core to open (topic, id), and
+/// how it went.
+pub(super) type Opened<'a> = (&'a str, u32, Result<Rc<Partition>, LogError>);
 
 impl Shard {
-    /// Opens the partitions of `opens` (`Effect::Open`s for this core; others
-    /// are skipped), at most [`PARTITION_OPENS_IN_FLIGHT`] at a time; the
-    /// outcomes in `opens`' order.
-    pub(super) async fn open_partitions<'a>(&self, opens: &[&'a Effect]) -> Vec<Opened<'a>> {
-        futures::stream::iter(opens.iter().copied())
+    /// Opens the partitions of `effects` (`Effect::Open`s for this core;
+    /// others are skipped), at most [`PARTITION_OPENS_IN_FLIGHT`] at a time;
+    /// the outcomes in `effects`' order.
+    pub(super) async fn open_partitions<'a>(&self, effects: impl IntoIterator<Item = &'a Effect>) -> Vec<Opened<'a>> {
+        futures::stream::iter(effects)
             .filter_map(|effect| async move {
                 let Effect::Open { topic, partition, core, config, assignment, min_insync_replicas } = effect else {
                     return None;
@@ -38,7 +39,7 @@ impl Shard {
                 }
                 Some(async move {
                     let opened = self.open_partition(topic, *partition, config, assignment, *min_insync_replicas).await;
-                    (effect, opened)
+                    (topic.as_str(), *partition, opened)
                 })
             })
             .buffered(PARTITION_OPENS_IN_FLIGHT)

@@ -213,34 +213,35 @@ impl Shard {
     }
 
     /// Opens the new partitions `effects` give this core, without serving
-    /// them (see [`ControlMessage::Prepare`]). On the first that fails, the
-    /// ones opened are closed and every directory made is removed.
+    /// them (see [`ControlMessage::Prepare`]). If any fails, the ones opened
+    /// are closed and every directory made is removed.
     pub(super) async fn prepare(&self, effects: &[Effect]) -> Result<(), MetadataError> {
-        let opens: Vec<&Effect> = effects.iter().collect();
         let mut failed = Vec::new();
-        for (effect, opened) in self.open_partitions(&opens).await {
-            let Effect::Open { topic, partition, .. } = effect else { continue };
+        for (topic, partition, opened) in self.open_partitions(effects).await {
             match opened {
                 Ok(part) => {
-                    self.pending.borrow_mut().insert((topic.clone(), *partition), part);
+                    self.pending.borrow_mut().insert((topic.to_owned(), partition), part);
                 }
-                Err(e) => failed.push((topic, *partition, self.explain(&e), matches!(e, LogError::Io(_)))),
+                Err(e) => failed.push((topic, partition, e)),
             }
         }
         // Opens run together, so the first to fail in order may only have
         // seen a log failed by an error met before (its own epoch save
         // running out of descriptors, say): name a plain I/O error if any,
         // which carries the cause (and the descriptor advice).
-        let Some(&(topic, partition, ref reason, _)) = failed.iter().find(|f| f.3).or(failed.first()) else {
+        let Some((topic, partition, e)) =
+            failed.iter().find(|(_, _, e)| matches!(e, LogError::Io(_))).or(failed.first())
+        else {
             return Ok(());
         };
+        let (topic, partition, reason) = (topic.to_string(), *partition, self.explain(e));
         tracing::warn!(core = self.core, %topic, partition, %reason, "cannot open a new partition; undoing the command");
         self.discard_pending().await;
         // Opening may have made their directories before failing.
-        for (topic, partition, _, _) in &failed {
+        for (topic, partition, _) in &failed {
             self.remove_partition_dir(topic, *partition).await;
         }
-        Err(MetadataError::CannotOpenPartition { topic: topic.clone(), partition, reason: reason.clone() })
+        Err(MetadataError::CannotOpenPartition { topic, partition, reason })
     }
 
     /// Closes the partitions prepared on this core and removes their
@@ -381,17 +382,15 @@ impl Shard {
         // Runs of opens (all of a start) go together; anything else in turn.
         let mut effects = effects.iter().peekable();
         while effects.peek().is_some() {
-            let opens: Vec<&Effect> =
-                std::iter::from_fn(|| effects.next_if(|e| matches!(e, Effect::Open { .. }))).collect();
-            for (effect, opened) in self.open_partitions(&opens).await {
-                let Effect::Open { topic, partition, .. } = effect else { continue };
+            let opens = std::iter::from_fn(|| effects.next_if(|e| matches!(e, Effect::Open { .. })));
+            for (topic, partition, opened) in self.open_partitions(opens).await {
                 match opened {
                     Ok(part) => {
-                        self.partitions.borrow_mut().insert((topic.clone(), *partition), part);
+                        self.partitions.borrow_mut().insert((topic.to_owned(), partition), part);
                     }
                     Err(e) => {
                         let e = format!("opening {topic}/{partition}: {}", self.explain(&e));
-                        tracing::error!(core = self.core, ?effect, error = %e, "could not apply metadata effect");
+                        tracing::error!(core = self.core, error = %e, "could not apply metadata effect");
                         first_error.get_or_insert(e);
                     }
                 }
