@@ -13,6 +13,13 @@ pub const DEFAULT_IO_MEMORY_BYTES: usize = 10 * 1024 * 1024;
 /// back-pressure instead of growing a queue without limit.
 pub const CONTROL_CHANNEL_CAPACITY: usize = 1024;
 
+/// Threads per core for blocking work (small fsync'd files, metadata
+/// writes): enough that a burst of saves (every partition of a restarting
+/// core) keeps the disk's queue full, and that ext4 groups their fsyncs
+/// into shared journal commits; the threads sleep in the kernel almost all
+/// the time, so they cost a stack each and no CPU.
+pub const BLOCKING_THREADS_PER_CORE: usize = 16;
+
 /// Largest CPU number a cpuset may name: the kernel's `cpu_set_t` holds
 /// CPUs 0..CPU_SETSIZE (1024), so a larger one could never be pinned to.
 pub const MAX_CPU_INDEX: usize = 1023;
@@ -22,4 +29,6 @@ const _: () = assert!(BLOCK_SIZE.is_power_of_two());
 // glommio splits io_memory into block-sized DMA buffers.
 const _: () = assert!(DEFAULT_IO_MEMORY_BYTES.is_multiple_of(BLOCK_SIZE));
 const _: () = assert!(CONTROL_CHANNEL_CAPACITY > 0);
+// One thread would queue every fsync behind the one before it.
+const _: () = assert!(BLOCKING_THREADS_PER_CORE > 1);
 const _: () = assert!(MAX_CPU_INDEX < libc::CPU_SETSIZE as usize);
