@@ -72,14 +72,10 @@ where
     Ok(handles)
 }
 
-/// The threads a core's [`crate::blocking`] work runs on: on the core's own
-/// CPU when it has one, so a core's small-file syncs never take CPU time
-/// from another core. glommio's default is one thread, which made every
-/// fsync'd metadata file of a core (leader-epoch files, producer
-/// snapshots) wait for the one before it: 10,000 partitions restarting
-/// queued 20,000 saves behind each other. With several threads the syncs
-/// are in flight together and ext4 commits them in shared journal
-/// transactions.
+/// The threads a core's [`crate::blocking`] work runs on (how many, and why
+/// not glommio's one: [`BLOCKING_THREADS_PER_CORE`]): on the core's own CPU
+/// when it has one, so a core's small-file syncs never take CPU time from
+/// another core.
 fn blocking_pool(cpu: Option<usize>) -> io::Result<PoolPlacement> {
     Ok(match cpu {
         None => PoolPlacement::Unbound(BLOCKING_THREADS_PER_CORE),

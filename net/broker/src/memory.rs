@@ -4,7 +4,7 @@
 //! allocated) for reuse, so after a burst of connections, of large requests
 //! or of hostile peers the broker's RSS would stay at its peak. Every
 //! [`TRIM_INTERVAL`] core 0 asks glibc to return the free pages of every
-//! arena (`malloc_trim(0)`), on its blocking thread since a trim of a large
+//! arena (`malloc_trim(0)`), on its blocking pool since a trim of a large
 //! heap takes milliseconds.
 //!
 //! Lives on: core 0 (the trim covers the whole process).

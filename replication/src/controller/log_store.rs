@@ -9,12 +9,12 @@
 //! ```
 //!
 //! Synchronous std::fs: the runtime calls it from the controller core's
-//! blocking thread. Every call returns only once what it wrote is durable
+//! blocking pool, one call at a time (behind a mutex, each awaited). Every call returns only once what it wrote is durable
 //! (fdatasync, or fsync + rename + directory fsync).
 //!
 //! Why the node reads a `MemoryLog` and not this store: raft reads its
 //! storage from inside `step`/`ready`, which must not block the controller
-//! core; keeping the files behind the runtime's blocking thread and the
+//! core; keeping the files behind the runtime's blocking pool and the
 //! node's reads in memory keeps `QuorumNode` I/O-free. The two hold the same
 //! log: the node hands every change to the runtime as an `Action`, the
 //! runtime writes it here, and on restart this store's `RecoveredLog` seeds
@@ -64,7 +64,7 @@ pub struct RecoveredLog {
 }
 
 /// One controller node's Raft log on disk. Lives on the controller core's
-/// blocking thread (owned by the runtime, never by the node).
+/// blocking pool, behind a mutex (owned by the runtime, never by the node).
 pub struct LogStore {
     dir: PathBuf,
     entries: EntriesFile,

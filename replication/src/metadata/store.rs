@@ -7,7 +7,7 @@
 //! Write `metadata.json.tmp`, fsync it, rename over `metadata.json`, fsync
 //! the directory: after a crash the file is either the old or the new state,
 //! never a mix. Synchronous: the broker loads it before its cores start and
-//! saves it from the controller core's blocking thread
+//! saves it from the controller core's blocking pool
 //! (`corelog_runtime::blocking`), since the fsyncs take milliseconds.
 //!
 //! # File format

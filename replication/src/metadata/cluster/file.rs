@@ -143,7 +143,7 @@ pub fn migrate_v1(v1: &Metadata) -> ClusterMetadata {
 
 /// `metadata.json` in a data directory, replaced atomically like store.rs
 /// does (temp file, fsync, rename, fsync the directory). Synchronous: call
-/// it before the cores start or from a blocking thread.
+/// it before the cores start or from the blocking pool.
 pub struct ClusterStore {
     path: PathBuf,
 }
