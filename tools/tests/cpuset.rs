@@ -31,12 +31,30 @@ fn own_cpus() -> String {
     cpus_allowed(std::path::Path::new("/proc/self/status"))
 }
 
+/// How long a started broker's core 0 threads may take to be all in place
+/// (there and bound) before the test gives up.
+const THREADS_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Asserts every thread of core 0 (its executor and glommio's helper
-/// threads) may run on `expected` alone, and that there is one.
-fn assert_core0_on(pid: u32, expected: &str) {
-    let threads = threads_cpus(pid, "core-0");
-    assert!(!threads.is_empty(), "no core-0 thread in process {pid}");
-    assert!(threads.iter().all(|c| c == expected), "core-0 threads on {threads:?}, not {expected}");
+/// threads) may run on `expected` alone, and that there is one. It waits
+/// for that, up to [`THREADS_LIMIT`], because glommio's threads bind
+/// themselves to their CPUs as they start; a failure shows the broker's log
+/// and, if it has ended, how (a CI run once found no core-0 thread at all).
+fn assert_core0_on(broker: &mut BrokerProcess, expected: &str) {
+    let deadline = std::time::Instant::now() + THREADS_LIMIT;
+    loop {
+        let threads = threads_cpus(broker.pid(), "core-0");
+        if !threads.is_empty() && threads.iter().all(|c| c == expected) {
+            return;
+        }
+        if let Some(status) = broker.exit_status() {
+            panic!("the broker ended ({status}) with core-0 threads on {threads:?}; its log:\n{}", broker.log());
+        }
+        if std::time::Instant::now() > deadline {
+            panic!("core-0 threads on {threads:?}, not all on {expected}; the broker's log:\n{}", broker.log());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }
 
 #[test]
@@ -44,16 +62,16 @@ fn a_listed_cpu_pins_the_core_and_none_leaves_it_unpinned() {
     let cpus = corelog_runtime::allowed_cpus();
     let last = *cpus.last().expect("a CPU");
     // The last allowed CPU, not CPU 0: the default placement would pick 0.
-    let pinned = BrokerProcess::start(&format!("cpuset = \"{last}\"\n"));
-    assert_core0_on(pinned.pid(), &last.to_string());
+    let mut pinned = BrokerProcess::start(&format!("cpuset = \"{last}\"\n"));
+    assert_core0_on(&mut pinned, &last.to_string());
     drop(pinned);
 
-    let unpinned = BrokerProcess::start("cpuset = \"none\"\n");
-    assert_core0_on(unpinned.pid(), &own_cpus());
+    let mut unpinned = BrokerProcess::start("cpuset = \"none\"\n");
+    assert_core0_on(&mut unpinned, &own_cpus());
     drop(unpinned);
 
-    let default = BrokerProcess::start("");
-    assert_core0_on(default.pid(), &cpus[0].to_string());
+    let mut default = BrokerProcess::start("");
+    assert_core0_on(&mut default, &cpus[0].to_string());
 }
 
 #[test]

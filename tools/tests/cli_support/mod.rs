@@ -73,6 +73,16 @@ impl BrokerProcess {
         self.child.id()
     }
 
+    /// What the broker has written to its log (stderr) so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self._dir.path().join("broker.log")).unwrap_or_default()
+    }
+
+    /// How the broker ended, if it has.
+    pub fn exit_status(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().expect("try_wait")
+    }
+
     /// The broker's resident memory now, in bytes (VmRSS).
     pub fn rss_bytes(&self) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).expect("proc status");
