@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs what a fresh machine needs to build and test corelog.
 # The machine image already has the Rust toolchain (rustup, cargo) and gcc
-# (the zstd crate builds its C library with it). Nothing else is needed yet;
-# system packages added later go here, so CI and developers stay in step.
+# (the zstd crate builds its C library with it); system packages go here,
+# so CI and developers stay in step.
 set -euo pipefail
 
 command -v cargo >/dev/null || { echo "cargo not found: install Rust with rustup first" >&2; exit 1; }
 command -v cc >/dev/null || { apt-get update -qq && apt-get install -y -qq gcc; }
+# tikv-jemalloc-sys (the broker's allocator) builds jemalloc with configure and make.
+command -v make >/dev/null || { apt-get update -qq && apt-get install -y -qq make; }
 # tools/tests/disk_full.rs fills a loop-mounted ext4 file system of its own:
 # mkfs.ext4 (e2fsprogs), mount and fallocate (util-linux).
 if ! command -v mkfs.ext4 >/dev/null || ! command -v fallocate >/dev/null; then

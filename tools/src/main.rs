@@ -47,6 +47,11 @@ enum Command {
     Cluster(cluster::ClusterArgs),
 }
 
+/// The allocator the broker's heap purge is written for (see
+/// `corelog_broker::memory`).
+#[global_allocator]
+static ALLOCATOR: corelog_broker::memory::Allocator = corelog_broker::memory::ALLOCATOR;
+
 fn main() {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,

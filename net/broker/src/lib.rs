@@ -22,7 +22,7 @@ mod handlers;
 mod kafka;
 pub mod limits;
 mod log_throttle;
-mod memory;
+pub mod memory;
 mod metrics;
 mod producer_ids;
 pub mod replica;
