@@ -50,7 +50,7 @@ enum Command {
 /// The allocator the broker's heap purge is written for (see
 /// `corelog_broker::memory`).
 #[global_allocator]
-static ALLOCATOR: corelog_broker::memory::Allocator = corelog_broker::memory::ALLOCATOR;
+static ALLOCATOR: corelog_broker::memory::Allocator = corelog_broker::memory::Allocator;
 
 fn main() {
     let cli = match Cli::try_parse() {

@@ -1,11 +1,9 @@
 //! The broker's allocator, and giving freed memory back to the system.
 //!
 //! The broker allocates through jemalloc ([`Allocator`], installed by the
-//! `corelog` binary). Every partition that flushes stages its bytes in
-//! 4096-aligned chunks of up to `WRITE_CHUNK_BYTES`; with 10,000 partitions
-//! under load glibc's heap fragmented around them (peak RSS 1.06–1.15 GB,
-//! 0.96 GB still held afterwards), where jemalloc's size-classed extents keep
-//! the same run at 0.68–0.71 GB.
+//! `corelog` binary): glibc's heap fragmented around the per-flush
+//! 4096-aligned staging chunks of 10,000 busy partitions and held past 1 GiB,
+//! where jemalloc's size classes reuse them (figures in docs/broker.md).
 //!
 //! jemalloc returns unused pages on its own only as it allocates (decay), so
 //! an idle broker would stay at its last peak after a burst of connections,
@@ -19,11 +17,8 @@ use crate::limits::TRIM_INTERVAL;
 
 /// The global allocator the broker is built for: [`trim_periodically`]
 /// purges this allocator's arenas, so a binary that serves a broker installs
-/// it (`#[global_allocator] static A: Allocator = ALLOCATOR;`).
-pub type Allocator = tikv_jemallocator::Jemalloc;
-
-/// The one value of [`Allocator`].
-pub const ALLOCATOR: Allocator = tikv_jemallocator::Jemalloc;
+/// it (`#[global_allocator] static A: Allocator = Allocator;`).
+pub use tikv_jemallocator::Jemalloc as Allocator;
 
 /// Purges the heap every [`TRIM_INTERVAL`], forever.
 pub(crate) async fn trim_periodically() {
@@ -33,10 +28,9 @@ pub(crate) async fn trim_periodically() {
     }
 }
 
-/// jemalloc's index that names every arena at once in `arena.<i>.*`
-/// controls (`MALLCTL_ARENAS_ALL` in jemalloc.h; the sys crate does not
-/// export it).
-const ARENAS_ALL: u32 = 4096;
+/// The control that purges every arena at once: 4096 is
+/// `MALLCTL_ARENAS_ALL` in jemalloc.h (the sys crate does not export it).
+const PURGE_EVERY_ARENA: &std::ffi::CStr = c"arena.4096.purge";
 
 fn trim() {
     let rc = purge_every_arena();
@@ -47,13 +41,12 @@ fn trim() {
 
 /// Returns every arena's unused dirty pages to the system; 0 or an errno.
 fn purge_every_arena() -> libc::c_int {
-    // `arena.<i>.purge` takes no value in or out.
-    let name = format!("arena.{ARENAS_ALL}.purge\0");
     // SAFETY: a NUL-terminated name and null value pointers, as this
-    // control requires; it only walks jemalloc's own arenas.
+    // control (no value in or out) requires; it only walks jemalloc's own
+    // arenas.
     unsafe {
         tikv_jemalloc_sys::mallctl(
-            name.as_ptr().cast(),
+            PURGE_EVERY_ARENA.as_ptr(),
             std::ptr::null_mut(),
             std::ptr::null_mut(),
             std::ptr::null_mut(),
@@ -66,8 +59,8 @@ fn purge_every_arena() -> libc::c_int {
 mod tests {
     use super::*;
 
-    /// The control exists under this name: a wrong name or arena index is
-    /// refused (ENOENT / EFAULT), which `trim` would only log.
+    /// The control exists under this name: a wrong name is refused
+    /// (ENOENT), which `trim` would only log.
     #[test]
     fn purging_every_arena_is_accepted() {
         assert_eq!(purge_every_arena(), 0);
