@@ -31,9 +31,11 @@ use corelog_perf::config::{KeyPattern, Limit, Payload, ProducerSettings, TopicSe
 use serde::{Deserialize, Serialize};
 
 /// The standard workloads, as shipped in `benches/workloads/` (name, file text).
-pub const STANDARD: [(&str, &str); 9] = [
+pub const STANDARD: [(&str, &str); 11] = [
     ("1k-max-durable", include_str!("../workloads/1k-max-durable.toml")),
     ("1k-half-max-durable", include_str!("../workloads/1k-half-max-durable.toml")),
+    ("1k-1p-max-durable", include_str!("../workloads/1k-1p-max-durable.toml")),
+    ("1k-1p-half-max-durable", include_str!("../workloads/1k-1p-half-max-durable.toml")),
     ("100b-many-partitions", include_str!("../workloads/100b-many-partitions.toml")),
     ("64k-large-records", include_str!("../workloads/64k-large-records.toml")),
     ("1k-catch-up-from-disk", include_str!("../workloads/1k-catch-up-from-disk.toml")),

@@ -17,7 +17,7 @@ pub mod sync;
 pub use channel::{control_channel, ControlReceiver, ControlSender};
 pub use executor::{available_cores, run_local, spawn_cores, CoreHandle, ExecutorConfig};
 pub use file::{os_error, sync_dir, with_context, DmaFile, IoBuf, ReadBuf};
-pub use net::{TcpListener, TcpStream};
+pub use net::{read_appending, TcpListener, TcpStream};
 pub use placement::{allowed_cpus, CpuPlacement};
 
 /// Sleeps the current task without blocking the core.

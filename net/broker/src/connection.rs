@@ -14,7 +14,9 @@
 use std::rc::Rc;
 use std::time::Instant;
 
+use bytes::BytesMut;
 use futures::channel::{mpsc, oneshot};
+use futures::io::ReadHalf;
 use futures::{AsyncReadExt, AsyncWriteExt, SinkExt, StreamExt};
 
 use crate::shard::Shard;
@@ -75,11 +77,7 @@ async fn session(stream: TcpStream, shard: Rc<Shard>, context: Rc<ServerContext>
         // not read until handled requests give some back.
         let Some(grant) = reserve(&context, want, deadline, &peer, waiting_for).await else { break };
         held.merge(grant);
-        let buf = decoder.buffer_mut();
-        let len = buf.len();
-        buf.resize(len + want, 0);
-        let n = read_within(&mut reader, &mut buf[len..], deadline, &peer, waiting_for).await;
-        decoder.buffer_mut().truncate(len + n);
+        let n = read_within(&mut reader, decoder.buffer_mut(), want, deadline, &peer, waiting_for).await;
         held.shrink_to(decoder.buffered_len());
         if n == 0 {
             break;
@@ -150,16 +148,18 @@ pub(crate) async fn reserve(
     grant
 }
 
-/// Reads into `buf` by `deadline`: the bytes read, 0 at the end of the
-/// stream, on an error or past the deadline (logged): close the connection.
-pub(crate) async fn read_within<R: futures::AsyncRead + Unpin>(
-    reader: &mut R,
-    buf: &mut [u8],
+/// Reads at most `want` bytes onto the end of `buf` by `deadline`: the bytes
+/// read, 0 at the end of the stream, on an error or past the deadline
+/// (logged): close the connection.
+pub(crate) async fn read_within(
+    reader: &mut ReadHalf<TcpStream>,
+    buf: &mut BytesMut,
+    want: usize,
     deadline: Instant,
     peer: &str,
     waiting_for: &str,
 ) -> usize {
-    match corelog_runtime::timeout_at(deadline, reader.read(buf)).await {
+    match corelog_runtime::timeout_at(deadline, corelog_runtime::read_appending(reader, buf, want)).await {
         Some(Ok(n)) => n,
         Some(Err(e)) => {
             tracing::debug!(%peer, error = %e, "read failed");

@@ -19,12 +19,13 @@
 //! other retries by send id, so batches are always resent in their order.
 //! Pure bookkeeping: no I/O, so it is unit-tested on its own.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use corelog_format::{BatchBuilder, Compression};
+use rustc_hash::FxHashMap;
 
 use super::error::{ClientError, ClientResult};
 use super::producer_record::ReportTo;
@@ -141,14 +142,22 @@ pub(crate) struct Accumulator {
     depth: usize,
     linger: Duration,
     compression: Compression,
-    queues: HashMap<Rc<str>, HashMap<u32, PartitionQueue>>,
+    /// Looked up for every record: FxHash, not SipHash (the keys are the
+    /// application's own topic names, nothing an attacker picks).
+    queues: FxHashMap<Rc<str>, FxHashMap<u32, PartitionQueue>>,
 }
 
 impl Accumulator {
     /// `depth`: most batches of one partition in flight at once (see the
     /// module doc).
     pub fn new(batch_size: usize, depth: usize, linger: Duration, compression: Compression) -> Self {
-        Accumulator { batch_size: batch_size.max(1), depth: depth.max(1), linger, compression, queues: HashMap::new() }
+        Accumulator {
+            batch_size: batch_size.max(1),
+            depth: depth.max(1),
+            linger,
+            compression,
+            queues: FxHashMap::default(),
+        }
     }
 
     /// Most batches of one partition in flight at once.
@@ -156,7 +165,9 @@ impl Accumulator {
         self.depth
     }
 
-    /// Adds a record to the last batch of `topic`/`partition`.
+    /// Adds a record to the last batch of `topic`/`partition`; `now` is
+    /// read only if a new batch starts (its linger runs from then), not for
+    /// every record.
     #[allow(clippy::too_many_arguments)]
     pub fn append(
         &mut self,
@@ -166,7 +177,7 @@ impl Accumulator {
         value: Bytes,
         headers: Vec<(String, Bytes)>,
         slot: RecordSlot,
-        now: Instant,
+        now: impl FnOnce() -> Instant,
     ) -> Appended {
         let size = record_size(key.as_deref(), &value, &headers);
         let (batch_size, compression) = (self.batch_size, self.compression);
@@ -188,7 +199,7 @@ impl Accumulator {
                 builder: Some(BatchBuilder::new(compression)),
                 encoded: None,
                 records: Vec::new(),
-                created: now,
+                created: now(),
                 closed: false,
                 attempts: 0,
                 retry_at: None,
@@ -322,7 +333,7 @@ mod tests {
     }
 
     fn push(acc: &mut Accumulator, p: u32, value: &[u8], now: Instant) -> Appended {
-        acc.append("t", p, Some(Bytes::from_static(b"k")), Bytes::copy_from_slice(value), vec![], slot(1_000), now)
+        acc.append("t", p, Some(Bytes::from_static(b"k")), Bytes::copy_from_slice(value), vec![], slot(1_000), || now)
     }
 
     #[test]
@@ -381,9 +392,9 @@ mod tests {
     fn requeue_keeps_order_and_backoff() {
         let now = Instant::now();
         let mut acc = Accumulator::new(1 << 20, 1, Duration::ZERO, Compression::None);
-        acc.append("t", 0, None, Bytes::from_static(b"first"), vec![], slot(1), now);
+        acc.append("t", 0, None, Bytes::from_static(b"first"), vec![], slot(1), || now);
         let mut first = acc.take("t", 0).unwrap();
-        acc.append("t", 0, None, Bytes::from_static(b"second"), vec![], slot(2), now);
+        acc.append("t", 0, None, Bytes::from_static(b"second"), vec![], slot(2), || now);
         assert!(acc.ready(now, false).0.is_empty(), "one send in flight per partition");
         first.attempts += 1;
         first.retry_at = Some(now + Duration::from_millis(100));
@@ -410,7 +421,7 @@ mod tests {
         let mut acc = Accumulator::new(1 << 20, 3, Duration::ZERO, Compression::None);
         let mut taken = Vec::new();
         for ts in 1..=4 {
-            acc.append("t", 0, None, Bytes::from_static(b"r"), vec![], slot(ts), now);
+            acc.append("t", 0, None, Bytes::from_static(b"r"), vec![], slot(ts), || now);
             taken.extend(acc.take("t", 0));
         }
         assert_eq!(taken.len(), 3, "three in flight, the fourth waits");

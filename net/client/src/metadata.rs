@@ -19,6 +19,7 @@ use std::rc::Rc;
 use std::time::Instant;
 
 use futures::future::{FutureExt, LocalBoxFuture, Shared};
+use rustc_hash::FxHashMap;
 
 use super::config::ClientConfig;
 use super::connection::Connection;
@@ -96,7 +97,9 @@ struct ClusterInner {
 
 #[derive(Default)]
 struct State {
-    topics: HashMap<String, (Rc<TopicInfo>, Instant)>,
+    /// Looked up for every record sent (FxHash: keyed by topic names the
+    /// application asked for).
+    topics: FxHashMap<String, (Rc<TopicInfo>, Instant)>,
     brokers: Vec<BrokerMetadata>,
     connections: HashMap<SocketAddr, Slot>,
     /// Bumped by every metadata response applied.

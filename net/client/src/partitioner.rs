@@ -10,9 +10,8 @@
 //! random: batches fill up instead of every partition getting a trickle, and
 //! load still spreads over time (Kafka's sticky partitioner, KIP-480).
 
-use std::collections::HashMap;
-
 use rand::Rng;
+use rustc_hash::FxHashMap;
 
 pub use corelog_protocol::hash::{murmur2, to_positive};
 
@@ -30,7 +29,9 @@ pub fn partition_for_key(key: &[u8], partitions: u32) -> u32 {
 /// else the topic's current sticky partition.
 #[derive(Debug, Default)]
 pub struct Partitioner {
-    sticky: HashMap<String, u32>,
+    /// Looked up for every keyless record (FxHash: the application's own
+    /// topic names).
+    sticky: FxHashMap<String, u32>,
 }
 
 impl Partitioner {

@@ -80,7 +80,7 @@ impl Shared {
             st.settle(slot, Err(ClientError::UnknownPartition { topic, partition }));
             return None;
         }
-        let appended = st.acc.append(&topic, partition, key, value, headers, slot, Instant::now());
+        let appended = st.acc.append(&topic, partition, key, value, headers, slot, Instant::now);
         if appended.closed_batch {
             st.partitioner.batch_closed(&topic, partition, count);
         }

@@ -15,6 +15,11 @@ use corelog_benches::workload::{Workload, STANDARD};
 use corelog_perf::cli::parse_bootstrap;
 use corelog_perf::hgrm::parse_hgrm;
 
+/// The broker's allocator (an in-process broker's heap purge is written
+/// for it), which also serves the load tools here as it does corelog-perf.
+#[global_allocator]
+static ALLOCATOR: corelog_broker::memory::Allocator = corelog_broker::memory::Allocator;
+
 #[derive(Parser, Debug)]
 #[command(name = "corelog-bench", version, about = "Run named corelog workloads and compare the results")]
 struct Cli {

@@ -87,11 +87,7 @@ async fn session(stream: TcpStream, shard: Rc<Shard>, context: Rc<ServerContext>
         let (deadline, waiting_for) = read_deadline(&context, request_started);
         let Some(grant) = reserve(&context, want, deadline, &peer, waiting_for).await else { break };
         held.merge(grant);
-        let buf = splitter.buffer_mut();
-        let len = buf.len();
-        buf.resize(len + want, 0);
-        let n = read_within(&mut reader, &mut buf[len..], deadline, &peer, waiting_for).await;
-        splitter.buffer_mut().truncate(len + n);
+        let n = read_within(&mut reader, splitter.buffer_mut(), want, deadline, &peer, waiting_for).await;
         held.shrink_to(splitter.buffered());
         if n == 0 {
             break;
