@@ -37,6 +37,7 @@ use crate::result::{
 use crate::workload::{Rate, Workload};
 
 mod phases;
+mod space_guard;
 mod util;
 
 pub(crate) use util::common;
@@ -152,7 +153,9 @@ pub fn run(workload: &Workload, source: &str, opts: &RunOptions) -> Result<(Benc
         topic_base: format!("{}-{}", workload.name, timestamp.to_ascii_lowercase()),
         lines: Vec::new(),
     };
+    let guard = space_guard::SpaceGuard::watch(run_dir.clone(), opts.keep_data);
     let outcome = ctx.run_phases(source, started, &timestamp);
+    drop(guard);
     if !opts.keep_data {
         let _ = std::fs::remove_dir_all(&run_dir);
     }
