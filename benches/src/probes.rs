@@ -1,6 +1,7 @@
 //! What explains a run: the executor thread's CPU time and page faults, the
 //! block device's counters, the CPU time of processes and threads, the
-//! machine's load, and the check that the data directory is on a real disk.
+//! machine's load, the check that the data directory is on a real disk, and
+//! its free space.
 //! Shared by `engine-bench` and `corelog-bench`.
 
 use std::io;
@@ -127,13 +128,27 @@ impl DiskProbe {
     }
 }
 
-pub fn check_real_disk(dir: &Path) -> io::Result<()> {
+/// `statfs(2)` of the filesystem holding `dir`.
+fn statfs(dir: &Path) -> io::Result<libc::statfs> {
     let c = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()).map_err(io::Error::other)?;
     // SAFETY: statfs writes only into the struct we hand it.
     let mut st: libc::statfs = unsafe { std::mem::zeroed() };
     if unsafe { libc::statfs(c.as_ptr(), &mut st) } != 0 {
         return Err(io::Error::last_os_error());
     }
+    Ok(st)
+}
+
+/// Bytes an unprivileged writer may still use on the filesystem of `dir`.
+pub fn free_bytes(dir: &Path) -> io::Result<u64> {
+    let st = statfs(dir)?;
+    // The block counts are in f_frsize units (f_bsize where a kernel leaves it 0).
+    let unit = if st.f_frsize > 0 { st.f_frsize } else { st.f_bsize };
+    Ok(st.f_bavail as u64 * unit as u64)
+}
+
+pub fn check_real_disk(dir: &Path) -> io::Result<()> {
+    let st = statfs(dir)?;
     let magic = st.f_type as i64;
     if magic == TMPFS_MAGIC || magic == RAMFS_MAGIC {
         return Err(io::Error::other(format!(
@@ -151,13 +166,25 @@ pub fn loadavg() -> String {
         .unwrap_or_default()
 }
 
-/// The command name and CPU time (user + system) in a `/proc/…/stat` line.
-pub fn parse_proc_stat(text: &str) -> Option<(String, Duration)> {
-    // `pid (comm) state ppid …`: comm may hold spaces and parentheses.
+/// A `/proc/…/stat` line's command name and the fields after it (state,
+/// ppid, …: field 3 of stat(5) on). `pid (comm) state ppid …`: comm may
+/// hold spaces and parentheses.
+fn split_proc_stat(text: &str) -> Option<(&str, std::str::SplitWhitespace<'_>)> {
     let open = text.find('(')?;
     let close = text.rfind(')')?;
-    let comm = text.get(open + 1..close)?.to_owned();
-    let fields: Vec<&str> = text.get(close + 1..)?.split_whitespace().collect();
+    Some((text.get(open + 1..close)?, text.get(close + 1..)?.split_whitespace()))
+}
+
+/// The parent pid in a `/proc/…/stat` line.
+pub fn parent_pid(text: &str) -> Option<u32> {
+    split_proc_stat(text)?.1.nth(1)?.parse().ok()
+}
+
+/// The command name and CPU time (user + system) in a `/proc/…/stat` line.
+pub fn parse_proc_stat(text: &str) -> Option<(String, Duration)> {
+    let (comm, fields) = split_proc_stat(text)?;
+    let comm = comm.to_owned();
+    let fields: Vec<&str> = fields.collect();
     // After comm: state is field 3 of stat(5); utime and stime are 14 and 15.
     let utime: u64 = fields.get(11)?.parse().ok()?;
     let stime: u64 = fields.get(12)?.parse().ok()?;
@@ -189,6 +216,29 @@ pub fn threads_cpu(pid: u32, prefix: &str) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_the_parent_pid_past_an_odd_command_name() {
+        assert_eq!(parent_pid("123 (core-0 (x) y) S 77 123 123 0 -1"), Some(77));
+        assert_eq!(parent_pid("garbage"), None);
+    }
+
+    #[test]
+    fn this_process_parents_a_child_it_spawned() {
+        let mut child = std::process::Command::new("sleep").arg("5").spawn().unwrap();
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", child.id())).unwrap();
+        assert_eq!(parent_pid(&stat), Some(std::process::id()));
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
+    #[test]
+    fn free_space_of_a_real_directory_is_read() {
+        let dir = std::env::temp_dir();
+        let free = free_bytes(&dir).unwrap();
+        assert!(free > 0, "{} reports no free space", dir.display());
+        assert!(free_bytes(Path::new("/no/such/dir")).is_err());
+    }
 
     #[test]
     fn proc_stat_lines_parse() {

@@ -9,12 +9,13 @@
 //! kills the run's broker processes, deletes the run's data (unless
 //! `--keep-data`) and exits with an error that says so.
 
-use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
+
+use crate::probes::{free_bytes, parent_pid};
 
 /// Free space below which a run is stopped: room for the broker to close
 /// its segments and for the rest of the machine.
@@ -28,17 +29,6 @@ const _: () = assert!(MIN_FREE_BYTES >= 2_500_000_000 / 1000 * POLL.as_millis() 
 
 /// Exit status of a run stopped for space.
 const EXIT_NO_SPACE: i32 = 3;
-
-/// Bytes an unprivileged writer may still use on the filesystem of `dir`.
-pub fn free_bytes(dir: &Path) -> io::Result<u64> {
-    let c = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()).map_err(io::Error::other)?;
-    // SAFETY: statvfs writes only into the struct we hand it.
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(st.f_bavail as u64 * st.f_frsize as u64)
-}
 
 /// Whether a run with `free` bytes left must stop.
 pub fn must_stop(free: u64) -> bool {
@@ -123,13 +113,6 @@ fn kill_children() -> usize {
     killed
 }
 
-/// The parent pid in a `/proc/PID/stat` line (field 4, after the
-/// parenthesised command, which may itself hold spaces and parentheses).
-fn parent_pid(stat: &str) -> Option<u32> {
-    let after_comm = &stat[stat.rfind(')')? + 1..];
-    after_comm.split_whitespace().nth(1)?.parse().ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,28 +123,5 @@ mod tests {
         assert!(must_stop(MIN_FREE_BYTES - 1));
         assert!(!must_stop(MIN_FREE_BYTES));
         assert!(!must_stop(u64::MAX));
-    }
-
-    #[test]
-    fn reads_the_parent_pid_past_an_odd_command_name() {
-        assert_eq!(parent_pid("123 (core-0 (x) y) S 77 123 123 0 -1"), Some(77));
-        assert_eq!(parent_pid("garbage"), None);
-    }
-
-    #[test]
-    fn free_space_of_a_real_directory_is_read() {
-        let dir = std::env::temp_dir();
-        let free = free_bytes(&dir).unwrap();
-        assert!(free > 0, "{} reports no free space", dir.display());
-        assert!(free_bytes(Path::new("/no/such/dir")).is_err());
-    }
-
-    #[test]
-    fn this_process_parents_a_child_it_spawned() {
-        let mut child = std::process::Command::new("sleep").arg("5").spawn().unwrap();
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", child.id())).unwrap();
-        assert_eq!(parent_pid(&stat), Some(std::process::id()));
-        child.kill().unwrap();
-        child.wait().unwrap();
     }
 }
