@@ -15,6 +15,7 @@
 //! warmup = 5               # seconds, not measured
 //! duration = 20            # seconds, measured
 //! consumer_backlog = false # consume from disk after producing (catch-up)
+//! retention_bytes = 2147483648 # optional: per partition (the topic's retention.bytes)
 //! ```
 //!
 //! `producer_rate = "half-max"` runs the workload at `"max"` first (warm-up
@@ -212,6 +213,13 @@ pub struct Workload {
     /// Consumer bytes per partition per fetch (default 1 MiB).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fetch_size: Option<u32>,
+    /// Each partition's `retention.bytes` (none: the run keeps everything).
+    /// A max-rate run then needs a few segments of disk per partition, not
+    /// tens of GB, and writes in steady state: each roll deletes the oldest
+    /// segment and writes the new one into its file, as a broker at its
+    /// retention limit does (corelog_storage's segment/recycled.rs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention_bytes: Option<u64>,
 }
 
 impl Workload {
@@ -306,6 +314,9 @@ impl Workload {
         if self.fetch_size == Some(0) {
             return Err("fetch_size must be at least 1".into());
         }
+        if self.retention_bytes.is_some() && self.consumer_backlog {
+            return Err("retention_bytes would delete the backlog a catch-up read reads".into());
+        }
         Ok(())
     }
 
@@ -323,7 +334,9 @@ impl Workload {
     pub fn topic_settings(&self) -> TopicSettings {
         TopicSettings {
             partitions: Some(self.partitions_per_topic),
-            configs: vec![("flush.policy".into(), self.flush_policy.config_value())],
+            configs: std::iter::once(("flush.policy".into(), self.flush_policy.config_value()))
+                .chain(self.retention_bytes.map(|b| ("retention.bytes".into(), b.to_string())))
+                .collect(),
         }
     }
 
@@ -409,6 +422,10 @@ mod tests {
         assert!(get("100b-many-partitions").partitions_per_topic >= 32);
         assert_eq!(get("64k-large-records").message_size, 64 * 1024);
         assert!(get("1k-catch-up-from-disk").consumer_backlog);
+        // The max-rate runs write in steady state, a few segments per partition.
+        for name in ["1k-max-durable", "1k-half-max-durable", "1k-1p-max-durable", "1k-1p-half-max-durable"] {
+            assert_eq!(get(name).retention_bytes, Some(2 << 30), "{name}");
+        }
         for (name, rf, partitions) in
             [("rf1-acks-all", 1, 1), ("rf3-acks-all", 3, 1), ("rf1-acks-all-3p", 1, 3), ("rf3-acks-all-3p", 3, 3)]
         {
@@ -450,6 +467,8 @@ mod tests {
         assert_eq!((s.batch_size, s.linger, s.producers, s.threads), (65536, Duration::from_millis(5), 3, 3));
         assert_eq!((s.limit, s.throughput), (Limit::Duration(Duration::from_secs(2)), Some(10.0)));
         assert_eq!(w.topic_settings().configs, vec![("flush.policy".to_string(), "250".to_string())]);
+        let kept = with("retention_bytes = 4096").unwrap().topic_settings().configs;
+        assert_eq!(kept[1], ("retention.bytes".to_string(), "4096".to_string()));
     }
 
     #[test]
@@ -468,6 +487,7 @@ mod tests {
         assert!(with("partitons = 3").contains("unknown field"));
         assert!(with("replication_factor = 0").contains("replication_factor"));
         assert!(with("records = 0").contains("records"));
+        assert!(with("consumers = 1\nconsumer_backlog = true\nretention_bytes = 1").contains("backlog"));
         assert!(Workload::from_toml("name = \"x\"").unwrap_err().contains("missing field"));
         assert!(Workload::resolve("no-such-workload").unwrap_err().contains("standard: 1k-max-durable"));
     }

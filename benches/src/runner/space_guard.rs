@@ -1,8 +1,9 @@
 //! Stops a run before it fills the disk.
 //!
-//! A broker in a run keeps everything it is sent (no retention), so a
-//! max-rate run writes as fast as the disk takes it: a 20 s `1k-max-durable`
-//! wrote 28 GB on the 2-core development machine and once filled its disk,
+//! A broker in a run keeps everything it is sent unless the workload sets
+//! `retention_bytes`, so a max-rate run without it writes as fast as the
+//! disk takes it: a 20 s `1k-max-durable` (before it had retention) wrote
+//! 28 GB on the 2-core development machine and once filled its disk,
 //! which left the broker failing its appends and every other program on the
 //! machine without space. While a run goes on, a thread watches the free
 //! space of the data directory's filesystem; below [`MIN_FREE_BYTES`] it

@@ -16,6 +16,12 @@ pub async fn remove_file(path: &Path) -> io::Result<()> {
     crate::blocking(move || std::fs::remove_file(path)).await
 }
 
+/// Renames a file (atomic within one file system; replaces `to`).
+pub async fn rename(from: &Path, to: &Path) -> io::Result<()> {
+    let (from, to) = (from.to_path_buf(), to.to_path_buf());
+    crate::blocking(move || std::fs::rename(from, to)).await
+}
+
 /// Removes a directory and everything in it; Ok if it did not exist.
 pub async fn remove_dir_all(path: &Path) -> io::Result<()> {
     let path = path.to_path_buf();

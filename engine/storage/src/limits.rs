@@ -39,6 +39,13 @@ pub const fn preallocation_end(end: u64) -> u64 {
     (end + grow).div_ceil(BLOCK_SIZE as u64) * BLOCK_SIZE as u64
 }
 
+/// Segment files retention keeps, per log, to reuse as the next active
+/// segment's log instead of deleting them (`segment/recycled.rs`). One is
+/// what a partition at its retention limit needs (it deletes about one
+/// segment per roll); each costs up to a segment of disk beyond what
+/// retention keeps.
+pub const MAX_RECYCLED_PER_LOG: usize = 1;
+
 /// One sparse index entry per this many log bytes (Kafka's index.interval.bytes).
 pub const INDEX_INTERVAL_BYTES: u64 = 4096;
 
@@ -88,6 +95,8 @@ const _: () =
 const _: () = assert!(SEGMENT_PREALLOCATE_MIN.is_multiple_of(BLOCK_SIZE as u64));
 const _: () = assert!(SEGMENT_PREALLOCATE_STEP.is_multiple_of(BLOCK_SIZE as u64));
 const _: () = assert!(SEGMENT_PREALLOCATE_MIN <= SEGMENT_PREALLOCATE_STEP);
+// The log holds its recycled file in an Option.
+const _: () = assert!(MAX_RECYCLED_PER_LOG == 1);
 // Every reservation grows the file and ends on a block boundary.
 const _: () = assert!(preallocation_end(0) == SEGMENT_PREALLOCATE_MIN);
 const _: () = assert!(preallocation_end(MAX_SEGMENT_BYTES) > MAX_SEGMENT_BYTES);

@@ -233,3 +233,51 @@ fn reads_of_sealed_segments_go_through_the_fd_cache_and_are_counted() {
     let s = Scrape::until(&broker, |s| s.try_get("corelog_fd_cache_open_files", &[("core", "0")]) == Some(1.0));
     assert_eq!(s.core("corelog_fd_cache_opens_total", 0), 1.0, "the first segment's log, opened once");
 }
+
+#[test]
+fn a_partition_at_its_retention_limit_writes_new_segments_into_deleted_ones() {
+    let broker = TestBroker::start_with_metrics(1);
+    let mut c = WireClient::connect(broker.endpoints()[0]);
+    // The periodic retention check is minutes away: only the pass that
+    // follows each roll can delete (and recycle) a segment here.
+    let configs = vec![
+        ConfigEntry { key: "segment.bytes".into(), value: "65536".into() },
+        ConfigEntry { key: "retention.bytes".into(), value: "131072".into() },
+    ];
+    let request = Request::CreateTopics(CreateTopicsRequest {
+        topics: vec![CreatableTopic { name: "rr".into(), partitions: 1, replication_factor: 1, configs }],
+        timeout_ms: 10_000,
+        validate_only: false,
+    });
+    let Response::CreateTopics(created) = c.call(&request) else { panic!("not a create response") };
+    assert_eq!(created.topics[0].error, ErrorCode::None, "{created:?}");
+    // About four batches per segment: ten rolls, each followed by a
+    // maintenance tick (50 ms) before the next.
+    let mut sent = 0u64;
+    for round in 0..40 {
+        let r = produce_result(c.call(&produce("rr", 0, batch(&format!("r{round}"), 1500), Acks::All)));
+        assert_eq!((r.error, r.base_offset), (ErrorCode::None, sent));
+        sent += 1500;
+        std::thread::sleep(Duration::from_millis(60));
+    }
+    let s = Scrape::until(&broker, |s| s.try_get("corelog_segments_reused_total", &[("core", "0")]) >= Some(2.0));
+    let reused = s.core("corelog_segments_reused_total", 0);
+    assert!(s.core("corelog_segments_recycled_total", 0) >= reused);
+    assert!(s.core("corelog_segments_deleted_total", 0) >= reused);
+    // What is left reads back whole, from the log start to the end.
+    let f = fetch_result(c.call(&fetch("rr", 0, 0, 0)));
+    assert_eq!(f.error, ErrorCode::OffsetOutOfRange, "retention moved the log start");
+    let start = f.log_start_offset;
+    assert!(start > 0 && start.is_multiple_of(1500));
+    let mut offset = start;
+    while offset < sent {
+        let f = fetch_result(c.call(&fetch("rr", 0, offset, 0)));
+        assert_eq!(f.error, ErrorCode::None);
+        for (o, v) in values(&f.records, offset) {
+            assert_eq!(o, offset);
+            assert_eq!(v, format!("r{}-{}", o / 1500, o % 1500));
+            offset += 1;
+        }
+    }
+    assert_eq!(offset, sent);
+}

@@ -32,6 +32,10 @@ impl Storage for DmaStorage {
         corelog_runtime::fs::remove_file(path).await
     }
 
+    async fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        corelog_runtime::fs::rename(from, to).await
+    }
+
     async fn sync_dir(&self, dir: &Path) -> io::Result<()> {
         corelog_runtime::sync_dir(dir).await
     }

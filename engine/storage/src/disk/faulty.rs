@@ -72,6 +72,10 @@ impl<S: Storage> Storage for FaultyStorage<S> {
         self.inner.remove(path).await
     }
 
+    async fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        self.inner.rename(from, to).await
+    }
+
     async fn sync_dir(&self, dir: &Path) -> io::Result<()> {
         if self.has(&Fault::FailSync) {
             return Err(eio("directory sync"));

@@ -9,7 +9,8 @@
 //! - `fdatasync` returns only when every write that completed before it is durable;
 //! - a write that fails may have persisted any prefix of its blocks (torn);
 //! - reads may be unaligned; they return fewer bytes only at end of file;
-//! - `remove` and file creation are durable after `sync_dir` of the parent.
+//! - `remove`, `rename` and file creation are durable after `sync_dir` of the parent;
+//! - `rename` is atomic: after a crash the file has one name or the other.
 //!
 //! Lives on: the core that owns the partition; nothing here is `Send`.
 
@@ -32,7 +33,9 @@ pub trait Storage: Clone + 'static {
     /// Opens read-write, creating the file if `create` and it does not exist.
     async fn open(&self, path: &Path, create: bool) -> io::Result<Self::File>;
     async fn remove(&self, path: &Path) -> io::Result<()>;
-    /// Makes creates and removes inside `dir` durable.
+    /// Renames a file inside one directory, replacing `to` if it exists.
+    async fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
+    /// Makes creates, renames and removes inside `dir` durable.
     async fn sync_dir(&self, dir: &Path) -> io::Result<()>;
 }
 

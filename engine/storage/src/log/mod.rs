@@ -153,6 +153,10 @@ pub struct LogStats {
     pub fsync_micros_total: u64,
     pub segments_rolled: u64,
     pub segments_deleted: u64,
+    /// Deleted segments whose log was kept to write a new segment into, and
+    /// new segments written into such a log (`segment/recycled.rs`).
+    pub segments_recycled: u64,
+    pub segments_reused: u64,
     /// Disk reads served from a read-ahead window (see `readahead.rs`).
     pub read_ahead_hits: u64,
     pub recovery: RecoveryReport,
@@ -244,6 +248,11 @@ pub(crate) struct LogState<F: StorageFile> {
     read_ahead: Option<readahead::ReadAhead>,
     /// Truncations since open (a read-ahead never outlives one).
     truncations: u64,
+    /// A deleted segment's log kept for the next roll (`segment/recycled.rs`).
+    recycled: Option<PathBuf>,
+    /// A segment was rolled since retention last ran: a partition at its
+    /// limit can delete one now ([`PartitionLog::retention_due`]).
+    rolled_since_retention: bool,
 }
 
 /// The end of one appended batch: where the high watermark may move to.

@@ -41,6 +41,7 @@ use crate::segment::files::parse_log_name;
 use crate::segment::index_file::{IndexFile, IndexForm};
 use crate::segment::indexer::Indexer;
 use crate::segment::offset_index::OffsetEntry;
+use crate::segment::recycled;
 use crate::segment::scan::{scan, ScanOutcome, ScanStop};
 use crate::segment::time_index::TimeEntry;
 use crate::segment::{ActiveSegment, FdCache, OpenSegment, SealedSegment, SegmentFiles};
@@ -142,8 +143,9 @@ impl<S: Storage> PartitionLog<S> {
         }
         let active = match active {
             Some(a) => a,
-            None => create_active(fds, dir, 0, &config).await?,
+            None => create_active(fds, dir, 0, &config, None).await?,
         };
+        let recycled = keep_one_recycled(&storage, dir).await?;
         let log_start_offset = sealed.keys().next().copied().unwrap_or(active.base_offset());
         let epochs = super::epochs::recover(dir, &sealed, &active, log_start_offset).await?;
         let leader_epoch = leader_epoch.max(epochs.latest_epoch().unwrap_or(0));
@@ -173,6 +175,8 @@ impl<S: Storage> PartitionLog<S> {
                 producers: None,
                 read_ahead: None,
                 truncations: 0,
+                recycled,
+                rolled_since_retention: false,
                 last_sync: Instant::now(),
                 exclusive: false,
                 flushing: false,
@@ -188,6 +192,21 @@ impl<S: Storage> PartitionLog<S> {
             staging: corelog_runtime::sync::Semaphore::new(1),
         })
     }
+}
+
+/// The recycled file to keep (the newest), after deleting any others:
+/// retention recycles only while none is kept, so more than
+/// `MAX_RECYCLED_PER_LOG` means files this log did not leave; they go.
+async fn keep_one_recycled<S: Storage>(storage: &S, dir: &Path) -> LogResult<Option<std::path::PathBuf>> {
+    let mut found = recycled::list(dir)?;
+    let keep = found.pop();
+    if !found.is_empty() {
+        for extra in &found {
+            storage.remove(extra).await?;
+        }
+        storage.sync_dir(dir).await?;
+    }
+    Ok(keep)
 }
 
 /// Turns a checked last segment into the active one: its partial tail block

@@ -4,7 +4,7 @@
 //!
 //! Lives on: the partition's core.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use rand::Rng;
@@ -14,6 +14,7 @@ use super::{now_ms, LogConfig, PartitionLog};
 use crate::disk::{Storage, StorageFile};
 use crate::error::LogResult;
 use crate::limits::{preallocation_end, SEGMENT_ROLL_JITTER_FRACTION};
+use crate::segment::files::{segment_path, LOG_SUFFIX};
 use crate::segment::index_file::IndexFile;
 use crate::segment::indexer::Indexer;
 use crate::segment::{ActiveSegment, FdCache, OpenSegment, SealedSegment, SegmentFiles};
@@ -44,7 +45,8 @@ impl<S: Storage> PartitionLog<S> {
             return Err(self.fail("sealing segment", &e));
         }
         let config = self.config.borrow().clone();
-        let created = create_active(&self.fds, &self.dir, next_offset, &config).await;
+        let recycled = self.state.borrow_mut().recycled.take();
+        let created = create_active(&self.fds, &self.dir, next_offset, &config, recycled).await;
         guard.disarm();
         let active = match created {
             Ok(a) => a,
@@ -60,16 +62,14 @@ impl<S: Storage> PartitionLog<S> {
             st.commit(start);
             st.sealed.insert(
                 files.base_offset,
-                Rc::new(SealedSegment::new(
-                    Rc::new(files.to_sealed()),
-                    next_offset,
-                    size,
-                    max_timestamp,
-                    offsets,
-                    times,
-                )),
+                Rc::new(
+                    SealedSegment::new(Rc::new(files.to_sealed()), next_offset, size, max_timestamp, offsets, times)
+                        .rolled_from(&files),
+                ),
             );
             st.stats.segments_rolled += 1;
+            st.stats.segments_reused += u64::from(st.active.is_recycled());
+            st.rolled_since_retention = true;
         }
         tracing::debug!(dir = %self.dir.display(), base_offset = next_offset, "rolled segment");
         // Everything below `next_offset` is durable and nothing was staged
@@ -83,22 +83,34 @@ impl<S: Storage> PartitionLog<S> {
 }
 
 /// Creates the files of a new, empty active segment at `base_offset`; its
-/// log stays open, its index files close until next written.
+/// log stays open, its index files close until next written. With a
+/// `recycled` file (`segment/recycled.rs`), that file becomes the log: its
+/// old bytes are overwritten from the start, and the space it already has
+/// needs no preallocation.
 pub(super) async fn create_active<S: Storage>(
     fds: &Rc<FdCache<S>>,
     dir: &Path,
     base_offset: u64,
     config: &LogConfig,
+    recycled: Option<PathBuf>,
 ) -> std::io::Result<ActiveSegment<S::File>> {
     let storage = fds.storage();
+    let log_path = segment_path(dir, base_offset, LOG_SUFFIX);
+    let reused = match recycled {
+        Some(from) => storage.rename(&from, &log_path).await.is_ok(),
+        None => false,
+    };
     let files = OpenSegment::open(storage, dir, base_offset, true).await?;
     // Index files left by an earlier segment at this offset (a crash while
     // removing it) must not leak stale entries into the new one.
     files.offset_index.truncate(0).await?;
     files.time_index.truncate(0).await?;
-    files.log.preallocate(preallocation_end(0)).await?;
+    let written_space = if reused { files.log.size().await? } else { 0 };
+    if written_space < preallocation_end(0) {
+        files.log.preallocate(preallocation_end(0)).await?;
+    }
     storage.sync_dir(dir).await?;
-    Ok(ActiveSegment::resume(
+    let mut active = ActiveSegment::resume(
         Rc::new(SegmentFiles::active(fds, dir, base_offset, files.log)),
         base_offset,
         0,
@@ -108,7 +120,11 @@ pub(super) async fn create_active<S: Storage>(
         Indexer::new(base_offset, 0, i64::MIN, i64::MIN),
         roll_deadline(config),
         config.write_chunk_bytes,
-    ))
+    );
+    if reused {
+        active.reuse_written_space(written_space);
+    }
+    Ok(active)
 }
 
 /// Now plus the max segment age minus a random jitter, so partitions

@@ -55,7 +55,7 @@ impl<S: Storage> PartitionLog<S> {
         }
         self.storage.sync_dir(&self.dir).await.map_err(|e| self.fail("syncing the directory", &e))?;
         let config = self.config.borrow().clone();
-        let active = create_active(&self.fds, &self.dir, offset, &config).await;
+        let active = create_active(&self.fds, &self.dir, offset, &config, None).await;
         guard.disarm();
         let active = active.map_err(|e| self.fail("creating segment", &e))?;
         let mut epochs = {

@@ -92,6 +92,9 @@ pub struct ActiveSegment<F: StorageFile> {
     index_written_at: u64,
     max_timestamp: i64,
     preallocated: u64,
+    /// The log is a recycled file (`recycled.rs`): old batches follow
+    /// whatever this segment has written.
+    recycled: bool,
     /// Wall-clock ms after which the segment should roll even if not full.
     pub roll_deadline_ms: u64,
 }
@@ -135,6 +138,7 @@ impl<F: StorageFile> ActiveSegment<F> {
             indexer,
             index_written_at: size,
             preallocated: size,
+            recycled: false,
             roll_deadline_ms,
         }
     }
@@ -157,6 +161,18 @@ impl<F: StorageFile> ActiveSegment<F> {
     pub fn is_empty(&self) -> bool {
         self.size == 0
     }
+    /// Whether the log is a recycled file.
+    pub fn is_recycled(&self) -> bool {
+        self.recycled
+    }
+
+    /// Marks the log as a recycled file of `len` bytes: space up to there
+    /// is the old segment's, written, so it is not preallocated again.
+    pub fn reuse_written_space(&mut self, len: u64) {
+        self.recycled = true;
+        self.preallocated = self.preallocated.max(len);
+    }
+
     /// Whether staged bytes wait for a flush plan.
     pub fn has_unplanned(&self) -> bool {
         self.planned < self.size
@@ -265,6 +281,15 @@ impl<F: StorageFile> ActiveSegment<F> {
             chunk.buf.as_mut_slice()[chunk.fill..len].fill(0);
             chunk.buf.truncate(len);
             writes.push((chunk.pos, chunk.buf));
+        }
+        if self.recycled && end == tail_start {
+            // Written data ends on a block boundary, where an old batch's
+            // bytes would follow: a zero block there makes recovery see the
+            // end of the log (`scan.rs`), not a torn batch. The next append
+            // lands in this block only after this plan is done (below).
+            let mut zeros = self.files.log.alloc_buffer(BLOCK_SIZE);
+            zeros.as_mut_slice().fill(0);
+            writes.push((end, zeros));
         }
         self.chunks.push(Chunk {
             pos: tail_start,

@@ -5,6 +5,7 @@
 //! [`sealed::SealedSegment`] is the immutable reader it turns into on roll.
 //! [`files::SegmentFiles`] says which of their files stay open: the active
 //! log only; sealed logs go through the core's [`fd_cache::FdCache`].
+//! [`recycled`] keeps a deleted segment's log to write the next one into.
 
 pub mod active;
 pub mod fd_cache;
@@ -13,6 +14,7 @@ pub mod index_file;
 pub mod indexer;
 pub mod offset_index;
 pub mod reader;
+pub mod recycled;
 pub mod scan;
 pub mod sealed;
 pub mod time_index;

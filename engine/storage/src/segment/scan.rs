@@ -25,8 +25,9 @@ pub struct ScannedBatch {
 /// Why a scan stopped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ScanStop {
-    /// End of file, or zeroes where the next header would be (preallocated or
-    /// padding space that was never written).
+    /// End of file, zeroes where the next header would be (preallocated or
+    /// padding space that was never written), or a whole batch from before
+    /// the expected offset (a recycled file's old bytes, `recycled.rs`).
     Clean,
     /// The visitor asked to stop.
     Stopped,
@@ -83,7 +84,7 @@ pub async fn scan<F: StorageFile>(
                             return Ok(ScanOutcome { end: pos, next_offset, stop: ScanStop::Stopped });
                         }
                     }
-                    Err(reason) => return Ok(ScanOutcome { end: pos, next_offset, stop: ScanStop::Corrupt(reason) }),
+                    Err(bad) => return Ok(ScanOutcome { end: pos, next_offset, stop: bad.stop() }),
                 }
             }
         }
@@ -149,19 +150,41 @@ fn scan_window(
                     return Window::Stop(at, ScanStop::Stopped);
                 }
             }
-            Err(reason) => return Window::Stop(at, ScanStop::Corrupt(reason)),
+            Err(bad) => return Window::Stop(at, bad.stop()),
         }
     }
     Window::Consumed(at)
 }
 
-fn check(bytes: &[u8], position: u64, expected_offset: u64) -> Result<ScannedBatch, String> {
-    let header = StoredBatch::validate(bytes, MAX_BATCH_BYTES_CEILING).map_err(|e: BatchError| e.to_string())?;
+/// Why the bytes at a position are not the next batch.
+enum NotNext {
+    /// A valid batch, of offsets before the expected one: what a recycled
+    /// file holds past the new data. The log ends here.
+    Older,
+    Invalid(String),
+}
+
+impl NotNext {
+    fn stop(self) -> ScanStop {
+        match self {
+            NotNext::Older => ScanStop::Clean,
+            NotNext::Invalid(reason) => ScanStop::Corrupt(reason),
+        }
+    }
+}
+
+fn check(bytes: &[u8], position: u64, expected_offset: u64) -> Result<ScannedBatch, NotNext> {
+    let header = StoredBatch::validate(bytes, MAX_BATCH_BYTES_CEILING)
+        .map_err(|e: BatchError| NotNext::Invalid(e.to_string()))?;
     if !header.stamped_fields_in_range() {
-        return Err("negative Kafka base offset or leader epoch".into());
+        return Err(NotNext::Invalid("negative Kafka base offset or leader epoch".into()));
+    }
+    if header.base_offset() < expected_offset {
+        return Err(NotNext::Older);
     }
     if header.base_offset() != expected_offset {
-        return Err(format!("batch base offset {} where {expected_offset} was expected", header.base_offset()));
+        let found = header.base_offset();
+        return Err(NotNext::Invalid(format!("batch base offset {found} where {expected_offset} was expected")));
     }
     // The scan read exactly the length the header claims, which
     // `validate` checked against the bytes: `stored_len() == bytes.len()`.

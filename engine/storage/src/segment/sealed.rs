@@ -5,7 +5,7 @@
 //!
 //! Lives on: the core owning the partition.
 
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 
 use crate::disk::StorageFile;
 use crate::segment::files::SegmentFiles;
@@ -25,6 +25,9 @@ pub struct SealedSegment<F: StorageFile> {
     pub max_timestamp: i64,
     offsets: Vec<OffsetEntry>,
     times: Vec<TimeEntry>,
+    /// The handle its file had while it was the active segment, which a
+    /// read begun then may still hold.
+    active_handle: Weak<SegmentFiles<F>>,
 }
 
 impl<F: StorageFile> SealedSegment<F> {
@@ -36,7 +39,30 @@ impl<F: StorageFile> SealedSegment<F> {
         offsets: Vec<OffsetEntry>,
         times: Vec<TimeEntry>,
     ) -> Self {
-        SealedSegment { base_offset: files.base_offset, files, next_offset, size, max_timestamp, offsets, times }
+        SealedSegment {
+            base_offset: files.base_offset,
+            files,
+            next_offset,
+            size,
+            max_timestamp,
+            offsets,
+            times,
+            active_handle: Weak::new(),
+        }
+    }
+
+    /// The same segment, remembering the handle it had while active (a
+    /// roll's sealed segment).
+    pub fn rolled_from(mut self, active_handle: &Rc<SegmentFiles<F>>) -> Self {
+        self.active_handle = Rc::downgrade(active_handle);
+        self
+    }
+
+    /// Whether something besides `self` may still read its file: a read
+    /// in flight, a read-ahead, or either begun while it was active. Its
+    /// file may be overwritten (recycled) only when not.
+    pub fn file_in_use(self: &Rc<Self>) -> bool {
+        Rc::strong_count(self) > 1 || Rc::strong_count(&self.files) > 1 || self.active_handle.strong_count() > 0
     }
 
     /// Batch boundary `(position, base offset)` to read `offset` from.

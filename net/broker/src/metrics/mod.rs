@@ -92,6 +92,8 @@ pub struct BrokerMetrics {
     log_size: Gauges,
     segments_rolled: Counters,
     segments_deleted: Counters,
+    segments_recycled: Counters,
+    segments_reused: Counters,
     recovery_bad_batches: Counters,
     recovery_truncated_bytes: Counters,
     corrupt_batches: Counters,
@@ -138,6 +140,8 @@ impl BrokerMetrics {
             log_size: Gauges::default(),
             segments_rolled: Counters::default(),
             segments_deleted: Counters::default(),
+            segments_recycled: Counters::default(),
+            segments_reused: Counters::default(),
             recovery_bad_batches: Counters::default(),
             recovery_truncated_bytes: Counters::default(),
             corrupt_batches: Counters::default(),
@@ -192,6 +196,16 @@ impl BrokerMetrics {
         r.register("log_size_bytes", "Bytes of all segments of the core's partitions", self.log_size.clone());
         r.register("segments_rolled", "Active segments sealed (rolled)", self.segments_rolled.clone());
         r.register("segments_deleted", "Sealed segments deleted by retention", self.segments_deleted.clone());
+        r.register(
+            "segments_recycled",
+            "Deleted segments whose file was kept to write a new segment into",
+            self.segments_recycled.clone(),
+        );
+        r.register(
+            "segments_reused",
+            "New segments written into a recycled segment file",
+            self.segments_reused.clone(),
+        );
         r.register(
             "recovery_bad_batches",
             "Bad batches (torn writes, corruption) found when partitions were opened: cut from the active \
@@ -280,6 +294,8 @@ impl BrokerMetrics {
             log_size: gauge(&self.log_size),
             segments_rolled: counter(&self.segments_rolled),
             segments_deleted: counter(&self.segments_deleted),
+            segments_recycled: counter(&self.segments_recycled),
+            segments_reused: counter(&self.segments_reused),
             recovery_bad_batches: counter(&self.recovery_bad_batches),
             recovery_truncated_bytes: counter(&self.recovery_truncated_bytes),
             corrupt_batches: counter(&self.corrupt_batches),
@@ -333,6 +349,8 @@ pub struct CoreMetrics {
     log_size: Gauge,
     segments_rolled: Counter,
     segments_deleted: Counter,
+    segments_recycled: Counter,
+    segments_reused: Counter,
     recovery_bad_batches: Counter,
     recovery_truncated_bytes: Counter,
     corrupt_batches: Counter,

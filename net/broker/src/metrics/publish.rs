@@ -118,6 +118,8 @@ impl Publisher {
         let m = &self.metrics;
         m.segments_rolled.inc_by(new.segments_rolled.saturating_sub(old.segments_rolled));
         m.segments_deleted.inc_by(new.segments_deleted.saturating_sub(old.segments_deleted));
+        m.segments_recycled.inc_by(new.segments_recycled.saturating_sub(old.segments_recycled));
+        m.segments_reused.inc_by(new.segments_reused.saturating_sub(old.segments_reused));
         let (old_h, new_h) = (old.fsync_latency.buckets(), new.fsync_latency.buckets());
         let mut sum = Duration::from_micros(new.fsync_micros_total.saturating_sub(old.fsync_micros_total));
         for (i, (o, n)) in old_h.iter().zip(new_h).enumerate() {

@@ -326,7 +326,10 @@ async fn maintenance(shard: Rc<Shard>, retention_check: Duration) {
             // The replication state machines' clock (ISR lag, lost fetches),
             // and the durability an interval flush just reached.
             crate::replica::tick(&p);
-            if check_retention {
+            // Also right after a roll, so a partition at its limit deletes a
+            // segment per roll and the next roll reuses its file
+            // (corelog_storage's segment/recycled.rs).
+            if check_retention || p.log.retention_due() {
                 if let Err(e) = p.log.enforce_retention().await {
                     tracing::warn!(topic = %p.topic, partition = p.id, error = %e, "retention failed");
                 }
