@@ -1,12 +1,16 @@
 //! Test driver for the crash test (`engine/storage/tests/crash.rs`); not a tool for
 //! operators.
 //!
-//! `crash_appender <dir> <seed>` opens (and so recovers) a partition log in
-//! `<dir>` with small segments and `FlushPolicy::Always`, prints
+//! `crash_appender <dir> <seed> [retain]` opens (and so recovers) a partition
+//! log in `<dir>` with small segments and `FlushPolicy::Always`, prints
 //! `OPEN <log end offset>`, then appends forever from several concurrent
 //! tasks (so group commit is exercised) and prints, for every acknowledged
 //! append, `ACK <base_offset> <last_offset> <content-id>`, flushing stdout
-//! after each line. The test kills it with SIGKILL at a random moment.
+//! after each line. With `retain`, the log keeps [`RETAINED_SEGMENTS`]
+//! segments and a task runs retention after every roll, as the broker does,
+//! so segment files are recycled and written into again; it prints
+//! `REUSED <count>` whenever the count of segments written into a recycled
+//! file grows. The test kills it with SIGKILL at a random moment.
 //!
 //! Every batch's content is a pure function of its content-id (see
 //! [`content`]), so a checker can recompute each record byte for byte; every
@@ -34,6 +38,14 @@ pub const WRITE_CHUNK_BYTES_UNDER_TEST: usize = 16 * 1024;
 pub const TASKS: usize = 4;
 pub const MAX_RECORDS: u64 = 50;
 pub const MAX_VALUE_BYTES: u64 = 2000;
+
+/// Segments' worth of bytes a `retain` run keeps.
+pub const RETAINED_SEGMENTS: u64 = 3;
+
+/// The log config of a run, with retention or without.
+pub fn config_for(retain: bool) -> LogConfig {
+    LogConfig { retention_bytes: retain.then_some(RETAINED_SEGMENTS * SEGMENT_BYTES), ..config() }
+}
 
 /// The log config the appender and the checker both open the log with.
 pub fn config() -> LogConfig {
@@ -123,9 +135,13 @@ pub fn build(id: u64) -> BytesMut {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    if args.len() != 3 {
-        eprintln!("usage: {} <dir> <seed>", args.first().map_or("crash_appender", |a| a.as_str()));
-        std::process::exit(2);
+    let retain = match args.get(3).map(String::as_str) {
+        None => false,
+        Some("retain") => true,
+        Some(_) => usage(&args),
+    };
+    if !(3..=4).contains(&args.len()) {
+        usage(&args);
     }
     let dir = PathBuf::from(&args[1]);
     let seed: u32 = args[2].parse().unwrap_or_else(|e| {
@@ -133,7 +149,7 @@ fn main() {
         std::process::exit(2);
     });
     run_local(async move {
-        let log = match PartitionLog::open(DmaStorage, &dir, config()).await {
+        let log = match PartitionLog::open(DmaStorage, &dir, config_for(retain)).await {
             Ok(log) => Rc::new(log),
             Err(e) => {
                 eprintln!("crash_appender: open {}: {e}", dir.display());
@@ -141,6 +157,26 @@ fn main() {
             }
         };
         emit(&format!("OPEN {}", log.log_end_offset()));
+        if retain {
+            let log = log.clone();
+            corelog_runtime::spawn_detached(async move {
+                let mut reported = 0;
+                loop {
+                    if log.retention_due() {
+                        if let Err(e) = log.enforce_retention().await {
+                            eprintln!("crash_appender: retention failed: {e}");
+                            std::process::exit(1);
+                        }
+                    }
+                    let reused = log.stats().segments_reused;
+                    if reused > reported {
+                        reported = reused;
+                        emit(&format!("REUSED {reused}"));
+                    }
+                    corelog_runtime::sleep(std::time::Duration::from_millis(1)).await;
+                }
+            });
+        }
         let next = Rc::new(Cell::new(0u32));
         let tasks: Vec<_> = (0..TASKS)
             .map(|_| {
@@ -165,6 +201,11 @@ fn main() {
             t.join().await;
         }
     });
+}
+
+fn usage(args: &[String]) -> ! {
+    eprintln!("usage: {} <dir> <seed> [retain]", args.first().map_or("crash_appender", |a| a.as_str()));
+    std::process::exit(2);
 }
 
 /// One line on stdout, flushed: once printed, the test may rely on it.
