@@ -350,6 +350,8 @@ pub struct PartitionLog<S: Storage = DmaStorage> {
     /// of them waits for a roll or the producer state, so their sequences
     /// arrive in order.
     staging: corelog_runtime::sync::Semaphore,
+    /// One retention pass at a time (it holds `io` only in part).
+    retention: corelog_runtime::sync::Semaphore,
 }
 
 impl<S: Storage> PartitionLog<S> {

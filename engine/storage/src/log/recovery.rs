@@ -190,6 +190,7 @@ impl<S: Storage> PartitionLog<S> {
             io: corelog_runtime::sync::Semaphore::new(1),
             producers_loading: corelog_runtime::sync::Semaphore::new(1),
             staging: corelog_runtime::sync::Semaphore::new(1),
+            retention: corelog_runtime::sync::Semaphore::new(1),
         })
     }
 }
