@@ -97,7 +97,16 @@ pub(super) async fn create_active<S: Storage>(
     let storage = fds.storage();
     let log_path = segment_path(dir, base_offset, LOG_SUFFIX);
     let reused = match recycled {
-        Some(from) => storage.rename(&from, &log_path).await.is_ok(),
+        // Failing to reuse it only costs the speed-up: a fresh file instead
+        // (the next open keeps the file left over, or deletes it if another
+        // was recycled since).
+        Some(from) => match storage.rename(&from, &log_path).await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(from = %from.display(), error = %e, "cannot reuse a recycled segment file");
+                false
+            }
+        },
         None => false,
     };
     let files = OpenSegment::open(storage, dir, base_offset, true).await?;
