@@ -28,7 +28,12 @@ pub fn segment_path(dir: &Path, base_offset: u64, suffix: &str) -> PathBuf {
 
 /// Base offset of a `.log` file name, if it is one.
 pub fn parse_log_name(name: &str) -> Option<u64> {
-    let stem = name.strip_suffix(".log")?;
+    parse_segment_name(name, LOG_SUFFIX)
+}
+
+/// Base offset of a file named like [`segment_path`] with `suffix`, if it is one.
+pub fn parse_segment_name(name: &str, suffix: &str) -> Option<u64> {
+    let stem = name.strip_suffix(suffix)?.strip_suffix('.')?;
     if stem.len() != 20 || !stem.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -122,7 +127,18 @@ impl<F> SegmentFiles<F> {
     /// midway leaves at worst a log without indexes (rebuilt on open), never
     /// indexes without a log that a new segment could inherit.
     pub async fn remove<S: Storage<File = F>>(storage: &S, dir: &Path, base_offset: u64) -> io::Result<()> {
-        for suffix in [INDEX_SUFFIX, TIME_INDEX_SUFFIX, LOG_SUFFIX] {
+        Self::remove_files(storage, dir, base_offset, &[INDEX_SUFFIX, TIME_INDEX_SUFFIX, LOG_SUFFIX]).await
+    }
+
+    /// Deletes the segment's files with these suffixes, in order; a file
+    /// already gone is no error.
+    pub async fn remove_files<S: Storage<File = F>>(
+        storage: &S,
+        dir: &Path,
+        base_offset: u64,
+        suffixes: &[&str],
+    ) -> io::Result<()> {
+        for suffix in suffixes {
             match storage.remove(&segment_path(dir, base_offset, suffix)).await {
                 Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
                 _ => {}

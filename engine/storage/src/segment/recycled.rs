@@ -29,7 +29,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::files::{segment_path, INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX};
+use super::files::{parse_segment_name, segment_path, SegmentFiles, INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX};
 use crate::disk::Storage;
 pub use crate::limits::MAX_RECYCLED_PER_LOG;
 
@@ -42,7 +42,7 @@ pub fn recycled_path(dir: &Path, base_offset: u64) -> PathBuf {
 
 /// Whether `name` is a recycled file's name.
 pub fn is_recycled_name(name: &str) -> bool {
-    name.strip_suffix(".recycled").is_some_and(|stem| stem.len() == 20 && stem.bytes().all(|b| b.is_ascii_digit()))
+    parse_segment_name(name, RECYCLED_SUFFIX).is_some()
 }
 
 /// The recycled files in `dir`, sorted by name.
@@ -62,12 +62,7 @@ pub fn list(dir: &Path) -> io::Result<Vec<PathBuf>> {
 /// `SegmentFiles::remove` deletes it last; a rename is atomic, so a crash
 /// leaves the log under one name or the other.
 pub async fn recycle<S: Storage>(storage: &S, dir: &Path, base_offset: u64) -> io::Result<PathBuf> {
-    for suffix in [INDEX_SUFFIX, TIME_INDEX_SUFFIX] {
-        match storage.remove(&segment_path(dir, base_offset, suffix)).await {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
-            _ => {}
-        }
-    }
+    SegmentFiles::remove_files(storage, dir, base_offset, &[INDEX_SUFFIX, TIME_INDEX_SUFFIX]).await?;
     let to = recycled_path(dir, base_offset);
     storage.rename(&segment_path(dir, base_offset, LOG_SUFFIX), &to).await?;
     Ok(to)
