@@ -1,7 +1,9 @@
 //! Every limit of the client, in one place (batch and frame limits are
 //! corelog_format::limits and corelog_protocol::limits).
 
-/// Bytes asked of the socket per read.
+/// Bytes asked of the socket per read while no frame of at least this size
+/// is being received (a larger frame is read to its end, in reads of what
+/// the socket has).
 pub const READ_BUFFER_BYTES: usize = 128 * 1024;
 
 /// Most batches of one partition an idempotent producer has in flight at
