@@ -16,6 +16,7 @@
 //! duration = 20            # seconds, measured
 //! consumer_backlog = false # consume from disk after producing (catch-up)
 //! retention_bytes = 2147483648 # optional: per partition (the topic's retention.bytes)
+//! segment_bytes = 268435456    # optional: the topic's segment.bytes
 //! ```
 //!
 //! `producer_rate = "half-max"` runs the workload at `"max"` first (warm-up
@@ -220,6 +221,13 @@ pub struct Workload {
     /// retention limit does (corelog_storage's segment/recycled.rs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention_bytes: Option<u64>,
+    /// The topic's `segment.bytes` (none: the broker's default, 1 GiB).
+    /// With `retention_bytes` it sets how much a partition writes before
+    /// its rolls reuse deleted segments' files: a cluster run, whose
+    /// partitions each get a share of one producer, reaches that steady
+    /// state within its warm-up only with smaller segments.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment_bytes: Option<u64>,
 }
 
 impl Workload {
@@ -314,6 +322,9 @@ impl Workload {
         if self.fetch_size == Some(0) {
             return Err("fetch_size must be at least 1".into());
         }
+        if self.segment_bytes == Some(0) {
+            return Err("segment_bytes must be at least 1".into());
+        }
         if self.retention_bytes.is_some() && self.consumer_backlog {
             return Err("retention_bytes would delete the backlog a catch-up read reads".into());
         }
@@ -336,6 +347,7 @@ impl Workload {
             partitions: Some(self.partitions_per_topic),
             configs: std::iter::once(("flush.policy".into(), self.flush_policy.config_value()))
                 .chain(self.retention_bytes.map(|b| ("retention.bytes".into(), b.to_string())))
+                .chain(self.segment_bytes.map(|b| ("segment.bytes".into(), b.to_string())))
                 .collect(),
         }
     }
@@ -436,7 +448,10 @@ mod tests {
                 "{name}"
             );
             assert_eq!((w.acks().unwrap(), w.flush_policy), (Acks::All, Flush::Always), "{name}");
-            assert_eq!(w.measured_limit(), Limit::Records(200_000), "{name}: a bounded number of records");
+            assert_eq!(w.measured_limit(), Limit::Duration(Duration::from_secs(15)), "{name}");
+            // Steady state: every replica reuses deleted segments' files
+            // from its third roll on, within the warm-up.
+            assert_eq!((w.retention_bytes, w.segment_bytes), (Some(256 << 20), Some(256 << 20)), "{name}");
         }
     }
 
@@ -469,6 +484,8 @@ mod tests {
         assert_eq!(w.topic_settings().configs, vec![("flush.policy".to_string(), "250".to_string())]);
         let kept = with("retention_bytes = 4096").unwrap().topic_settings().configs;
         assert_eq!(kept[1], ("retention.bytes".to_string(), "4096".to_string()));
+        let rolled = with("retention_bytes = 4096\nsegment_bytes = 2048").unwrap().topic_settings().configs;
+        assert_eq!(rolled[2], ("segment.bytes".to_string(), "2048".to_string()));
     }
 
     #[test]
@@ -487,6 +504,7 @@ mod tests {
         assert!(with("partitons = 3").contains("unknown field"));
         assert!(with("replication_factor = 0").contains("replication_factor"));
         assert!(with("records = 0").contains("records"));
+        assert!(with("segment_bytes = 0").contains("segment_bytes"));
         assert!(with("consumers = 1\nconsumer_backlog = true\nretention_bytes = 1").contains("backlog"));
         assert!(Workload::from_toml("name = \"x\"").unwrap_err().contains("missing field"));
         assert!(Workload::resolve("no-such-workload").unwrap_err().contains("standard: 1k-max-durable"));
