@@ -27,6 +27,9 @@ pub enum Fault {
     /// Reads of files whose path contains `path_contains` see bit `bit` of the
     /// byte at file position `pos` flipped (sticky; models media corruption).
     FlipBitOnRead { path_contains: String, pos: u64, bit: u8 },
+    /// Truncations of files whose path contains `path_contains` wait while
+    /// this is armed (sticky; a metadata change the disk is slow to make).
+    StallTruncate { path_contains: String },
 }
 
 /// A real EIO, as the kernel reports it, tagged with what failed.
@@ -171,6 +174,11 @@ impl<F: StorageFile> StorageFile for FaultyFile<F> {
     }
 
     async fn truncate(&self, len: u64) -> io::Result<()> {
+        while self.storage_faults.borrow().iter().any(
+            |f| matches!(f, Fault::StallTruncate { path_contains } if self.path.to_string_lossy().contains(path_contains.as_str())),
+        ) {
+            corelog_runtime::sleep(std::time::Duration::from_millis(1)).await;
+        }
         self.inner.truncate(len).await
     }
 

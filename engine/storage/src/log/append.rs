@@ -8,6 +8,7 @@ use bytes::BytesMut;
 use super::guards::{ChunkWriteGuard, Exclusive, FailOnDrop, LeaderGuard};
 use super::leader_epochs::EpochEntry;
 use super::replica_append::{check_replica_batches, ReplicaAppendError};
+use super::roll::Sealing;
 use super::{now_ms, AppendInfo, FlushPolicy, LogState, Mark, PartitionLog, Pending};
 use crate::disk::{Storage, StorageFile};
 use crate::error::{LogError, LogResult};
@@ -111,17 +112,19 @@ impl<S: Storage> PartitionLog<S> {
         if stamp == Stamp::Assign {
             self.ensure_producers(&batches).await?;
         }
-        self.make_room(total).await?;
+        let sealing = self.make_room(total).await?;
         let starts = {
             let st = self.state.borrow();
             st.check_failed()?;
             epoch_starts(&st, &batches, stamp)?
         };
-        if starts.is_empty() {
-            Ok(self.stage(batches, stamp)?)
+        let mut staged = if starts.is_empty() {
+            self.stage(batches, stamp)?
         } else {
-            self.stage_starting_epochs(batches, stamp, total).await
-        }
+            self.stage_starting_epochs(batches, stamp, total).await?
+        };
+        staged.sealing = staged.sealing.or(sealing);
+        Ok(staged)
     }
 
     /// The second half of [`Self::append_stamped`]: writes the staged
@@ -129,12 +132,25 @@ impl<S: Storage> PartitionLog<S> {
     /// (group commit). Dropping it while its chunk writes are in flight
     /// fails the log, as for an append.
     pub(super) async fn finish_staged(&self, staged: Staged<S::File>) -> LogResult<AppendInfo> {
-        let Staged { info, seq, files, early, preallocate } = staged;
-        if !early.is_empty() {
-            self.write_early(&files, early, preallocate).await?;
-        }
-        let sync = self.config.borrow().flush == FlushPolicy::Always;
-        self.wait_for(seq, sync).await?;
+        let Staged { info, seq, files, early, preallocate, sealing } = staged;
+        let committed = async {
+            if !early.is_empty() {
+                self.write_early(&files, early, preallocate).await?;
+            }
+            let sync = self.config.borrow().flush == FlushPolicy::Always;
+            self.wait_for(seq, sync).await
+        };
+        // The segment this append rolled is sealed while its group commit
+        // runs.
+        let sealed = async {
+            match sealing {
+                Some(s) => s.finished().await.map_err(|e| self.fail("sealing segment", &e)),
+                None => Ok(()),
+            }
+        };
+        let (committed, sealed) = futures::join!(committed, sealed);
+        committed?;
+        sealed?;
         Ok(info)
     }
 
@@ -151,16 +167,16 @@ impl<S: Storage> PartitionLog<S> {
         let _exclusive = Exclusive::begin(self);
         // Others may have staged while this waited for the lock.
         let roll = self.needs_roll(&self.state.borrow().active, total);
-        if roll {
-            self.roll_inner().await?;
-        }
+        let sealing = if roll { Some(self.roll_inner().await?) } else { None };
         let starts = {
             let st = self.state.borrow();
             st.check_failed()?;
             epoch_starts(&st, &batches, stamp)?
         };
         self.record_epoch_starts_locked(&starts).await?;
-        Ok(self.stage(batches, stamp)?)
+        let mut staged = self.stage(batches, stamp)?;
+        staged.sealing = sealing;
+        Ok(staged)
     }
 
     /// Puts the batches into the active segment's staging buffer and the
@@ -218,7 +234,7 @@ impl<S: Storage> PartitionLog<S> {
             st.chunks_in_flight.insert(w.pos);
         }
         let info = AppendInfo { base_offset: first_offset, last_offset: st.active.next_offset() - 1 };
-        Ok(Staged { info, seq: st.appended_seq, files: st.active.files.clone(), early, preallocate })
+        Ok(Staged { info, seq: st.appended_seq, files: st.active.files.clone(), early, preallocate, sealing: None })
     }
 
     /// Writes chunks that filled up, right away, so the device works on them
@@ -260,8 +276,14 @@ impl<S: Storage> PartitionLog<S> {
     /// Makes everything appended so far durable (written and fdatasync'd),
     /// and writes the index tails.
     pub async fn flush(&self) -> LogResult<()> {
-        let _io = self.io.acquire().await;
-        self.flush_locked(true, true, true).await
+        {
+            let _io = self.io.acquire().await;
+            self.flush_locked(true, true, true).await?;
+        }
+        // And a rolled segment's seal under way (a broker stopping flushes
+        // every log: the next open then finds every sealed segment sealed).
+        drop(self.sealing.acquire().await);
+        Ok(())
     }
 
     /// For the `Interval` policy: syncs if the interval has passed since the
@@ -280,7 +302,9 @@ impl<S: Storage> PartitionLog<S> {
 
     /// Rolls first if the batch would overflow the active segment or the
     /// segment is past its age; waits out a roll or truncation in progress.
-    async fn make_room(&self, len: u64) -> LogResult<()> {
+    /// A roll's seal is handed back, for the append to await.
+    async fn make_room(&self, len: u64) -> LogResult<Option<Sealing>> {
+        let mut sealing = None;
         loop {
             let (exclusive, roll) = {
                 let st = self.state.borrow();
@@ -293,10 +317,10 @@ impl<S: Storage> PartitionLog<S> {
                 let _io = self.io.acquire().await;
                 let still = self.needs_roll(&self.state.borrow().active, len);
                 if still {
-                    self.roll_locked().await?;
+                    sealing = Some(self.roll_locked().await?);
                 }
             } else {
-                return Ok(());
+                return Ok(sealing);
             }
         }
     }
@@ -506,4 +530,6 @@ pub(super) struct Staged<F: StorageFile> {
     files: Rc<SegmentFiles<F>>,
     early: Vec<ChunkWrite>,
     preallocate: Option<u64>,
+    /// The seal of the segment this append rolled, if it rolled.
+    sealing: Option<Sealing>,
 }

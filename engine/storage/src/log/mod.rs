@@ -352,6 +352,12 @@ pub struct PartitionLog<S: Storage = DmaStorage> {
     staging: corelog_runtime::sync::Semaphore,
     /// One retention pass at a time (it holds `io` only in part).
     retention: corelog_runtime::sync::Semaphore,
+    /// Held by a rolled segment until its files are in sealed form
+    /// (`roll.rs`, [`roll::PendingSeal`]): the roll lets the log go before
+    /// that, so whatever removes or cuts a sealed segment's files
+    /// (retention, truncation, a restart of the log) and the next roll
+    /// take it first. Always the last lock taken: a seal takes no other.
+    sealing: corelog_runtime::sync::Semaphore,
 }
 
 impl<S: Storage> PartitionLog<S> {

@@ -13,9 +13,10 @@
 //!   contiguous (counted in `segments_removed`).
 //!
 //! A segment with a successor was synced whole before the successor was
-//! created (a roll flushes, trims and syncs it first), so a bad batch in its
-//! tail is damage, not a torn write: if its sealed indexes are intact it is
-//! kept whole (counted in `bad_batches`, logged) and reads refuse the damaged
+//! created (a roll flushes and syncs it first; trims it and writes its
+//! sealed indexes after, `roll.rs`), so a bad batch in its tail is damage,
+//! not a torn write: if its sealed indexes are intact (then it was trimmed
+//! too) it is kept whole (counted in `bad_batches`, logged) and reads refuse the damaged
 //! batch, instead of cutting it and removing every later segment. Only each
 //! segment's tail (from its last index entry) is scanned here, to keep the
 //! start fast; damage anywhere else is found when it is read.
@@ -191,6 +192,7 @@ impl<S: Storage> PartitionLog<S> {
             producers_loading: corelog_runtime::sync::Semaphore::new(1),
             staging: corelog_runtime::sync::Semaphore::new(1),
             retention: corelog_runtime::sync::Semaphore::new(1),
+            sealing: corelog_runtime::sync::Semaphore::new(1),
         })
     }
 }

@@ -51,6 +51,9 @@ impl<S: Storage> PartitionLog<S> {
             self.take_victims(now_ms)
         };
         let mut outcome = RetentionOutcome::default();
+        // A victim may still be sealing (a roll's seal runs after the roll).
+        // Let go before `io` is taken below: `sealing` is the last lock.
+        let sealed = if victims.is_empty() { None } else { Some(self.sealing.acquire().await) };
         for victim in &victims {
             if victim.recyclable {
                 let path = recycled::recycle(&self.storage, &self.dir, victim.base).await?;
@@ -63,6 +66,7 @@ impl<S: Storage> PartitionLog<S> {
             outcome.deleted_segments += 1;
             outcome.deleted_bytes += victim.size;
         }
+        drop(sealed);
         if outcome.deleted_segments > 0 {
             self.storage.sync_dir(&self.dir).await?;
             let _io = self.io.acquire().await;

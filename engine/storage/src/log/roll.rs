@@ -2,6 +2,18 @@
 //! end (the sealed files trimmed, indexed and synced), and the producer
 //! snapshot each roll leaves.
 //!
+//! A roll holds the log (`io`, exclusive) only to flush the active segment
+//! whole and create its successor; putting the old segment's files in
+//! sealed form (log trimmed to its length, both indexes written whole, three
+//! fdatasyncs) is a [`PendingSeal`] the appender that rolled carries out
+//! after letting the log go, alongside its own group commit. Holding the
+//! log for it stalled every append and flush of the partition 2-11 ms per
+//! roll. Until the seal is done the segment's files are what they were
+//! while it was active, synced: a crash then leaves a segment with a
+//! successor whose indexes are not sealed, which recovery scans whole and
+//! cuts at the end of its batches (preallocated zeros or a recycled file's
+//! older batches follow them), as it does an active segment.
+//!
 //! Lives on: the partition's core.
 
 use std::path::{Path, PathBuf};
@@ -21,14 +33,17 @@ use crate::segment::{ActiveSegment, FdCache, OpenSegment, SealedSegment, Segment
 
 impl<S: Storage> PartitionLog<S> {
     /// Seals the active segment and starts a new one at the log end. Caller
-    /// holds `io`.
-    pub(super) async fn roll_locked(&self) -> LogResult<()> {
+    /// holds `io`; the old segment's seal goes on after the roll returns,
+    /// and the caller awaits its outcome once it has let the log go.
+    pub(super) async fn roll_locked(&self) -> LogResult<Sealing> {
         let _exclusive = Exclusive::begin(self);
         self.roll_inner().await
     }
 
-    pub(super) async fn roll_inner(&self) -> LogResult<()> {
+    pub(super) async fn roll_inner(&self) -> LogResult<Sealing> {
         self.flush_locked(true, true, true).await?;
+        // The previous roll's seal first: one segment unsealed at a time.
+        let sealing = self.sealing.acquire().await;
         let sealed = {
             let st = self.state.borrow();
             let a = &st.active;
@@ -39,19 +54,17 @@ impl<S: Storage> PartitionLog<S> {
             let st = self.state.borrow();
             (st.active.offset_index.entries().to_vec(), st.active.time_index.entries().to_vec())
         };
-        let guard = FailOnDrop { log: self, what: "rolling segment" };
-        if let Err(e) = seal_files(&files, size, &offsets, &times).await {
-            guard.disarm();
-            return Err(self.fail("sealing segment", &e));
-        }
         let config = self.config.borrow().clone();
         let recycled = self.state.borrow_mut().recycled.take();
+        let guard = FailOnDrop { log: self, what: "rolling segment" };
         let created = create_active(&self.fds, &self.dir, next_offset, &config, recycled).await;
         guard.disarm();
         let active = match created {
             Ok(a) => a,
             Err(e) => return Err(self.fail("creating segment", &e)),
         };
+        let seal =
+            PendingSeal { files: files.clone(), size, offsets: offsets.clone(), times: times.clone(), sealing }.start();
         {
             let mut st = self.state.borrow_mut();
             let old = std::mem::replace(&mut st.active, active);
@@ -78,7 +91,50 @@ impl<S: Storage> PartitionLog<S> {
         if let Err(e) = self.save_producer_snapshot(next_offset).await {
             tracing::warn!(dir = %self.dir.display(), error = %e, "cannot save the producer snapshot");
         }
-        Ok(())
+        Ok(seal)
+    }
+}
+
+/// A rolled segment whose files are not yet in sealed form, and the log's
+/// `sealing` permit, held until they are.
+///
+/// Lives on: the partition's core.
+pub(super) struct PendingSeal<F: StorageFile> {
+    files: Rc<SegmentFiles<F>>,
+    size: u64,
+    offsets: Vec<crate::segment::offset_index::OffsetEntry>,
+    times: Vec<crate::segment::time_index::TimeEntry>,
+    sealing: corelog_runtime::sync::Permit,
+}
+
+/// A seal under way, as a task of its own: it needs no lock but its
+/// permit, so nothing its roller waits for afterwards (the log, for a new
+/// epoch's entry or a flush) can wait for it in turn. The roller awaits
+/// [`Self::finished`] with its group commit.
+pub(super) struct Sealing(futures::channel::oneshot::Receiver<std::io::Result<()>>);
+
+impl<F: StorageFile + 'static> PendingSeal<F> {
+    pub(super) fn start(self) -> Sealing {
+        let (done, finished) = futures::channel::oneshot::channel();
+        corelog_runtime::spawn_detached(async move {
+            let PendingSeal { files, size, offsets, times, sealing } = self;
+            let sealed = seal_files(&files, size, &offsets, &times).await;
+            drop(sealing);
+            if let Err(e) = &sealed {
+                tracing::error!(segment = files.base_offset, error = %e, "sealing a rolled segment failed");
+            }
+            let _ = done.send(sealed);
+        });
+        Sealing(finished)
+    }
+}
+
+impl Sealing {
+    /// The seal's outcome (Ok also if its task never ran to the end: an
+    /// executor going away, which leaves the files as they were while
+    /// active, for the next open to seal).
+    pub(super) async fn finished(self) -> std::io::Result<()> {
+        self.0.await.unwrap_or(Ok(()))
     }
 }
 
@@ -146,7 +202,9 @@ pub(super) fn roll_deadline(config: &LogConfig) -> u64 {
 }
 
 /// Turns a fully flushed active segment's files into their sealed form:
-/// the log trimmed to its exact length, both indexes complete, all synced.
+/// the log trimmed to its exact length and synced before the indexes are
+/// written (sealed indexes are trusted to describe a trimmed log), both
+/// indexes complete, all synced.
 async fn seal_files<F: StorageFile>(
     files: &SegmentFiles<F>,
     size: u64,

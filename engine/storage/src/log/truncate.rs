@@ -22,6 +22,9 @@ impl<S: Storage> PartitionLog<S> {
     pub async fn truncate_to(&self, offset: u64) -> LogResult<u64> {
         let _io = self.io.acquire().await;
         let _exclusive = Exclusive::begin(self);
+        // The last rolled segment may still be sealing: its files are cut
+        // or removed here.
+        let _sealed = self.sealing.acquire().await;
         self.truncate_inner(offset).await
     }
 
@@ -36,6 +39,7 @@ impl<S: Storage> PartitionLog<S> {
     pub async fn restart_at(&self, offset: u64) -> LogResult<()> {
         let _io = self.io.acquire().await;
         let _exclusive = Exclusive::begin(self);
+        let _sealed = self.sealing.acquire().await;
         self.flush_locked(true, true, true).await?;
         let bases: Vec<u64> = {
             let st = self.state.borrow();
