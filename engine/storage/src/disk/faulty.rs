@@ -174,9 +174,10 @@ impl<F: StorageFile> StorageFile for FaultyFile<F> {
     }
 
     async fn truncate(&self, len: u64) -> io::Result<()> {
-        while self.storage_faults.borrow().iter().any(
-            |f| matches!(f, Fault::StallTruncate { path_contains } if self.path.to_string_lossy().contains(path_contains.as_str())),
-        ) {
+        let path = self.path.to_string_lossy();
+        let stalled =
+            |f: &Fault| matches!(f, Fault::StallTruncate { path_contains } if path.contains(path_contains.as_str()));
+        while self.storage_faults.borrow().iter().any(stalled) {
             corelog_runtime::sleep(std::time::Duration::from_millis(1)).await;
         }
         self.inner.truncate(len).await

@@ -63,8 +63,10 @@ impl<S: Storage> PartitionLog<S> {
             Ok(a) => a,
             Err(e) => return Err(self.fail("creating segment", &e)),
         };
-        let seal =
-            PendingSeal { files: files.clone(), size, offsets: offsets.clone(), times: times.clone(), sealing }.start();
+        let segment = Rc::new(
+            SealedSegment::new(Rc::new(files.to_sealed()), next_offset, size, max_timestamp, offsets, times)
+                .rolled_from(&files),
+        );
         {
             let mut st = self.state.borrow_mut();
             let old = std::mem::replace(&mut st.active, active);
@@ -73,17 +75,12 @@ impl<S: Storage> PartitionLog<S> {
             st.pending.clear();
             let start = st.end_mark();
             st.commit(start);
-            st.sealed.insert(
-                files.base_offset,
-                Rc::new(
-                    SealedSegment::new(Rc::new(files.to_sealed()), next_offset, size, max_timestamp, offsets, times)
-                        .rolled_from(&files),
-                ),
-            );
+            st.sealed.insert(files.base_offset, segment.clone());
             st.stats.segments_rolled += 1;
             st.stats.segments_reused += u64::from(st.active.is_recycled());
             st.rolled_since_retention = true;
         }
+        let seal = PendingSeal { files, segment, sealing }.start();
         tracing::debug!(dir = %self.dir.display(), base_offset = next_offset, "rolled segment");
         // Everything below `next_offset` is durable and nothing was staged
         // since (the roll holds the log): the snapshot covers exactly it. A
@@ -95,15 +92,15 @@ impl<S: Storage> PartitionLog<S> {
     }
 }
 
-/// A rolled segment whose files are not yet in sealed form, and the log's
-/// `sealing` permit, held until they are.
+/// A rolled segment whose files are not yet in sealed form (its files as
+/// they were while active, and the sealed segment the log now reads, whose
+/// size and index entries the seal writes), and the log's `sealing` permit,
+/// held until they are.
 ///
 /// Lives on: the partition's core.
 pub(super) struct PendingSeal<F: StorageFile> {
     files: Rc<SegmentFiles<F>>,
-    size: u64,
-    offsets: Vec<crate::segment::offset_index::OffsetEntry>,
-    times: Vec<crate::segment::time_index::TimeEntry>,
+    segment: Rc<SealedSegment<F>>,
     sealing: corelog_runtime::sync::Permit,
 }
 
@@ -117,13 +114,14 @@ impl<F: StorageFile + 'static> PendingSeal<F> {
     pub(super) fn start(self) -> Sealing {
         let (done, finished) = futures::channel::oneshot::channel();
         corelog_runtime::spawn_detached(async move {
-            let PendingSeal { files, size, offsets, times, sealing } = self;
-            let sealed = seal_files(&files, size, &offsets, &times).await;
+            let PendingSeal { files, segment, sealing } = self;
+            let sealed = seal_files(&files, segment.size, segment.offset_entries(), segment.time_entries()).await;
             drop(sealing);
-            if let Err(e) = &sealed {
+            // The roller fails the log with it; with no roller left to
+            // receive it, it is only logged.
+            if let Err(Err(e)) = done.send(sealed) {
                 tracing::error!(segment = files.base_offset, error = %e, "sealing a rolled segment failed");
             }
-            let _ = done.send(sealed);
         });
         Sealing(finished)
     }
