@@ -1,6 +1,7 @@
 //! A roll lets the log go before its old segment is sealed (log trimmed,
 //! indexes written whole; log/roll.rs): appends into the new segment go on
-//! while that seal is slow, and a crash before it ends loses nothing.
+//! while that seal is slow, and a crash before it ends loses nothing. Nor
+//! does it hold the log for the directory sync its new files need.
 
 mod common;
 
@@ -11,7 +12,7 @@ use std::time::Duration;
 use common::{batch, read_all_values, small_segments, test_dir};
 use corelog_runtime::run_local;
 use corelog_storage::disk::{DmaStorage, Fault, FaultyStorage};
-use corelog_storage::PartitionLog;
+use corelog_storage::{FlushPolicy, LogConfig, PartitionLog};
 
 const SEGMENT_BYTES: u64 = 16 * 1024;
 
@@ -86,4 +87,55 @@ async fn ended(done: &Cell<Option<u64>>) -> u64 {
         }
         corelog_runtime::sleep(Duration::from_millis(1)).await;
     }
+}
+
+/// A roll does not sync the directory under the log: the new segment's
+/// first fdatasync syncs it beside the data. With directory syncs held,
+/// appends that need no sync go on across rolls, and nothing in a new
+/// segment becomes durable (a flush returns) until the directory is synced.
+#[test]
+fn a_roll_leaves_the_directory_sync_to_the_new_segments_first_fdatasync() {
+    let dir = test_dir();
+    let path = dir.path().to_path_buf();
+    run_local(async move {
+        let storage = FaultyStorage::new(DmaStorage);
+        let config =
+            LogConfig { flush: FlushPolicy::Interval(Duration::from_secs(3600)), ..small_segments(SEGMENT_BYTES) };
+        let log = Rc::new(PartitionLog::open(storage.clone(), &path, config).await.unwrap());
+        storage.arm(Fault::StallSyncDir);
+        let mut tag = 0u64;
+        // Into the first new segment and on (a second roll would sync the
+        // first one whole, its name too, and wait).
+        let mut after_roll = 0;
+        while after_roll < 3 {
+            after_roll += u64::from(log.stats().segments_rolled == 1);
+            corelog_runtime::timeout(Duration::from_secs(5), log.append(batch(tag, 5, 300, tag as i64)))
+                .await
+                .expect("a roll does not wait for the directory sync")
+                .unwrap();
+            tag += 1;
+            assert!(tag < 1000, "no append ever rolled");
+        }
+        assert_eq!(log.stats().segments_rolled, 1);
+        let flushed = Rc::new(Cell::new(false));
+        {
+            let (log, flushed) = (log.clone(), flushed.clone());
+            corelog_runtime::spawn_detached(async move {
+                log.flush().await.unwrap();
+                flushed.set(true);
+            });
+        }
+        corelog_runtime::sleep(Duration::from_millis(300)).await;
+        assert!(!flushed.get(), "the new segment was made durable before its directory entry");
+        storage.disarm_all();
+        corelog_runtime::timeout(Duration::from_secs(5), async {
+            while !flushed.get() {
+                corelog_runtime::sleep(Duration::from_millis(1)).await;
+            }
+        })
+        .await
+        .expect("the flush ends once the directory syncs");
+        let reopened = PartitionLog::open(DmaStorage, &path, small_segments(SEGMENT_BYTES)).await.unwrap();
+        assert_eq!(reopened.log_end_offset(), tag * 5);
+    });
 }

@@ -30,6 +30,9 @@ pub enum Fault {
     /// Truncations of files whose path contains `path_contains` wait while
     /// this is armed (sticky; a metadata change the disk is slow to make).
     StallTruncate { path_contains: String },
+    /// Directory syncs wait while this is armed (sticky; a slow journal
+    /// commit).
+    StallSyncDir,
 }
 
 /// A real EIO, as the kernel reports it, tagged with what failed.
@@ -82,6 +85,9 @@ impl<S: Storage> Storage for FaultyStorage<S> {
     async fn sync_dir(&self, dir: &Path) -> io::Result<()> {
         if self.has(&Fault::FailSync) {
             return Err(eio("directory sync"));
+        }
+        while self.has(&Fault::StallSyncDir) {
+            corelog_runtime::sleep(std::time::Duration::from_millis(1)).await;
         }
         self.inner.sync_dir(dir).await
     }

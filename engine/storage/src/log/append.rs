@@ -464,10 +464,21 @@ impl<S: Storage> PartitionLog<S> {
         let Some(target) = target else { return Ok(()) };
         if sync && self.state.borrow().durable_seq < target.seq_end {
             let started = Instant::now();
-            if let Err(e) = files.log.fdatasync().await {
+            // A rolled segment's first sync also makes its files' names
+            // durable (`create_active`), both at once.
+            let dir_pending = !self.state.borrow().active.dir_synced();
+            let synced = if dir_pending {
+                futures::future::try_join(files.log.fdatasync(), self.storage.sync_dir(&self.dir)).await.map(|_| ())
+            } else {
+                files.log.fdatasync().await
+            };
+            if let Err(e) = synced {
                 return Err(self.fail("fdatasync", &e));
             }
             let mut st = self.state.borrow_mut();
+            if dir_pending {
+                st.active.set_dir_synced(true);
+            }
             st.durable_seq = st.durable_seq.max(target.seq_end);
             st.commit(Mark { offset: target.next_offset, position: target.end_pos });
             while st.pending.front().is_some_and(|p| p.end_pos <= target.end_pos) {

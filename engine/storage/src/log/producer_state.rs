@@ -15,7 +15,7 @@
 //! Lives on: the partition's core.
 
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use corelog_format::stored::iter_stored;
 use corelog_format::{StoredBatch, ValidBatch, ValidBatches};
@@ -29,6 +29,35 @@ use crate::segment::offset_index::OffsetEntry;
 
 pub const SNAPSHOT_FILE: &str = "producer-state";
 const SNAPSHOT_TMP: &str = "producer-state.tmp";
+
+/// An encoded producer snapshot and the partition directory it goes in.
+///
+/// Lives on: the partition's core.
+pub(super) struct ProducerSnapshot {
+    dir: PathBuf,
+    bytes: Vec<u8>,
+}
+
+/// Writes `snapshot` in place of the partition's snapshot: a temporary
+/// file, synced, renamed over it, and the directory synced. Run by a roll's
+/// seal task while it holds the log's `sealing` permit, which truncations
+/// take before they remove the snapshot, so a late write never brings back
+/// one a truncation removed. A snapshot saved late (or not at all: a crash)
+/// only makes a later load replay more of the log.
+pub(super) async fn write_producer_snapshot(snapshot: ProducerSnapshot) -> io::Result<()> {
+    let ProducerSnapshot { dir, bytes } = snapshot;
+    corelog_runtime::blocking(move || {
+        let tmp = dir.join(SNAPSHOT_TMP);
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(&bytes)?;
+        file.sync_data()?;
+        drop(file);
+        std::fs::rename(&tmp, dir.join(SNAPSHOT_FILE))?;
+        std::fs::File::open(&dir)?.sync_all()
+    })
+    .await
+    .map_err(|e| corelog_runtime::with_context(format!("saving {SNAPSHOT_FILE}"), e))
+}
 
 fn producer_fields(batch: &StoredBatch<'_>) -> ProducerBatch {
     ProducerBatch {
@@ -153,25 +182,14 @@ impl<S: Storage> PartitionLog<S> {
         }
     }
 
-    /// Saves the producer state (if loaded) as covering the log below
-    /// `offset`, which must all be durable. Called on a roll.
-    pub(super) async fn save_producer_snapshot(&self, offset: u64) -> LogResult<()> {
-        let bytes = match &self.state.borrow().producers {
-            Some(states) => encode_snapshot(states, offset),
-            None => return Ok(()),
-        };
-        let dir = self.dir.clone();
-        corelog_runtime::blocking(move || {
-            let tmp = dir.join(SNAPSHOT_TMP);
-            let mut file = std::fs::File::create(&tmp)?;
-            file.write_all(&bytes)?;
-            file.sync_data()?;
-            drop(file);
-            std::fs::rename(&tmp, dir.join(SNAPSHOT_FILE))?;
-            std::fs::File::open(&dir)?.sync_all()
-        })
-        .await
-        .map_err(|e| LogError::Io(corelog_runtime::with_context(format!("saving {SNAPSHOT_FILE}"), e)))
+    /// The producer state (if loaded) encoded as a snapshot covering the
+    /// log below `offset`, which must all be durable; taken on a roll, under
+    /// `io` so no batch past `offset` is in it. The roll's seal task writes
+    /// it ([`write_producer_snapshot`]).
+    pub(super) fn producer_snapshot(&self, offset: u64) -> Option<ProducerSnapshot> {
+        let st = self.state.borrow();
+        let bytes = encode_snapshot(st.producers.as_ref()?, offset);
+        Some(ProducerSnapshot { dir: self.dir.clone(), bytes })
     }
 
     /// Removes the snapshot before the log is cut: it may cover batches the

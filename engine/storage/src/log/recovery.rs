@@ -144,7 +144,12 @@ impl<S: Storage> PartitionLog<S> {
         }
         let active = match active {
             Some(a) => a,
-            None => create_active(fds, dir, 0, &config, None).await?,
+            None => {
+                let mut active = create_active(fds, dir, 0, &config, None).await?;
+                storage.sync_dir(dir).await?;
+                active.set_dir_synced(true);
+                active
+            }
         };
         let recycled = keep_one_recycled(&storage, dir).await?;
         let log_start_offset = sealed.keys().next().copied().unwrap_or(active.base_offset());

@@ -20,7 +20,8 @@ impl<S: Storage> PartitionLog<S> {
     /// still hold at least `retention_bytes`. The active segment is never
     /// deleted. Advances the log start offset; the leader epoch covering the
     /// new start is clamped to it and earlier ones go (Kafka's
-    /// truncateFromStart), saved after the segments are deleted.
+    /// truncateFromStart), in memory once the segments are deleted; the
+    /// file drops them with its next save.
     pub async fn enforce_retention(&self) -> LogResult<RetentionOutcome> {
         self.enforce_retention_at(now_ms()).await
     }
@@ -38,7 +39,8 @@ impl<S: Storage> PartitionLog<S> {
     /// [`Self::enforce_retention`] with an explicit clock (tests).
     ///
     /// Holds the log's `io` lock only to choose the victims and take them
-    /// out of the log, and again to save the leader epochs: deleting (or
+    /// out of the log, and again to drop the leader epochs before the new
+    /// start (in memory; see below): deleting (or
     /// recycling) their files and syncing the directory happen without it,
     /// so appends and their flushes go on meanwhile (the pass took 2–9 ms
     /// on the dev machine, a stall in every flush behind it). Nothing else
@@ -69,11 +71,16 @@ impl<S: Storage> PartitionLog<S> {
         drop(sealed);
         if outcome.deleted_segments > 0 {
             self.storage.sync_dir(&self.dir).await?;
+            // In memory only: entries below the log start are harmless in
+            // the file (recovery clamps them to the start, and nothing can
+            // be appended there), and the next save drops them. Saving here
+            // held `io` for a write, two fsyncs and a rename (1-2.5 ms on
+            // the dev machine), a stall in every flush behind it; Kafka no
+            // longer flushes this truncation either (KAFKA-15046). Under
+            // `io`, so a save in flight cannot put the entries back.
             let _io = self.io.acquire().await;
-            let mut epochs = self.state.borrow().epochs.clone();
-            if epochs.truncate_from_start(self.log_start_offset()) {
-                self.save_epochs_locked(epochs).await?;
-            }
+            let start = self.log_start_offset();
+            self.state.borrow_mut().epochs.truncate_from_start(start);
             tracing::info!(dir = %self.dir.display(), ?outcome, "retention deleted segments");
         }
         Ok(outcome)

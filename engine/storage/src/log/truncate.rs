@@ -59,7 +59,15 @@ impl<S: Storage> PartitionLog<S> {
         }
         self.storage.sync_dir(&self.dir).await.map_err(|e| self.fail("syncing the directory", &e))?;
         let config = self.config.borrow().clone();
-        let active = create_active(&self.fds, &self.dir, offset, &config, None).await;
+        // The new start must be durable before the call returns: a crash
+        // must not leave an empty directory, which recovers as a log at 0.
+        let active = async {
+            let mut active = create_active(&self.fds, &self.dir, offset, &config, None).await?;
+            self.storage.sync_dir(&self.dir).await?;
+            active.set_dir_synced(true);
+            Ok::<_, std::io::Error>(active)
+        }
+        .await;
         guard.disarm();
         let active = active.map_err(|e| self.fail("creating segment", &e))?;
         let mut epochs = {

@@ -97,6 +97,10 @@ pub struct ActiveSegment<F: StorageFile> {
     recycled: bool,
     /// Wall-clock ms after which the segment should roll even if not full.
     pub roll_deadline_ms: u64,
+    /// The directory entries of its files are durable. A roll leaves them
+    /// to the segment's first fdatasync, which syncs the directory beside
+    /// it, so no batch in the segment is durable before its file's name is.
+    dir_synced: bool,
 }
 
 impl<F: StorageFile> ActiveSegment<F> {
@@ -140,6 +144,7 @@ impl<F: StorageFile> ActiveSegment<F> {
             preallocated: size,
             recycled: false,
             roll_deadline_ms,
+            dir_synced: true,
         }
     }
 
@@ -164,6 +169,14 @@ impl<F: StorageFile> ActiveSegment<F> {
     /// Whether the log is a recycled file.
     pub fn is_recycled(&self) -> bool {
         self.recycled
+    }
+
+    /// Whether the directory entries of its files are durable.
+    pub fn dir_synced(&self) -> bool {
+        self.dir_synced
+    }
+    pub fn set_dir_synced(&mut self, synced: bool) {
+        self.dir_synced = synced;
     }
 
     /// Marks the log as a recycled file of `len` bytes: space up to there
