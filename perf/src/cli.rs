@@ -149,7 +149,9 @@ pub struct ConsumeArgs {
     /// with --from latest, until --timeout passes without records).
     #[arg(long)]
     pub messages: Option<u64>,
-    /// Consumer group (not supported by the broker yet).
+    /// Read as a member of this consumer group: the partitions the group assigns,
+    /// from its committed offsets (--from where it has none), committed on the way
+    /// and at the end.
     #[arg(long)]
     pub group: Option<String>,
     /// Where to start in every partition.

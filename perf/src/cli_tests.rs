@@ -160,13 +160,6 @@ fn consume_flags() {
 }
 
 #[test]
-fn consume_with_a_group_fails_clearly() {
-    let Command::Consume(args) = parse(&["consume", "--topic", "t", "--group", "g"]).unwrap().command else { panic!() };
-    let err = crate::consume::run(&args.into_config()).unwrap_err();
-    assert!(err.0.contains("consumer groups are not supported by this broker yet"), "{err}");
-}
-
-#[test]
 fn e2e_needs_a_rate() {
     let Command::E2e(args) = parse(&["e2e", "--topic", "t", "--duration", "5"]).unwrap().command else { panic!() };
     assert!(args.into_config().unwrap_err().0.contains("--throughput"));

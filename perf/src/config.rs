@@ -184,7 +184,8 @@ pub struct ConsumeConfig {
     /// Records to read; `None`: everything up to the log ends as of the start
     /// (with `--from latest`: until `timeout` passes with no record).
     pub messages: Option<u64>,
-    /// Consumer group (not supported by the broker yet: the run fails).
+    /// Consumer group to read as a member of (its partitions, from its
+    /// committed offsets); `None`: every partition, from `from`.
     pub group: Option<String>,
     /// Where to start.
     pub from: StartFrom,

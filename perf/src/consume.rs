@@ -4,9 +4,13 @@
 //! One consumer reads every partition of the topic from the start (or the
 //! end) until `--messages` records, or, without it, the backlog present at
 //! the start (`--from earliest`) or until `--timeout` passes without a record.
-//! The clock starts before connecting, so `rebalance.time.ms` is the time to
-//! connect, assign and find the start positions, as Kafka's counts the group
-//! join; `fetch.time.ms` is the rest, up to the last record.
+//! With `--group` it is a member of that consumer group instead: it reads the
+//! partitions the group assigns it, from the group's committed offsets, and
+//! commits as it goes and when it leaves (the backlog is then that of its
+//! first assignment). The clock starts before connecting, so
+//! `rebalance.time.ms` is the time to connect, assign (or join the group) and
+//! find the start positions, as Kafka's counts the group join;
+//! `fetch.time.ms` is the rest, up to the last record.
 
 use std::sync::Arc;
 
@@ -25,17 +29,9 @@ use crate::stats::{Counters, Delta, SharedWindow};
 use crate::summary::{loadavg, ConsumeStats, RunReport, Summary};
 use crate::worker::Gate;
 
-/// The error for `--group`.
-pub const GROUPS_UNSUPPORTED: &str = "consumer groups are not supported by this broker yet";
-
 /// Runs a consume test; returns its report (also written to `--output`).
 pub fn run(config: &ConsumeConfig) -> PerfResult<RunReport> {
     let c = &config.common;
-    if let Some(group) = &config.group {
-        return Err(PerfError::new(format!(
-            "{GROUPS_UNSUPPORTED} (--group {group}); drop --group to read every partition with one consumer"
-        )));
-    }
     if let Some(dir) = &c.output {
         output::prepare(dir)?;
     }
@@ -52,6 +48,7 @@ pub fn run(config: &ConsumeConfig) -> PerfResult<RunReport> {
     let ctx = Arc::new(ConsumerCtx {
         bootstrap: c.bootstrap.clone(),
         topic: c.topic.clone(),
+        group: config.group.clone(),
         from: config.from,
         fetch_size: config.fetch_size,
         target,

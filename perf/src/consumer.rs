@@ -1,14 +1,17 @@
 //! The load consumer shared by `consume` and `e2e`: one [`Consumer`] on its
-//! own thread, assigned every partition of the topic, recording each
-//! record's end-to-end latency (its timestamp, or the [`TS_HEADER`] stamp
-//! when present, to the moment `poll` returned it).
+//! own thread, assigned every partition of the topic, or, with a group, a
+//! [`GroupConsumer`] reading the partitions the group gives it (and
+//! committing its positions), recording each record's end-to-end latency
+//! (its timestamp, or the [`TS_HEADER`] stamp when present, to the moment
+//! `poll` returned it).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use corelog_client::{
-    Admin, ClientConfig, ClientError, Cluster, Consumer, ConsumerConfig, ConsumerRecord, OffsetSpec, StartAt,
+    Admin, ClientConfig, ClientError, ClientResult, Cluster, Consumer, ConsumerConfig, ConsumerRecord, GroupConfig,
+    GroupConsumer, OffsetReset, OffsetSpec, StartAt,
 };
 use corelog_runtime::CoreHandle;
 
@@ -20,6 +23,8 @@ use crate::worker::{spawn_worker, Gate};
 
 /// How long one `poll` waits.
 const POLL: Duration = Duration::from_millis(100);
+/// How long a group member waits for its first assignment.
+const JOIN_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// When the consumer stops.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +45,9 @@ pub enum Target {
 pub struct ConsumerCtx {
     pub bootstrap: Vec<SocketAddr>,
     pub topic: String,
+    /// Read as a member of this consumer group: the partitions it assigns,
+    /// starting at its committed offsets (`from` where it has none).
+    pub group: Option<String>,
     pub from: StartFrom,
     pub fetch_size: u32,
     pub target: Target,
@@ -102,18 +110,24 @@ async fn run(ctx: &ConsumerCtx) -> PerfResult<ConsumerOutcome> {
         Cluster::connect(&ctx.bootstrap, client).await.map_err(|e| PerfError::from(e).context("connecting"))?;
     let config =
         ConsumerConfig { fetch_max_bytes: fetch_max, partition_max_bytes: partition_max, ..Default::default() };
-    let mut consumer = Consumer::new(&cluster, config);
-    let start = match ctx.from {
-        StartFrom::Earliest => StartAt::Earliest,
-        StartFrom::Latest => StartAt::Latest,
+    let (mut source, mut carried) = match &ctx.group {
+        None => {
+            let mut consumer = Consumer::new(&cluster, config);
+            let start = match ctx.from {
+                StartFrom::Earliest => StartAt::Earliest,
+                StartFrom::Latest => StartAt::Latest,
+            };
+            consumer.assign_all(&ctx.topic, start).await.map_err(|e| match e {
+                ClientError::UnknownTopic(t) => PerfError::new(format!("topic {t:?} does not exist")),
+                e => PerfError::from(e).context("assigning the topic's partitions"),
+            })?;
+            (Source::Plain(Box::new(consumer)), Vec::new())
+        }
+        Some(group) => join(&cluster, ctx, group, config).await?,
     };
-    consumer.assign_all(&ctx.topic, start).await.map_err(|e| match e {
-        ClientError::UnknownTopic(t) => PerfError::new(format!("topic {t:?} does not exist")),
-        e => PerfError::from(e).context("assigning the topic's partitions"),
-    })?;
     let expected = match ctx.target {
         Target::Records(n) => Some(n),
-        Target::CatchUp => Some(backlog(&cluster, &consumer, &ctx.topic).await?),
+        Target::CatchUp => Some(backlog(&cluster, &source, &ctx.topic).await? + carried.len() as u64),
         Target::UntilIdle | Target::Acked => None,
     };
     ctx.gate.check_in();
@@ -136,7 +150,10 @@ async fn run(ctx: &ConsumerCtx) -> PerfResult<ConsumerOutcome> {
         if expected.is_some_and(|n| out.records >= n) || ctx.gate.aborted() {
             break;
         }
-        let records = consumer.poll(POLL).await.map_err(|e| PerfError::from(e).context("fetching"))?;
+        let records = match std::mem::take(&mut carried) {
+            early if !early.is_empty() => early,
+            _ => source.poll(POLL).await.map_err(|e| PerfError::from(e).context("fetching"))?,
+        };
         let now = clock.elapsed();
         if records.is_empty() {
             let waiting_for_producers = ctx.target == Target::Acked && expected.is_none();
@@ -168,11 +185,85 @@ async fn run(ctx: &ConsumerCtx) -> PerfResult<ConsumerOutcome> {
         window.maybe_flush();
     }
     window.flush();
+    if let Source::Group(group) = source {
+        // Commits the positions (auto-commit's last round) and leaves, so
+        // the group's other members take over at once.
+        group.close().await.map_err(|e| PerfError::from(e).context("leaving the group"))?;
+    }
     Ok(out)
 }
 
+/// What the load consumer reads through.
+enum Source {
+    /// Every partition of the topic, assigned.
+    Plain(Box<Consumer>),
+    /// The partitions `group` gives this member.
+    Group(Box<GroupConsumer>),
+}
+
+impl Source {
+    async fn poll(&mut self, timeout: Duration) -> ClientResult<Vec<ConsumerRecord>> {
+        match self {
+            Source::Plain(c) => c.poll(timeout).await,
+            Source::Group(g) => g.poll(timeout).await,
+        }
+    }
+
+    fn assignment(&self) -> Vec<(String, u32)> {
+        match self {
+            Source::Plain(c) => c.assignment(),
+            Source::Group(g) => g.assignment().iter().map(|tp| (tp.topic.clone(), tp.partition)).collect(),
+        }
+    }
+
+    fn position(&self, topic: &str, partition: u32) -> Option<u64> {
+        match self {
+            Source::Plain(c) => c.position(topic, partition),
+            Source::Group(g) => g.position(topic, partition),
+        }
+    }
+}
+
+/// Joins `group`, subscribed to the topic, and polls until the group has
+/// assigned this member its partitions (Kafka's consumer perf test counts
+/// this as the rebalance time). Returns the records those polls brought.
+async fn join(
+    cluster: &Cluster,
+    ctx: &ConsumerCtx,
+    group: &str,
+    consumer: ConsumerConfig,
+) -> PerfResult<(Source, Vec<ConsumerRecord>)> {
+    let reset = match ctx.from {
+        StartFrom::Earliest => OffsetReset::Earliest,
+        StartFrom::Latest => OffsetReset::Latest,
+    };
+    let config = GroupConfig {
+        client_id: "corelog-perf-consumer".into(),
+        auto_offset_reset: reset,
+        consumer,
+        ..GroupConfig::new(group)
+    };
+    let joining = format!("joining group {group:?}");
+    let context = |e: ClientError| PerfError::from(e).context(&joining);
+    let mut member = GroupConsumer::new(cluster, config).map_err(context)?;
+    member.subscribe(&[&ctx.topic]).map_err(context)?;
+    let started = std::time::Instant::now();
+    let mut carried = Vec::new();
+    while member.assignment().is_empty() {
+        if started.elapsed() >= JOIN_TIMEOUT || ctx.gate.aborted() {
+            return Err(PerfError::new(format!(
+                "group {group:?} assigned this consumer no partition of {:?} within {} s",
+                ctx.topic,
+                JOIN_TIMEOUT.as_secs()
+            )));
+        }
+        carried.extend(member.poll(POLL).await.map_err(context)?);
+    }
+    Ok((Source::Group(Box::new(member)), carried))
+}
+
 /// Records between the consumer's positions and the log ends, now.
-async fn backlog(cluster: &Cluster, consumer: &Consumer, topic: &str) -> PerfResult<u64> {
+async fn backlog(cluster: &Cluster, consumer: &Source, topic: &str) -> PerfResult<u64> {
     let admin = Admin::new(cluster);
     let mut total = 0;
     for (t, partition) in consumer.assignment() {

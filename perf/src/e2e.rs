@@ -48,6 +48,7 @@ pub fn run(config: &E2eConfig) -> PerfResult<RunReport> {
     let consumer_ctx = Arc::new(ConsumerCtx {
         bootstrap: c.bootstrap.clone(),
         topic: c.topic.clone(),
+        group: None,
         from: StartFrom::Latest,
         fetch_size: config.fetch_size,
         target: Target::Acked,

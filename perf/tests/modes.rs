@@ -189,13 +189,34 @@ fn every_mode_against_a_real_broker() {
     assert_eq!(summary["produce"]["records_acked"], 20000);
     assert_eq!(summary["config"]["producer"]["acks"], "1");
 
-    let run = Command::new(env!("CARGO_BIN_EXE_corelog-perf"))
-        .args(["consume", "--topic", "it-bin", "--group", "g", "--bootstrap"])
-        .arg(&bootstrap_arg)
-        .output()
-        .unwrap();
-    assert_eq!(run.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&run.stderr).contains("consumer groups are not supported by this broker yet"));
+    // A member of group g reads the whole backlog and commits it on leaving;
+    // the next member of g starts there and finds nothing to read, while
+    // another group reads everything again.
+    let group_consume = |group: &str, name: &str| {
+        let out = scratch(name);
+        let run = Command::new(env!("CARGO_BIN_EXE_corelog-perf"))
+            .args(["consume", "--topic", "it-bin", "--group", group, "--progress", "quiet", "--bootstrap"])
+            .arg(&bootstrap_arg)
+            .arg("--output")
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(run.status.success(), "consume --group {group}: {}", String::from_utf8_lossy(&run.stderr));
+        let summary: Value = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+        assert_eq!(summary["config"]["group"], group, "{summary}");
+        summary["consume"]["records"].as_u64().unwrap()
+    };
+    assert_eq!(group_consume("g", "group-1"), 20000);
+    let committed = corelog_runtime::run_local({
+        let bootstrap = bootstrap.clone();
+        async move {
+            let cluster = corelog_client::Cluster::connect(&bootstrap, Default::default()).await.unwrap();
+            corelog_client::Admin::new(&cluster).group_offsets("g").await.unwrap()
+        }
+    });
+    assert_eq!(committed.values().sum::<u64>(), 20000, "g committed every record it read: {committed:?}");
+    assert_eq!(group_consume("g", "group-2"), 0, "g resumes at its committed offsets");
+    assert_eq!(group_consume("other", "group-3"), 20000);
 
     broker.shutdown().unwrap();
     let _ = std::fs::remove_dir_all(&data);
