@@ -127,7 +127,7 @@ async fn run(ctx: &ConsumerCtx) -> PerfResult<ConsumerOutcome> {
     };
     let expected = match ctx.target {
         Target::Records(n) => Some(n),
-        Target::CatchUp => Some(backlog(&cluster, &source, &ctx.topic).await? + carried.len() as u64),
+        Target::CatchUp => Some(backlog(&cluster, &source, ctx).await?),
         Target::UntilIdle | Target::Acked => None,
     };
     ctx.gate.check_in();
@@ -215,13 +215,6 @@ impl Source {
             Source::Group(g) => g.assignment().iter().map(|tp| (tp.topic.clone(), tp.partition)).collect(),
         }
     }
-
-    fn position(&self, topic: &str, partition: u32) -> Option<u64> {
-        match self {
-            Source::Plain(c) => c.position(topic, partition),
-            Source::Group(g) => g.position(topic, partition),
-        }
-    }
 }
 
 /// Joins `group`, subscribed to the topic, and polls until the group has
@@ -263,18 +256,33 @@ async fn join(
 }
 
 /// Records between the consumer's positions and the log ends, now.
-async fn backlog(cluster: &Cluster, consumer: &Source, topic: &str) -> PerfResult<u64> {
+/// Records between where the consumer started and the log ends, now: for
+/// a group member, from the group's committed offsets (else per `from`) of
+/// the partitions it was given, which the records its joining polls brought
+/// are part of.
+async fn backlog(cluster: &Cluster, consumer: &Source, ctx: &ConsumerCtx) -> PerfResult<u64> {
     let admin = Admin::new(cluster);
+    let offset = |t: String, partition: u32, spec: OffsetSpec| {
+        let admin = &admin;
+        async move {
+            let found = admin.list_offsets(&t, partition, spec).await;
+            let found = found.map_err(|e| PerfError::from(e).context("looking up the log's offsets"))?;
+            Ok::<_, PerfError>(found.offset.unwrap_or(0))
+        }
+    };
     let mut total = 0;
     for (t, partition) in consumer.assignment() {
-        let end = admin
-            .list_offsets(&t, partition, OffsetSpec::Latest)
-            .await
-            .map_err(|e| PerfError::from(e).context("looking up the log end"))?
-            .offset
-            .unwrap_or(0);
-        let position = consumer.position(topic, partition).unwrap_or(end);
-        total += end.saturating_sub(position);
+        let end = offset(t.clone(), partition, OffsetSpec::Latest).await?;
+        let start = match consumer {
+            Source::Plain(c) => c.position(&ctx.topic, partition).unwrap_or(end),
+            Source::Group(group) => match group.committed(&t, partition).await {
+                Ok(Some(committed)) => committed,
+                Ok(None) if ctx.from == StartFrom::Earliest => offset(t, partition, OffsetSpec::Earliest).await?,
+                Ok(None) => end,
+                Err(e) => return Err(PerfError::from(e).context("looking up the group's committed offsets")),
+            },
+        };
+        total += end.saturating_sub(start);
     }
     Ok(total)
 }

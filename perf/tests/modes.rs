@@ -171,6 +171,8 @@ fn every_mode_against_a_real_broker() {
     let bootstrap_arg = bootstrap.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(",");
     let run = Command::new(env!("CARGO_BIN_EXE_corelog-perf"))
         .args(["produce", "--topic", "it-bin", "--num-records", "20000", "--record-size", "100", "--acks", "1"])
+        // Many batches, so the group reads below take many fetches.
+        .args(["--batch-size", "16384"])
         .args(["--throughput", "-1", "--reporting-interval", "200", "--progress", "lines", "--bootstrap"])
         .arg(&bootstrap_arg)
         .arg("--output")
@@ -189,34 +191,41 @@ fn every_mode_against_a_real_broker() {
     assert_eq!(summary["produce"]["records_acked"], 20000);
     assert_eq!(summary["config"]["producer"]["acks"], "1");
 
-    // A member of group g reads the whole backlog and commits it on leaving;
-    // the next member of g starts there and finds nothing to read, while
-    // another group reads everything again.
-    let group_consume = |group: &str, name: &str| {
+    // A member of group g reads part of the backlog and commits it on
+    // leaving; the next member of g starts there and reads the rest (a
+    // partition the joining polls did not reach starts at the committed
+    // offset), the next finds nothing, and another group reads everything.
+    let group_consume = |group: &str, name: &str, messages: Option<u64>| {
         let out = scratch(name);
-        let run = Command::new(env!("CARGO_BIN_EXE_corelog-perf"))
-            .args(["consume", "--topic", "it-bin", "--group", group, "--progress", "quiet", "--bootstrap"])
-            .arg(&bootstrap_arg)
-            .arg("--output")
-            .arg(&out)
-            .output()
-            .unwrap();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_corelog-perf"));
+        // Small fetches: the polls that join bring only part of the backlog.
+        command.args(["consume", "--topic", "it-bin", "--group", group, "--fetch-size", "1024"]);
+        if let Some(n) = messages {
+            command.args(["--messages", &n.to_string()]);
+        }
+        let run =
+            command.args(["--progress", "quiet", "--bootstrap"]).arg(&bootstrap_arg).arg("--output").arg(&out).output();
+        let run = run.unwrap();
         assert!(run.status.success(), "consume --group {group}: {}", String::from_utf8_lossy(&run.stderr));
         let summary: Value = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
         assert_eq!(summary["config"]["group"], group, "{summary}");
         summary["consume"]["records"].as_u64().unwrap()
     };
-    assert_eq!(group_consume("g", "group-1"), 20000);
-    let committed = corelog_runtime::run_local({
+    let committed = |group: &str| {
         let bootstrap = bootstrap.clone();
-        async move {
+        let group = group.to_owned();
+        corelog_runtime::run_local(async move {
             let cluster = corelog_client::Cluster::connect(&bootstrap, Default::default()).await.unwrap();
-            corelog_client::Admin::new(&cluster).group_offsets("g").await.unwrap()
-        }
-    });
-    assert_eq!(committed.values().sum::<u64>(), 20000, "g committed every record it read: {committed:?}");
-    assert_eq!(group_consume("g", "group-2"), 0, "g resumes at its committed offsets");
-    assert_eq!(group_consume("other", "group-3"), 20000);
+            corelog_client::Admin::new(&cluster).group_offsets(&group).await.unwrap().values().sum::<u64>()
+        })
+    };
+    assert_eq!(group_consume("g", "group-1", Some(5000)), 5000);
+    let first = committed("g");
+    assert!((5000..20000).contains(&first), "g committed what it read: {first}");
+    assert_eq!(group_consume("g", "group-2", None), 20000 - first, "g resumes at its committed offsets");
+    assert_eq!(committed("g"), 20000);
+    assert_eq!(group_consume("g", "group-3", None), 0);
+    assert_eq!(group_consume("other", "group-4", None), 20000);
 
     broker.shutdown().unwrap();
     let _ = std::fs::remove_dir_all(&data);
