@@ -74,7 +74,7 @@ impl<S: Storage> PartitionLog<S> {
             // In memory only: entries below the log start are harmless in
             // the file (recovery clamps them to the start, and nothing can
             // be appended there), and the next save drops them. Saving here
-            // held `io` for a write, two fsyncs and a rename (1-2.5 ms on
+            // held `io` for a write, two fsyncs and a rename (0.8-2.5 ms on
             // the dev machine), a stall in every flush behind it; Kafka no
             // longer flushes this truncation either (KAFKA-15046). Under
             // `io`, so a save in flight cannot put the entries back.
