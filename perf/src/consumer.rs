@@ -127,7 +127,7 @@ async fn run(ctx: &ConsumerCtx) -> PerfResult<ConsumerOutcome> {
     };
     let expected = match ctx.target {
         Target::Records(n) => Some(n),
-        Target::CatchUp => Some(backlog(&cluster, &source, ctx).await?),
+        Target::CatchUp => Some(backlog(&cluster, &source, &carried, ctx).await?),
         Target::UntilIdle | Target::Acked => None,
     };
     ctx.gate.check_in();
@@ -255,12 +255,17 @@ async fn join(
     Ok((Source::Group(Box::new(member)), carried))
 }
 
-/// Records between the consumer's positions and the log ends, now.
-/// Records between where the consumer started and the log ends, now: for
-/// a group member, from the group's committed offsets (else per `from`) of
-/// the partitions it was given, which the records its joining polls brought
-/// are part of.
-async fn backlog(cluster: &Cluster, consumer: &Source, ctx: &ConsumerCtx) -> PerfResult<u64> {
+/// Records between where the consumer started and the log ends, now. A
+/// group member started each partition it was given at the first record its
+/// joining polls brought from it (`carried`), or, for one they brought
+/// nothing from, at the group's committed offset (else per `from`): that
+/// is also where the group resumes it, as no commit can have moved it.
+async fn backlog(
+    cluster: &Cluster,
+    consumer: &Source,
+    carried: &[ConsumerRecord],
+    ctx: &ConsumerCtx,
+) -> PerfResult<u64> {
     let admin = Admin::new(cluster);
     let offset = |t: String, partition: u32, spec: OffsetSpec| {
         let admin = &admin;
@@ -273,9 +278,11 @@ async fn backlog(cluster: &Cluster, consumer: &Source, ctx: &ConsumerCtx) -> Per
     let mut total = 0;
     for (t, partition) in consumer.assignment() {
         let end = offset(t.clone(), partition, OffsetSpec::Latest).await?;
-        let start = match consumer {
-            Source::Plain(c) => c.position(&ctx.topic, partition).unwrap_or(end),
-            Source::Group(group) => match group.committed(&t, partition).await {
+        let first_carried = carried.iter().filter(|r| r.partition == partition).map(|r| r.offset).min();
+        let start = match (consumer, first_carried) {
+            (Source::Plain(c), _) => c.position(&ctx.topic, partition).unwrap_or(end),
+            (Source::Group(_), Some(first)) => first,
+            (Source::Group(group), None) => match group.committed(&t, partition).await {
                 Ok(Some(committed)) => committed,
                 Ok(None) if ctx.from == StartFrom::Earliest => offset(t, partition, OffsetSpec::Earliest).await?,
                 Ok(None) => end,
