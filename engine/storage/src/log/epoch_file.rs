@@ -1,19 +1,12 @@
 //! The leader-epoch cache on disk: `leader-epoch-checkpoint` in the
 //! partition directory (layout in `leader_epochs.rs`), replaced whole and
-//! atomically: written to `leader-epoch-checkpoint.tmp`, fdatasync'd,
-//! renamed over the old one, the directory fsync'd. A crash leaves either
-//! the old file or the new one, never a mix; a leftover `.tmp` is ignored
-//! and overwritten by the next save.
-//!
-//! The file is tiny and written once per leader change, truncation or
-//! retention pass, so it goes through buffered std::fs on the runtime's
-//! blocking pool (never on the executor), not through the O_DIRECT
-//! [`crate::disk::Storage`] of the segments.
+//! atomically by way of `leader-epoch-checkpoint.tmp` (`replace_file.rs`),
+//! once per leader change or truncation.
 //!
 //! Lives on: the core owning the partition (the I/O runs on the blocking
 //! pool and completes on that core).
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use super::leader_epochs::LeaderEpochs;
@@ -65,17 +58,5 @@ fn read_bounded(path: &Path) -> io::Result<Vec<u8>> {
 
 /// Replaces the file in `dir` with `epochs`, durably (module docs).
 pub async fn save(dir: &Path, epochs: &LeaderEpochs) -> io::Result<()> {
-    let bytes = epochs.encode();
-    let dir = dir.to_path_buf();
-    corelog_runtime::blocking(move || {
-        let tmp = dir.join(TMP_NAME);
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(&bytes)?;
-        file.sync_data()?;
-        drop(file);
-        std::fs::rename(&tmp, path(&dir))?;
-        std::fs::File::open(&dir)?.sync_all()
-    })
-    .await
-    .map_err(|e| corelog_runtime::with_context(format!("saving {FILE_NAME}"), e))
+    super::replace_file::replace(dir.to_path_buf(), FILE_NAME, TMP_NAME, epochs.encode()).await
 }

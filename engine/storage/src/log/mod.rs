@@ -54,6 +54,7 @@ mod producer_state;
 mod read;
 mod readahead;
 mod recovery;
+mod replace_file;
 mod replica_append;
 pub mod retention;
 mod roll;

@@ -14,7 +14,7 @@
 //!
 //! Lives on: the partition's core.
 
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use corelog_format::stored::iter_stored;
@@ -38,25 +38,14 @@ pub(super) struct ProducerSnapshot {
     bytes: Vec<u8>,
 }
 
-/// Writes `snapshot` in place of the partition's snapshot: a temporary
-/// file, synced, renamed over it, and the directory synced. Run by a roll's
-/// seal task while it holds the log's `sealing` permit, which truncations
-/// take before they remove the snapshot, so a late write never brings back
-/// one a truncation removed. A snapshot saved late (or not at all: a crash)
-/// only makes a later load replay more of the log.
+/// Writes `snapshot` in place of the partition's snapshot, durably
+/// (`replace_file.rs`). Run by a roll's seal task while it holds the log's
+/// `sealing` permit, which truncations take before they remove the
+/// snapshot, so a late write never brings back one a truncation removed. A
+/// snapshot saved late (or not at all: a crash) only makes a later load
+/// replay more of the log.
 pub(super) async fn write_producer_snapshot(snapshot: ProducerSnapshot) -> io::Result<()> {
-    let ProducerSnapshot { dir, bytes } = snapshot;
-    corelog_runtime::blocking(move || {
-        let tmp = dir.join(SNAPSHOT_TMP);
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(&bytes)?;
-        file.sync_data()?;
-        drop(file);
-        std::fs::rename(&tmp, dir.join(SNAPSHOT_FILE))?;
-        std::fs::File::open(&dir)?.sync_all()
-    })
-    .await
-    .map_err(|e| corelog_runtime::with_context(format!("saving {SNAPSHOT_FILE}"), e))
+    super::replace_file::replace(snapshot.dir, SNAPSHOT_FILE, SNAPSHOT_TMP, snapshot.bytes).await
 }
 
 fn producer_fields(batch: &StoredBatch<'_>) -> ProducerBatch {

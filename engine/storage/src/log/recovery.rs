@@ -33,7 +33,7 @@ use std::rc::Rc;
 use std::time::Instant;
 
 use super::cache::TailCache;
-use super::roll::{create_active, roll_deadline, write_sealed_indexes};
+use super::roll::{create_active_synced, roll_deadline, write_sealed_indexes};
 use super::{LogConfig, LogState, LogStats, Mark, PartitionLog};
 use crate::disk::{Storage, StorageFile};
 use crate::error::LogResult;
@@ -144,12 +144,7 @@ impl<S: Storage> PartitionLog<S> {
         }
         let active = match active {
             Some(a) => a,
-            None => {
-                let mut active = create_active(fds, dir, 0, &config, None).await?;
-                storage.sync_dir(dir).await?;
-                active.set_dir_synced(true);
-                active
-            }
+            None => create_active_synced(fds, dir, 0, &config).await?,
         };
         let recycled = keep_one_recycled(&storage, dir).await?;
         let log_start_offset = sealed.keys().next().copied().unwrap_or(active.base_offset());

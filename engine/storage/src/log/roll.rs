@@ -161,8 +161,8 @@ impl Sealing {
 /// first fdatasync syncs the directory beside it (`flush_locked`), which a
 /// roll wants (syncing here held the log 0.1-1.2 ms per roll on the dev
 /// machine). A crash before then loses only the empty segment's names: the
-/// log recovers to the end of the segment before it. Callers that need the
-/// names durable at once sync the directory and mark the segment.
+/// log recovers to the end of the segment before it. A log started anew
+/// needs the names durable at once: [`create_active_synced`].
 pub(super) async fn create_active<S: Storage>(
     fds: &Rc<FdCache<S>>,
     dir: &Path,
@@ -209,6 +209,21 @@ pub(super) async fn create_active<S: Storage>(
         active.reuse_written_space(written_space);
     }
     active.set_dir_synced(false);
+    Ok(active)
+}
+
+/// [`create_active`] with the directory synced at once and the segment
+/// marked so: a log started anew (empty, or restarted at an offset), whose
+/// empty directory would otherwise recover as a log at 0.
+pub(super) async fn create_active_synced<S: Storage>(
+    fds: &Rc<FdCache<S>>,
+    dir: &Path,
+    base_offset: u64,
+    config: &LogConfig,
+) -> std::io::Result<ActiveSegment<S::File>> {
+    let mut active = create_active(fds, dir, base_offset, config, None).await?;
+    fds.storage().sync_dir(dir).await?;
+    active.set_dir_synced(true);
     Ok(active)
 }
 

@@ -6,7 +6,7 @@
 use super::cache::TailCache;
 use super::guards::{Exclusive, FailOnDrop};
 use super::recovery::{check_segment, resume_active, RecoveryReport};
-use super::roll::create_active;
+use super::roll::create_active_synced;
 use super::PartitionLog;
 use crate::disk::{Storage, StorageFile};
 use crate::error::{LogError, LogResult};
@@ -59,15 +59,7 @@ impl<S: Storage> PartitionLog<S> {
         }
         self.storage.sync_dir(&self.dir).await.map_err(|e| self.fail("syncing the directory", &e))?;
         let config = self.config.borrow().clone();
-        // The new start must be durable before the call returns: a crash
-        // must not leave an empty directory, which recovers as a log at 0.
-        let active = async {
-            let mut active = create_active(&self.fds, &self.dir, offset, &config, None).await?;
-            self.storage.sync_dir(&self.dir).await?;
-            active.set_dir_synced(true);
-            Ok::<_, std::io::Error>(active)
-        }
-        .await;
+        let active = create_active_synced(&self.fds, &self.dir, offset, &config).await;
         guard.disarm();
         let active = active.map_err(|e| self.fail("creating segment", &e))?;
         let mut epochs = {
