@@ -21,6 +21,6 @@ pub mod segment;
 pub use error::{LogError, LogResult};
 pub use log::{
     AppendInfo, BatchSlice, CachedBatch, EpochEntry, Fetched, FlushPolicy, LogConfig, LogStats, PartitionLog,
-    RecoveryReport, ReplicaAppendError, StagedAppend, LEADER_EPOCH_FILE_NAME,
+    RecoveryReport, ReplicaAppendError, StagedAppend, WriteBehind, LEADER_EPOCH_FILE_NAME,
 };
 pub use segment::{FdCache, FdCacheStats};

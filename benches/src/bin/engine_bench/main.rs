@@ -32,7 +32,7 @@ use clap::Parser;
 use corelog_format::limits::MAX_BATCH_BYTES_CEILING;
 use corelog_runtime::ExecutorConfig;
 use corelog_storage::limits::BLOCK_SIZE;
-use corelog_storage::FlushPolicy;
+use corelog_storage::{FlushPolicy, WriteBehind};
 
 const GIB: f64 = (1u64 << 30) as f64;
 /// Distinct prebuilt batches; appends cycle through clones of them.
@@ -59,6 +59,10 @@ pub struct Args {
     /// Flush policy of the log: `always` or `interval:<ms>`.
     #[arg(long, default_value = "always", value_parser = parse_policy)]
     pub policy: FlushPolicy,
+    /// When the log writes a full staging chunk: `always` (at once, also
+    /// during a flush) or `between-flushes` (never while a flush runs).
+    #[arg(long, default_value = "always", value_parser = parse_write_behind)]
+    pub write_behind: WriteBehind,
     /// Also print a one-line JSON summary (last line of stdout).
     #[arg(long)]
     pub json: bool,
@@ -86,6 +90,21 @@ fn parse_policy(s: &str) -> Result<FlushPolicy, String> {
     match s.strip_prefix("interval:").map(str::parse::<u64>) {
         Some(Ok(ms)) => Ok(FlushPolicy::Interval(Duration::from_millis(ms))),
         _ => Err(format!("expected `always` or `interval:<ms>`, got `{s}`")),
+    }
+}
+
+fn parse_write_behind(s: &str) -> Result<WriteBehind, String> {
+    match s {
+        "always" => Ok(WriteBehind::Always),
+        "between-flushes" => Ok(WriteBehind::BetweenFlushes),
+        _ => Err(format!("expected `always` or `between-flushes`, got `{s}`")),
+    }
+}
+
+pub fn write_behind_name(w: WriteBehind) -> &'static str {
+    match w {
+        WriteBehind::Always => "always",
+        WriteBehind::BetweenFlushes => "between-flushes",
     }
 }
 

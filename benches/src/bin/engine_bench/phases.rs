@@ -164,6 +164,7 @@ pub async fn log_phase(dir: &Path, volume: u64, args: &Args) -> io::Result<LogPh
     let batches = volume.div_ceil(batch_len as u64);
     let config = LogConfig {
         flush: args.policy,
+        write_behind: args.write_behind,
         max_batch_bytes: DEFAULT_MAX_BATCH_BYTES.max(batch_len),
         ..LogConfig::default()
     };

@@ -3,7 +3,7 @@
 use corelog_storage::limits::{BLOCK_SIZE, DEFAULT_SEGMENT_BYTES, SEGMENT_PREALLOCATE_STEP, WRITE_CHUNK_BYTES};
 
 use super::phases::*;
-use super::{policy_name, Args};
+use super::{policy_name, write_behind_name, Args};
 
 #[derive(Debug, Clone)]
 pub struct Report {
@@ -25,11 +25,12 @@ pub fn print_report(args: &Args, r: &Report) {
     let mean_fsync = if s.fsyncs > 0 { s.fsync_micros_total as f64 / s.fsyncs as f64 } else { 0.0 };
     let (rl, al) = (&r.raw.write_latency, &r.log.append_latency);
     println!(
-        "engine-bench  dir={}  volume={:.2} GiB  in-flight={}  policy={}",
+        "engine-bench  dir={}  volume={:.2} GiB  in-flight={}  policy={}  write-behind={}",
         args.dir.display(),
         args.gib,
         args.in_flight,
-        policy_name(args.policy)
+        policy_name(args.policy),
+        write_behind_name(args.write_behind)
     );
     println!(
         "  constants: WRITE_CHUNK_BYTES={} KiB  SEGMENT_PREALLOCATE_STEP={} MiB  segment={} MiB  block={}",
@@ -143,6 +144,7 @@ pub fn json_summary(args: &Args, r: &Report) -> serde_json::Value {
         "record_bytes": args.record_bytes,
         "in_flight": args.in_flight,
         "policy": policy_name(args.policy),
+        "write_behind": write_behind_name(args.write_behind),
         "write_chunk_bytes": WRITE_CHUNK_BYTES,
         "raw": {
             "bytes": r.raw.bytes,

@@ -33,6 +33,8 @@ pub enum Fault {
     /// Directory syncs wait while this is armed (sticky; a slow journal
     /// commit).
     StallSyncDir,
+    /// File fdatasyncs wait while this is armed (sticky; a slow cache flush).
+    StallSync,
 }
 
 /// A real EIO, as the kernel reports it, tagged with what failed.
@@ -171,6 +173,9 @@ impl<F: StorageFile> StorageFile for FaultyFile<F> {
     async fn fdatasync(&self) -> io::Result<()> {
         if self.has(&Fault::FailSync) {
             return Err(eio("fdatasync"));
+        }
+        while self.has(&Fault::StallSync) {
+            corelog_runtime::sleep(std::time::Duration::from_millis(1)).await;
         }
         self.inner.fdatasync().await
     }

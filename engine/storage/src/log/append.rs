@@ -5,11 +5,11 @@ use std::time::Instant;
 
 use bytes::BytesMut;
 
-use super::guards::{ChunkWriteGuard, Exclusive, FailOnDrop, LeaderGuard};
+use super::guards::{ChunkWriteGuard, Exclusive, FailOnDrop, FlushingIo, LeaderGuard};
 use super::leader_epochs::EpochEntry;
 use super::replica_append::{check_replica_batches, ReplicaAppendError};
 use super::roll::Sealing;
-use super::{now_ms, AppendInfo, FlushPolicy, LogState, Mark, PartitionLog, Pending};
+use super::{now_ms, AppendInfo, FlushPolicy, LogState, Mark, PartitionLog, Pending, WriteBehind};
 use crate::disk::{Storage, StorageFile};
 use crate::error::{LogError, LogResult};
 use crate::limits::MAX_SEGMENT_BYTES;
@@ -229,7 +229,12 @@ impl<S: Storage> PartitionLog<S> {
         let written = st.written_seq;
         st.cache.evict(budget, written);
         st.append_waiters.wake_all();
-        let (early, preallocate) = st.active.take_full_chunks();
+        // Full chunks stay staged during a flush if the log's writes and
+        // syncs alternate (`WriteBehind::BetweenFlushes`): that flush's plan,
+        // or the next one's, writes them.
+        let hold = st.flushing_io && self.config.borrow().write_behind == WriteBehind::BetweenFlushes;
+        let (early, preallocate) = if hold { (Vec::new(), None) } else { st.active.take_full_chunks() };
+        st.stats.chunks_written_early += early.len() as u64;
         for w in &early {
             st.chunks_in_flight.insert(w.pos);
         }
@@ -422,6 +427,9 @@ impl<S: Storage> PartitionLog<S> {
     /// holds `io`.
     pub(super) async fn flush_locked(&self, sync: bool, force_index: bool, complete: bool) -> LogResult<()> {
         let policy = self.config.borrow().flush;
+        let _flushing = FlushingIo::begin(self);
+        // Alternating, the sync starts with no early write in flight.
+        let complete = complete || (sync && self.config.borrow().write_behind == WriteBehind::BetweenFlushes);
         let (files, plan, end) = {
             let mut st = self.state.borrow_mut();
             st.check_failed()?;

@@ -16,6 +16,24 @@ pub enum FlushPolicy {
     Interval(Duration),
 }
 
+/// When a staging chunk that fills up is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WriteBehind {
+    /// At once, by the append that filled it, even while an fdatasync of
+    /// the log is in flight (the device has work during the sync).
+    #[default]
+    Always,
+    /// At once only while no flush of the log is running; chunks that fill
+    /// during one go out with the next flush's writes, and a flush waits for
+    /// the early writes already issued before it syncs. So the log's writes
+    /// and its fdatasyncs alternate, never overlap. On a disk whose cache
+    /// flush slows down with writes in flight (the dev machine's virtio disk,
+    /// docs/bench.md "Writes during an fdatasync") one busy partition gets
+    /// more through this way; partitions sharing such a disk overlap each
+    /// other's syncs anyway.
+    BetweenFlushes,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogConfig {
     /// Roll the active segment when the next batch would take it past this.
@@ -34,6 +52,7 @@ pub struct LogConfig {
     /// Staging chunk size: a chunk is written as soon as it fills. Whole
     /// blocks; tests shrink it to exercise early writes with small batches.
     pub write_chunk_bytes: usize,
+    pub write_behind: WriteBehind,
 }
 
 impl Default for LogConfig {
@@ -47,6 +66,7 @@ impl Default for LogConfig {
             max_batch_bytes: DEFAULT_MAX_BATCH_BYTES,
             tail_cache_bytes: DEFAULT_TAIL_CACHE_BYTES,
             write_chunk_bytes: WRITE_CHUNK_BYTES,
+            write_behind: WriteBehind::default(),
         }
     }
 }

@@ -75,3 +75,23 @@ impl<S: Storage> Drop for Exclusive<'_, S> {
         self.log.state.borrow_mut().exclusive = false;
     }
 }
+
+/// Marks a flush of the log as running (its writes and fdatasync; appends
+/// may then leave full chunks to it, `WriteBehind::BetweenFlushes`) and
+/// clears the mark however the flush ends.
+pub(super) struct FlushingIo<'a, S: Storage> {
+    log: &'a PartitionLog<S>,
+}
+
+impl<'a, S: Storage> FlushingIo<'a, S> {
+    pub fn begin(log: &'a PartitionLog<S>) -> Self {
+        log.state.borrow_mut().flushing_io = true;
+        FlushingIo { log }
+    }
+}
+
+impl<S: Storage> Drop for FlushingIo<'_, S> {
+    fn drop(&mut self) {
+        self.log.state.borrow_mut().flushing_io = false;
+    }
+}

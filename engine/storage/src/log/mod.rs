@@ -69,7 +69,7 @@ use std::rc::Rc;
 use std::time::Instant;
 
 pub use cache::CachedBatch;
-pub use config::{FlushPolicy, LogConfig};
+pub use config::{FlushPolicy, LogConfig, WriteBehind};
 pub use epoch_file::FILE_NAME as LEADER_EPOCH_FILE_NAME;
 pub(crate) use leader_epochs::file_len as leader_epoch_file_len;
 pub use leader_epochs::EpochEntry;
@@ -152,6 +152,9 @@ pub struct LogStats {
     pub appended_bytes: u64,
     pub fsyncs: u64,
     pub fsync_micros_total: u64,
+    /// Full chunks handed to their appenders to write at once (write-behind),
+    /// rather than left to the next flush.
+    pub chunks_written_early: u64,
     pub segments_rolled: u64,
     pub segments_deleted: u64,
     /// Deleted segments whose log was kept to write a new segment into, and
@@ -235,6 +238,10 @@ pub(crate) struct LogState<F: StorageFile> {
     exclusive: bool,
     /// A group-commit leader is flushing; others wait in `flush_waiters`.
     flushing: bool,
+    /// A flush's writes or fdatasync are in flight (`flush_locked`): under
+    /// `WriteBehind::BetweenFlushes` chunks that fill meanwhile are left to
+    /// a flush's plan.
+    flushing_io: bool,
     flush_waiters: Vec<futures::channel::oneshot::Sender<()>>,
     /// Positions (in the active segment) of chunks handed out for early
     /// writing whose writes haven't completed.

@@ -181,6 +181,7 @@ impl<S: Storage> PartitionLog<S> {
                 last_sync: Instant::now(),
                 exclusive: false,
                 flushing: false,
+                flushing_io: false,
                 flush_waiters: Vec::new(),
                 chunks_in_flight: Default::default(),
                 pending: Default::default(),

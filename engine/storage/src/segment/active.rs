@@ -5,7 +5,8 @@
 //! Kafka batch's zero padding). A chunk that
 //! fills up is handed out at once to be written (write-behind: the appender
 //! that filled it writes it, so several writes are in flight while an
-//! fdatasync runs); a flush writes the rest: chunks not yet handed out and the
+//! fdatasync runs), unless the log holds it for a flush
+//! (`WriteBehind::BetweenFlushes`); a flush writes the rest: chunks not yet handed out and the
 //! partial last one, whose partial tail block stays in memory (copied into a
 //! fresh chunk) and is rewritten on the next flush.
 //!
