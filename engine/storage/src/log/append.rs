@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use bytes::BytesMut;
 
-use super::guards::{ChunkWriteGuard, Exclusive, FailOnDrop, FlushingIo, LeaderGuard};
+use super::guards::{ChunkWriteGuard, FailOnDrop, LeaderGuard, StateFlag};
 use super::leader_epochs::EpochEntry;
 use super::replica_append::{check_replica_batches, ReplicaAppendError};
 use super::roll::Sealing;
@@ -164,7 +164,7 @@ impl<S: Storage> PartitionLog<S> {
         total: u64,
     ) -> Result<Staged<S::File>, ReplicaAppendError> {
         let _io = self.io.acquire().await;
-        let _exclusive = Exclusive::begin(self);
+        let _exclusive = StateFlag::exclusive(self);
         // Others may have staged while this waited for the lock.
         let roll = self.needs_roll(&self.state.borrow().active, total);
         let sealing = if roll { Some(self.roll_inner().await?) } else { None };
@@ -427,7 +427,7 @@ impl<S: Storage> PartitionLog<S> {
     /// holds `io`.
     pub(super) async fn flush_locked(&self, sync: bool, force_index: bool, complete: bool) -> LogResult<()> {
         let policy = self.config.borrow().flush;
-        let _flushing = FlushingIo::begin(self);
+        let _flushing = StateFlag::flushing_io(self);
         // Alternating, the sync starts with no early write in flight.
         let complete = complete || (sync && self.config.borrow().write_behind == WriteBehind::BetweenFlushes);
         let (files, plan, end) = {

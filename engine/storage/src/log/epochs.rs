@@ -19,7 +19,7 @@ use std::path::Path;
 use std::rc::Rc;
 
 use super::epoch_file;
-use super::guards::{Exclusive, FailOnDrop};
+use super::guards::{FailOnDrop, StateFlag};
 use super::leader_epochs::{EpochEntry, LeaderEpochs};
 use super::PartitionLog;
 use crate::disk::{Storage, StorageFile};
@@ -41,7 +41,7 @@ impl<S: Storage> PartitionLog<S> {
     /// holds is unknown until it is reopened).
     pub async fn begin_leader_epoch(&self, epoch: u32) -> LogResult<()> {
         let _io = self.io.acquire().await;
-        let _exclusive = Exclusive::begin(self);
+        let _exclusive = StateFlag::exclusive(self);
         let start = {
             let st = self.state.borrow();
             st.check_failed()?;
@@ -84,7 +84,7 @@ impl<S: Storage> PartitionLog<S> {
 
     /// Adds `starts` (in order, each above the cache's latest) to the cache
     /// and saves it. Caller holds `io`, and appenders are held off
-    /// (`Exclusive`) until the batches the entries are for are staged.
+    /// (`StateFlag::exclusive`) until the batches the entries are for are staged.
     pub(super) async fn record_epoch_starts_locked(&self, starts: &[EpochEntry]) -> LogResult<()> {
         if starts.is_empty() {
             return Ok(());

@@ -1,7 +1,7 @@
 //! Guards that keep the log's state honest however an operation's future
 //! ends: finished, failed, or dropped halfway.
 
-use super::PartitionLog;
+use super::{LogState, PartitionLog};
 use crate::disk::Storage;
 
 /// Hands leadership back (and wakes the waiters) however the leader's
@@ -57,41 +57,33 @@ impl<S: Storage> Drop for FailOnDrop<'_, S> {
     }
 }
 
-/// Marks the log exclusive (appenders wait) for a roll or truncation and
-/// clears the mark however it ends.
-pub(super) struct Exclusive<'a, S: Storage> {
+/// Sets one of the log's state flags while it lives and clears it however
+/// the operation that set it ends.
+pub(super) struct StateFlag<'a, S: Storage> {
     log: &'a PartitionLog<S>,
+    flag: fn(&mut LogState<S::File>) -> &mut bool,
 }
 
-impl<'a, S: Storage> Exclusive<'a, S> {
-    pub fn begin(log: &'a PartitionLog<S>) -> Self {
-        log.state.borrow_mut().exclusive = true;
-        Exclusive { log }
+impl<'a, S: Storage> StateFlag<'a, S> {
+    fn set(log: &'a PartitionLog<S>, flag: fn(&mut LogState<S::File>) -> &mut bool) -> Self {
+        *flag(&mut log.state.borrow_mut()) = true;
+        StateFlag { log, flag }
+    }
+
+    /// Marks the log exclusive (appenders wait) for a roll or truncation.
+    pub fn exclusive(log: &'a PartitionLog<S>) -> Self {
+        Self::set(log, |st| &mut st.exclusive)
+    }
+
+    /// Marks a flush's writes and fdatasync as running (appends may then
+    /// leave full chunks to it, `WriteBehind::BetweenFlushes`).
+    pub fn flushing_io(log: &'a PartitionLog<S>) -> Self {
+        Self::set(log, |st| &mut st.flushing_io)
     }
 }
 
-impl<S: Storage> Drop for Exclusive<'_, S> {
+impl<S: Storage> Drop for StateFlag<'_, S> {
     fn drop(&mut self) {
-        self.log.state.borrow_mut().exclusive = false;
-    }
-}
-
-/// Marks a flush of the log as running (its writes and fdatasync; appends
-/// may then leave full chunks to it, `WriteBehind::BetweenFlushes`) and
-/// clears the mark however the flush ends.
-pub(super) struct FlushingIo<'a, S: Storage> {
-    log: &'a PartitionLog<S>,
-}
-
-impl<'a, S: Storage> FlushingIo<'a, S> {
-    pub fn begin(log: &'a PartitionLog<S>) -> Self {
-        log.state.borrow_mut().flushing_io = true;
-        FlushingIo { log }
-    }
-}
-
-impl<S: Storage> Drop for FlushingIo<'_, S> {
-    fn drop(&mut self) {
-        self.log.state.borrow_mut().flushing_io = false;
+        *(self.flag)(&mut self.log.state.borrow_mut()) = false;
     }
 }

@@ -22,7 +22,7 @@ use std::rc::Rc;
 
 use rand::Rng;
 
-use super::guards::{Exclusive, FailOnDrop};
+use super::guards::{FailOnDrop, StateFlag};
 use super::producer_state::{write_producer_snapshot, ProducerSnapshot};
 use super::{now_ms, LogConfig, PartitionLog};
 use crate::disk::{Storage, StorageFile};
@@ -38,7 +38,7 @@ impl<S: Storage> PartitionLog<S> {
     /// holds `io`; the old segment's seal goes on after the roll returns,
     /// and the caller awaits its outcome once it has let the log go.
     pub(super) async fn roll_locked(&self) -> LogResult<Sealing> {
-        let _exclusive = Exclusive::begin(self);
+        let _exclusive = StateFlag::exclusive(self);
         self.roll_inner().await
     }
 

@@ -4,7 +4,7 @@
 //! log start).
 
 use super::cache::TailCache;
-use super::guards::{Exclusive, FailOnDrop};
+use super::guards::{FailOnDrop, StateFlag};
 use super::recovery::{check_segment, resume_active, RecoveryReport};
 use super::roll::create_active_synced;
 use super::PartitionLog;
@@ -21,7 +21,7 @@ impl<S: Storage> PartitionLog<S> {
     /// saved after the log is cut (`epochs.rs`).
     pub async fn truncate_to(&self, offset: u64) -> LogResult<u64> {
         let _io = self.io.acquire().await;
-        let _exclusive = Exclusive::begin(self);
+        let _exclusive = StateFlag::exclusive(self);
         // The last rolled segment may still be sealing: its files are cut
         // or removed here.
         let _sealed = self.sealing.acquire().await;
@@ -38,7 +38,7 @@ impl<S: Storage> PartitionLog<S> {
     /// Afterwards log start, log end and high watermark are all `offset`.
     pub async fn restart_at(&self, offset: u64) -> LogResult<()> {
         let _io = self.io.acquire().await;
-        let _exclusive = Exclusive::begin(self);
+        let _exclusive = StateFlag::exclusive(self);
         let _sealed = self.sealing.acquire().await;
         self.flush_locked(true, true, true).await?;
         let bases: Vec<u64> = {
