@@ -9,7 +9,7 @@ use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use common::{batch, read_all_values, small_segments, test_dir};
+use common::{batch, ended, read_all_values, small_segments, test_dir};
 use corelog_runtime::run_local;
 use corelog_storage::disk::{DmaStorage, Fault, FaultyStorage};
 use corelog_storage::{FlushPolicy, LogConfig, PartitionLog};
@@ -77,16 +77,6 @@ fn appends_go_on_while_a_rolled_segment_seals_and_a_crash_before_it_ends_loses_n
         let end = corelog_runtime::timeout(Duration::from_secs(5), ended(&roller_done)).await;
         assert_eq!(end, Some((roller + 1) * 5));
     });
-}
-
-/// The offset past an append's batch, once the append has returned.
-async fn ended(done: &Cell<Option<u64>>) -> u64 {
-    loop {
-        if let Some(end) = done.get() {
-            return end;
-        }
-        corelog_runtime::sleep(Duration::from_millis(1)).await;
-    }
 }
 
 /// A roll does not sync the directory under the log: the new segment's

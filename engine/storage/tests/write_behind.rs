@@ -10,7 +10,7 @@ use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use common::{batch, read_all_values, test_dir};
+use common::{batch, ended, read_all_values, test_dir};
 use corelog_runtime::run_local;
 use corelog_storage::disk::{DmaStorage, Fault, FaultyStorage};
 use corelog_storage::{FlushPolicy, LogConfig, PartitionLog, WriteBehind};
@@ -64,14 +64,11 @@ fn appends_during_a_held_sync(mode: WriteBehind) {
         assert_eq!((leader.get(), follower.get()), (None, None), "neither is durable yet");
 
         storage.disarm_all();
-        corelog_runtime::timeout(Duration::from_secs(5), async {
-            while leader.get().is_none() || follower.get().is_none() {
-                corelog_runtime::sleep(Duration::from_millis(1)).await;
-            }
-        })
-        .await
-        .expect("both appends are acknowledged once the sync ends");
-        assert_eq!(follower.get(), Some(61), "the follower's batch follows the leader's");
+        let ends =
+            corelog_runtime::timeout(Duration::from_secs(5), futures::future::join(ended(&leader), ended(&follower)))
+                .await
+                .expect("both appends are acknowledged once the sync ends");
+        assert_eq!(ends.1, 61, "the follower's batch follows the leader's");
         assert_eq!(log.stats().chunks_written_early - early, during, "a flush wrote any held chunks");
 
         let reopened = PartitionLog::open(DmaStorage, &path, config).await.unwrap();

@@ -94,11 +94,10 @@ fn parse_policy(s: &str) -> Result<FlushPolicy, String> {
 }
 
 fn parse_write_behind(s: &str) -> Result<WriteBehind, String> {
-    match s {
-        "always" => Ok(WriteBehind::Always),
-        "between-flushes" => Ok(WriteBehind::BetweenFlushes),
-        _ => Err(format!("expected `always` or `between-flushes`, got `{s}`")),
-    }
+    [WriteBehind::Always, WriteBehind::BetweenFlushes]
+        .into_iter()
+        .find(|w| write_behind_name(*w) == s)
+        .ok_or_else(|| format!("expected `always` or `between-flushes`, got `{s}`"))
 }
 
 pub fn write_behind_name(w: WriteBehind) -> &'static str {

@@ -63,3 +63,14 @@ pub fn small_segments(segment_bytes: u64) -> LogConfig {
 pub fn test_dir() -> tempfile::TempDir {
     tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir under target/")
 }
+
+/// The offset past an append's batch, once the append (a task that sets
+/// `done` when it returns) has returned.
+pub async fn ended(done: &std::cell::Cell<Option<u64>>) -> u64 {
+    loop {
+        if let Some(end) = done.get() {
+            return end;
+        }
+        corelog_runtime::sleep(std::time::Duration::from_millis(1)).await;
+    }
+}
